@@ -1,0 +1,31 @@
+/* The real client-library functions, resolved once at the first interposed call. */
+#ifndef POOLSHIM_REAL_H
+#define POOLSHIM_REAL_H
+
+#include <mysql.h>
+#include <stdbool.h>
+
+#define PS_REAL(ret, name, params, required) extern ret(*ps_real_##name) params;
+#include "poolshim/real.def"
+#undef PS_REAL
+
+/* Resolves every ps_real_* pointer (thread-safe, once). Tries dlsym(RTLD_NEXT) and falls back
+ * to dlopen(RTLD_NOLOAD) of the known client libraries, for hosts (Perl, Python) that loaded
+ * the library RTLD_LOCAL. Rejects a lookup that returns the shim's own function. Returns true
+ * when every required function was found. */
+bool ps_real_resolve(void) __attribute__((warn_unused_result));
+
+/* Nesting depth of the current thread inside real client-library calls. While it is > 0,
+ * every interposed call passes straight through: the library is calling itself (reconnect on a
+ * stack temporary, init commands, close of a half-made handle). */
+extern __thread int ps_depth __attribute__((tls_model("initial-exec")));
+
+/* Runs STMT (a real call) with the nesting depth raised. */
+#define PS_NESTED(stmt)                                                                            \
+    do {                                                                                           \
+        ps_depth++;                                                                                \
+        stmt;                                                                                      \
+        ps_depth--;                                                                                \
+    } while (0)
+
+#endif

@@ -1,0 +1,476 @@
+/* The client layer for MariaDB Connector/C 3.3 (libmariadb.so.3): the only file that knows
+ * the MYSQL struct's internals. Moving a live connection between MYSQL structs ("transplant")
+ * follows what the library's own mariadb_reconnect does: a struct copy plus fix-ups of every
+ * pointer that leads back to the owning MYSQL (pvio->mysql, stmt->mysql, the session-tracking
+ * callback's data). See README "How it works". */
+#include <errno.h>
+#include <fcntl.h>
+#include <mysql.h>
+#include <ma_pvio.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "poolshim/client.h"
+#include "poolshim/log.h"
+#include "poolshim/real.h"
+
+_Static_assert(sizeof(MYSQL) == 1272, "MYSQL layout differs from Connector/C 3.3 on x86-64");
+
+/* Mirror of the private struct st_mysql_options_extension (include/ma_common.h, 3.3). Only
+ * status_callback/status_data are used; the layout is verified at run time after the first
+ * real connect (status_data must point at the connected handle), else pooling turns off. */
+typedef struct mdb_hashtbl {
+    unsigned key_offset, key_length, records, blength, current_record, flags;
+    struct {
+        char *buffer;
+        unsigned elements, max_element, alloc_increment, size_of_element;
+    } array;
+    void *get_key, *free_fn, *calc_hashnr;
+} mdb_hashtbl;
+
+typedef struct mdb_options_extension {
+    char *plugin_dir, *default_auth, *ssl_crl, *ssl_crlpath, *server_public_key_path;
+    void *async_context;
+    mdb_hashtbl connect_attrs;
+    size_t connect_attrs_len;
+    void *report_progress, *db_driver;
+    char *tls_fp, *tls_fp_list, *tls_pw;
+    my_bool multi_command;
+    char *url;
+    unsigned tls_cipher_strength;
+    char *tls_version;
+    my_bool read_only;
+    char *connection_handler;
+    void *set_option;
+    mdb_hashtbl userdata;
+    char *server_public_key, *proxy_header;
+    size_t proxy_header_len;
+    void *io_wait;
+    my_bool skip_read_response;
+    char *restricted_auth, *rpl_host;
+    unsigned short rpl_port;
+    void *status_callback;
+    void *status_data;
+    my_bool tls_verify_server_cert;
+} mdb_options_extension;
+
+/* Set once the first real connect showed the private layout is not the mirrored one. */
+static int layout_broken;
+
+/* The options extension of H, or NULL. */
+static mdb_options_extension *opt_ext(MYSQL *h)
+{
+    return (mdb_options_extension *)h->options.extension;
+}
+
+/* Reads a string option through the public getter (NULL when unset). */
+static const char *get_str_option(MYSQL *h, enum mysql_option opt)
+{
+    const char *v = NULL;
+    if (ps_real_mysql_get_optionv(h, opt, (void *)&v))
+        return NULL;
+    return v;
+}
+
+/* Reads a boolean/uint option through the public getter (0 when unset). */
+static unsigned get_uint_option(MYSQL *h, enum mysql_option opt, bool is_bool)
+{
+    unsigned u = 0;
+    my_bool b = 0;
+    if (ps_real_mysql_get_optionv(h, opt, is_bool ? (void *)&b : (void *)&u))
+        return 0;
+    return is_bool ? (unsigned)b : u;
+}
+
+/* True when H has a non-blocking (async) context: such handles are never pooled. */
+static bool is_nonblocking(MYSQL *h)
+{
+    return get_uint_option(h, MYSQL_OPT_NONBLOCK, true) != 0;
+}
+
+static const char *mdb_unpoolable_before(void *hv, const ps_connect_args *a)
+{
+    MYSQL *h = hv;
+    if (layout_broken)
+        return "client library layout not recognised";
+    if (h->net.pvio)
+        return "handle is already connected";
+    if (a->host && (strchr(a->host, ';') || strchr(a->host, '=') || strstr(a->host, "://")))
+        return "connection string or connection-handler URL";
+    if (get_str_option(h, MARIADB_OPT_CONNECTION_HANDLER))
+        return "connection handler plugin";
+    if (is_nonblocking(h))
+        return "non-blocking (async) handle";
+    if (h->stmts)
+        return "statements created before connect";
+    void *io_wait = NULL;
+    if (!ps_real_mysql_get_optionv(h, MARIADB_OPT_IO_WAIT, (void *)&io_wait) && io_wait)
+        return "custom io_wait callback";
+    return NULL;
+}
+
+/* Appends every init command of H (their effect is part of the session). */
+static void key_add_init_commands(MYSQL *h, ps_key *k)
+{
+    char **cmds = NULL;
+    unsigned n = 0;
+    if (ps_real_mysql_get_optionv(h, MYSQL_INIT_COMMAND, (void *)&cmds, &n) || !cmds)
+        n = 0;
+    ps_key_add_uint(k, "init_commands", n);
+    for (unsigned i = 0; i < n; i++)
+        ps_key_add_str(k, "init", cmds[i]);
+}
+
+static void mdb_build_key(void *hv, const ps_connect_args *a, ps_key *k)
+{
+    MYSQL *h = hv;
+    const struct st_mysql_options *o = &h->options;
+    ps_key_add_str(k, "lib", "mariadb3");
+    ps_key_add_str(k, "host", a->host);
+    ps_key_add_uint(k, "port", a->port);
+    ps_key_add_str(k, "socket", a->socket);
+    ps_key_add_str(k, "user", a->user);
+    ps_key_add_secret(k, "password", a->passwd);
+    ps_key_add_str(k, "db", a->db);
+    ps_key_add_uint(k, "flags", a->flags | o->client_flag);
+    /* Options the library falls back on when an argument is NULL (MYSQL_OPT_HOST, my.cnf). */
+    ps_key_add_str(k, "opt_host", o->host);
+    ps_key_add_uint(k, "opt_port", o->port);
+    ps_key_add_str(k, "opt_socket", o->unix_socket);
+    ps_key_add_str(k, "opt_user", o->user);
+    ps_key_add_secret(k, "opt_password", o->password);
+    ps_key_add_str(k, "opt_db", o->db);
+    ps_key_add_str(k, "cnf_file", o->my_cnf_file);
+    ps_key_add_str(k, "cnf_group", o->my_cnf_group);
+    ps_key_add_uint(k, "protocol", o->protocol);
+    ps_key_add_uint(k, "connect_timeout", o->connect_timeout);
+    ps_key_add_uint(k, "read_timeout", o->read_timeout);
+    ps_key_add_uint(k, "write_timeout", o->write_timeout);
+    ps_key_add_str(k, "charset", o->charset_name);
+    ps_key_add_str(k, "charset_dir", o->charset_dir);
+    ps_key_add_uint(k, "max_allowed_packet", o->max_allowed_packet);
+    ps_key_add_uint(k, "compress", o->compress);
+    ps_key_add_str(k, "bind", o->bind_address);
+    ps_key_add_uint(k, "ssl", o->use_ssl);
+    ps_key_add_str(k, "ssl_key", o->ssl_key);
+    ps_key_add_str(k, "ssl_cert", o->ssl_cert);
+    ps_key_add_str(k, "ssl_ca", o->ssl_ca);
+    ps_key_add_str(k, "ssl_capath", o->ssl_capath);
+    ps_key_add_str(k, "ssl_cipher", o->ssl_cipher);
+    ps_key_add_str(k, "ssl_crl", get_str_option(h, MYSQL_OPT_SSL_CRL));
+    ps_key_add_str(k, "ssl_crlpath", get_str_option(h, MYSQL_OPT_SSL_CRLPATH));
+    ps_key_add_str(k, "tls_version", get_str_option(h, MARIADB_OPT_TLS_VERSION));
+    ps_key_add_str(k, "tls_fp", get_str_option(h, MARIADB_OPT_TLS_PEER_FP));
+    ps_key_add_str(k, "tls_fp_list", get_str_option(h, MARIADB_OPT_TLS_PEER_FP_LIST));
+    ps_key_add_secret(k, "tls_passphrase", get_str_option(h, MARIADB_OPT_TLS_PASSPHRASE));
+    ps_key_add_uint(k, "tls_verify",
+                    get_uint_option(h, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, true));
+    ps_key_add_uint(k, "tls_strength", get_uint_option(h, MARIADB_OPT_TLS_CIPHER_STRENGTH, false));
+    ps_key_add_str(k, "plugin_dir", get_str_option(h, MYSQL_PLUGIN_DIR));
+    ps_key_add_str(k, "default_auth", get_str_option(h, MYSQL_DEFAULT_AUTH));
+    ps_key_add_str(k, "server_public_key", get_str_option(h, MYSQL_SERVER_PUBLIC_KEY));
+    ps_key_add_uint(k, "read_only", get_uint_option(h, MARIADB_OPT_CONNECTION_READ_ONLY, true));
+    key_add_init_commands(h, k);
+}
+
+static const char *mdb_unpoolable_after(void *hv)
+{
+    MYSQL *h = hv;
+    mdb_options_extension *ext = opt_ext(h);
+    if (!ext || ext->status_data != (void *)h || !ext->status_callback) {
+        if (!layout_broken)
+            ps_warn(NULL, "libmariadb's private option layout is not the one this shim was "
+                          "built for; pooling is off for this process");
+        layout_broken = 1;
+        return "client library layout not recognised";
+    }
+    if (h->net.pvio && h->net.pvio->ctls)
+        return "TLS connection (not pooled by this version)";
+    return NULL;
+}
+
+static void mdb_record(void *hv, ps_conn *c)
+{
+    MYSQL *h = hv;
+    c->charset = h->charset;
+    c->dsn_db = h->db ? strdup(h->db) : NULL;
+    c->affected_rows = h->affected_rows;
+    c->insert_id = h->insert_id;
+    c->server_status = h->server_status;
+    c->warning_count = h->warning_count;
+}
+
+static void *mdb_transport(void *hv)
+{
+    return ((MYSQL *)hv)->net.pvio;
+}
+
+/* Points every back-pointer of the connection now living in DST (copied from SRC) at DST. */
+static void fix_back_pointers(MYSQL *dst, MYSQL *src)
+{
+    if (dst->net.pvio)
+        dst->net.pvio->mysql = dst;
+    for (LIST *l = dst->stmts; l; l = l->next)
+        ((MYSQL_STMT *)l->data)->mysql = dst;
+    mdb_options_extension *ext = opt_ext(dst);
+    if (ext && ext->status_data == (void *)src)
+        ext->status_data = dst;
+}
+
+static bool mdb_validate(void *pv)
+{
+    MYSQL *p = pv;
+    my_bool reconnect = p->options.reconnect;
+    int rc;
+    p->options.reconnect = 0;
+    PS_NESTED(rc = ps_real_mysql_ping(p));
+    p->options.reconnect = reconnect;
+    return rc == 0;
+}
+
+/* Frees the options block OPTS through the library (a zeroed stack handle owning only it). */
+static void free_options(const struct st_mysql_options *opts)
+{
+    MYSQL tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.options = *opts;
+    PS_NESTED(ps_real_mysql_close(&tmp));
+}
+
+/* Frees what mysql_init allocated in the never-connected APP, except its options. */
+static void free_unconnected_internals(MYSQL *app)
+{
+    MYSQL tmp = *app;
+    memset(&tmp.options, 0, sizeof tmp.options);
+    tmp.free_me = 0;
+    tmp.net.pvio = NULL;
+    tmp.methods = NULL;
+    tmp.stmts = NULL;
+    PS_NESTED(ps_real_mysql_close(&tmp));
+}
+
+static void mdb_adopt(void *appv, ps_conn *c)
+{
+    MYSQL *app = appv, *p = c->handle;
+    struct st_mysql_options app_options = app->options;
+    my_bool free_me = app->free_me;
+    free_unconnected_internals(app);
+    *app = *p;
+    app->options = app_options;
+    app->free_me = free_me;
+    fix_back_pointers(app, p);
+    free_options(&p->options);
+    free(p);
+    c->handle = app;
+    mdb_options_extension *ext = opt_ext(app);
+    if (!ext || !ext->status_callback)
+        ps_real_mysql_optionsv(app, MARIADB_OPT_STATUS_CALLBACK, NULL, NULL);
+    /* The app's handle now reads exactly like the end of a fresh connect. */
+    app->affected_rows = c->affected_rows;
+    app->insert_id = c->insert_id;
+    app->server_status = c->server_status;
+    app->warning_count = c->warning_count;
+    app->net.last_errno = 0;
+    app->net.last_error[0] = '\0';
+    strcpy(app->net.sqlstate, "00000");
+    app->info = NULL;
+    app->field_count = 0;
+    app->extra_info = 0;
+}
+
+static const char *mdb_unparkable(void *hv)
+{
+    MYSQL *h = hv;
+    if (!h->net.pvio)
+        return "connection lost";
+    if (h->status != MYSQL_STATUS_READY)
+        return "unread result set";
+    if (h->server_status & SERVER_MORE_RESULTS_EXIST)
+        return "pending result sets";
+    if (h->stmts)
+        return "open prepared statements";
+    if (is_nonblocking(h))
+        return "non-blocking (async) handle";
+    return NULL;
+}
+
+/* Runs QUERY and discards all its results; true on success. */
+static bool run_discarding(MYSQL *h, const char *query)
+{
+    int rc;
+    PS_NESTED(rc = ps_real_mysql_real_query(h, query, (unsigned long)strlen(query)));
+    if (rc)
+        return false;
+    do {
+        MYSQL_RES *res;
+        PS_NESTED(res = ps_real_mysql_store_result(h));
+        if (res)
+            ps_real_mysql_free_result(res);
+        else if (ps_real_mysql_errno(h))
+            return false;
+        PS_NESTED(rc = ps_real_mysql_next_result(h));
+    } while (rc == 0);
+    return rc < 0;
+}
+
+/* Replays H's init commands (MYSQL_INIT_COMMAND), as a fresh connect would run them. */
+static bool replay_init_commands(MYSQL *h)
+{
+    char **cmds = NULL;
+    unsigned n = 0;
+    if (ps_real_mysql_get_optionv(h, MYSQL_INIT_COMMAND, (void *)&cmds, &n) || !cmds)
+        return true;
+    for (unsigned i = 0; i < n; i++)
+        if (!run_discarding(h, cmds[i]))
+            return false;
+    return true;
+}
+
+/* Re-authenticates H as itself with database DB (NULL: none); the old-server reset. */
+static bool change_user_to(MYSQL *h, const char *db)
+{
+    my_bool rc;
+    PS_NESTED(rc = ps_real_mysql_change_user(h, h->user, h->passwd, db));
+    return rc == 0;
+}
+
+/* Makes the current database the connect-time DB again. */
+static bool restore_database(MYSQL *h, const char *db)
+{
+    bool tracked = (h->server_capabilities & CLIENT_SESSION_TRACKING) != 0;
+    if (db) {
+        if (tracked && h->db && !strcmp(h->db, db))
+            return true;
+        int rc;
+        PS_NESTED(rc = ps_real_mysql_select_db(h, db));
+        return rc == 0;
+    }
+    /* No database at connect: only a re-authentication can unselect one. */
+    if (tracked && !h->db)
+        return true;
+    return change_user_to(h, NULL);
+}
+
+static bool mdb_reset(void *hv, ps_conn *c)
+{
+    MYSQL *h = hv;
+    my_bool reconnect = h->options.reconnect;
+    bool ok;
+    int rc;
+    h->options.reconnect = 0;
+    PS_NESTED(rc = ps_real_mysql_reset_connection(h));
+    if (rc == 0)
+        ok = restore_database(h, c->dsn_db);
+    else if (ps_real_mysql_errno(h) == ER_UNKNOWN_COM_ERROR && h->net.pvio)
+        ok = change_user_to(h, c->dsn_db); /* server older than COM_RESET_CONNECTION */
+    else
+        ok = false;
+    if (ok) {
+        h->charset = c->charset;
+        h->server_status = SERVER_STATUS_AUTOCOMMIT;
+        ok = replay_init_commands(h);
+    }
+    h->options.reconnect = reconnect;
+    return ok;
+}
+
+/* Leaves app-owned storage H as mysql_close leaves it: no connection, no owned memory. */
+static void clear_like_close(MYSQL *h)
+{
+    const struct ma_charset_info_st *charset = h->charset;
+    const struct st_mariadb_methods *methods = h->methods;
+    memset(h, 0, sizeof *h);
+    h->charset = charset;
+    h->methods = methods;
+}
+
+static void *mdb_detach(void *hv)
+{
+    MYSQL *h = hv;
+    MYSQL *p = malloc(sizeof *p);
+    if (!p)
+        return NULL;
+    *p = *h;
+    p->free_me = 1;
+    fix_back_pointers(p, h);
+    if (h->free_me)
+        free(h);
+    else
+        clear_like_close(h);
+    return p;
+}
+
+static void mdb_destroy(void *pv)
+{
+    MYSQL *p = pv;
+    p->options.reconnect = 0;
+    PS_NESTED(ps_real_mysql_close(p));
+}
+
+static void mdb_neutralize(void *hv)
+{
+    MYSQL *h = hv;
+    if (!h->net.pvio)
+        return;
+    my_socket fd = ps_real_mysql_get_socket(h);
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd >= 0 && null_fd >= 0)
+        dup2(null_fd, fd);
+    if (null_fd >= 0)
+        close(null_fd);
+}
+
+static void mdb_forget(void *pv)
+{
+    mdb_neutralize(pv);
+    mdb_destroy(pv);
+}
+
+static void mdb_set_error(void *hv, unsigned err, const char *sqlstate, const char *msg)
+{
+    MYSQL *h = hv;
+    h->net.last_errno = err;
+    snprintf(h->net.sqlstate, sizeof h->net.sqlstate, "%s", sqlstate);
+    snprintf(h->net.last_error, sizeof h->net.last_error, "%s", msg);
+}
+
+static const char *mdb_user(void *hv)
+{
+    return ((MYSQL *)hv)->user;
+}
+
+static const ps_client_ops mariadb3_ops = {
+    .name = "MariaDB Connector/C 3.3",
+    .unpoolable_before = mdb_unpoolable_before,
+    .build_key = mdb_build_key,
+    .unpoolable_after = mdb_unpoolable_after,
+    .record = mdb_record,
+    .transport = mdb_transport,
+    .validate = mdb_validate,
+    .adopt = mdb_adopt,
+    .unparkable = mdb_unparkable,
+    .reset = mdb_reset,
+    .detach = mdb_detach,
+    .destroy = mdb_destroy,
+    .forget = mdb_forget,
+    .neutralize = mdb_neutralize,
+    .set_error = mdb_set_error,
+    .user = mdb_user,
+};
+
+const ps_client_ops *ps_client_mariadb3(void)
+{
+    if (!ps_real_mariadb_get_infov)
+        return NULL;
+    unsigned long v = ps_real_mysql_get_client_version();
+    if (v / 100 != 303) {
+        ps_warn(NULL, "libmariadb %lu.%lu.%lu is not a supported version (3.3.x); "
+                      "passing everything through",
+                v / 10000, v / 100 % 100, v % 100);
+        return NULL;
+    }
+    return &mariadb3_ops;
+}

@@ -1,0 +1,75 @@
+/* mysql_close: reset a pooled connection and park it, or close it for real when it cannot be
+ * parked safely. Handles the pool does not know pass straight through. */
+#include <unistd.h>
+
+#include "poolshim/hooks.h"
+#include "poolshim/log.h"
+#include "poolshim/real.h"
+#include "poolshim/registry.h"
+#include "poolshim/shim.h"
+
+/* The library's own close. */
+static void real_close(MYSQL *m)
+{
+    PS_NESTED(ps_real_mysql_close(m));
+}
+
+/* Ends the lease C held by M: park after a reset, or close for real. */
+static void release(const ps_client_ops *cl, ps_conn *c, MYSQL *m)
+{
+    if (c->pid != getpid()) {
+        /* Inherited across fork: the parent's session must not get our COM_QUIT. */
+        cl->neutralize(m);
+        real_close(m);
+        ps_pool_drop(c, false);
+        return;
+    }
+    const char *why = cl->unparkable(m);
+    if (!why && !cl->reset(m, c))
+        why = "reset failed";
+    if (!why) {
+        void *parked = cl->detach(m);
+        if (parked) {
+            ps_pool_park(c, parked);
+            return;
+        }
+        why = "out of memory";
+    }
+    ps_debug(ps_pool_label(c->pool), "closing for real: %s", why);
+    real_close(m);
+    ps_pool_drop(c, true);
+}
+
+void ps_hook_mysql_close(MYSQL *m)
+{
+    const ps_client_ops *cl = ps_shim();
+    if (!ps_real_mysql_close)
+        return;
+    ps_conn *c = (cl && m && ps_depth == 0) ? ps_registry_take(cl->transport(m), m) : NULL;
+    if (c)
+        release(cl, c, m);
+    else
+        real_close(m);
+}
+
+int ps_hook_mysql_close_start(MYSQL *m)
+{
+    const ps_client_ops *cl = ps_shim();
+    int r = 0;
+    if (!ps_real_mysql_close_start)
+        return 0;
+    if (cl && m && ps_depth == 0 && ps_registry_has(cl->transport(m), m)) {
+        ps_hook_mysql_close(m); /* parking is quick; report completion at once */
+        return 0;
+    }
+    PS_NESTED(r = ps_real_mysql_close_start(m));
+    return r;
+}
+
+void ps_hook_mysql_server_end(void)
+{
+    if (ps_shim())
+        ps_pool_drain_all();
+    if (ps_real_mysql_server_end)
+        ps_real_mysql_server_end();
+}

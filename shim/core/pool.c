@@ -1,0 +1,424 @@
+/* The pool core (see pool.h for the state model). One process-wide mutex guards every pool;
+ * connections that must be closed are collected under it and destroyed after it is released. */
+#include "poolshim/pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "poolshim/config.h"
+#include "poolshim/log.h"
+
+__thread int ps_hash_oom;
+
+/* A thread waiting for a slot or an idle connection; lives on the waiter's stack. */
+typedef struct ps_waiter {
+    pthread_cond_t cond;
+    enum { WAITING, GOT_IDLE, GOT_SLOT } grant;
+    ps_conn *conn; /* GOT_IDLE: the connection handed over (already LEASED) */
+    struct ps_waiter *next;
+} ps_waiter;
+
+struct ps_pool {
+    char *key;
+    char *label;
+    UT_hash_handle hh;
+    /* Parked connections, most recently parked first (LIFO keeps few connections warm and
+     * lets the surplus reach its idle timeout). */
+    ps_conn *idle;
+    int n_idle;
+    /* Connections in the application's hands (registered in the registry). */
+    int n_leased;
+    /* Slots reserved by callers running a real connect right now. */
+    int n_connecting;
+    /* Callers waiting for a slot, oldest first (FIFO: served in arrival order). */
+    ps_waiter *wait_head, *wait_tail;
+    ps_pool_stats st;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static ps_pool *pools;
+static ps_pool_ops ops;
+static uint64_t jitter_state = 0x9e3779b97f4a7c15ull;
+
+int64_t ps_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ps_pool_set_ops(const ps_pool_ops *o)
+{
+    ops = *o;
+}
+
+/* Live connections of P: what the cap limits. Caller holds the lock. */
+static int open_count(const ps_pool *p)
+{
+    return p->n_idle + p->n_leased + p->n_connecting;
+}
+
+ps_pool *ps_pool_get(const char *key, const char *label)
+{
+    ps_pool *p;
+    pthread_mutex_lock(&lock);
+    HASH_FIND_STR(pools, key, p);
+    if (!p && (p = calloc(1, sizeof *p)) != NULL) {
+        p->key = strdup(key);
+        p->label = strdup(label);
+        ps_hash_oom = 0;
+        if (p->key && p->label)
+            HASH_ADD_KEYPTR(hh, pools, p->key, strlen(p->key), p);
+        if (!p->key || !p->label || ps_hash_oom) {
+            free(p->key);
+            free(p->label);
+            free(p);
+            p = NULL;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return p;
+}
+
+const char *ps_pool_label(const ps_pool *p)
+{
+    return p->label;
+}
+
+/* Lifetime deadline for a connection made at NOW: lifetime minus up to 2.5% jitter, so
+ * connections made together do not all retire together. Caller holds the lock. */
+static int64_t lifetime_deadline(int64_t now)
+{
+    int64_t life = ps_cfg.max_lifetime_ms;
+    if (life <= 0)
+        return INT64_MAX;
+    jitter_state ^= jitter_state << 13;
+    jitter_state ^= jitter_state >> 7;
+    jitter_state ^= jitter_state << 17;
+    return now + life - (int64_t)(jitter_state % (uint64_t)(life / 40 + 1));
+}
+
+/* True when idle connection C must not be reused at NOW. */
+static bool idle_expired(const ps_conn *c, int64_t now)
+{
+    return now - c->idle_since_ms >= ps_cfg.idle_timeout_ms || now >= c->expires_ms;
+}
+
+/* Unlinks every expired idle connection of P onto *DOOMED. Caller holds the lock. */
+static void collect_expired(ps_pool *p, int64_t now, ps_conn **doomed)
+{
+    for (ps_conn **pp = &p->idle; *pp;) {
+        ps_conn *c = *pp;
+        if (idle_expired(c, now)) {
+            *pp = c->next;
+            c->next = *doomed;
+            *doomed = c;
+            p->n_idle--;
+            p->st.expired++;
+        } else {
+            pp = &c->next;
+        }
+    }
+}
+
+/* Destroys (or forgets) and frees the connections on LIST. Called without the lock. */
+static void destroy_list(ps_conn *list, bool forget)
+{
+    while (list) {
+        ps_conn *next = list->next;
+        if (list->handle)
+            (forget ? ops.forget : ops.destroy)(list->handle);
+        free(list->dsn_db);
+        free(list->host);
+        free(list->socket);
+        free(list);
+        list = next;
+    }
+}
+
+/* Gives a freed slot to the oldest waiter, if any and if P is under its cap. */
+static void grant_slot(ps_pool *p)
+{
+    ps_waiter *w = p->wait_head;
+    if (!w || open_count(p) >= ps_cfg.max_per_key)
+        return;
+    p->wait_head = w->next;
+    if (!p->wait_head)
+        p->wait_tail = NULL;
+    p->n_connecting++;
+    w->grant = GOT_SLOT;
+    pthread_cond_signal(&w->cond);
+}
+
+/* Records the current open count in the peak. */
+static void note_peak(ps_pool *p)
+{
+    if (open_count(p) > p->st.peak_open)
+        p->st.peak_open = open_count(p);
+}
+
+/* Takes the first idle connection of P as LEASED. Caller holds the lock. */
+static ps_conn *take_idle(ps_pool *p, int64_t now)
+{
+    ps_conn *c = p->idle;
+    p->idle = c->next;
+    c->next = NULL;
+    p->n_idle--;
+    p->n_leased++;
+    c->state = PS_CONN_LEASED;
+    c->leased_ms = now;
+    p->st.reuses++;
+    return c;
+}
+
+/* Queues the caller as a waiter on P and sleeps until granted or TIMEOUT_MS pass.
+ * Caller holds the lock; returns with it held. */
+static enum ps_acquire wait_for_grant(ps_pool *p, int64_t timeout_ms, ps_conn **conn,
+                                      int64_t *waited_ms)
+{
+    ps_waiter w = {.grant = WAITING, .conn = NULL, .next = NULL};
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (p->wait_tail)
+        p->wait_tail->next = &w;
+    else
+        p->wait_head = &w;
+    p->wait_tail = &w;
+    p->st.waits++;
+
+    int64_t start = ps_now_ms();
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    while (w.grant == WAITING) {
+        if (pthread_cond_timedwait(&w.cond, &lock, &deadline) == ETIMEDOUT &&
+            w.grant == WAITING) {
+            ps_waiter **pp = &p->wait_head, *prev = NULL;
+            for (; *pp != &w; prev = *pp, pp = &(*pp)->next)
+                ;
+            *pp = w.next;
+            if (p->wait_tail == &w)
+                p->wait_tail = prev;
+            break;
+        }
+    }
+    pthread_cond_destroy(&w.cond);
+    *waited_ms = ps_now_ms() - start;
+    if (*waited_ms > p->st.max_wait_ms)
+        p->st.max_wait_ms = *waited_ms;
+    if (w.grant == WAITING) {
+        p->st.wait_timeouts++;
+        return PS_ACQUIRE_TIMEOUT;
+    }
+    if (w.grant == GOT_IDLE) {
+        *conn = w.conn;
+        p->st.reuses++;
+        return PS_ACQUIRE_IDLE;
+    }
+    note_peak(p);
+    return PS_ACQUIRE_CONNECT;
+}
+
+enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn,
+                                int64_t *waited_ms)
+{
+    ps_conn *doomed = NULL;
+    enum ps_acquire r;
+    int64_t now = ps_now_ms();
+    *conn = NULL;
+    *waited_ms = 0;
+    pthread_mutex_lock(&lock);
+    collect_expired(p, now, &doomed);
+    if (p->idle && !p->wait_head) {
+        *conn = take_idle(p, now);
+        r = PS_ACQUIRE_IDLE;
+    } else if (open_count(p) < ps_cfg.max_per_key && !p->wait_head) {
+        p->n_connecting++;
+        note_peak(p);
+        r = PS_ACQUIRE_CONNECT;
+    } else {
+        r = wait_for_grant(p, timeout_ms, conn, waited_ms);
+        if (r == PS_ACQUIRE_IDLE)
+            (*conn)->leased_ms = ps_now_ms();
+    }
+    pthread_mutex_unlock(&lock);
+    destroy_list(doomed, false);
+    return r;
+}
+
+ps_conn *ps_pool_connected(ps_pool *p)
+{
+    ps_conn *c = calloc(1, sizeof *c);
+    int64_t now = ps_now_ms();
+    pthread_mutex_lock(&lock);
+    p->n_connecting--;
+    p->st.connects++;
+    if (c) {
+        c->pool = p;
+        c->state = PS_CONN_LEASED;
+        c->pid = getpid();
+        c->created_ms = c->leased_ms = now;
+        c->expires_ms = lifetime_deadline(now);
+        p->n_leased++;
+    } else {
+        grant_slot(p);
+    }
+    pthread_mutex_unlock(&lock);
+    return c;
+}
+
+void ps_pool_connect_failed(ps_pool *p, bool failed)
+{
+    pthread_mutex_lock(&lock);
+    p->n_connecting--;
+    if (failed)
+        p->st.connect_failures++;
+    grant_slot(p);
+    pthread_mutex_unlock(&lock);
+}
+
+void ps_pool_park(ps_conn *c, void *handle)
+{
+    ps_pool *p = c->pool;
+    ps_conn *doomed = NULL;
+    int64_t now = ps_now_ms();
+    c->handle = handle;
+    c->reg_key = NULL;
+    c->idle_since_ms = now;
+    pthread_mutex_lock(&lock);
+    if (now >= c->expires_ms || open_count(p) > ps_cfg.max_per_key) {
+        p->n_leased--;
+        p->st.expired++;
+        doomed = c;
+        grant_slot(p);
+    } else if (p->wait_head) {
+        ps_waiter *w = p->wait_head;
+        p->wait_head = w->next;
+        if (!p->wait_head)
+            p->wait_tail = NULL;
+        p->st.parks++;
+        w->conn = c;
+        w->grant = GOT_IDLE;
+        pthread_cond_signal(&w->cond);
+    } else {
+        p->n_leased--;
+        p->n_idle++;
+        p->st.parks++;
+        c->state = PS_CONN_IDLE;
+        c->next = p->idle;
+        p->idle = c;
+    }
+    pthread_mutex_unlock(&lock);
+    destroy_list(doomed, false);
+}
+
+void ps_pool_drop(ps_conn *c, bool discarded)
+{
+    ps_pool *p = c->pool;
+    pthread_mutex_lock(&lock);
+    p->n_leased--;
+    if (discarded)
+        p->st.discards++;
+    grant_slot(p);
+    pthread_mutex_unlock(&lock);
+    c->handle = NULL;
+    c->next = NULL;
+    destroy_list(c, false);
+}
+
+void ps_pool_move(ps_conn *c, ps_pool *to)
+{
+    pthread_mutex_lock(&lock);
+    c->pool->n_leased--;
+    grant_slot(c->pool);
+    c->pool = to;
+    to->n_leased++;
+    note_peak(to);
+    pthread_mutex_unlock(&lock);
+}
+
+void ps_pool_count_validation(ps_pool *p, bool failed)
+{
+    pthread_mutex_lock(&lock);
+    p->st.validations++;
+    if (failed)
+        p->st.validation_failures++;
+    pthread_mutex_unlock(&lock);
+}
+
+void ps_pool_stats_get(ps_pool *p, ps_pool_stats *out, int *idle, int *leased, int *connecting)
+{
+    pthread_mutex_lock(&lock);
+    *out = p->st;
+    *idle = p->n_idle;
+    *leased = p->n_leased;
+    *connecting = p->n_connecting;
+    pthread_mutex_unlock(&lock);
+}
+
+/* Unlinks every idle connection of every pool onto a list. Caller holds the lock. */
+static ps_conn *unlink_all_idle(void)
+{
+    ps_conn *all = NULL;
+    for (ps_pool *p = pools; p; p = p->hh.next) {
+        while (p->idle) {
+            ps_conn *c = p->idle;
+            p->idle = c->next;
+            c->next = all;
+            all = c;
+        }
+        p->n_idle = 0;
+    }
+    return all;
+}
+
+void ps_pool_drain_all(void)
+{
+    pthread_mutex_lock(&lock);
+    ps_conn *all = unlink_all_idle();
+    pthread_mutex_unlock(&lock);
+    destroy_list(all, false);
+}
+
+void ps_pool_foreach(void (*fn)(const ps_pool_snapshot *s, void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&lock);
+    for (ps_pool *p = pools; p; p = p->hh.next) {
+        ps_pool_snapshot s = {p->label, p->st, p->n_idle, p->n_leased, p->n_connecting};
+        fn(&s, ctx);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void ps_pool_before_fork(void)
+{
+    pthread_mutex_lock(&lock);
+}
+
+void ps_pool_after_fork_parent(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
+void ps_pool_after_fork_child(void)
+{
+    ps_conn *all = unlink_all_idle();
+    for (ps_pool *p = pools; p; p = p->hh.next) {
+        p->n_connecting = 0; /* those connects run in the parent's other threads */
+        p->wait_head = p->wait_tail = NULL;
+    }
+    pthread_mutex_unlock(&lock);
+    destroy_list(all, true);
+}

@@ -1,0 +1,122 @@
+/* Process-wide initialisation: configuration at load time; symbol resolution, the client
+ * layer, fork and exit handlers at the first interposed call (a host may load the client
+ * library long after the shim, e.g. Perl's DynaLoader). */
+#include "poolshim/shim.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "poolshim/config.h"
+#include "poolshim/log.h"
+#include "poolshim/real.h"
+#include "poolshim/registry.h"
+
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
+static const ps_client_ops *client; /* NULL: pass-through */
+
+/* Closes a parked handle through the client layer (pool callback). */
+static void destroy_parked(void *handle)
+{
+    client->destroy(handle);
+}
+
+/* Frees a parked handle inherited across fork, silently (pool callback). */
+static void forget_parked(void *handle)
+{
+    client->forget(handle);
+}
+
+/* pthread_atfork handlers: no lock may be held by another thread across fork. */
+static void before_fork(void)
+{
+    ps_registry_before_fork();
+    ps_pool_before_fork();
+}
+
+static void after_fork_parent(void)
+{
+    ps_pool_after_fork_parent();
+    ps_registry_after_fork_parent();
+}
+
+static void after_fork_child(void)
+{
+    ps_pool_after_fork_child();
+    ps_registry_after_fork_child();
+}
+
+/* At exit: summary, then a polite close (COM_QUIT) of every parked connection, so the server
+ * does not count aborted clients. Leased connections are left as the program left them. */
+static void at_exit(void)
+{
+    ps_shim_summary();
+    ps_pool_drain_all();
+}
+
+const ps_client_ops *ps_client_select(void)
+{
+    const ps_client_ops *c = ps_client_mariadb3();
+    if (!c)
+        ps_warn(NULL, "unsupported client library; passing everything through");
+    return c;
+}
+
+/* Reads the configuration (once). */
+static void load_config(void)
+{
+    ps_config_load();
+}
+
+/* Resolves the library and turns pooling on when everything needed is there (once). */
+static void init_shim(void)
+{
+    static const ps_pool_ops ops = {.destroy = destroy_parked, .forget = forget_parked};
+    pthread_once(&config_once, load_config);
+    bool resolved = ps_real_resolve();
+    if (ps_cfg.disable) {
+        ps_info(NULL, "POOLSHIM_DISABLE is set: passing everything through");
+        return;
+    }
+    if (!resolved || !(client = ps_client_select()))
+        return;
+    ps_pool_set_ops(&ops);
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    atexit(at_exit);
+    ps_debug(NULL, "pooling with %s, at most %lld connections per key", client->name,
+             (long long)ps_cfg.max_per_key);
+}
+
+const ps_client_ops *ps_shim(void)
+{
+    pthread_once(&shim_once, init_shim);
+    return client;
+}
+
+/* Loads the configuration as soon as the shim is mapped, so bad values are reported early. */
+__attribute__((constructor)) static void shim_constructor(void)
+{
+    pthread_once(&config_once, load_config);
+}
+
+/* Logs one summary line for a pool. */
+static void summarise(const ps_pool_snapshot *s, void *ctx)
+{
+    (void)ctx;
+    ps_info(s->label,
+            "summary: connects=%llu reuses=%llu parks=%llu discards=%llu expired=%llu "
+            "validations=%llu/%llu failed waits=%llu timeouts=%llu max_wait_ms=%lld "
+            "peak_open=%d idle=%d leased=%d",
+            (unsigned long long)s->st.connects, (unsigned long long)s->st.reuses,
+            (unsigned long long)s->st.parks, (unsigned long long)s->st.discards,
+            (unsigned long long)s->st.expired, (unsigned long long)s->st.validations,
+            (unsigned long long)s->st.validation_failures, (unsigned long long)s->st.waits,
+            (unsigned long long)s->st.wait_timeouts, (long long)s->st.max_wait_ms,
+            s->st.peak_open, s->idle, s->leased);
+}
+
+void ps_shim_summary(void)
+{
+    if (client && ps_log_enabled(PS_LOG_INFO))
+        ps_pool_foreach(summarise, NULL);
+}
