@@ -1,0 +1,254 @@
+/* The pool core with fake handles: cap, LIFO reuse, FIFO waiting, timeouts, expiry, re-key. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "poolshim/config.h"
+#include "poolshim/pool.h"
+
+static int destroyed, forgotten;
+
+static void fake_destroy(void *h)
+{
+    (void)h;
+    __atomic_add_fetch(&destroyed, 1, __ATOMIC_SEQ_CST);
+}
+
+static void fake_forget(void *h)
+{
+    (void)h;
+    forgotten++;
+}
+
+static void setup(void)
+{
+    static const ps_pool_ops ops = {fake_destroy, fake_forget};
+    ps_config_defaults(&ps_cfg);
+    ps_cfg.max_per_key = 2;
+    ps_cfg.wait_timeout_ms = 200;
+    ps_pool_set_ops(&ops);
+    destroyed = forgotten = 0;
+}
+
+TestSuite(pool, .init = setup);
+
+/* A unique pool per test (pools live for the process). */
+static ps_pool *fresh_pool(const char *name)
+{
+    ps_pool *p = ps_pool_get(name, name);
+    cr_assert_not_null(p);
+    return p;
+}
+
+/* Acquires expecting KIND; returns the conn for IDLE, or a new LEASED conn for CONNECT. */
+static ps_conn *lease(ps_pool *p, enum ps_acquire kind)
+{
+    ps_conn *c;
+    int64_t waited;
+    enum ps_acquire r = ps_pool_acquire(p, ps_cfg.wait_timeout_ms, &c, &waited);
+    cr_assert_eq(r, kind, "acquire gave %d, expected %d", r, kind);
+    if (r == PS_ACQUIRE_CONNECT)
+        c = ps_pool_connected(p);
+    return c;
+}
+
+static void sizes(ps_pool *p, int *idle, int *leased, int *connecting, ps_pool_stats *st)
+{
+    ps_pool_stats s;
+    ps_pool_stats_get(p, st ? st : &s, idle, leased, connecting);
+}
+
+Test(pool, same_key_same_pool_different_key_other_pool)
+{
+    ps_pool *a = fresh_pool("k-same"), *b = fresh_pool("k-same"), *c = fresh_pool("k-other");
+    cr_assert_eq(a, b);
+    cr_assert_neq(a, c);
+}
+
+Test(pool, reuses_parked_connections_lifo)
+{
+    ps_pool *p = fresh_pool("k-lifo");
+    ps_conn *c1 = lease(p, PS_ACQUIRE_CONNECT), *c2 = lease(p, PS_ACQUIRE_CONNECT);
+    int h1, h2;
+    ps_pool_park(c1, &h1);
+    ps_pool_park(c2, &h2);
+    ps_conn *again = lease(p, PS_ACQUIRE_IDLE);
+    cr_assert_eq(again->handle, &h2, "most recently parked should come first");
+    int idle, leased, connecting;
+    ps_pool_stats st;
+    sizes(p, &idle, &leased, &connecting, &st);
+    cr_assert_eq(idle, 1);
+    cr_assert_eq(leased, 1);
+    cr_assert_eq(st.connects, 2);
+    cr_assert_eq(st.reuses, 1);
+}
+
+Test(pool, cap_makes_callers_wait_then_time_out)
+{
+    ps_pool *p = fresh_pool("k-cap");
+    lease(p, PS_ACQUIRE_CONNECT);
+    lease(p, PS_ACQUIRE_CONNECT);
+    ps_conn *c;
+    int64_t waited;
+    cr_assert_eq(ps_pool_acquire(p, 150, &c, &waited), PS_ACQUIRE_TIMEOUT);
+    cr_assert_geq(waited, 140);
+    ps_pool_stats st;
+    int idle, leased, connecting;
+    sizes(p, &idle, &leased, &connecting, &st);
+    cr_assert_eq(st.wait_timeouts, 1);
+    cr_assert_eq(leased, 2);
+}
+
+Test(pool, failed_connect_gives_the_slot_back)
+{
+    ps_pool *p = fresh_pool("k-fail");
+    ps_conn *c;
+    int64_t waited;
+    cr_assert_eq(ps_pool_acquire(p, 0, &c, &waited), PS_ACQUIRE_CONNECT);
+    ps_pool_connect_failed(p, true);
+    int idle, leased, connecting;
+    sizes(p, &idle, &leased, &connecting, NULL);
+    cr_assert_eq(idle + leased + connecting, 0);
+}
+
+/* A waiter thread: acquires and records what it got and in which order. */
+typedef struct waiter_arg {
+    ps_pool *p;
+    int id;
+    enum ps_acquire got;
+    ps_conn *conn;
+} waiter_arg;
+
+static int order[8], order_n;
+static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *waiter(void *v)
+{
+    waiter_arg *a = v;
+    int64_t waited;
+    a->got = ps_pool_acquire(a->p, 5000, &a->conn, &waited);
+    pthread_mutex_lock(&order_lock);
+    order[order_n++] = a->id;
+    pthread_mutex_unlock(&order_lock);
+    return NULL;
+}
+
+Test(pool, waiters_are_served_in_arrival_order)
+{
+    ps_pool *p = fresh_pool("k-fifo");
+    ps_conn *c1 = lease(p, PS_ACQUIRE_CONNECT), *c2 = lease(p, PS_ACQUIRE_CONNECT);
+    pthread_t t[3];
+    waiter_arg args[3];
+    for (int i = 0; i < 3; i++) {
+        args[i] = (waiter_arg){.p = p, .id = i};
+        pthread_create(&t[i], NULL, waiter, &args[i]);
+        usleep(50000); /* arrive in order 0, 1, 2 */
+    }
+    int h;
+    ps_pool_park(c1, &h); /* handed to waiter 0 as an idle connection */
+    usleep(50000);
+    ps_pool_drop(c2, false); /* its slot goes to waiter 1 */
+    usleep(50000);
+    cr_assert_eq(order_n, 2);
+    cr_assert_eq(order[0], 0);
+    cr_assert_eq(order[1], 1);
+    cr_assert_eq(args[0].got, PS_ACQUIRE_IDLE);
+    cr_assert_eq(args[0].conn->handle, &h);
+    cr_assert_eq(args[1].got, PS_ACQUIRE_CONNECT);
+    ps_pool_connect_failed(p, false); /* waiter 1 fails its connect: slot to waiter 2 */
+    pthread_join(t[2], NULL);
+    cr_assert_eq(args[2].got, PS_ACQUIRE_CONNECT);
+    pthread_join(t[0], NULL);
+    pthread_join(t[1], NULL);
+}
+
+Test(pool, idle_timeout_destroys_instead_of_reusing)
+{
+    ps_cfg.idle_timeout_ms = 50;
+    ps_pool *p = fresh_pool("k-idle");
+    ps_conn *c = lease(p, PS_ACQUIRE_CONNECT);
+    int h;
+    ps_pool_park(c, &h);
+    usleep(80000);
+    lease(p, PS_ACQUIRE_CONNECT); /* the idle one expired on the way */
+    cr_assert_eq(destroyed, 1);
+}
+
+Test(pool, lifetime_retires_at_park_with_jitter_below_the_limit)
+{
+    ps_cfg.max_lifetime_ms = 40;
+    ps_pool *p = fresh_pool("k-life");
+    ps_conn *c = lease(p, PS_ACQUIRE_CONNECT);
+    cr_assert_leq(c->expires_ms - c->created_ms, 40);
+    cr_assert_geq(c->expires_ms - c->created_ms, 39);
+    usleep(60000);
+    int h;
+    ps_pool_park(c, &h);
+    cr_assert_eq(destroyed, 1);
+    int idle, leased, connecting;
+    sizes(p, &idle, &leased, &connecting, NULL);
+    cr_assert_eq(idle + leased, 0);
+}
+
+Test(pool, jitter_spreads_expiry)
+{
+    ps_cfg.max_lifetime_ms = 1000000;
+    ps_cfg.max_per_key = 100;
+    ps_pool *p = fresh_pool("k-jitter");
+    int64_t lo = INT64_MAX, hi = 0;
+    for (int i = 0; i < 50; i++) {
+        ps_conn *c = lease(p, PS_ACQUIRE_CONNECT);
+        int64_t life = c->expires_ms - c->created_ms;
+        lo = life < lo ? life : lo;
+        hi = life > hi ? life : hi;
+        cr_assert_geq(life, 1000000 - 25000);
+    }
+    cr_assert_gt(hi - lo, 1000, "lifetimes not spread: %lld..%lld", (long long)lo, (long long)hi);
+}
+
+Test(pool, move_may_exceed_the_cap_and_surplus_is_closed_at_release)
+{
+    ps_pool *a = fresh_pool("k-move-a"), *b = fresh_pool("k-move-b");
+    ps_conn *cb1 = lease(b, PS_ACQUIRE_CONNECT);
+    lease(b, PS_ACQUIRE_CONNECT);
+    ps_conn *ca = lease(a, PS_ACQUIRE_CONNECT);
+    ps_pool_move(ca, b);
+    int idle, leased, connecting;
+    sizes(b, &idle, &leased, &connecting, NULL);
+    cr_assert_eq(leased, 3);
+    int h;
+    ps_pool_park(cb1, &h); /* over the cap: closed, not parked */
+    cr_assert_eq(destroyed, 1);
+    sizes(a, &idle, &leased, &connecting, NULL);
+    cr_assert_eq(leased, 0);
+}
+
+Test(pool, drain_destroys_every_idle_connection)
+{
+    ps_pool *p = fresh_pool("k-drain");
+    ps_conn *c1 = lease(p, PS_ACQUIRE_CONNECT), *c2 = lease(p, PS_ACQUIRE_CONNECT);
+    int h1, h2;
+    ps_pool_park(c1, &h1);
+    ps_pool_park(c2, &h2);
+    ps_pool_drain_all();
+    cr_assert_geq(destroyed, 2);
+    int idle, leased, connecting;
+    sizes(p, &idle, &leased, &connecting, NULL);
+    cr_assert_eq(idle, 0);
+}
+
+Test(pool, fork_child_forgets_the_parents_idle_connections)
+{
+    ps_pool *p = fresh_pool("k-fork");
+    ps_conn *c = lease(p, PS_ACQUIRE_CONNECT);
+    int h;
+    ps_pool_park(c, &h);
+    ps_pool_before_fork();
+    ps_pool_after_fork_child(); /* simulate the child side in-process */
+    cr_assert_eq(forgotten, 1);
+    cr_assert_eq(destroyed, 0, "a child must never close the parent's connections");
+    int idle, leased, connecting;
+    sizes(p, &idle, &leased, &connecting, NULL);
+    cr_assert_eq(idle, 0);
+}
