@@ -5,11 +5,11 @@
 #include <stdint.h>
 
 typedef struct ps_config {
-#define PS_CFG_FIELD_BOOL(f)  int f;
-#define PS_CFG_FIELD_INT(f)   int64_t f;
-#define PS_CFG_FIELD_MS(f)    int64_t f;
-#define PS_CFG_FIELD_LEVEL(f) int f;
-#define PS_CFG_FIELD_STR(f)   char f[256];
+#define PS_CFG_FIELD_BOOL(f)                           int f;
+#define PS_CFG_FIELD_INT(f)                            int64_t f;
+#define PS_CFG_FIELD_MS(f)                             int64_t f;
+#define PS_CFG_FIELD_LEVEL(f)                          int f;
+#define PS_CFG_FIELD_STR(f)                            char f[256];
 #define PS_CFG(NAME, type, field, dflt, min, max, doc) PS_CFG_FIELD_##type(field)
 #include "poolshim/config.def"
 #undef PS_CFG

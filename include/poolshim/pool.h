@@ -37,8 +37,8 @@ typedef struct ps_pool_stats {
     uint64_t expired;          /* idle or lifetime expiry */
     uint64_t validations;      /* pings of idle connections before reuse */
     uint64_t validation_failures;
-    uint64_t waits;            /* connects that had to wait for a slot */
-    uint64_t wait_timeouts;    /* ... and gave up */
+    uint64_t waits;         /* connects that had to wait for a slot */
+    uint64_t wait_timeouts; /* ... and gave up */
     int64_t max_wait_ms;
     int peak_open;
 } ps_pool_stats;
@@ -46,13 +46,13 @@ typedef struct ps_pool_stats {
 struct ps_conn {
     ps_pool *pool;
     enum ps_conn_state state;
-    void *handle;        /* IDLE: the parked client handle; LEASED: the app's handle */
-    void *reg_key;       /* LEASED: registry key (the client's transport object) */
-    pid_t pid;           /* process that made the connection */
-    int64_t created_ms;  /* when the real connect finished */
-    int64_t expires_ms;  /* created + lifetime - jitter; INT64_MAX without a lifetime */
+    void *handle;       /* IDLE: the parked client handle; LEASED: the app's handle */
+    void *reg_key;      /* LEASED: registry key (the client's transport object) */
+    pid_t pid;          /* process that made the connection */
+    int64_t created_ms; /* when the real connect finished */
+    int64_t expires_ms; /* created + lifetime - jitter; INT64_MAX without a lifetime */
     int64_t idle_since_ms;
-    int64_t leased_ms;   /* when the current lease began */
+    int64_t leased_ms; /* when the current lease began */
     /* Client-layer facts recorded at connect, used to restore the session at release. */
     const void *charset; /* the charset the handshake negotiated */
     char *dsn_db;        /* the database the connect asked for (NULL: none) */
@@ -63,8 +63,8 @@ struct ps_conn {
      * connection reads exactly like a fresh one). */
     unsigned long long affected_rows, insert_id;
     unsigned server_status, warning_count;
-    ps_conn *next;       /* IDLE: next on the idle list (most recently parked first) */
-    UT_hash_handle hh;   /* LEASED: registry hash by reg_key */
+    ps_conn *next;     /* IDLE: next on the idle list (most recently parked first) */
+    UT_hash_handle hh; /* LEASED: registry hash by reg_key */
 };
 
 /* What the pool asks of the client layer; called without the lock held. */
@@ -93,8 +93,8 @@ enum ps_acquire {
 /* Gets a connection for P: an idle one (LIFO), else a slot to connect, else waits FIFO up to
  * TIMEOUT_MS for either. Idle connections past their idle timeout or lifetime are destroyed on
  * the way. Validation is the caller's job (ps_conn.idle_since_ms says how long it idled). */
-enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn,
-                                int64_t *waited_ms) __attribute__((warn_unused_result));
+enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, int64_t *waited_ms)
+    __attribute__((warn_unused_result));
 
 /* Turns a reserved slot into a LEASED connection after a successful real connect. Returns
  * NULL on OOM (the slot is released; the caller keeps the connection unpooled). */

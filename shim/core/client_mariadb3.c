@@ -166,8 +166,7 @@ static void mdb_build_key(void *hv, const ps_connect_args *a, ps_key *k)
     ps_key_add_str(k, "tls_fp", get_str_option(h, MARIADB_OPT_TLS_PEER_FP));
     ps_key_add_str(k, "tls_fp_list", get_str_option(h, MARIADB_OPT_TLS_PEER_FP_LIST));
     ps_key_add_secret(k, "tls_passphrase", get_str_option(h, MARIADB_OPT_TLS_PASSPHRASE));
-    ps_key_add_uint(k, "tls_verify",
-                    get_uint_option(h, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, true));
+    ps_key_add_uint(k, "tls_verify", get_uint_option(h, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, true));
     ps_key_add_uint(k, "tls_strength", get_uint_option(h, MARIADB_OPT_TLS_CIPHER_STRENGTH, false));
     ps_key_add_str(k, "plugin_dir", get_str_option(h, MYSQL_PLUGIN_DIR));
     ps_key_add_str(k, "default_auth", get_str_option(h, MYSQL_DEFAULT_AUTH));
@@ -467,8 +466,9 @@ const ps_client_ops *ps_client_mariadb3(void)
         return NULL;
     unsigned long v = ps_real_mysql_get_client_version();
     if (v / 100 != 303) {
-        ps_warn(NULL, "libmariadb %lu.%lu.%lu is not a supported version (3.3.x); "
-                      "passing everything through",
+        ps_warn(NULL,
+                "libmariadb %lu.%lu.%lu is not a supported version (3.3.x); "
+                "passing everything through",
                 v / 10000, v / 100 % 100, v % 100);
         return NULL;
     }

@@ -70,11 +70,11 @@ void ps_config_defaults(ps_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
 #define PS_CFG_DEFAULT_STR(f, d)
-#define PS_CFG_DEFAULT_NUM(f, d) cfg->f = (d);
-#define PS_CFG_DEFAULT_BOOL  PS_CFG_DEFAULT_NUM
-#define PS_CFG_DEFAULT_INT   PS_CFG_DEFAULT_NUM
-#define PS_CFG_DEFAULT_MS    PS_CFG_DEFAULT_NUM
-#define PS_CFG_DEFAULT_LEVEL PS_CFG_DEFAULT_NUM
+#define PS_CFG_DEFAULT_NUM(f, d)                       cfg->f = (d);
+#define PS_CFG_DEFAULT_BOOL                            PS_CFG_DEFAULT_NUM
+#define PS_CFG_DEFAULT_INT                             PS_CFG_DEFAULT_NUM
+#define PS_CFG_DEFAULT_MS                              PS_CFG_DEFAULT_NUM
+#define PS_CFG_DEFAULT_LEVEL                           PS_CFG_DEFAULT_NUM
 #define PS_CFG(NAME, type, field, dflt, min, max, doc) PS_CFG_DEFAULT_##type(field, dflt)
 #include "poolshim/config.def"
 #undef PS_CFG
@@ -103,8 +103,7 @@ static int apply_bool(int *field, const char *name, const char *v, ps_config_rep
 {
     if (parse_bool(v, field))
         return 0;
-    reject(report, ctx, name, v, "a boolean (0/1, true/false, yes/no, on/off)",
-           *field ? "1" : "0");
+    reject(report, ctx, name, v, "a boolean (0/1, true/false, yes/no, on/off)", *field ? "1" : "0");
     return 1;
 }
 

@@ -16,7 +16,7 @@ static MYSQL *real_connect(MYSQL *m, const ps_connect_args *a)
 {
     MYSQL *r;
     PS_NESTED(r = ps_real_mysql_real_connect(m, a->host, a->user, a->passwd, a->db, a->port,
-                                               a->socket, a->flags));
+                                             a->socket, a->flags));
     return r;
 }
 
@@ -104,9 +104,9 @@ static MYSQL *pooled_connect(const ps_client_ops *cl, ps_pool *p, MYSQL *m,
     }
 }
 
-MYSQL *ps_hook_mysql_real_connect(MYSQL *m, const char *host, const char *user,
-                                  const char *passwd, const char *db, unsigned int port,
-                                  const char *unix_socket, unsigned long flags)
+MYSQL *ps_hook_mysql_real_connect(MYSQL *m, const char *host, const char *user, const char *passwd,
+                                  const char *db, unsigned int port, const char *unix_socket,
+                                  unsigned long flags)
 {
     const ps_client_ops *cl = ps_shim();
     ps_connect_args a = {host, user, passwd, db, unix_socket, port, flags};
@@ -134,6 +134,6 @@ int ps_hook_mysql_real_connect_start(MYSQL **ret, MYSQL *m, const char *host, co
         return 0;
     /* Non-blocking connects are never pooled; the nested mysql_real_connect passes through. */
     PS_NESTED(r = ps_real_mysql_real_connect_start(ret, m, host, user, passwd, db, port,
-                                                     unix_socket, flags));
+                                                   unix_socket, flags));
     return r;
 }

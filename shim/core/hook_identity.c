@@ -51,8 +51,7 @@ static void rekey(const ps_client_ops *cl, MYSQL *m, const char *user, const cha
     }
 }
 
-my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd,
-                                  const char *db)
+my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd, const char *db)
 {
     const ps_client_ops *cl = ps_shim();
     my_bool r = 1;

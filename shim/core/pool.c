@@ -203,8 +203,7 @@ static enum ps_acquire wait_for_grant(ps_pool *p, int64_t timeout_ms, ps_conn **
         deadline.tv_nsec -= 1000000000;
     }
     while (w.grant == WAITING) {
-        if (pthread_cond_timedwait(&w.cond, &lock, &deadline) == ETIMEDOUT &&
-            w.grant == WAITING) {
+        if (pthread_cond_timedwait(&w.cond, &lock, &deadline) == ETIMEDOUT && w.grant == WAITING) {
             ps_waiter **pp = &p->wait_head, *prev = NULL;
             for (; *pp != &w; prev = *pp, pp = &(*pp)->next)
                 ;
@@ -231,8 +230,7 @@ static enum ps_acquire wait_for_grant(ps_pool *p, int64_t timeout_ms, ps_conn **
     return PS_ACQUIRE_CONNECT;
 }
 
-enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn,
-                                int64_t *waited_ms)
+enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, int64_t *waited_ms)
 {
     ps_conn *doomed = NULL;
     enum ps_acquire r;

@@ -6,7 +6,6 @@
 
 #include "poolshim/log.h"
 
-
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static ps_conn *leased; /* hash by reg_key */
 static int leased_count;

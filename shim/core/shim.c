@@ -111,8 +111,8 @@ static void summarise(const ps_pool_snapshot *s, void *ctx)
             (unsigned long long)s->st.parks, (unsigned long long)s->st.discards,
             (unsigned long long)s->st.expired, (unsigned long long)s->st.validations,
             (unsigned long long)s->st.validation_failures, (unsigned long long)s->st.waits,
-            (unsigned long long)s->st.wait_timeouts, (long long)s->st.max_wait_ms,
-            s->st.peak_open, s->idle, s->leased);
+            (unsigned long long)s->st.wait_timeouts, (long long)s->st.max_wait_ms, s->st.peak_open,
+            s->idle, s->leased);
 }
 
 void ps_shim_summary(void)

@@ -93,8 +93,9 @@ Test(config, booleans_accept_every_documented_word)
 
 Test(config, bad_numbers_keep_the_default_and_say_why)
 {
-    const char *bad[] = {"",    "abc", "-1",    "+5",  " 5", "5 ",  "5ms",
-                         "0x10", "1e3", "0",     "100001", "99999999999999999999999", "2.5"};
+    const char *bad[] = {"",    "abc",  "-1",  "+5", " 5",     "5 ",
+                         "5ms", "0x10", "1e3", "0",  "100001", "99999999999999999999999",
+                         "2.5"};
     ps_config c;
     char msg[512];
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

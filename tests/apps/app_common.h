@@ -1,0 +1,105 @@
+/* Shared bits of the test apps (header only: each tests/apps/<name>.c is built as one program).
+ * Apps read the sandbox settings from the PSTEST_* environment, print results as key=value
+ * lines on stdout, and exit 1 after printing "error=<errno>: <message>" on failure. */
+#ifndef APP_COMMON_H
+#define APP_COMMON_H
+
+#include <mysql.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Where and as whom to connect, as passed to mysql_real_connect(). */
+typedef struct {
+    const char *host, *user, *password, *db, *socket;
+    unsigned port;
+} app_dsn;
+
+/* Prints "error=<code>: <message>" and exits 1. */
+__attribute__((format(printf, 2, 3), noreturn)) static inline void app_die(unsigned code,
+                                                                           const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("error=%u: ", code);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    exit(1);
+}
+
+/* Value of environment variable NAME; dies when it is unset or empty. */
+static inline const char *app_env(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        app_die(0, "%s not set (source the sandbox env file)", name);
+    return v;
+}
+
+/* The app user's DSN: TCP to PSTEST_HOST:PSTEST_PORT, or the unix socket PSTEST_SOCKET. */
+static inline app_dsn app_user_dsn(bool tcp)
+{
+    app_dsn d = {.user = app_env("PSTEST_USER"),
+                 .password = app_env("PSTEST_PASSWORD"),
+                 .db = app_env("PSTEST_DB")};
+    if (tcp) {
+        d.host = app_env("PSTEST_HOST");
+        d.port = (unsigned)atoi(app_env("PSTEST_PORT"));
+    } else {
+        d.host = "localhost";
+        d.socket = app_env("PSTEST_SOCKET");
+    }
+    return d;
+}
+
+/* mysql_real_connect() with D. */
+static inline MYSQL *app_connect(MYSQL *m, const app_dsn *d)
+{
+    return mysql_real_connect(m, d->host, d->user, d->password, d->db, d->port, d->socket, 0);
+}
+
+/* Runs SQL and reads (then frees) its whole result; returns false on failure (details in
+ * mysql_errno/mysql_error of M). */
+static inline bool app_query(MYSQL *m, const char *sql)
+{
+    if (mysql_query(m, sql) != 0)
+        return false;
+    MYSQL_RES *res = mysql_store_result(m);
+    if (!res)
+        return mysql_field_count(m) == 0;
+    while (mysql_fetch_row(res))
+        ;
+    mysql_free_result(res);
+    return true;
+}
+
+/* The error text of M, or a placeholder when the client library set none. */
+static inline const char *app_error(MYSQL *m)
+{
+    const char *e = m ? mysql_error(m) : NULL;
+    return e && *e ? e : "(failed without an error message)";
+}
+
+/* Monotonic clock in seconds. */
+static inline double app_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Parses a non-negative integer option value; dies on garbage. */
+static inline long app_long_arg(const char *opt, const char *v)
+{
+    char *end;
+    long n = v ? strtol(v, &end, 10) : -1;
+    if (!v || *end || n < 0)
+        app_die(0, "%s needs a non-negative integer", opt);
+    return n;
+}
+
+#endif

@@ -1,0 +1,67 @@
+/* bench_connect: measures connection-handling throughput.
+ *
+ *   bench_connect MODE [--tcp] [--seconds S | --ops N]
+ *
+ *   per-request  each op: mysql_init(NULL) + mysql_real_connect + "SELECT 1" (stored, freed)
+ *                + mysql_close -- what a legacy program does, and what the shim accelerates
+ *   persistent   one connection opened before timing starts; each op: "SELECT 1"
+ *   --tcp        connect to PSTEST_HOST:PSTEST_PORT instead of the socket PSTEST_SOCKET
+ *   --seconds S  run for S seconds (default 2; may be fractional); --ops N: run exactly N ops
+ *
+ * Prints ops, seconds, ops_per_sec. Stops at the first error (error=..., exit 1). */
+#include "app_common.h"
+
+/* One per-request op: a fresh connection, one query, close. Dies on error. */
+static void per_request_op(const app_dsn *d)
+{
+    MYSQL *m = mysql_init(NULL);
+    if (!m)
+        app_die(0, "mysql_init failed");
+    if (!app_connect(m, d) || !app_query(m, "SELECT 1"))
+        app_die(mysql_errno(m), "%s", app_error(m));
+    mysql_close(m);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    bool tcp = false, per_request = !strcmp(mode, "per-request");
+    double seconds = 2;
+    long max_ops = 0;
+    if (!per_request && strcmp(mode, "persistent") != 0)
+        app_die(0, "usage: bench_connect per-request|persistent [--tcp] [--seconds S | --ops N]");
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--tcp"))
+            tcp = true;
+        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+            seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--ops"))
+            max_ops = app_long_arg("--ops", i + 1 < argc ? argv[++i] : NULL);
+        else
+            app_die(0, "bad argument '%s'", argv[i]);
+    }
+    app_dsn dsn = app_user_dsn(tcp);
+    MYSQL *conn = NULL;
+    if (!per_request) {
+        conn = mysql_init(NULL);
+        if (!conn || !app_connect(conn, &dsn))
+            app_die(conn ? mysql_errno(conn) : 0, "%s", app_error(conn));
+    }
+
+    long ops = 0;
+    double start = app_now(), elapsed = 0;
+    while (max_ops ? ops < max_ops : elapsed < seconds) {
+        if (per_request) {
+            per_request_op(&dsn);
+        } else if (!app_query(conn, "SELECT 1")) {
+            app_die(mysql_errno(conn), "%s", app_error(conn));
+        }
+        ops++;
+        elapsed = app_now() - start;
+    }
+    if (conn)
+        mysql_close(conn);
+    printf("ops=%ld\nseconds=%.3f\nops_per_sec=%.1f\n", ops, elapsed,
+           elapsed > 0 ? (double)ops / elapsed : 0.0);
+    return 0;
+}

@@ -1,0 +1,71 @@
+/* Helpers for criterion integration tests that run against the sandbox server.
+ *
+ * The sandbox (scripts/sandbox) exports PSTEST_* variables; scripts/test sources them before
+ * running the tests. The test process itself is never preloaded: connections made here are
+ * real server connections. Every helper asserts with criterion (cr_assert/cr_fail), so a failure
+ * ends the current test with a message that includes the MySQL error text. */
+#ifndef PSTEST_H
+#define PSTEST_H
+
+#include <stdbool.h>
+#include <mysql.h>
+
+#define PSTEST_PRINTF(fmt_idx, arg_idx) __attribute__((format(printf, fmt_idx, arg_idx)))
+
+/* Value of the environment variable NAME; fails the test when it is not set. */
+const char *pstest_env(const char *name);
+
+/* A new real connection as PSTEST_ADMIN_USER over PSTEST_SOCKET (no default database).
+ * Close it with mysql_close(). */
+MYSQL *pstest_admin(void);
+
+/* Runs the printf-formatted statement on C, asserts success and discards any result. */
+void pstest_exec(MYSQL *c, const char *fmt, ...) PSTEST_PRINTF(2, 3);
+
+/* Runs the query and returns the first column of the first row as an integer; asserts that the
+ * query succeeds and that this value exists and is not SQL NULL. */
+long long pstest_query_ll(MYSQL *c, const char *fmt, ...) PSTEST_PRINTF(2, 3);
+
+/* Runs the query and returns a malloc'd copy of the first column of the first row, or NULL when
+ * that value is SQL NULL; asserts that the query succeeds and returns at least one row. */
+char *pstest_query_str(MYSQL *c, const char *fmt, ...) PSTEST_PRINTF(2, 3);
+
+/* The server's global status counter NAME (e.g. "Connections"), via SHOW GLOBAL STATUS LIKE.
+ * Reading it on an existing connection does not change "Connections". */
+long long pstest_status(MYSQL *admin, const char *name);
+
+/* Outcome of pstest_run(): exit code (128+signal when killed), all of stdout and stderr as
+ * NUL-terminated malloc'd strings (never NULL). */
+typedef struct {
+    int exit_code;
+    char *out;
+    char *err;
+} pstest_result;
+
+/* Runs argv (NULL-terminated) to completion and captures its output.
+ * - argv[0] without '/': PSTEST_APPS_DIR/argv[0] if that file is executable (a C test app),
+ *   otherwise looked up on PATH (e.g. "perl"). argv[0] with '/' is executed as given.
+ * - Environment: this process's environment, then the NULL-terminated "K=V" list ENV (may be
+ *   NULL) overriding it.
+ * - PRELOAD true: LD_PRELOAD=$PSTEST_PRELOAD if set, else POOLSHIM_LIB. PRELOAD false:
+ *   LD_PRELOAD is removed (unless ENV sets it explicitly).
+ * - PSTEST_WRAPPER (e.g. "valgrind --quiet --error-exitcode=97"), split on spaces, prefixes the
+ *   command for C test apps only (not for perl/python).
+ * stdin is /dev/null. Free the result with pstest_result_free(). */
+pstest_result pstest_run(const char *const argv[], const char *const env[], bool preload);
+
+/* Frees the captured output and clears R. */
+void pstest_result_free(pstest_result *r);
+
+/* Value of the first line "KEY=value" in OUT (apps print results this way), or NULL when there is
+ * no such line. The returned string is a thread-local copy valid until the next call. */
+const char *pstest_line_value(const char *out, const char *key);
+
+/* Samples the server's Threads_connected every 5 ms on a background thread with its own admin
+ * connection (which is itself counted). pstest_sampler_start() takes a first sample before it
+ * returns; pstest_sampler_stop() joins the thread, frees S and returns the peak seen. */
+typedef struct pstest_sampler pstest_sampler;
+pstest_sampler *pstest_sampler_start(void);
+long long pstest_sampler_stop(pstest_sampler *s);
+
+#endif
