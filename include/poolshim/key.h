@@ -7,18 +7,20 @@
 #include <stddef.h>
 
 typedef struct ps_key {
-    char *buf;
+    char *buf; /* inline until it outgrows it, then heap */
     size_t len, cap;
     bool oom; /* an append failed: the key is unusable (callers pass through) */
+    char inline_buf[768];
 } ps_key;
 
 /* Starts an empty key. */
 void ps_key_init(ps_key *k);
 
-/* Appends field NAME with string VALUE; NULL and "" are distinct values. */
+/* Appends field NAME with string VALUE. NULL appends nothing (a client layer always adds
+ * the same fields, so absence is unambiguous); "" is a value, distinct from NULL. */
 void ps_key_add_str(ps_key *k, const char *name, const char *value);
 
-/* Appends field NAME with an unsigned number. */
+/* Appends field NAME with an unsigned number; 0 appends nothing (like NULL). */
 void ps_key_add_uint(ps_key *k, const char *name, unsigned long long value);
 
 /* Appends field NAME with the SHA-256 of SECRET (NULL distinct from ""); never the secret. */

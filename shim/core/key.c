@@ -10,8 +10,10 @@
 
 void ps_key_init(ps_key *k)
 {
-    k->buf = NULL;
-    k->len = k->cap = 0;
+    k->buf = k->inline_buf;
+    k->buf[0] = '\0';
+    k->len = 0;
+    k->cap = sizeof k->inline_buf;
     k->oom = false;
 }
 
@@ -21,14 +23,16 @@ static void append(ps_key *k, const char *s, size_t n)
     if (k->oom)
         return;
     if (k->len + n + 1 > k->cap) {
-        size_t cap = k->cap ? k->cap : 256;
+        size_t cap = k->cap * 2;
         while (cap < k->len + n + 1)
             cap *= 2;
-        char *b = realloc(k->buf, cap);
+        char *b = k->buf == k->inline_buf ? malloc(cap) : realloc(k->buf, cap);
         if (!b) {
             k->oom = true;
             return;
         }
+        if (k->buf == k->inline_buf)
+            memcpy(b, k->inline_buf, k->len + 1);
         k->buf = b;
         k->cap = cap;
     }
@@ -37,22 +41,44 @@ static void append(ps_key *k, const char *s, size_t n)
     k->buf[k->len] = '\0';
 }
 
+/* Writes V in decimal at the end of BUF[0..32) and returns where the digits start. */
+static char *format_decimal(unsigned long long v, char buf[32])
+{
+    char *p = buf + 31;
+    *p = '\0';
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return p;
+}
+
+/* Appends "name=<len>:value;" (nothing for NULL) without printf: this is on the hot path. */
+static void append_field(ps_key *k, const char *name, const char *value, size_t vlen)
+{
+    char num[32];
+    if (!value)
+        return;
+    append(k, name, strlen(name));
+    append(k, "=", 1);
+    const char *digits = format_decimal(vlen, num);
+    append(k, digits, (size_t)(num + 31 - digits));
+    append(k, ":", 1);
+    append(k, value, vlen);
+    append(k, ";", 1);
+}
+
 void ps_key_add_str(ps_key *k, const char *name, const char *value)
 {
-    char head[96];
-    int n = value ? snprintf(head, sizeof head, "%s=%zu:", name, strlen(value))
-                  : snprintf(head, sizeof head, "%s=-", name);
-    append(k, head, (size_t)n);
-    if (value)
-        append(k, value, strlen(value));
-    append(k, ";", 1);
+    append_field(k, name, value, value ? strlen(value) : 0);
 }
 
 void ps_key_add_uint(ps_key *k, const char *name, unsigned long long value)
 {
     char num[32];
-    snprintf(num, sizeof num, "%llu", value);
-    ps_key_add_str(k, name, num);
+    if (value == 0)
+        return;
+    const char *digits = format_decimal(value, num);
+    append_field(k, name, digits, (size_t)(num + 31 - digits));
 }
 
 void ps_key_add_secret(ps_key *k, const char *name, const char *secret)
@@ -65,12 +91,13 @@ void ps_key_add_secret(ps_key *k, const char *name, const char *secret)
 
 const char *ps_key_str(const ps_key *k)
 {
-    return k->oom ? NULL : (k->buf ? k->buf : "");
+    return k->oom ? NULL : k->buf;
 }
 
 void ps_key_free(ps_key *k)
 {
-    free(k->buf);
+    if (k->buf != k->inline_buf)
+        free(k->buf);
     ps_key_init(k);
 }
 

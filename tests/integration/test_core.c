@@ -1,0 +1,259 @@
+/* The pool core end to end: legacy C programs run under LD_PRELOAD against the sandbox server,
+ * asserted the way a DBA sees it (Connections, Threads_connected, Aborted_clients) and the way
+ * the program sees it (results, errors, session state). */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pstest.h"
+
+/* Runs app ARGV with the shim (PRELOAD) and extra ENV; returns the result. */
+static pstest_result run_app(const char *const argv[], const char *const env[], bool preload)
+{
+    return pstest_run(argv, env, preload);
+}
+
+/* Asserts that R exited 0, printing its output otherwise. */
+static void assert_ok(const pstest_result *r, const char *what)
+{
+    cr_assert_eq(r->exit_code, 0, "%s exited %d\nstdout:\n%s\nstderr:\n%s", what, r->exit_code,
+                 r->out, r->err);
+}
+
+/* The integer value of KEY in R's output. */
+static long long value_ll(const pstest_result *r, const char *key)
+{
+    const char *v = pstest_line_value(r->out, key);
+    cr_assert_not_null(v, "no %s= line in:\n%s\n%s", key, r->out, r->err);
+    return atoll(v);
+}
+
+/* Runs ARGV under the shim and returns how much the server's Connections grew. */
+static long long connections_during(const char *const argv[], const char *const env[],
+                                    pstest_result *out)
+{
+    MYSQL *admin = pstest_admin();
+    long long before = pstest_status(admin, "Connections");
+    *out = run_app(argv, env, true);
+    long long after = pstest_status(admin, "Connections");
+    mysql_close(admin);
+    return after - before;
+}
+
+static const char *const scenarios[] = {
+    "user_var",   "temp_table",   "session_var",    "sql_prepare", "open_txn",
+    "autocommit", "use_db",       "select_db",      "set_names",   "lock_tables",
+    "get_lock",   "init_command", "last_insert_id", "stmt"};
+
+/* Runs every scenario of session_probe with the transport/storage option OPT (or NULL). */
+static void probe_all(const char *opt)
+{
+    for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++) {
+        const char *argv[] = {"session_probe", scenarios[i], opt, NULL};
+        pstest_result r = run_app(argv, NULL, true);
+        assert_ok(&r, scenarios[i]);
+        cr_assert_str_eq(pstest_line_value(r.out, "clean"), "1", "%s: %s", scenarios[i], r.out);
+        cr_assert_str_eq(pstest_line_value(r.out, "reused"), "1",
+                         "%s: the connection was not reused\n%s", scenarios[i], r.out);
+        pstest_result_free(&r);
+    }
+}
+
+Test(state, no_session_state_crosses_a_lease_over_the_socket)
+{
+    probe_all(NULL);
+}
+
+Test(state, no_session_state_crosses_a_lease_over_tcp)
+{
+    probe_all("--tcp");
+}
+
+Test(state, no_session_state_crosses_a_lease_with_stack_handles)
+{
+    probe_all("--stack");
+}
+
+Test(state, without_the_shim_nothing_is_reused)
+{
+    const char *argv[] = {"session_probe", "user_var", NULL};
+    pstest_result r = run_app(argv, NULL, false);
+    assert_ok(&r, "session_probe without shim");
+    cr_assert_str_eq(pstest_line_value(r.out, "reused"), "0", "%s", r.out);
+    pstest_result_free(&r);
+}
+
+/* 10,000 connect/SELECT/close requests: the server sees at most the pool size. */
+static void loop_10000(const char *opt)
+{
+    const char *argv[] = {"connect_loop", "--n", "10000", opt, NULL};
+    pstest_result r;
+    MYSQL *admin = pstest_admin();
+    long long aborted = pstest_status(admin, "Aborted_clients");
+    long long delta = connections_during(argv, NULL, &r);
+    assert_ok(&r, "connect_loop");
+    cr_assert_eq(value_ll(&r, "requests"), 10000);
+    cr_assert_leq(delta, 20, "Connections grew by %lld for 10000 requests", delta);
+    cr_assert_eq(pstest_status(admin, "Aborted_clients"), aborted,
+                 "parked connections were not closed politely at exit");
+    mysql_close(admin);
+    pstest_result_free(&r);
+}
+
+Test(loop, ten_thousand_requests_heap_handles_socket)
+{
+    loop_10000(NULL);
+}
+
+Test(loop, ten_thousand_requests_stack_handles)
+{
+    loop_10000("--stack");
+}
+
+Test(loop, ten_thousand_requests_tcp)
+{
+    loop_10000("--tcp");
+}
+
+Test(loop, threads_and_two_users_never_share_a_connection)
+{
+    const char *argv[] = {"connect_loop",      "--n",   "500", "--threads", "8",
+                          "--alternate-users", "--tcp", NULL};
+    pstest_result r;
+    long long delta = connections_during(argv, NULL, &r);
+    assert_ok(&r, "connect_loop threads");
+    cr_assert_eq(value_ll(&r, "requests"), 4000);
+    cr_assert_eq(value_ll(&r, "wrong_user"), 0, "%s", r.out);
+    cr_assert_eq(value_ll(&r, "shared_ids"), 0, "a connection served two users\n%s", r.out);
+    cr_assert_leq(delta, 2 * 20, "Connections grew by %lld", delta);
+    pstest_result_free(&r);
+}
+
+Test(loop, kill_switch_passes_everything_through)
+{
+    const char *argv[] = {"connect_loop", "--n", "50", NULL};
+    const char *env[] = {"POOLSHIM_DISABLE=1", NULL};
+    pstest_result r;
+    long long delta = connections_during(argv, env, &r);
+    assert_ok(&r, "connect_loop disabled");
+    cr_assert_geq(delta, 50);
+    cr_assert_eq(value_ll(&r, "distinct_ids"), 50);
+    pstest_result_free(&r);
+}
+
+Test(loop, garbage_config_logs_one_line_and_keeps_pooling)
+{
+    const char *argv[] = {"connect_loop", "--n", "100", NULL};
+    const char *env[] = {"POOLSHIM_MAX_PER_KEY=banana", "POOLSHIM_LOG_LEVEL=loud", NULL};
+    pstest_result r;
+    long long delta = connections_during(argv, env, &r);
+    assert_ok(&r, "connect_loop with garbage config");
+    const char *first = strstr(r.err, "POOLSHIM_MAX_PER_KEY='banana'");
+    cr_assert_not_null(first, "no warning about the bad value:\n%s", r.err);
+    cr_assert_null(strstr(first + 1, "POOLSHIM_MAX_PER_KEY='banana'"), "warned twice:\n%s", r.err);
+    cr_assert_not_null(strstr(r.err, "POOLSHIM_LOG_LEVEL='loud'"), "%s", r.err);
+    cr_assert_leq(delta, 2);
+    pstest_result_free(&r);
+}
+
+/* Runs connect_once with ARGS with and without the shim; both outputs must be identical. */
+static void same_error_as_without_shim(const char *const argv[])
+{
+    pstest_result with = run_app(argv, NULL, true), without = run_app(argv, NULL, false);
+    assert_ok(&with, "connect_once with shim");
+    assert_ok(&without, "connect_once without shim");
+    cr_assert_str_eq(pstest_line_value(without.out, "result"), "error", "%s", without.out);
+    cr_assert_str_eq(with.out, without.out, "with the shim:\n%s\nwithout:\n%s", with.out,
+                     without.out);
+    pstest_result_free(&with);
+    pstest_result_free(&without);
+}
+
+Test(errors, wrong_password_gives_the_unshimmed_error)
+{
+    const char *argv[] = {"connect_once", "--password", "wrong", NULL};
+    same_error_as_without_shim(argv);
+}
+
+Test(errors, wrong_password_never_gets_a_parked_connection)
+{
+    const char *argv[] = {"connect_once", "--warm", "--password", "wrong", NULL};
+    same_error_as_without_shim(argv);
+    const char *tcp[] = {"connect_once", "--warm", "--tcp", "--password", "wrong", NULL};
+    same_error_as_without_shim(tcp);
+}
+
+Test(errors, unknown_user_gives_the_unshimmed_error)
+{
+    const char *user[] = {"connect_once", "--warm", "--user", "nobody", NULL};
+    same_error_as_without_shim(user);
+}
+
+Test(errors, unreachable_server_gives_the_unshimmed_error)
+{
+    const char *tcp[] = {"connect_once", "--tcp", "--port", "1", NULL};
+    same_error_as_without_shim(tcp);
+    const char *sock[] = {"connect_once", "--socket", "/nonexistent/mysqld.sock", NULL};
+    same_error_as_without_shim(sock);
+}
+
+Test(errors, cap_and_wait_timeout_end_in_error_1040)
+{
+    const char *argv[] = {"leaky", "--requests", "5", NULL};
+    const char *env[] = {"POOLSHIM_MAX_PER_KEY=3", "POOLSHIM_WAIT_TIMEOUT_MS=300", NULL};
+    pstest_result r;
+    MYSQL *admin = pstest_admin();
+    long long threads_before = pstest_status(admin, "Threads_connected");
+    long long delta = connections_during(argv, env, &r);
+    cr_assert_eq(value_ll(&r, "ok"), 3, "%s", r.out);
+    cr_assert_eq(value_ll(&r, "errors"), 2, "%s", r.out);
+    const char *first = pstest_line_value(r.out, "first_error");
+    cr_assert(first && !strncmp(first, "1040: Too many connections", 26), "%s", r.out);
+    cr_assert_eq(delta, 3);
+    cr_assert_eq(pstest_status(admin, "Threads_connected"), threads_before);
+    mysql_close(admin);
+    pstest_result_free(&r);
+}
+
+Test(fields, a_reused_handle_reads_like_a_fresh_connect)
+{
+    const char *const variants[][3] = {{"field_probe", NULL, NULL},
+                                       {"field_probe", "--init", NULL},
+                                       {"field_probe", "--tcp", NULL}};
+    for (size_t i = 0; i < 3; i++) {
+        pstest_result r = run_app(variants[i], NULL, true);
+        assert_ok(&r, "field_probe");
+        cr_assert_str_eq(pstest_line_value(r.out, "reused"), "1", "%s", r.out);
+        cr_assert_str_eq(pstest_line_value(r.out, "same"), "1", "%s", r.out);
+        pstest_result_free(&r);
+    }
+}
+
+Test(reconnect, library_auto_reconnect_works_and_the_new_connection_is_pooled)
+{
+    const char *argv[] = {"reconnect_probe", NULL};
+    pstest_result r = run_app(argv, NULL, true);
+    assert_ok(&r, "reconnect_probe");
+    cr_assert_eq(value_ll(&r, "ping_rc"), 0, "%s", r.out);
+    cr_assert_neq(value_ll(&r, "id_after"), value_ll(&r, "id_before"), "%s", r.out);
+    cr_assert_eq(value_ll(&r, "query_ok"), 1, "%s", r.out);
+    cr_assert_eq(value_ll(&r, "id_next"), value_ll(&r, "id_after"),
+                 "the reconnected connection was not parked and reused\n%s", r.out);
+    pstest_result_free(&r);
+}
+
+Test(reconnect, without_reconnect_the_error_is_the_unshimmed_one)
+{
+    const char *argv[] = {"reconnect_probe", "--no-reconnect", NULL};
+    pstest_result with = run_app(argv, NULL, true), without = run_app(argv, NULL, false);
+    assert_ok(&with, "reconnect_probe with shim");
+    assert_ok(&without, "reconnect_probe without shim");
+    cr_assert_str_eq(pstest_line_value(with.out, "ping_errno"),
+                     pstest_line_value(without.out, "ping_errno"));
+    cr_assert_str_eq(pstest_line_value(with.out, "ping_rc"),
+                     pstest_line_value(without.out, "ping_rc"));
+    cr_assert_neq(value_ll(&with, "id_next"), value_ll(&with, "id_before"),
+                  "a killed connection was handed out again\n%s", with.out);
+    pstest_result_free(&with);
+    pstest_result_free(&without);
+}
