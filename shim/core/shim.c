@@ -1,6 +1,8 @@
-/* Process-wide initialisation: configuration at load time; symbol resolution, the client
- * layer, fork and exit handlers at the first interposed call (a host may load the client
- * library long after the shim, e.g. Perl's DynaLoader). */
+/* Process-wide initialisation, all at the first interposed call: configuration, symbol
+ * resolution, the client layer, fork and exit handlers. Nothing runs at load time, so
+ * preloading the shim into programs that never use MySQL (a container's shells and tools)
+ * costs nothing and logs nothing; and a host may load the client library long after the shim
+ * (Perl's DynaLoader). */
 #include "poolshim/shim.h"
 
 #include <pthread.h>
@@ -11,7 +13,6 @@
 #include "poolshim/real.h"
 #include "poolshim/registry.h"
 
-static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 static const ps_client_ops *client; /* NULL: pass-through */
 
@@ -62,17 +63,11 @@ const ps_client_ops *ps_client_select(void)
     return c;
 }
 
-/* Reads the configuration (once). */
-static void load_config(void)
-{
-    ps_config_load();
-}
-
 /* Resolves the library and turns pooling on when everything needed is there (once). */
 static void init_shim(void)
 {
     static const ps_pool_ops ops = {.destroy = destroy_parked, .forget = forget_parked};
-    pthread_once(&config_once, load_config);
+    ps_config_load();
     bool resolved = ps_real_resolve();
     if (ps_cfg.disable) {
         ps_info(NULL, "POOLSHIM_DISABLE is set: passing everything through");
@@ -91,12 +86,6 @@ const ps_client_ops *ps_shim(void)
 {
     pthread_once(&shim_once, init_shim);
     return client;
-}
-
-/* Loads the configuration as soon as the shim is mapped, so bad values are reported early. */
-__attribute__((constructor)) static void shim_constructor(void)
-{
-    pthread_once(&config_once, load_config);
 }
 
 /* Logs one summary line for a pool. */
