@@ -78,6 +78,9 @@ typedef struct ps_pool_ops {
 /* Installs OPS; must be called before any other function. */
 void ps_pool_set_ops(const ps_pool_ops *ops);
 
+/* Finds the pool for KEY; NULL when there is none yet. */
+ps_pool *ps_pool_find(const char *key);
+
 /* Finds or creates the pool for KEY (LABEL is for logs). Returns NULL only on OOM. */
 ps_pool *ps_pool_get(const char *key, const char *label) __attribute__((warn_unused_result));
 
@@ -140,6 +143,9 @@ void ps_pool_after_fork_child(void);
 /* Lock hooks for pthread_atfork so no other thread holds the lock across fork. */
 void ps_pool_before_fork(void);
 void ps_pool_after_fork_parent(void);
+
+/* This process's pid, cached (refreshed in the fork child): no syscall per close. */
+pid_t ps_pid(void);
 
 /* Monotonic milliseconds. */
 int64_t ps_now_ms(void);

@@ -1,7 +1,5 @@
 /* mysql_close: reset a pooled connection and park it, or close it for real when it cannot be
  * parked safely. Handles the pool does not know pass straight through. */
-#include <unistd.h>
-
 #include "poolshim/hooks.h"
 #include "poolshim/log.h"
 #include "poolshim/real.h"
@@ -17,7 +15,7 @@ static void real_close(MYSQL *m)
 /* Ends the lease C held by M: park after a reset, or close for real. */
 static void release(const ps_client_ops *cl, ps_conn *c, MYSQL *m)
 {
-    if (c->pid != getpid()) {
+    if (c->pid != ps_pid()) {
         /* Inherited across fork: the parent's session must not get our COM_QUIT. */
         cl->neutralize(m);
         real_close(m);

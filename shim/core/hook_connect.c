@@ -28,8 +28,11 @@ static ps_pool *pool_for(const ps_client_ops *cl, MYSQL *m, const ps_connect_arg
     ps_key_init(&k);
     cl->build_key(m, a, &k);
     const char *key = ps_key_str(&k);
-    ps_key_label(label, sizeof label, a->user, a->host, a->port, a->socket, a->db);
-    ps_pool *p = key ? ps_pool_get(key, label) : NULL;
+    ps_pool *p = key ? ps_pool_find(key) : NULL;
+    if (key && !p) {
+        ps_key_label(label, sizeof label, a->user, a->host, a->port, a->socket, a->db);
+        p = ps_pool_get(key, label);
+    }
     ps_key_free(&k);
     return p;
 }

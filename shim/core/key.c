@@ -81,11 +81,34 @@ void ps_key_add_uint(ps_key *k, const char *name, unsigned long long value)
     append_field(k, name, digits, (size_t)(num + 31 - digits));
 }
 
+/* The last secret this thread hashed and its digest: programs connect with the same password
+ * over and over, and hashing is the costliest part of building a key. */
+static __thread struct {
+    char secret[128];
+    size_t len;
+    char hex[65];
+} memo;
+
+/* Writes the hex SHA-256 of SECRET (LEN bytes) into HEX, reusing the thread's last result. */
+static void digest_memoized(const char *secret, size_t len, char hex[65])
+{
+    if (memo.hex[0] && len == memo.len && !memcmp(secret, memo.secret, len)) {
+        memcpy(hex, memo.hex, sizeof memo.hex);
+        return;
+    }
+    ps_sha256_hex(secret, len, hex);
+    if (len <= sizeof memo.secret) {
+        memcpy(memo.secret, secret, len);
+        memo.len = len;
+        memcpy(memo.hex, hex, sizeof memo.hex);
+    }
+}
+
 void ps_key_add_secret(ps_key *k, const char *name, const char *secret)
 {
     char hex[65];
     if (secret)
-        ps_sha256_hex(secret, strlen(secret), hex);
+        digest_memoized(secret, strlen(secret), hex);
     ps_key_add_str(k, name, secret ? hex : NULL);
 }
 

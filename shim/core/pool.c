@@ -43,6 +43,17 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static ps_pool *pools;
 static ps_pool_ops ops;
 static uint64_t jitter_state = 0x9e3779b97f4a7c15ull;
+static pid_t cached_pid;
+
+pid_t ps_pid(void)
+{
+    pid_t p = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
+    if (!p) {
+        p = getpid();
+        __atomic_store_n(&cached_pid, p, __ATOMIC_RELAXED);
+    }
+    return p;
+}
 
 int64_t ps_now_ms(void)
 {
@@ -60,6 +71,15 @@ void ps_pool_set_ops(const ps_pool_ops *o)
 static int open_count(const ps_pool *p)
 {
     return p->n_idle + p->n_leased + p->n_connecting;
+}
+
+ps_pool *ps_pool_find(const char *key)
+{
+    ps_pool *p;
+    pthread_mutex_lock(&lock);
+    HASH_FIND_STR(pools, key, p);
+    pthread_mutex_unlock(&lock);
+    return p;
 }
 
 ps_pool *ps_pool_get(const char *key, const char *label)
@@ -266,7 +286,7 @@ ps_conn *ps_pool_connected(ps_pool *p)
     if (c) {
         c->pool = p;
         c->state = PS_CONN_LEASED;
-        c->pid = getpid();
+        c->pid = ps_pid();
         c->created_ms = c->leased_ms = now;
         c->expires_ms = lifetime_deadline(now);
         p->n_leased++;
@@ -412,6 +432,7 @@ void ps_pool_after_fork_parent(void)
 
 void ps_pool_after_fork_child(void)
 {
+    cached_pid = getpid();
     ps_conn *all = unlink_all_idle();
     for (ps_pool *p = pools; p; p = p->hh.next) {
         p->n_connecting = 0; /* those connects run in the parent's other threads */

@@ -5,6 +5,12 @@
  *   per-request  each op: mysql_init(NULL) + mysql_real_connect + "SELECT 1" (stored, freed)
  *                + mysql_close -- what a legacy program does, and what the shim accelerates
  *   persistent   one connection opened before timing starts; each op: "SELECT 1"
+ *   interleaved  both of the above, plus a "reset floor" (persistent connection, each op
+ *                "SELECT 1" + mysql_reset_connection: the round trips a reset-on-close pool
+ *                cannot avoid, with no pooling work at all), in alternating batches of 100 ops
+ *                within this one process, timed separately: the rates see the same machine at
+ *                the same moments, so their ratios survive the drift of a shared VM. Prints
+ *                per_request_ops_per_sec, persistent_ops_per_sec, floor_ops_per_sec.
  *   --tcp        connect to PSTEST_HOST:PSTEST_PORT instead of the socket PSTEST_SOCKET
  *   --seconds S  run for S seconds (default 2; may be fractional); --ops N: run exactly N ops
  *
@@ -22,14 +28,48 @@ static void per_request_op(const app_dsn *d)
     mysql_close(m);
 }
 
+/* Runs one batch op of MODE: 0 per-request, 1 persistent, 2 persistent + reset (floor). */
+static void batch_op(int mode, const app_dsn *d, MYSQL *conn)
+{
+    if (mode == 0) {
+        per_request_op(d);
+        return;
+    }
+    if (!app_query(conn, "SELECT 1") || (mode == 2 && mysql_reset_connection(conn)))
+        app_die(mysql_errno(conn), "%s", app_error(conn));
+}
+
+/* Alternates batches of the three workloads on CONN for SECONDS; prints the three rates. */
+static void interleaved(const app_dsn *d, MYSQL *conn, double seconds)
+{
+    enum { BATCH = 100, MODES = 3 };
+    double t[MODES] = {0}, start = app_now();
+    long ops[MODES] = {0};
+    while (app_now() - start < seconds) {
+        for (int mode = 0; mode < MODES; mode++) {
+            double t0 = app_now();
+            for (int i = 0; i < BATCH; i++)
+                batch_op(mode, d, conn);
+            t[mode] += app_now() - t0;
+            ops[mode] += BATCH;
+        }
+    }
+    printf("ops=%ld\nper_request_ops_per_sec=%.1f\npersistent_ops_per_sec=%.1f\n"
+           "floor_ops_per_sec=%.1f\n",
+           ops[0] + ops[1] + ops[2], (double)ops[0] / t[0], (double)ops[1] / t[1],
+           (double)ops[2] / t[2]);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
     bool tcp = false, per_request = !strcmp(mode, "per-request");
+    bool both = !strcmp(mode, "interleaved");
     double seconds = 2;
     long max_ops = 0;
-    if (!per_request && strcmp(mode, "persistent") != 0)
-        app_die(0, "usage: bench_connect per-request|persistent [--tcp] [--seconds S | --ops N]");
+    if (!per_request && !both && strcmp(mode, "persistent") != 0)
+        app_die(0, "usage: bench_connect per-request|persistent|interleaved [--tcp] "
+                   "[--seconds S | --ops N]");
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--tcp"))
             tcp = true;
@@ -46,6 +86,11 @@ int main(int argc, char **argv)
         conn = mysql_init(NULL);
         if (!conn || !app_connect(conn, &dsn))
             app_die(conn ? mysql_errno(conn) : 0, "%s", app_error(conn));
+    }
+    if (both) {
+        interleaved(&dsn, conn, seconds);
+        mysql_close(conn);
+        return 0;
     }
 
     long ops = 0;
