@@ -257,3 +257,33 @@ Test(reconnect, without_reconnect_the_error_is_the_unshimmed_one)
     pstest_result_free(&with);
     pstest_result_free(&without);
 }
+
+Test(validation, a_parked_connection_killed_by_the_server_is_never_handed_out)
+{
+    const char *const variants[][3] = {{"identity_probe", "stale", NULL},
+                                       {"identity_probe", "stale", "--tcp"}};
+    for (size_t i = 0; i < 2; i++) {
+        pstest_result r = run_app(variants[i], NULL, true);
+        assert_ok(&r, "identity_probe stale");
+        cr_assert_neq(value_ll(&r, "id_second"), value_ll(&r, "id_first"), "%s", r.out);
+        cr_assert_eq(value_ll(&r, "query_ok"), 1, "%s", r.out);
+        pstest_result_free(&r);
+    }
+}
+
+Test(identity, change_user_moves_the_connection_to_the_new_users_pool)
+{
+    const char *argv[] = {"identity_probe", "change_user", NULL};
+    pstest_result r = run_app(argv, NULL, true);
+    assert_ok(&r, "identity_probe change_user");
+    const char *user2 = pstest_env("PSTEST_USER2"), *user1 = pstest_env("PSTEST_USER");
+    cr_assert(!strncmp(pstest_line_value(r.out, "changed_user"), user2, strlen(user2)), "%s",
+              r.out);
+    cr_assert(!strncmp(pstest_line_value(r.out, "user2_is"), user2, strlen(user2)), "%s", r.out);
+    cr_assert(!strncmp(pstest_line_value(r.out, "user1_is"), user1, strlen(user1)), "%s", r.out);
+    cr_assert_eq(value_ll(&r, "id_user2"), value_ll(&r, "id_changed"),
+                 "the changed connection was not parked under the new user\n%s", r.out);
+    cr_assert_neq(value_ll(&r, "id_user1"), value_ll(&r, "id_changed"),
+                  "user 1 got user 2's connection\n%s", r.out);
+    pstest_result_free(&r);
+}

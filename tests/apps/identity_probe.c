@@ -1,0 +1,96 @@
+/* identity_probe stale|change_user [--tcp]
+ *
+ * stale: connect, close (the connection is parked), have an admin KILL that server connection,
+ *   wait past the validation window, connect again: the program must get a working connection,
+ *   never the dead one. Prints: id_first= id_second= query_ok=
+ * change_user: connect as PSTEST_USER, mysql_change_user to PSTEST_USER2, check CURRENT_USER(),
+ *   close; connect as user 2 (should reuse that connection) and as user 1 (must not).
+ *   Prints: changed_user= id_changed= id_user2= id_user1= */
+#include <unistd.h>
+
+#include "app_common.h"
+
+/* First column of the first row of SQL on M (malloc'd), dying on error. */
+static char *scalar(MYSQL *m, const char *sql)
+{
+    if (mysql_query(m, sql))
+        app_die(mysql_errno(m), "%s: %s", sql, mysql_error(m));
+    MYSQL_RES *r = mysql_store_result(m);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    char *v = strdup(row && row[0] ? row[0] : "NULL");
+    mysql_free_result(r);
+    return v;
+}
+
+/* Connects as USER/PASSWORD (NULL: the sandbox app user). */
+static MYSQL *connect_as(bool tcp, const char *user, const char *password)
+{
+    app_dsn d = app_user_dsn(tcp);
+    d.user = user ? user : d.user;
+    d.password = password ? password : d.password;
+    MYSQL *m = mysql_init(NULL);
+    if (!app_connect(m, &d))
+        app_die(mysql_errno(m), "connect as %s: %s", d.user, app_error(m));
+    return m;
+}
+
+/* Kills server connection ID as the admin user. */
+static void kill_connection(const char *id)
+{
+    MYSQL *admin = mysql_init(NULL);
+    if (!mysql_real_connect(admin, "localhost", app_env("PSTEST_ADMIN_USER"),
+                            app_env("PSTEST_ADMIN_PASSWORD"), NULL, 0, app_env("PSTEST_SOCKET"), 0))
+        app_die(mysql_errno(admin), "admin: %s", app_error(admin));
+    char sql[64];
+    snprintf(sql, sizeof sql, "KILL %s", id);
+    if (!app_query(admin, sql))
+        app_die(mysql_errno(admin), "%s: %s", sql, app_error(admin));
+    mysql_close(admin);
+}
+
+static int stale(bool tcp)
+{
+    MYSQL *m = connect_as(tcp, NULL, NULL);
+    char *first = scalar(m, "SELECT CONNECTION_ID()");
+    mysql_close(m);
+    kill_connection(first);
+    usleep(700 * 1000); /* past POOLSHIM_VALIDATE_IDLE_MS (500) */
+    m = connect_as(tcp, NULL, NULL);
+    char *second = scalar(m, "SELECT CONNECTION_ID()");
+    bool ok = app_query(m, "SELECT COUNT(*) FROM items");
+    mysql_close(m);
+    printf("id_first=%s\nid_second=%s\nquery_ok=%d\n", first, second, ok);
+    return ok ? 0 : 1;
+}
+
+static int change_user(bool tcp)
+{
+    const char *user2 = app_env("PSTEST_USER2"), *pw2 = app_env("PSTEST_PASSWORD2");
+    MYSQL *m = connect_as(tcp, NULL, NULL);
+    if (mysql_change_user(m, user2, pw2, app_env("PSTEST_DB")))
+        app_die(mysql_errno(m), "change_user: %s", mysql_error(m));
+    char *who = scalar(m, "SELECT CURRENT_USER()");
+    char *id_changed = scalar(m, "SELECT CONNECTION_ID()");
+    mysql_close(m);
+    m = connect_as(tcp, user2, pw2);
+    char *id_user2 = scalar(m, "SELECT CONNECTION_ID()");
+    char *who2 = scalar(m, "SELECT CURRENT_USER()");
+    mysql_close(m);
+    m = connect_as(tcp, NULL, NULL);
+    char *id_user1 = scalar(m, "SELECT CONNECTION_ID()");
+    char *who1 = scalar(m, "SELECT CURRENT_USER()");
+    mysql_close(m);
+    printf("changed_user=%s\nid_changed=%s\nid_user2=%s\nuser2_is=%s\nid_user1=%s\nuser1_is=%s\n",
+           who, id_changed, id_user2, who2, id_user1, who1);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bool tcp = argc > 2 && !strcmp(argv[2], "--tcp");
+    if (argc > 1 && !strcmp(argv[1], "stale"))
+        return stale(tcp);
+    if (argc > 1 && !strcmp(argv[1], "change_user"))
+        return change_user(tcp);
+    app_die(0, "usage: identity_probe stale|change_user [--tcp]");
+}
