@@ -20,13 +20,6 @@ bool ps_registry_has(void *key, void *handle);
 /* Re-keys the entry under OLD_KEY to NEW_KEY (after the library reconnected a handle). */
 void ps_registry_rekey(void *old_key, void *new_key, void *handle);
 
-/* Runs FN on the connection registered under KEY while the registry is locked; returns
- * FN's result, or -1 when KEY is not registered. */
-int ps_registry_with(void *key, int (*fn)(ps_conn *c, void *ctx), void *ctx);
-
-/* Number of registered (leased) connections. */
-int ps_registry_count(void);
-
 /* In a forked child: entries stay (their pid tells they are inherited); re-inits the lock. */
 void ps_registry_after_fork_child(void);
 void ps_registry_before_fork(void);

@@ -8,7 +8,6 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static ps_conn *leased; /* hash by reg_key */
-static int leased_count;
 
 /* Finds the entry under KEY. Caller holds the lock. */
 static ps_conn *find_key(void *key)
@@ -32,7 +31,6 @@ static ps_conn *find_handle(void *handle)
 static void unlink_conn(ps_conn *c)
 {
     HASH_DELETE(hh, leased, c);
-    leased_count--;
 }
 
 void ps_registry_add(ps_conn *c, void *key, void *handle)
@@ -46,8 +44,6 @@ void ps_registry_add(ps_conn *c, void *key, void *handle)
         unlink_conn(stale);
     ps_hash_oom = 0;
     HASH_ADD_PTR(leased, reg_key, c);
-    if (!ps_hash_oom)
-        leased_count++;
     pthread_mutex_unlock(&lock);
     if (stale) {
         ps_debug(ps_pool_label(stale->pool), "dropping a stale lease (its connection is gone)");
@@ -89,23 +85,6 @@ void ps_registry_rekey(void *old_key, void *new_key, void *handle)
         if (c)
             ps_registry_add(c, new_key, handle);
     }
-}
-
-int ps_registry_with(void *key, int (*fn)(ps_conn *c, void *ctx), void *ctx)
-{
-    pthread_mutex_lock(&lock);
-    ps_conn *c = find_key(key);
-    int r = c ? fn(c, ctx) : -1;
-    pthread_mutex_unlock(&lock);
-    return r;
-}
-
-int ps_registry_count(void)
-{
-    pthread_mutex_lock(&lock);
-    int n = leased_count;
-    pthread_mutex_unlock(&lock);
-    return n;
 }
 
 void ps_registry_before_fork(void)

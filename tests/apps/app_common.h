@@ -102,4 +102,31 @@ static inline long app_long_arg(const char *opt, const char *v)
     return n;
 }
 
+/* First column of the first row of SQL on M as a malloc'd string ("NULL" for SQL NULL); dies
+ * on error. */
+static inline char *app_scalar(MYSQL *m, const char *sql)
+{
+    if (mysql_query(m, sql))
+        app_die(mysql_errno(m), "%s: %s", sql, mysql_error(m));
+    MYSQL_RES *r = mysql_store_result(m);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    char *v = strdup(row && row[0] ? row[0] : "NULL");
+    mysql_free_result(r);
+    return v;
+}
+
+/* Kills server connection ID from a separate admin connection (PSTEST_ADMIN_*); dies on error. */
+static inline void app_kill(unsigned long id)
+{
+    MYSQL *admin = mysql_init(NULL);
+    if (!mysql_real_connect(admin, "localhost", app_env("PSTEST_ADMIN_USER"),
+                            app_env("PSTEST_ADMIN_PASSWORD"), NULL, 0, app_env("PSTEST_SOCKET"), 0))
+        app_die(mysql_errno(admin), "admin connect: %s", app_error(admin));
+    char sql[64];
+    snprintf(sql, sizeof sql, "KILL %lu", id);
+    if (!app_query(admin, sql))
+        app_die(mysql_errno(admin), "%s: %s", sql, app_error(admin));
+    mysql_close(admin);
+}
+
 #endif

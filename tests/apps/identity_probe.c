@@ -10,18 +10,6 @@
 
 #include "app_common.h"
 
-/* First column of the first row of SQL on M (malloc'd), dying on error. */
-static char *scalar(MYSQL *m, const char *sql)
-{
-    if (mysql_query(m, sql))
-        app_die(mysql_errno(m), "%s: %s", sql, mysql_error(m));
-    MYSQL_RES *r = mysql_store_result(m);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-    char *v = strdup(row && row[0] ? row[0] : "NULL");
-    mysql_free_result(r);
-    return v;
-}
-
 /* Connects as USER/PASSWORD (NULL: the sandbox app user). */
 static MYSQL *connect_as(bool tcp, const char *user, const char *password)
 {
@@ -34,29 +22,15 @@ static MYSQL *connect_as(bool tcp, const char *user, const char *password)
     return m;
 }
 
-/* Kills server connection ID as the admin user. */
-static void kill_connection(const char *id)
-{
-    MYSQL *admin = mysql_init(NULL);
-    if (!mysql_real_connect(admin, "localhost", app_env("PSTEST_ADMIN_USER"),
-                            app_env("PSTEST_ADMIN_PASSWORD"), NULL, 0, app_env("PSTEST_SOCKET"), 0))
-        app_die(mysql_errno(admin), "admin: %s", app_error(admin));
-    char sql[64];
-    snprintf(sql, sizeof sql, "KILL %s", id);
-    if (!app_query(admin, sql))
-        app_die(mysql_errno(admin), "%s: %s", sql, app_error(admin));
-    mysql_close(admin);
-}
-
 static int stale(bool tcp)
 {
     MYSQL *m = connect_as(tcp, NULL, NULL);
-    char *first = scalar(m, "SELECT CONNECTION_ID()");
+    char *first = app_scalar(m, "SELECT CONNECTION_ID()");
     mysql_close(m);
-    kill_connection(first);
+    app_kill(strtoul(first, NULL, 10));
     usleep(700 * 1000); /* past POOLSHIM_VALIDATE_IDLE_MS (500) */
     m = connect_as(tcp, NULL, NULL);
-    char *second = scalar(m, "SELECT CONNECTION_ID()");
+    char *second = app_scalar(m, "SELECT CONNECTION_ID()");
     bool ok = app_query(m, "SELECT COUNT(*) FROM items");
     mysql_close(m);
     printf("id_first=%s\nid_second=%s\nquery_ok=%d\n", first, second, ok);
@@ -69,16 +43,16 @@ static int change_user(bool tcp)
     MYSQL *m = connect_as(tcp, NULL, NULL);
     if (mysql_change_user(m, user2, pw2, app_env("PSTEST_DB")))
         app_die(mysql_errno(m), "change_user: %s", mysql_error(m));
-    char *who = scalar(m, "SELECT CURRENT_USER()");
-    char *id_changed = scalar(m, "SELECT CONNECTION_ID()");
+    char *who = app_scalar(m, "SELECT CURRENT_USER()");
+    char *id_changed = app_scalar(m, "SELECT CONNECTION_ID()");
     mysql_close(m);
     m = connect_as(tcp, user2, pw2);
-    char *id_user2 = scalar(m, "SELECT CONNECTION_ID()");
-    char *who2 = scalar(m, "SELECT CURRENT_USER()");
+    char *id_user2 = app_scalar(m, "SELECT CONNECTION_ID()");
+    char *who2 = app_scalar(m, "SELECT CURRENT_USER()");
     mysql_close(m);
     m = connect_as(tcp, NULL, NULL);
-    char *id_user1 = scalar(m, "SELECT CONNECTION_ID()");
-    char *who1 = scalar(m, "SELECT CURRENT_USER()");
+    char *id_user1 = app_scalar(m, "SELECT CONNECTION_ID()");
+    char *who1 = app_scalar(m, "SELECT CURRENT_USER()");
     mysql_close(m);
     printf("changed_user=%s\nid_changed=%s\nid_user2=%s\nuser2_is=%s\nid_user1=%s\nuser1_is=%s\n",
            who, id_changed, id_user2, who2, id_user1, who1);

@@ -36,15 +36,7 @@ int main(int argc, char **argv)
         app_die(mysql_errno(m), "connect: %s", app_error(m));
     unsigned long before = conn_id(m);
 
-    MYSQL *admin = mysql_init(NULL);
-    if (!mysql_real_connect(admin, "localhost", app_env("PSTEST_ADMIN_USER"),
-                            app_env("PSTEST_ADMIN_PASSWORD"), NULL, 0, app_env("PSTEST_SOCKET"), 0))
-        app_die(mysql_errno(admin), "admin connect: %s", app_error(admin));
-    char kill[64];
-    snprintf(kill, sizeof kill, "KILL %lu", before);
-    if (!app_query(admin, kill))
-        app_die(mysql_errno(admin), "kill: %s", app_error(admin));
-    mysql_close(admin);
+    app_kill(before);
 
     int rc = mysql_ping(m);
     unsigned ping_errno = mysql_errno(m);

@@ -9,18 +9,6 @@
 
 static bool use_tcp, use_stack;
 
-/* First column of the first row of SQL on M, as a malloc'd string ("NULL" for SQL NULL). */
-static char *scalar(MYSQL *m, const char *sql)
-{
-    if (mysql_query(m, sql))
-        app_die(mysql_errno(m), "%s: %s", sql, mysql_error(m));
-    MYSQL_RES *r = mysql_store_result(m);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-    char *v = strdup(row && row[0] ? row[0] : "NULL");
-    mysql_free_result(r);
-    return v;
-}
-
 /* Runs SQL on M or dies. */
 static void run(MYSQL *m, const char *sql)
 {
@@ -54,7 +42,7 @@ static char detail[512];
 /* Returns NULL when the value of SQL on B equals WANT, else a description. */
 static const char *expect(MYSQL *b, const char *sql, const char *want)
 {
-    char *got = scalar(b, sql);
+    char *got = app_scalar(b, sql);
     const char *r = NULL;
     if (strcmp(got, want)) {
         snprintf(detail, sizeof detail, "%s gave '%s', fresh session gives '%s'", sql, got, want);
@@ -273,11 +261,11 @@ int main(int argc, char **argv)
         app_die(0, "usage: session_probe SCENARIO [--tcp] [--stack]");
     MYSQL sa, sb;
     MYSQL *a = open_handle(&sa, sc->init);
-    char *id_a = scalar(a, "SELECT CONNECTION_ID()");
+    char *id_a = app_scalar(a, "SELECT CONNECTION_ID()");
     sc->dirty(a);
     mysql_close(a);
     MYSQL *b = open_handle(&sb, sc->init);
-    char *id_b = scalar(b, "SELECT CONNECTION_ID()");
+    char *id_b = app_scalar(b, "SELECT CONNECTION_ID()");
     const char *leak = sc->check(b);
     printf("reused=%d\nclean=%d\ndetail=%s\n", !strcmp(id_a, id_b), leak == NULL,
            leak ? leak : "fresh");
