@@ -10,13 +10,6 @@
 #include "poolshim/key.h"
 #include "poolshim/pool.h"
 
-/* The arguments of one mysql_real_connect call. */
-typedef struct ps_connect_args {
-    const char *host, *user, *passwd, *db, *socket;
-    unsigned port;
-    unsigned long flags;
-} ps_connect_args;
-
 typedef struct ps_client_ops {
     const char *name; /* e.g. "MariaDB Connector/C 3.3" */
 
@@ -28,7 +21,8 @@ typedef struct ps_client_ops {
     const char *(*unpoolable_after)(void *h);
     /* Records in C what a reset must restore (negotiated charset). */
     void (*record)(void *h, ps_conn *c);
-    /* The object that identifies H's live connection (registry key); NULL when none. */
+    /* The object that identifies H's live connection (finds its lease when the struct was copied);
+     * NULL when none. */
     void *(*transport)(void *h);
     /* Pings a parked handle without reconnecting; true when it is alive. */
     bool (*validate)(void *parked);
@@ -54,6 +48,36 @@ typedef struct ps_client_ops {
     void (*set_error)(void *h, unsigned err, const char *sqlstate, const char *msg);
     /* The handle's negotiated user (for re-keying); NULL if unknown. */
     const char *(*user)(void *h);
+
+    /* --- reaping never-closed handles (see lease.h) --- */
+    /* Routes H's I/O through the shim's activity tracking; false when H's methods are not the
+     * library's own (then H is not pooled). */
+    bool (*track)(void *h);
+    /* NULL when idle handle H may be reaped now; else why not (static text). */
+    const char *(*unreapable)(void *h);
+    /* LAST_INSERT_ID() of H's session (one query); false when it cannot be read. */
+    bool (*last_insert_id)(void *h, unsigned long long *id);
+    /* Saves what H's last call left for the program (results, errors, mysql_info()) before
+     * the shim runs its own commands on H; NULL on OOM. */
+    void *(*save_results)(void *h);
+    /* Moves H's connection (reset, or dead) into a new heap handle (returned), leaving H a
+     * husk: no connection; options, strings and the SAVED results (consumed) kept. *INFO
+     * receives the husk's copy of mysql_info() (the caller frees it after the husk is gone).
+     * NULL on OOM (H unchanged, SAVED still consumed). */
+    void *(*husk)(void *h, void *saved, char **info);
+    /* Puts connection C (C->handle parked) into husk H, then replays H's session: autocommit,
+     * character set, current database and LAST_INSERT_ID; false when the replay failed (H is
+     * then a husk again and C->handle the connection, to be closed). */
+    bool (*relese)(void *h, ps_conn *c, unsigned long long last_insert_id);
+    /* Frees husk H as mysql_close would. */
+    void (*close_husk)(void *h);
+    /* Makes a new parked connection with husk H's options and ARGS; NULL on failure, with the
+     * library's error copied into H. *ERR receives the error number. */
+    void *(*connect_parked)(void *h, const ps_connect_args *args, unsigned *err);
+    /* The id an OK packet just reported on H (0 after result sets). */
+    unsigned long long (*reported_insert_id)(void *h);
+    /* The server's wait_timeout in ms, read on H without disturbing what H shows; 0 unknown. */
+    int64_t (*server_wait_timeout)(void *h, ps_conn *c);
 } ps_client_ops;
 
 /* Picks the client layer for the loaded library after ps_real_resolve; NULL (and one log line)

@@ -4,7 +4,7 @@
  *
  * Every live pooled connection is one ps_conn, in exactly one state:
  *   CONNECTING  a slot reserved while the caller runs a real connect (not yet a ps_conn);
- *   LEASED      in the application's hands (tracked by the registry, not by a list here);
+ *   LEASED      in the application's hands (held by a lease, see lease.h; not on a list here);
  *   IDLE        parked on its pool's idle list, handle owned by the pool.
  * A pool's open count (connecting + leased + idle) never exceeds its cap, except after a
  * re-key (mysql_change_user) moved a leased connection in; such surplus is closed at release.
@@ -23,6 +23,13 @@ extern __thread int ps_hash_oom;
 #include <uthash.h>
 
 typedef struct ps_pool ps_pool;
+
+/* The arguments of one mysql_real_connect call. */
+typedef struct ps_connect_args {
+    const char *host, *user, *passwd, *db, *socket;
+    unsigned port;
+    unsigned long flags;
+} ps_connect_args;
 typedef struct ps_conn ps_conn;
 
 enum ps_conn_state { PS_CONN_LEASED = 1, PS_CONN_IDLE };
@@ -41,13 +48,15 @@ typedef struct ps_pool_stats {
     uint64_t wait_timeouts; /* ... and gave up */
     int64_t max_wait_ms;
     int peak_open;
+    uint64_t reaped;         /* idle handles whose connection was taken back */
+    uint64_t released_again; /* reaped handles that got a connection back at their next call */
+    uint64_t leak_warnings;
 } ps_pool_stats;
 
 struct ps_conn {
     ps_pool *pool;
     enum ps_conn_state state;
     void *handle;       /* IDLE: the parked client handle; LEASED: the app's handle */
-    void *reg_key;      /* LEASED: registry key (the client's transport object) */
     pid_t pid;          /* process that made the connection */
     int64_t created_ms; /* when the real connect finished */
     int64_t expires_ms; /* created + lifetime - jitter; INT64_MAX without a lifetime */
@@ -56,15 +65,11 @@ struct ps_conn {
     /* Client-layer facts recorded at connect, used to restore the session at release. */
     const void *charset; /* the charset the handshake negotiated */
     char *dsn_db;        /* the database the connect asked for (NULL: none) */
-    char *host, *socket; /* connect arguments, for re-keying after mysql_change_user */
-    unsigned port;
-    unsigned long flags;
     /* The client-side results the real connect left (restored on every adopt, so a reused
      * connection reads exactly like a fresh one). */
     unsigned long long affected_rows, insert_id;
     unsigned server_status, warning_count;
-    ps_conn *next;     /* IDLE: next on the idle list (most recently parked first) */
-    UT_hash_handle hh; /* LEASED: registry hash by reg_key */
+    ps_conn *next; /* IDLE: next on the idle list (most recently parked first) */
 };
 
 /* What the pool asks of the client layer; called without the lock held. */
@@ -83,6 +88,26 @@ ps_pool *ps_pool_find(const char *key);
 
 /* Finds or creates the pool for KEY (LABEL is for logs). Returns NULL only on OOM. */
 ps_pool *ps_pool_get(const char *key, const char *label) __attribute__((warn_unused_result));
+
+/* Remembers the connect arguments of P's key (copied once, for re-leases). */
+void ps_pool_set_args(ps_pool *p, const ps_connect_args *a);
+
+/* P's connect arguments; NULL until set. */
+const ps_connect_args *ps_pool_args(ps_pool *p);
+
+/* True when a connect for P would have to wait: nothing idle and the cap reached. */
+bool ps_pool_full(ps_pool *p);
+
+/* Records the server's wait_timeout for P (read once per key): idle connections are retired
+ * and idle handles reaped before the server would close them. */
+void ps_pool_set_server_wait_timeout(ps_pool *p, int64_t ms);
+
+/* How long a connection of P may sit idle before the server could close it, minus a margin
+ * (INT64_MAX when unknown). */
+int64_t ps_pool_server_idle_limit(ps_pool *p);
+
+/* Counts a reap, a re-lease or a leak warning for P. */
+void ps_pool_count_reap(ps_pool *p, bool relese, bool leak_warning);
 
 /* The pool's label, for log lines. */
 const char *ps_pool_label(const ps_pool *p);

@@ -4,18 +4,22 @@
  * pointer that leads back to the owning MYSQL (pvio->mysql, stmt->mysql, the session-tracking
  * callback's data). See README "How it works". */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <mysql.h>
 #include <ma_pvio.h>
+#include <errmsg.h>
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "poolshim/calls.h"
 #include "poolshim/client.h"
 #include "poolshim/log.h"
 #include "poolshim/real.h"
+#include "poolshim/sql_effects.h"
 
 _Static_assert(sizeof(MYSQL) == 1272, "MYSQL layout differs from Connector/C 3.3 on x86-64");
 
@@ -239,6 +243,33 @@ static void free_options(const struct st_mysql_options *opts)
     PS_NESTED(ps_real_mysql_close(&tmp));
 }
 
+/* Makes a fresh options block, as mysql_init makes it, with the default session-tracking
+ * callback installed: for a connection leaving the program's handle (which keeps its own
+ * options). The block comes from the library itself, so no private layout is assumed; the
+ * callback's data must then be pointed at the handle that takes the block. */
+static bool fresh_options(struct st_mysql_options *out)
+{
+    MYSQL tmp;
+    if (!ps_real_mysql_init(&tmp))
+        return false;
+    ps_real_mysql_optionsv(&tmp, MARIADB_OPT_STATUS_CALLBACK, NULL, NULL);
+    bool ok = opt_ext(&tmp) && opt_ext(&tmp)->status_callback;
+    if (ok) {
+        *out = tmp.options;
+        memset(&tmp.options, 0, sizeof tmp.options);
+    }
+    tmp.free_me = 0;
+    PS_NESTED(ps_real_mysql_close(&tmp));
+    return ok;
+}
+
+/* Installs the fresh options block OPTS in connected handle H. */
+static void install_options(MYSQL *h, const struct st_mysql_options *opts)
+{
+    h->options = *opts;
+    opt_ext(h)->status_data = h;
+}
+
 /* Frees what mysql_init allocated in the never-connected APP, except its options. */
 static void free_unconnected_internals(MYSQL *app)
 {
@@ -256,10 +287,13 @@ static void mdb_adopt(void *appv, ps_conn *c)
     MYSQL *app = appv, *p = c->handle;
     struct st_mysql_options app_options = app->options;
     my_bool free_me = app->free_me;
+    LIST *stmts = app->stmts; /* made on a reaped husk, before its next command */
+    app->stmts = NULL;
     free_unconnected_internals(app);
     *app = *p;
     app->options = app_options;
     app->free_me = free_me;
+    app->stmts = stmts;
     fix_back_pointers(app, p);
     free_options(&p->options);
     free(p);
@@ -441,6 +475,385 @@ static const char *mdb_user(void *hv)
     return ((MYSQL *)hv)->user;
 }
 
+/* ---- Activity tracking: the library's I/O methods, wrapped -------------------------- */
+
+static const struct st_mariadb_methods *library_methods; /* MARIADB_DEFAULT_METHODS */
+static struct st_mariadb_methods tracked_methods;
+static pthread_once_t tracked_once = PTHREAD_ONCE_INIT;
+
+/* What a command can leave in the session, and whether it runs a statement. */
+static unsigned command_effects(enum enum_server_command cmd, const char *arg, size_t len,
+                                bool *statement)
+{
+    *statement = true;
+    switch (cmd) {
+    case COM_QUERY:
+        return ps_sql_effects(arg, len);
+    case COM_STMT_PREPARE: {
+        unsigned fx = ps_sql_effects(arg, len); /* runs later, at each execute */
+        return fx & PS_SQL_FOUND_ROWS ? fx | PS_SQL_SESSION : fx;
+    }
+    case COM_INIT_DB:
+        return PS_SQL_REPLAYABLE;
+    case COM_STMT_EXECUTE:
+    case COM_FIELD_LIST:
+    case COM_PROCESS_INFO:
+    case COM_RESET_CONNECTION:
+        return 0;
+    case COM_PING:
+    case COM_STATISTICS:
+    case COM_STMT_CLOSE:
+    case COM_STMT_RESET:
+    case COM_STMT_FETCH:
+    case COM_STMT_SEND_LONG_DATA:
+    case COM_QUIT:
+        *statement = false;
+        return 0;
+    default:
+        return PS_SQL_SESSION; /* COM_SET_OPTION, COM_PROCESS_KILL, ... */
+    }
+}
+
+/* Every command: re-lease a reaped handle first, record the command's effects after. */
+static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char *arg, size_t len,
+                              my_bool skip_check, void *opt_arg)
+{
+    if (ps_depth > 0)
+        return library_methods->db_command(m, cmd, arg, len, skip_check, opt_arg);
+    ps_call call;
+    if (!ps_call_begin(&call, m, true))
+        return 1;
+    int rc = library_methods->db_command(m, cmd, arg, len, skip_check, opt_arg);
+    bool statement;
+    unsigned fx = command_effects(cmd, arg, len, &statement);
+    ps_call_end(&call, m, statement, rc ? 0 : fx, rc == 0 && cmd == COM_RESET_CONNECTION);
+    return rc;
+}
+
+/* Brackets a result read on M (the handle is busy while rows arrive). */
+#define TRACKED_READ(m, expr)                                                                      \
+    do {                                                                                           \
+        ps_call call;                                                                              \
+        if (ps_depth > 0 || !ps_call_begin(&call, (m), false))                                     \
+            return expr;                                                                           \
+        __typeof__(expr) r_ = expr;                                                                \
+        ps_call_end(&call, (m), false, 0, false);                                                  \
+        return r_;                                                                                 \
+    } while (0)
+
+static int tracked_read_query_result(MYSQL *m)
+{
+    TRACKED_READ(m, library_methods->db_read_query_result(m));
+}
+
+static MYSQL_DATA *tracked_read_rows(MYSQL *m, MYSQL_FIELD *fields, unsigned int n)
+{
+    TRACKED_READ(m, library_methods->db_read_rows(m, fields, n));
+}
+
+static int tracked_read_one_row(MYSQL *m, unsigned int n, MYSQL_ROW row, unsigned long *lengths)
+{
+    TRACKED_READ(m, library_methods->db_read_one_row(m, n, row, lengths));
+}
+
+static int tracked_read_stmt_result(MYSQL *m)
+{
+    TRACKED_READ(m, library_methods->db_read_stmt_result(m));
+}
+
+static int tracked_stmt_read_all_rows(MYSQL_STMT *s)
+{
+    TRACKED_READ(s->mysql, library_methods->db_stmt_read_all_rows(s));
+}
+
+static int tracked_stmt_fetch(MYSQL_STMT *s, unsigned char **row, unsigned long *len)
+{
+    TRACKED_READ(s->mysql, library_methods->db_stmt_fetch(s, row, len));
+}
+
+static int tracked_read_execute_response(MYSQL_STMT *s)
+{
+    TRACKED_READ(s->mysql, library_methods->db_read_execute_response(s));
+}
+
+/* Builds the tracked table from the library's (once). */
+static void build_tracked_methods(void)
+{
+    tracked_methods = *library_methods;
+    tracked_methods.db_command = tracked_db_command;
+    tracked_methods.db_read_query_result = tracked_read_query_result;
+    tracked_methods.db_read_rows = tracked_read_rows;
+    tracked_methods.db_read_one_row = tracked_read_one_row;
+    tracked_methods.db_read_stmt_result = tracked_read_stmt_result;
+    tracked_methods.db_stmt_read_all_rows = tracked_stmt_read_all_rows;
+    tracked_methods.db_stmt_fetch = tracked_stmt_fetch;
+    tracked_methods.db_read_execute_response = tracked_read_execute_response;
+}
+
+static bool mdb_track(void *hv)
+{
+    MYSQL *h = hv;
+    if (h->methods == &tracked_methods)
+        return true;
+    const struct st_mariadb_methods *expected = NULL;
+    __atomic_compare_exchange_n(&library_methods, &expected, h->methods, false, __ATOMIC_SEQ_CST,
+                                __ATOMIC_SEQ_CST);
+    if (h->methods != library_methods)
+        return false;
+    pthread_once(&tracked_once, build_tracked_methods);
+    h->methods = &tracked_methods;
+    return true;
+}
+
+/* ---- Reaping: husks and re-leases ---------------------------------------------------- */
+
+static const char *mdb_unreapable(void *hv)
+{
+    MYSQL *h = hv;
+    const char *why = mdb_unparkable(h);
+    if (why)
+        return why;
+    if (h->server_status & SERVER_STATUS_IN_TRANS)
+        return "open transaction";
+    if (h->warning_count)
+        return "warnings not yet read (SHOW WARNINGS)";
+    return NULL;
+}
+
+/* Runs a one-value query on H (nested) and parses it as an unsigned number. */
+static bool query_number(MYSQL *h, const char *sql, unsigned long long *out)
+{
+    int rc;
+    PS_NESTED(rc = ps_real_mysql_real_query(h, sql, (unsigned long)strlen(sql)));
+    if (rc)
+        return false;
+    MYSQL_RES *res;
+    PS_NESTED(res = ps_real_mysql_store_result(h));
+    if (!res)
+        return false;
+    MYSQL_ROW row = ps_real_mysql_fetch_row(res);
+    bool ok = row && row[0];
+    if (ok)
+        *out = strtoull(row[0], NULL, 10);
+    ps_real_mysql_free_result(res);
+    return ok;
+}
+
+static bool mdb_last_insert_id(void *hv, unsigned long long *id)
+{
+    return query_number(hv, "SELECT LAST_INSERT_ID()", id);
+}
+
+/* What the program's last call left on a handle, kept across the shim's own commands. */
+typedef struct saved_results {
+    unsigned long long affected_rows, insert_id;
+    unsigned server_status, warning_count, field_count;
+    unsigned last_errno;
+    char sqlstate[SQLSTATE_LENGTH + 1];
+    char last_error[MYSQL_ERRMSG_SIZE];
+    char *info;
+} saved_results;
+
+static void *mdb_save_results(void *hv)
+{
+    MYSQL *h = hv;
+    saved_results *s = malloc(sizeof *s);
+    if (!s)
+        return NULL;
+    s->affected_rows = h->affected_rows;
+    s->insert_id = h->insert_id;
+    s->server_status = h->server_status;
+    s->warning_count = h->warning_count;
+    s->field_count = h->field_count;
+    s->last_errno = h->net.last_errno;
+    memcpy(s->sqlstate, h->net.sqlstate, sizeof s->sqlstate);
+    memcpy(s->last_error, h->net.last_error, sizeof s->last_error);
+    s->info = h->info ? strdup(h->info) : NULL;
+    return s;
+}
+
+/* Duplicates the connection-owned strings of H into *COPIES (in field order); false on OOM. */
+static bool dup_strings(MYSQL *h, char *copies[7])
+{
+    char *src[7] = {h->host,           h->user,      h->passwd, h->unix_socket,
+                    h->server_version, h->host_info, h->db};
+    bool ok = true;
+    for (int i = 0; i < 7; i++)
+        if ((copies[i] = src[i] ? strdup(src[i]) : NULL) == NULL && src[i])
+            ok = false;
+    if (!ok)
+        for (int i = 0; i < 7; i++)
+            free(copies[i]);
+    return ok;
+}
+
+/* Turns H into a husk owning COPIES, EXT blocks and the SAVED results. */
+static void make_husk(MYSQL *h, char *copies[7], void *ext, void *net_ext, saved_results *s)
+{
+    memset(&h->net, 0, sizeof h->net);
+    h->net.extension = net_ext;
+    h->extension = ext;
+    h->net.last_errno = s->last_errno;
+    memcpy(h->net.sqlstate, s->sqlstate, sizeof s->sqlstate);
+    memcpy(h->net.last_error, s->last_error, sizeof s->last_error);
+    h->host = copies[0], h->user = copies[1], h->passwd = copies[2], h->unix_socket = copies[3];
+    h->server_version = copies[4], h->host_info = copies[5], h->db = copies[6];
+    h->affected_rows = s->affected_rows;
+    h->insert_id = s->insert_id;
+    h->server_status = s->server_status;
+    h->warning_count = s->warning_count;
+    h->field_count = s->field_count;
+    h->info = s->info;
+    h->fields = NULL;
+    memset(&h->field_alloc, 0, sizeof h->field_alloc);
+    h->info_buffer = NULL;
+    h->stmts = NULL;
+}
+
+static void *mdb_husk(void *hv, void *saved, char **info)
+{
+    MYSQL *h = hv;
+    saved_results *s = saved;
+    char *copies[7];
+    /* A zeroed block larger than the private extension structs: "no state" in any layout. */
+    void *ext = calloc(1, 512), *net_ext = calloc(1, 64);
+    MYSQL *p = malloc(sizeof *p);
+    struct st_mysql_options opts;
+    if (!s || !ext || !net_ext || !p || !fresh_options(&opts)) {
+        free(ext), free(net_ext), free(p);
+        if (s)
+            free(s->info), free(s);
+        return NULL;
+    }
+    if (!dup_strings(h, copies)) {
+        free_options(&opts);
+        free(ext), free(net_ext), free(p), free(s->info), free(s);
+        return NULL;
+    }
+    *p = *h;
+    p->free_me = 1;
+    fix_back_pointers(p, h);
+    install_options(p, &opts); /* the husk keeps the program's options */
+    make_husk(h, copies, ext, net_ext, s);
+    *info = s->info;
+    free(s);
+    return p;
+}
+
+/* Appends ", " when SQL already has an assignment. */
+static void set_separator(char *sql, size_t n)
+{
+    if (strcmp(sql, "SET ") != 0)
+        strncat(sql, ", ", n - strlen(sql) - 1);
+}
+
+/* Replays on H what the husk had: autocommit, charset, LAST_INSERT_ID, database. */
+static bool replay_session(MYSQL *h, bool autocommit, const MARIADB_CHARSET_INFO *cs,
+                           const char *db, unsigned long long last_insert_id)
+{
+    char sql[256] = "SET ";
+    if (!autocommit)
+        strcat(sql, "autocommit=0");
+    if (cs && (strcmp(cs->csname, h->charset->csname) || strcmp(cs->name, h->charset->name))) {
+        set_separator(sql, sizeof sql);
+        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "NAMES '%s' COLLATE '%s'", cs->csname,
+                 cs->name);
+    }
+    if (last_insert_id) {
+        set_separator(sql, sizeof sql);
+        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "last_insert_id=%llu",
+                 last_insert_id);
+    }
+    if (strcmp(sql, "SET ") && !run_discarding(h, sql))
+        return false;
+    if (cs)
+        h->charset = cs;
+    if (db && (!h->db || strcmp(db, h->db))) {
+        int rc;
+        PS_NESTED(rc = ps_real_mysql_select_db(h, db));
+        return rc == 0;
+    }
+    return true;
+}
+
+static bool mdb_relese(void *hv, ps_conn *c, unsigned long long last_insert_id)
+{
+    MYSQL *h = hv;
+    bool autocommit = (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
+    const MARIADB_CHARSET_INFO *cs = h->charset;
+    char *db = h->db ? strdup(h->db) : NULL;
+    if (h->db && !db)
+        return false;
+    mdb_adopt(h, c);
+    h->methods = &tracked_methods;
+    bool ok = replay_session(h, autocommit, cs, db, last_insert_id);
+    free(db);
+    return ok;
+}
+
+static void mdb_close_husk(void *hv)
+{
+    PS_NESTED(ps_real_mysql_close(hv));
+}
+
+static void *mdb_connect_parked(void *hv, const ps_connect_args *a, unsigned *err)
+{
+    MYSQL *h = hv, *t = ps_real_mysql_init(NULL), *r = NULL;
+    if (!t) {
+        *err = CR_OUT_OF_MEMORY;
+        return NULL;
+    }
+    t->options = h->options; /* borrowed; REMEMBER_OPTIONS keeps a failure from freeing them */
+    PS_NESTED(r = ps_real_mysql_real_connect(t, a->host, a->user, a->passwd, a->db, a->port,
+                                             a->socket, a->flags | CLIENT_REMEMBER_OPTIONS));
+    h->options = t->options;
+    mdb_options_extension *ext = opt_ext(h);
+    if (ext && ext->status_data == (void *)t)
+        ext->status_data = h;
+    memset(&t->options, 0, sizeof t->options);
+    *err = t->net.last_errno;
+    if (!r) {
+        mdb_set_error(h, t->net.last_errno, t->net.sqlstate, t->net.last_error);
+        PS_NESTED(ps_real_mysql_close(t));
+        return NULL;
+    }
+    t->client_flag &= ~CLIENT_REMEMBER_OPTIONS;
+    struct st_mysql_options opts;
+    if (!fresh_options(&opts)) {
+        PS_NESTED(ps_real_mysql_close(t));
+        *err = CR_OUT_OF_MEMORY;
+        mdb_set_error(h, CR_OUT_OF_MEMORY, "HY000", "Out of memory");
+        return NULL;
+    }
+    install_options(t, &opts);
+    return t;
+}
+
+static unsigned long long mdb_reported_insert_id(void *hv)
+{
+    MYSQL *h = hv;
+    return h->field_count == 0 ? h->insert_id : 0;
+}
+
+static int64_t mdb_server_wait_timeout(void *hv, ps_conn *c)
+{
+    MYSQL *h = hv;
+    unsigned long long secs = 0;
+    if (!query_number(h, "SELECT @@wait_timeout", &secs))
+        secs = 0;
+    /* Put back what the connect left, so the program sees a fresh connect's handle. */
+    h->affected_rows = c->affected_rows;
+    h->insert_id = c->insert_id;
+    h->server_status = c->server_status;
+    h->warning_count = c->warning_count;
+    h->field_count = 0;
+    h->info = NULL;
+    h->net.last_errno = 0;
+    h->net.last_error[0] = '\0';
+    strcpy(h->net.sqlstate, "00000");
+    return (int64_t)secs * 1000;
+}
+
 static const ps_client_ops mariadb3_ops = {
     .name = "MariaDB Connector/C 3.3",
     .unpoolable_before = mdb_unpoolable_before,
@@ -458,6 +871,16 @@ static const ps_client_ops mariadb3_ops = {
     .neutralize = mdb_neutralize,
     .set_error = mdb_set_error,
     .user = mdb_user,
+    .track = mdb_track,
+    .unreapable = mdb_unreapable,
+    .last_insert_id = mdb_last_insert_id,
+    .save_results = mdb_save_results,
+    .husk = mdb_husk,
+    .relese = mdb_relese,
+    .close_husk = mdb_close_husk,
+    .connect_parked = mdb_connect_parked,
+    .reported_insert_id = mdb_reported_insert_id,
+    .server_wait_timeout = mdb_server_wait_timeout,
 };
 
 const ps_client_ops *ps_client_mariadb3(void)

@@ -3,7 +3,8 @@
 #include "poolshim/hooks.h"
 #include "poolshim/log.h"
 #include "poolshim/real.h"
-#include "poolshim/registry.h"
+#include "poolshim/lease.h"
+#include "poolshim/reaper.h"
 #include "poolshim/shim.h"
 
 /* The library's own close. */
@@ -12,14 +13,20 @@ static void real_close(MYSQL *m)
     PS_NESTED(ps_real_mysql_close(m));
 }
 
-/* Ends the lease C held by M: park after a reset, or close for real. */
-static void release(const ps_client_ops *cl, ps_conn *c, MYSQL *m)
+/* Ends lease L of M: park its connection after a reset, close it for real, or free a husk. */
+static void release(const ps_client_ops *cl, ps_lease *l, MYSQL *m)
 {
-    if (c->pid != ps_pid()) {
+    ps_conn *c = l->conn;
+    if (l->pid != ps_pid()) {
         /* Inherited across fork: the parent's session must not get our COM_QUIT. */
         cl->neutralize(m);
         real_close(m);
-        ps_pool_drop(c, false);
+        if (c)
+            ps_pool_drop(c, false);
+        return;
+    }
+    if (!c) { /* reaped: a husk with no connection */
+        cl->close_husk(m);
         return;
     }
     const char *why = cl->unparkable(m);
@@ -43,11 +50,14 @@ void ps_hook_mysql_close(MYSQL *m)
     const ps_client_ops *cl = ps_shim();
     if (!ps_real_mysql_close)
         return;
-    ps_conn *c = (cl && m && ps_depth == 0) ? ps_registry_take(cl->transport(m), m) : NULL;
-    if (c)
-        release(cl, c, m);
-    else
+    ps_lease *l = (cl && m && ps_depth == 0) ? ps_lease_take(m, cl->transport(m)) : NULL;
+    if (!l) {
         real_close(m);
+        return;
+    }
+    release(cl, l, m);
+    ps_lease_free(l);
+    ps_housekeep(cl);
 }
 
 int ps_hook_mysql_close_start(MYSQL *m)
@@ -56,7 +66,7 @@ int ps_hook_mysql_close_start(MYSQL *m)
     int r = 0;
     if (!ps_real_mysql_close_start)
         return 0;
-    if (cl && m && ps_depth == 0 && ps_registry_has(cl->transport(m), m)) {
+    if (cl && m && ps_depth == 0 && ps_lease_held(m, cl->transport(m))) {
         ps_hook_mysql_close(m); /* parking is quick; report completion at once */
         return 0;
     }

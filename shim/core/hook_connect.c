@@ -8,7 +8,7 @@
 #include "poolshim/hooks.h"
 #include "poolshim/log.h"
 #include "poolshim/real.h"
-#include "poolshim/registry.h"
+#include "poolshim/reaper.h"
 #include "poolshim/shim.h"
 
 /* The library's own connect, with nested calls passing through. */
@@ -32,79 +32,26 @@ static ps_pool *pool_for(const ps_client_ops *cl, MYSQL *m, const ps_connect_arg
     if (key && !p) {
         ps_key_label(label, sizeof label, a->user, a->host, a->port, a->socket, a->db);
         p = ps_pool_get(key, label);
+        if (p)
+            ps_pool_set_args(p, a);
     }
     ps_key_free(&k);
     return p;
 }
 
-/* Makes a real connection in the app's handle and registers it with pool P (slot reserved). */
-static MYSQL *connect_new(const ps_client_ops *cl, ps_pool *p, MYSQL *m, const ps_connect_args *a)
-{
-    MYSQL *r = real_connect(m, a);
-    if (!r) {
-        ps_pool_connect_failed(p, true);
-        return NULL;
-    }
-    const char *why = cl->unpoolable_after(m);
-    ps_conn *c = why ? NULL : ps_pool_connected(p);
-    if (!c) {
-        if (why)
-            ps_pool_connect_failed(p, false);
-        ps_debug(ps_pool_label(p), "not pooling this connection: %s", why ? why : "out of memory");
-        return r;
-    }
-    cl->record(m, c);
-    c->host = a->host ? strdup(a->host) : NULL;
-    c->socket = a->socket ? strdup(a->socket) : NULL;
-    c->port = a->port;
-    c->flags = a->flags;
-    ps_registry_add(c, cl->transport(m), m);
-    return r;
-}
-
-/* Sets the error a connect gets when its key stayed at the cap for the whole wait. */
-static void set_cap_error(const ps_client_ops *cl, MYSQL *m, ps_pool *p, int64_t waited_ms)
-{
-    char msg[400];
-    snprintf(msg, sizeof msg,
-             "Too many connections (poolshim: all %lld connections of this process for %s "
-             "stayed in use for %lld ms; close handles or raise POOLSHIM_MAX_PER_KEY)",
-             (long long)ps_cfg.max_per_key, ps_pool_label(p), (long long)waited_ms);
-    cl->set_error(m, 1040, "08004", msg);
-    ps_warn(ps_pool_label(p), "connect refused: %lld connections in use for %lld ms",
-            (long long)ps_cfg.max_per_key, (long long)waited_ms);
-}
-
-/* Leases an idle connection of P (validated when it idled past the bypass window), makes a
- * new one, or fails with 1040 after the wait. */
+/* Leases a connection of P into M: parked or new, reaping at the cap; fails with 1040 after
+ * the wait, or with the library's own error. */
 static MYSQL *pooled_connect(const ps_client_ops *cl, ps_pool *p, MYSQL *m,
                              const ps_connect_args *a)
 {
-    for (;;) {
-        ps_conn *c;
-        int64_t waited;
-        switch (ps_pool_acquire(p, ps_cfg.wait_timeout_ms, &c, &waited)) {
-        case PS_ACQUIRE_IDLE:
-            if (ps_now_ms() - c->idle_since_ms > ps_cfg.validate_idle_ms) {
-                bool alive = cl->validate(c->handle);
-                ps_pool_count_validation(p, !alive);
-                if (!alive) {
-                    ps_debug(ps_pool_label(p), "parked connection is dead; replacing it");
-                    cl->destroy(c->handle);
-                    ps_pool_drop(c, false);
-                    continue;
-                }
-            }
-            cl->adopt(m, c);
-            ps_registry_add(c, cl->transport(m), m);
-            return m;
-        case PS_ACQUIRE_CONNECT:
-            return connect_new(cl, p, m, a);
-        case PS_ACQUIRE_TIMEOUT:
-            set_cap_error(cl, m, p, waited);
-            return NULL;
-        }
-    }
+    bool unpooled;
+    ps_conn *c = ps_obtain(cl, p, m, a, false, 0, &unpooled, NULL);
+    if (unpooled)
+        return m;
+    if (!c)
+        return NULL;
+    ps_lease_start(cl, c, m);
+    return m;
 }
 
 MYSQL *ps_hook_mysql_real_connect(MYSQL *m, const char *host, const char *user, const char *passwd,
@@ -124,6 +71,7 @@ MYSQL *ps_hook_mysql_real_connect(MYSQL *m, const char *host, const char *user, 
         ps_debug(NULL, "not pooling: %s", why ? why : "out of memory");
         return real_connect(m, &a);
     }
+    ps_housekeep(cl);
     return pooled_connect(cl, p, m, &a);
 }
 

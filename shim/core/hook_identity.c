@@ -6,7 +6,8 @@
 #include "poolshim/hooks.h"
 #include "poolshim/log.h"
 #include "poolshim/real.h"
-#include "poolshim/registry.h"
+#include "poolshim/calls.h"
+#include "poolshim/lease.h"
 #include "poolshim/shim.h"
 
 my_bool ps_hook_mariadb_reconnect(MYSQL *m)
@@ -15,40 +16,42 @@ my_bool ps_hook_mariadb_reconnect(MYSQL *m)
     my_bool r = 1;
     if (!ps_real_mariadb_reconnect)
         return 1;
-    void *before = (cl && m) ? cl->transport(m) : NULL;
+    ps_lease *l = (cl && m && ps_depth == 0) ? ps_lease_find(m, cl->transport(m)) : NULL;
     /* Inside, the library runs mysql_init/real_connect on a stack temporary and closes M:
-     * all nested, all passed through. Then the lease follows the new transport. */
+     * all nested, all passed through. Then the lease follows the new transport, and M's I/O
+     * is tracked again (the struct copy brought the library's methods back). */
     PS_NESTED(r = ps_real_mariadb_reconnect(m));
-    if (before && r == 0 && cl->transport(m) != before)
-        ps_registry_rekey(before, cl->transport(m), m);
+    if (l && r == 0) {
+        ps_lease_set_transport(l, cl->transport(m));
+        cl->track(m);
+    }
     return r;
 }
 
-/* Moves the lease of M to the pool of its new identity (USER, PASSWD, DB). */
-static void rekey(const ps_client_ops *cl, MYSQL *m, const char *user, const char *passwd,
-                  const char *db)
+/* Moves lease L of M to the pool of its new identity (USER, PASSWD, DB). */
+static void rekey(const ps_client_ops *cl, ps_lease *l, MYSQL *m, const char *user,
+                  const char *passwd, const char *db)
 {
-    ps_conn *c = ps_registry_take(cl->transport(m), m);
-    if (!c)
+    const ps_connect_args *old = ps_pool_args(l->pool);
+    if (!old || !l->conn)
         return;
-    ps_connect_args a = {c->host, user, passwd, db, c->socket, c->port, c->flags};
+    ps_connect_args a = {old->host, user, passwd, db, old->socket, old->port, old->flags};
     ps_key k;
     char label[256];
     ps_key_init(&k);
     cl->build_key(m, &a, &k);
     const char *key = ps_key_str(&k);
-    ps_key_label(label, sizeof label, user, c->host, c->port, c->socket, db);
+    ps_key_label(label, sizeof label, user, old->host, old->port, old->socket, db);
     ps_pool *to = key ? ps_pool_get(key, label) : NULL;
     ps_key_free(&k);
-    free(c->dsn_db);
-    c->dsn_db = NULL;
-    cl->record(m, c);
-    if (to) {
-        ps_pool_move(c, to);
-        ps_registry_add(c, cl->transport(m), m);
-    } else {
-        ps_pool_drop(c, false); /* out of memory: the handle continues unpooled */
-    }
+    if (!to) /* out of memory: keep the old key; release will reset to it (change_user) */
+        return;
+    ps_pool_set_args(to, &a);
+    free(l->conn->dsn_db);
+    l->conn->dsn_db = NULL;
+    cl->record(m, l->conn);
+    ps_pool_move(l->conn, to);
+    l->pool = to;
 }
 
 my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd, const char *db)
@@ -57,10 +60,13 @@ my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd
     my_bool r = 1;
     if (!ps_real_mysql_change_user)
         return 1;
-    bool leased = cl && m && ps_depth == 0 && ps_registry_has(cl->transport(m), m);
+    ps_call call = {NULL};
+    if (cl && m && ps_depth == 0 && !ps_call_begin(&call, m, true))
+        return 1; /* a reaped handle could not get a connection back */
     PS_NESTED(r = ps_real_mysql_change_user(m, user, passwd, db));
-    if (leased && r == 0)
-        rekey(cl, m, user, passwd, db);
+    if (call.lease && r == 0)
+        rekey(cl, call.lease, m, user, passwd, db);
+    ps_call_end(&call, m, true, 0, r == 0); /* a new session: nothing of the old one is left */
     return r;
 }
 
@@ -70,7 +76,8 @@ int ps_hook_mysql_select_db(MYSQL *m, const char *db)
     ps_shim();
     if (!ps_real_mysql_select_db)
         return 1;
-    /* The key keeps the connect-time database; release restores it (see client reset). */
-    PS_NESTED(r = ps_real_mysql_select_db(m, db));
+    /* Not nested: COM_INIT_DB goes through the tracked methods like any command. The key
+     * keeps the connect-time database; release restores it (see client reset). */
+    r = ps_real_mysql_select_db(m, db);
     return r;
 }

@@ -30,12 +30,15 @@ struct ps_pool {
      * lets the surplus reach its idle timeout). */
     ps_conn *idle;
     int n_idle;
-    /* Connections in the application's hands (registered in the registry). */
+    /* Connections in the application's hands (each held by a lease, see lease.h). */
     int n_leased;
     /* Slots reserved by callers running a real connect right now. */
     int n_connecting;
     /* Callers waiting for a slot, oldest first (FIFO: served in arrival order). */
     ps_waiter *wait_head, *wait_tail;
+    int64_t server_idle_limit_ms; /* from the server's wait_timeout; INT64_MAX when unknown */
+    ps_connect_args args;         /* the key's connect arguments (owned copies) */
+    bool has_args;
     ps_pool_stats st;
 };
 
@@ -88,6 +91,7 @@ ps_pool *ps_pool_get(const char *key, const char *label)
     pthread_mutex_lock(&lock);
     HASH_FIND_STR(pools, key, p);
     if (!p && (p = calloc(1, sizeof *p)) != NULL) {
+        p->server_idle_limit_ms = INT64_MAX;
         p->key = strdup(key);
         p->label = strdup(label);
         ps_hash_oom = 0;
@@ -125,7 +129,85 @@ static int64_t lifetime_deadline(int64_t now)
 /* True when idle connection C must not be reused at NOW. */
 static bool idle_expired(const ps_conn *c, int64_t now)
 {
-    return now - c->idle_since_ms >= ps_cfg.idle_timeout_ms || now >= c->expires_ms;
+    int64_t idle = now - c->idle_since_ms;
+    return idle >= ps_cfg.idle_timeout_ms || idle >= c->pool->server_idle_limit_ms ||
+           now >= c->expires_ms;
+}
+
+/* A malloc'd copy of S (NULL stays NULL); sets *OOM on failure. */
+static char *dup_or_null(const char *s, bool *oom)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *oom = true;
+    return d;
+}
+
+void ps_pool_set_args(ps_pool *p, const ps_connect_args *a)
+{
+    bool oom = false;
+    ps_connect_args copy = {dup_or_null(a->host, &oom),
+                            dup_or_null(a->user, &oom),
+                            dup_or_null(a->passwd, &oom),
+                            dup_or_null(a->db, &oom),
+                            dup_or_null(a->socket, &oom),
+                            a->port,
+                            a->flags};
+    pthread_mutex_lock(&lock);
+    bool set = !p->has_args && !oom;
+    if (set) {
+        p->args = copy;
+        p->has_args = true;
+    }
+    pthread_mutex_unlock(&lock);
+    if (!set) {
+        free((char *)copy.host), free((char *)copy.user), free((char *)copy.passwd);
+        free((char *)copy.db), free((char *)copy.socket);
+    }
+}
+
+const ps_connect_args *ps_pool_args(ps_pool *p)
+{
+    pthread_mutex_lock(&lock);
+    const ps_connect_args *a = p->has_args ? &p->args : NULL; /* immutable once set */
+    pthread_mutex_unlock(&lock);
+    return a;
+}
+
+bool ps_pool_full(ps_pool *p)
+{
+    pthread_mutex_lock(&lock);
+    bool full = !p->idle && open_count(p) >= ps_cfg.max_per_key;
+    pthread_mutex_unlock(&lock);
+    return full;
+}
+
+void ps_pool_set_server_wait_timeout(ps_pool *p, int64_t ms)
+{
+    int64_t margin = ms / 4 > 1000 ? 1000 : ms / 4; /* retire before the server does */
+    pthread_mutex_lock(&lock);
+    p->server_idle_limit_ms = ms > 0 ? ms - margin : INT64_MAX;
+    pthread_mutex_unlock(&lock);
+}
+
+int64_t ps_pool_server_idle_limit(ps_pool *p)
+{
+    pthread_mutex_lock(&lock);
+    int64_t limit = p->server_idle_limit_ms;
+    pthread_mutex_unlock(&lock);
+    return limit;
+}
+
+void ps_pool_count_reap(ps_pool *p, bool relese, bool leak_warning)
+{
+    pthread_mutex_lock(&lock);
+    if (leak_warning)
+        p->st.leak_warnings++;
+    else if (relese)
+        p->st.released_again++;
+    else
+        p->st.reaped++;
+    pthread_mutex_unlock(&lock);
 }
 
 /* Unlinks every expired idle connection of P onto *DOOMED. Caller holds the lock. */
@@ -153,8 +235,6 @@ static void destroy_list(ps_conn *list, bool forget)
         if (list->handle)
             (forget ? ops.forget : ops.destroy)(list->handle);
         free(list->dsn_db);
-        free(list->host);
-        free(list->socket);
         free(list);
         list = next;
     }
@@ -313,7 +393,6 @@ void ps_pool_park(ps_conn *c, void *handle)
     ps_conn *doomed = NULL;
     int64_t now = ps_now_ms();
     c->handle = handle;
-    c->reg_key = NULL;
     c->idle_since_ms = now;
     pthread_mutex_lock(&lock);
     if (now >= c->expires_ms || open_count(p) > ps_cfg.max_per_key) {

@@ -2,7 +2,7 @@
  * (mysql_init(NULL) + mysql_real_connect), runs one query, and then forgets the handle unless
  * --close is given.
  *
- *   leaky [--tcp] [--close] [--requests N] [--hold K] [--select1] [--max-errors E]
+ *   leaky [--tcp] [--close] [--requests N] [--hold K] [--select1] [--dirty] [--max-errors E]
  *
  *   --tcp          connect to PSTEST_HOST:PSTEST_PORT instead of the socket PSTEST_SOCKET
  *   --close        mysql_close() each handle; without it handles are leaked (never closed, kept
@@ -11,6 +11,8 @@
  *   --hold K       with --close: keep the last K connections open; each is closed just before
  *                  the connect K requests later (at most K in use at once); default 0
  *   --select1      run "SELECT 1" instead of "SELECT COUNT(*) FROM items"
+ *   --dirty        run "SET @leak = 1" instead: each leaked session holds a user variable, so
+ *                  the shim may not reclaim it"
  *   --max-errors E stop after E failed requests (default 0: never stop early)
  *
  * Prints requests (done), ok, errors, first_error, distinct_threads (distinct mysql_thread_id
@@ -19,7 +21,7 @@
 #include "app_common.h"
 
 typedef struct {
-    bool tcp, close, select1;
+    bool tcp, close, select1, dirty;
     long requests, hold, max_errors;
 } options;
 
@@ -38,6 +40,8 @@ static void parse(int argc, char **argv, options *o)
             o->close = true;
         else if (!strcmp(a, "--select1"))
             o->select1 = true;
+        else if (!strcmp(a, "--dirty"))
+            o->dirty = true;
         else if (!strcmp(a, "--requests"))
             o->requests = app_long_arg(a, i + 1 < argc ? argv[++i] : NULL);
         else if (!strcmp(a, "--hold"))
@@ -86,7 +90,9 @@ int main(int argc, char **argv)
     options o;
     parse(argc, argv, &o);
     app_dsn dsn = app_user_dsn(o.tcp);
-    const char *sql = o.select1 ? "SELECT 1" : "SELECT COUNT(*) FROM items";
+    const char *sql = o.dirty     ? "SET @leak = 1"
+                      : o.select1 ? "SELECT 1"
+                                  : "SELECT COUNT(*) FROM items";
     unsigned long *ids = calloc((size_t)o.requests + 1, sizeof *ids);
     MYSQL **window = calloc((size_t)o.hold + 1, sizeof *window); /* ring of held handles */
     long done = 0, ok = 0, errors = 0, nids = 0, nheld = 0;

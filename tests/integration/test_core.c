@@ -197,9 +197,9 @@ Test(errors, unreachable_server_gives_the_unshimmed_error)
     same_error_as_without_shim(sock);
 }
 
-Test(errors, cap_and_wait_timeout_end_in_error_1040)
+Test(errors, cap_and_wait_timeout_end_in_error_1040_for_handles_that_cannot_be_reclaimed)
 {
-    const char *argv[] = {"leaky", "--requests", "5", NULL};
+    const char *argv[] = {"leaky", "--requests", "5", "--dirty", NULL};
     const char *env[] = {"POOLSHIM_MAX_PER_KEY=3", "POOLSHIM_WAIT_TIMEOUT_MS=300", NULL};
     pstest_result r;
     MYSQL *admin = pstest_admin();
@@ -260,7 +260,7 @@ Test(reconnect, without_reconnect_the_error_is_the_unshimmed_one)
 
 Test(validation, a_parked_connection_killed_by_the_server_is_never_handed_out)
 {
-    const char *const variants[][3] = {{"identity_probe", "stale", NULL},
+    const char *const variants[][4] = {{"identity_probe", "stale", NULL},
                                        {"identity_probe", "stale", "--tcp"}};
     for (size_t i = 0; i < 2; i++) {
         pstest_result r = run_app(variants[i], NULL, true);
@@ -285,5 +285,17 @@ Test(identity, change_user_moves_the_connection_to_the_new_users_pool)
                  "the changed connection was not parked under the new user\n%s", r.out);
     cr_assert_neq(value_ll(&r, "id_user1"), value_ll(&r, "id_changed"),
                   "user 1 got user 2's connection\n%s", r.out);
+    pstest_result_free(&r);
+}
+
+Test(reap, leaked_clean_handles_are_reclaimed_at_the_cap)
+{
+    const char *argv[] = {"leaky", "--requests", "200", NULL};
+    const char *env[] = {"POOLSHIM_MAX_PER_KEY=3", "POOLSHIM_WAIT_TIMEOUT_MS=300", NULL};
+    pstest_result r;
+    long long delta = connections_during(argv, env, &r);
+    assert_ok(&r, "leaky with a cap of 3");
+    cr_assert_eq(value_ll(&r, "ok"), 200, "%s", r.out);
+    cr_assert_leq(delta, 3, "Connections grew by %lld", delta);
     pstest_result_free(&r);
 }
