@@ -652,6 +652,8 @@ typedef struct saved_results {
     char sqlstate[SQLSTATE_LENGTH + 1];
     char last_error[MYSQL_ERRMSG_SIZE];
     char *info;
+    char *db;                            /* the current database, before the reset restored it */
+    const MARIADB_CHARSET_INFO *charset; /* likewise the character set */
 } saved_results;
 
 static void *mdb_save_results(void *hv)
@@ -669,6 +671,12 @@ static void *mdb_save_results(void *hv)
     memcpy(s->sqlstate, h->net.sqlstate, sizeof s->sqlstate);
     memcpy(s->last_error, h->net.last_error, sizeof s->last_error);
     s->info = h->info ? strdup(h->info) : NULL;
+    s->db = h->db ? strdup(h->db) : NULL;
+    s->charset = h->charset;
+    if ((h->info && !s->info) || (h->db && !s->db)) {
+        free(s->info), free(s->db), free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -697,7 +705,10 @@ static void make_husk(MYSQL *h, char *copies[7], void *ext, void *net_ext, saved
     memcpy(h->net.sqlstate, s->sqlstate, sizeof s->sqlstate);
     memcpy(h->net.last_error, s->last_error, sizeof s->last_error);
     h->host = copies[0], h->user = copies[1], h->passwd = copies[2], h->unix_socket = copies[3];
-    h->server_version = copies[4], h->host_info = copies[5], h->db = copies[6];
+    h->server_version = copies[4], h->host_info = copies[5];
+    free(copies[6]);
+    h->db = s->db;
+    h->charset = s->charset;
     h->affected_rows = s->affected_rows;
     h->insert_id = s->insert_id;
     h->server_status = s->server_status;
@@ -722,12 +733,12 @@ static void *mdb_husk(void *hv, void *saved, char **info)
     if (!s || !ext || !net_ext || !p || !fresh_options(&opts)) {
         free(ext), free(net_ext), free(p);
         if (s)
-            free(s->info), free(s);
+            free(s->info), free(s->db), free(s);
         return NULL;
     }
     if (!dup_strings(h, copies)) {
         free_options(&opts);
-        free(ext), free(net_ext), free(p), free(s->info), free(s);
+        free(ext), free(net_ext), free(p), free(s->info), free(s->db), free(s);
         return NULL;
     }
     *p = *h;

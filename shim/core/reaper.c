@@ -33,7 +33,9 @@ static bool reap(const ps_client_ops *cl, ps_lease *l, bool keep_owned)
     ps_conn *c = l->conn;
     void *saved = cl->save_results(h);
     unsigned long long lid = l->last_insert_id;
-    alive = alive && saved && cl->last_insert_id(h, &lid) && cl->reset(h, c);
+    /* LAST_INSERT_ID() can only be non-zero after an OK packet reported a generated id (the
+     * statements that set it otherwise keep a handle from being reaped). */
+    alive = alive && saved && (lid == 0 || cl->last_insert_id(h, &lid)) && cl->reset(h, c);
     char *info = NULL;
     void *parked = cl->husk(h, saved, &info);
     if (!parked) {
@@ -72,10 +74,10 @@ static void warn_leak(const ps_lease *l, void *ctx)
     int64_t now = ps_now_ms();
     const char *why = l->unreapable ? l->unreapable : ps_sql_effect_reason(l->effects);
     ps_warn(ps_pool_label(l->pool),
-            "possible connection leak: handle %p connected %lld s ago, idle %lld s, "
+            "possible connection leak: handle %p connected %.1f s ago, idle %.1f s, "
             "cannot be reclaimed: %s; connected at:",
-            l->handle, (long long)(now - l->acquired_ms) / 1000,
-            (long long)(now - l->last_call_ms) / 1000, *why ? why : "SQL_CALC_FOUND_ROWS pending");
+            l->handle, (double)(now - l->acquired_ms) / 1000,
+            (double)(now - l->last_call_ms) / 1000, *why ? why : "SQL_CALC_FOUND_ROWS pending");
     Dl_info self, frame;
     bool have_self = dladdr((void *)&ps_housekeep, &self) != 0;
     char **names = backtrace_symbols((void *const *)l->trace, l->trace_len);
