@@ -9,7 +9,8 @@
  *            every other thread waits for it to end;
  *   REAPED   the handle is a husk: no connection, client-side results and options kept.
  * Leases are indexed by handle address, and found by transport when a program copied its
- * MYSQL struct (DBD::mysql does). They are kept in least-recently-used order for reaping. */
+ * MYSQL struct (DBD::mysql does). Live ones are kept in least-recently-used order for
+ * reaping; reaped ones leave that list, so its length stays bounded by the pools' caps. */
 #ifndef POOLSHIM_LEASE_H
 #define POOLSHIM_LEASE_H
 
@@ -31,6 +32,7 @@ typedef struct ps_lease {
     enum ps_lease_state state;
     int busy;     /* calls in progress on the handle */
     bool indexed; /* in the handle index (false once the handle address was reused) */
+    bool in_lru;  /* on the LRU list: exactly the LIVE and REAPING leases */
     int64_t acquired_ms, last_call_ms;
     pthread_t last_thread;   /* the thread of the last call (or the connect) */
     unsigned effects;        /* sticky ps_sql_effect bits since the lease (or the app's reset) */

@@ -95,6 +95,11 @@ void ps_pool_set_args(ps_pool *p, const ps_connect_args *a);
 /* P's connect arguments; NULL until set. */
 const ps_connect_args *ps_pool_args(ps_pool *p);
 
+/* The server refused a connect of P with 1040: for the next 5 s, P's cap is the number of
+ * connections it has now (at least 1), so further connects reuse or reclaim instead of
+ * knocking on a full server (each refused attempt costs the server a connection). */
+void ps_pool_server_refused(ps_pool *p);
+
 /* True when a connect for P would have to wait: nothing idle and the cap reached. */
 bool ps_pool_full(ps_pool *p);
 

@@ -743,8 +743,8 @@ static void *mdb_husk(void *hv, void *saved, char **info)
     }
     *p = *h;
     p->free_me = 1;
+    install_options(p, &opts); /* first: the husk keeps (and alone points into) its options */
     fix_back_pointers(p, h);
-    install_options(p, &opts); /* the husk keeps the program's options */
     make_husk(h, copies, ext, net_ext, s);
     *info = s->info;
     free(s);

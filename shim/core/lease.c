@@ -15,9 +15,12 @@ static ps_lease *by_handle;       /* hash of indexed leases */
 static ps_lease *oldest, *newest; /* every lease, least recently used first */
 static const unsigned dirty_effects = PS_SQL_SESSION | PS_SQL_LOCK;
 
-/* Unlinks L from the LRU list. Caller holds the lock. */
+/* Unlinks L from the LRU list, if it is on it. Caller holds the lock. */
 static void lru_unlink(ps_lease *l)
 {
+    if (!l->in_lru)
+        return;
+    l->in_lru = false;
     if (l->older)
         l->older->newer = l->newer;
     else
@@ -32,6 +35,7 @@ static void lru_unlink(ps_lease *l)
 /* Appends L as the most recently used. Caller holds the lock. */
 static void lru_append(ps_lease *l)
 {
+    l->in_lru = true;
     l->older = newest;
     l->newer = NULL;
     if (newest)
@@ -197,7 +201,7 @@ void ps_lease_leave(ps_lease *l, bool statement, unsigned effects, bool app_rese
         l->last_insert_id = insert_id;
     l->unreapable = NULL; /* a new call: judge afresh at the next reap */
     l->last_call_ms = ps_now_ms();
-    if (l->indexed || l->older || l->newer || newest == l) {
+    if (l->in_lru) {
         lru_unlink(l);
         lru_append(l);
     }
@@ -210,6 +214,8 @@ void ps_lease_relesed(ps_lease *l, ps_conn *c, void *transport)
     l->conn = c;
     l->transport = transport;
     l->state = PS_LEASE_LIVE;
+    if (!l->in_lru)
+        lru_append(l);
     pthread_mutex_unlock(&lock);
 }
 
@@ -220,6 +226,7 @@ void ps_lease_relese_failed(ps_lease *l)
     l->transport = NULL;
     l->state = PS_LEASE_REAPED;
     l->busy--;
+    lru_unlink(l);
     pthread_mutex_unlock(&lock);
 }
 
@@ -248,6 +255,7 @@ void ps_lease_reaped(ps_lease *l)
     l->conn = NULL;
     l->transport = NULL;
     l->state = PS_LEASE_REAPED;
+    lru_unlink(l);
     pthread_mutex_unlock(&lock);
 }
 

@@ -38,6 +38,8 @@ struct ps_pool {
     ps_waiter *wait_head, *wait_tail;
     int64_t server_idle_limit_ms; /* from the server's wait_timeout; INT64_MAX when unknown */
     ps_connect_args args;         /* the key's connect arguments (owned copies) */
+    int soft_cap;                 /* learned from a server refusal (see ps_pool_server_refused) */
+    int64_t soft_cap_until_ms;
     bool has_args;
     ps_pool_stats st;
 };
@@ -74,6 +76,23 @@ void ps_pool_set_ops(const ps_pool_ops *o)
 static int open_count(const ps_pool *p)
 {
     return p->n_idle + p->n_leased + p->n_connecting;
+}
+
+/* How many connections P may open now: the configured cap, or less while the server has
+ * recently refused one. Caller holds the lock. */
+static int cap_of(const ps_pool *p)
+{
+    if (p->soft_cap && p->soft_cap < ps_cfg.max_per_key && ps_now_ms() < p->soft_cap_until_ms)
+        return p->soft_cap;
+    return (int)ps_cfg.max_per_key;
+}
+
+void ps_pool_server_refused(ps_pool *p)
+{
+    pthread_mutex_lock(&lock);
+    p->soft_cap = open_count(p) > 1 ? open_count(p) : 1;
+    p->soft_cap_until_ms = ps_now_ms() + 5000;
+    pthread_mutex_unlock(&lock);
 }
 
 ps_pool *ps_pool_find(const char *key)
@@ -177,7 +196,7 @@ const ps_connect_args *ps_pool_args(ps_pool *p)
 bool ps_pool_full(ps_pool *p)
 {
     pthread_mutex_lock(&lock);
-    bool full = !p->idle && open_count(p) >= ps_cfg.max_per_key;
+    bool full = !p->idle && open_count(p) >= cap_of(p);
     pthread_mutex_unlock(&lock);
     return full;
 }
@@ -244,7 +263,7 @@ static void destroy_list(ps_conn *list, bool forget)
 static void grant_slot(ps_pool *p)
 {
     ps_waiter *w = p->wait_head;
-    if (!w || open_count(p) >= ps_cfg.max_per_key)
+    if (!w || open_count(p) >= cap_of(p))
         return;
     p->wait_head = w->next;
     if (!p->wait_head)
@@ -342,7 +361,7 @@ enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, 
     if (p->idle && !p->wait_head) {
         *conn = take_idle(p, now);
         r = PS_ACQUIRE_IDLE;
-    } else if (open_count(p) < ps_cfg.max_per_key && !p->wait_head) {
+    } else if (open_count(p) < cap_of(p) && !p->wait_head) {
         p->n_connecting++;
         note_peak(p);
         r = PS_ACQUIRE_CONNECT;

@@ -197,8 +197,11 @@ ps_conn *ps_obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const ps_c
             break;
         case PS_ACQUIRE_CONNECT:
             c = connect_new(cl, p, handle, args, unpooled, &err);
-            if (!c && err == ER_CON_COUNT && ps_reap_for(cl, p))
-                continue; /* the server is full, but this process held a reapable handle */
+            if (!c && err == ER_CON_COUNT) {
+                ps_pool_server_refused(p);
+                if (ps_reap_for(cl, p))
+                    continue; /* the server is full, but this process held a reapable handle */
+            }
             if (!c)
                 return NULL;
             break;

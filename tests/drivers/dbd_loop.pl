@@ -1,16 +1,19 @@
 #!/usr/bin/perl
-# dbd_loop.pl N [--tcp]: a legacy Perl DBI + DBD::mysql loop. Each iteration connects as the app
+# dbd_loop.pl N [--tcp] [--leak]: a legacy Perl DBI + DBD::mysql loop. Each iteration connects as the app
 # user (socket PSTEST_SOCKET, or PSTEST_HOST:PSTEST_PORT with --tcp), runs
 # SELECT CONNECTION_ID() and SELECT COUNT(*) FROM items, and disconnects.
+# With --leak the handle is never disconnected (kept referenced): the leak legacy code has.
 # Prints iterations, errors, distinct_ids (distinct CONNECTION_ID() values) and, on errors,
 # first_error; exits 1 if any iteration failed.
 use strict;
 use warnings;
 use DBI;
 
-my ($n, $tcp) = (100, 0);
+my ($n, $tcp, $leak) = (100, 0, 0);
+my @leaked;
 for my $arg (@ARGV) {
     if ($arg eq '--tcp') { $tcp = 1 }
+    elsif ($arg eq '--leak') { $leak = 1 }
     elsif ($arg =~ /^\d+$/) { $n = $arg }
     else { print "error=0: usage: dbd_loop.pl N [--tcp]\n"; exit 1 }
 }
@@ -28,7 +31,7 @@ for (1 .. $n) {
         my ($id) = $dbh->selectrow_array('SELECT CONNECTION_ID()');
         $dbh->selectrow_array('SELECT COUNT(*) FROM items');
         $ids{$id} = 1;
-        $dbh->disconnect;
+        if ($leak) { push @leaked, $dbh } else { $dbh->disconnect }
         1;
     };
     next if $ok;

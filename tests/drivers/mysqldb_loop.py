@@ -1,8 +1,11 @@
 #!/usr/bin/python3
-"""mysqldb_loop.py N [--tcp]: a legacy Python MySQLdb loop.
+"""mysqldb_loop.py N [--tcp] [--leak]: a legacy Python MySQLdb loop.
 
 Each iteration connects as the app user (socket PSTEST_SOCKET, or PSTEST_HOST:PSTEST_PORT with
 --tcp), runs SELECT CONNECTION_ID() and SELECT COUNT(*) FROM items, and closes the connection.
+With --leak the connection is never closed (kept referenced, so Python does not close it
+either): the leak legacy code has; its reads are committed (MySQLdb turns autocommit off, and an
+open transaction, even a read-only one, keeps a connection from being reclaimed).
 Prints iterations, errors, distinct_ids (distinct CONNECTION_ID() values) and, on errors,
 first_error; exits 1 if any iteration failed.
 """
@@ -26,7 +29,8 @@ def connect_args(tcp):
 def main(argv):
     """Runs the loop and returns the exit code."""
     tcp = "--tcp" in argv
-    counts = [a for a in argv if a != "--tcp"]
+    leak = "--leak" in argv
+    counts = [a for a in argv if a not in ("--tcp", "--leak")]
     if len(counts) > 1 or (counts and not counts[0].isdigit()):
         print("error=0: usage: mysqldb_loop.py N [--tcp]")
         return 1
@@ -36,7 +40,7 @@ def main(argv):
     except KeyError as e:
         print("error=0: %s not set" % e.args[0])
         return 1
-    errors, first_error, ids = 0, None, set()
+    errors, first_error, ids, leaked = 0, None, set(), []
     for _ in range(n):
         try:
             conn = MySQLdb.connect(**args)
@@ -46,7 +50,11 @@ def main(argv):
             cur.execute("SELECT COUNT(*) FROM items")
             cur.fetchall()
             cur.close()
-            conn.close()
+            if leak:
+                conn.commit()
+                leaked.append(conn)
+            else:
+                conn.close()
         except MySQLdb.Error as e:
             errors += 1
             if first_error is None:
