@@ -11,6 +11,9 @@
  *                within this one process, timed separately: the rates see the same machine at
  *                the same moments, so their ratios survive the drift of a shared VM. Prints
  *                per_request_ops_per_sec, persistent_ops_per_sec, floor_ops_per_sec.
+ *   relese       two handles used alternately ("SELECT 1"); run it with POOLSHIM_MAX_PER_KEY=1
+ *                so that every op reaps the other handle and re-leases this one: the cost of
+ *                transparently giving a reclaimed handle its connection back
  *   --tcp        connect to PSTEST_HOST:PSTEST_PORT instead of the socket PSTEST_SOCKET
  *   --seconds S  run for S seconds (default 2; may be fractional); --ops N: run exactly N ops
  *
@@ -64,10 +67,10 @@ int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
     bool tcp = false, per_request = !strcmp(mode, "per-request");
-    bool both = !strcmp(mode, "interleaved");
+    bool both = !strcmp(mode, "interleaved"), relese = !strcmp(mode, "relese");
     double seconds = 2;
     long max_ops = 0;
-    if (!per_request && !both && strcmp(mode, "persistent") != 0)
+    if (!per_request && !both && !relese && strcmp(mode, "persistent") != 0)
         app_die(0, "usage: bench_connect per-request|persistent|interleaved [--tcp] "
                    "[--seconds S | --ops N]");
     for (int i = 2; i < argc; i++) {
@@ -92,20 +95,27 @@ int main(int argc, char **argv)
         mysql_close(conn);
         return 0;
     }
+    MYSQL *other = NULL;
+    if (relese && (!(other = mysql_init(NULL)) || !app_connect(other, &dsn)))
+        app_die(other ? mysql_errno(other) : 0, "%s", app_error(other));
 
     long ops = 0;
     double start = app_now(), elapsed = 0;
     while (max_ops ? ops < max_ops : elapsed < seconds) {
         if (per_request) {
             per_request_op(&dsn);
-        } else if (!app_query(conn, "SELECT 1")) {
-            app_die(mysql_errno(conn), "%s", app_error(conn));
+        } else {
+            MYSQL *m = relese && (ops % 2) ? other : conn;
+            if (!app_query(m, "SELECT 1"))
+                app_die(mysql_errno(m), "%s", app_error(m));
         }
         ops++;
         elapsed = app_now() - start;
     }
     if (conn)
         mysql_close(conn);
+    if (other)
+        mysql_close(other);
     printf("ops=%ld\nseconds=%.3f\nops_per_sec=%.1f\n", ops, elapsed,
            elapsed > 0 ? (double)ops / elapsed : 0.0);
     return 0;
