@@ -129,4 +129,25 @@ static inline void app_kill(unsigned long id)
     mysql_close(admin);
 }
 
+/* Runs SQL on M (results read and freed) or dies. */
+static inline void app_run(MYSQL *m, const char *sql)
+{
+    if (!app_query(m, sql))
+        app_die(mysql_errno(m), "%s: %s", sql, mysql_error(m));
+}
+
+/* NULL when the first value of SQL on M is WANT, else a description in a static buffer. */
+static inline const char *app_expect(MYSQL *m, const char *sql, const char *want)
+{
+    static char detail[512];
+    char *got = app_scalar(m, sql);
+    const char *r = NULL;
+    if (strcmp(got, want)) {
+        snprintf(detail, sizeof detail, "%s gave '%s', expected '%s'", sql, got, want);
+        r = detail;
+    }
+    free(got);
+    return r;
+}
+
 #endif

@@ -1,4 +1,4 @@
-/* reap_probe SCENARIO [--tcp] [--idle-ms N]
+/* reap_probe SCENARIO [--tcp] [--reconnect] [--idle-ms N]
  *
  * A handle the program keeps open but idle, as leaky legacy code does. Connects handle A,
  * changes its session the SCENARIO's way, leaves it idle for --idle-ms (default 700), then
@@ -15,105 +15,86 @@
 
 #include "app_common.h"
 
-static bool use_tcp;
-static char detail[512];
+static bool use_tcp, reconnect;
 static unsigned long long expected_count;
 
 /* Connects a new heap handle or dies. */
 static MYSQL *open_handle(void)
 {
     MYSQL *m = mysql_init(NULL);
+    my_bool on = reconnect; /* the program's own auto-reconnect setting must not matter */
+    mysql_options(m, MYSQL_OPT_RECONNECT, &on);
     app_dsn d = app_user_dsn(use_tcp);
     if (!app_connect(m, &d))
         app_die(mysql_errno(m), "connect: %s", app_error(m));
     return m;
 }
 
-/* Runs SQL or dies. */
-static void run(MYSQL *m, const char *sql)
-{
-    if (!app_query(m, sql))
-        app_die(mysql_errno(m), "%s: %s", sql, mysql_error(m));
-}
-
-/* NULL when SQL on A gives WANT, else a description. */
-static const char *expect(MYSQL *a, const char *sql, const char *want)
-{
-    char *got = app_scalar(a, sql);
-    const char *r = NULL;
-    if (strcmp(got, want)) {
-        snprintf(detail, sizeof detail, "%s gave '%s', expected '%s'", sql, got, want);
-        r = detail;
-    }
-    free(got);
-    return r;
-}
-
 static MYSQL_STMT *open_stmt;
 
 static void d_user_var(MYSQL *a)
 {
-    run(a, "SET @kept = 'yes'");
+    app_run(a, "SET @kept = 'yes'");
 }
 static const char *c_user_var(MYSQL *a)
 {
-    return expect(a, "SELECT @kept", "yes");
+    return app_expect(a, "SELECT @kept", "yes");
 }
 static void d_temp_table(MYSQL *a)
 {
-    run(a, "CREATE TEMPORARY TABLE kept_tmp (x INT)");
+    app_run(a, "CREATE TEMPORARY TABLE kept_tmp (x INT)");
 }
 static const char *c_temp_table(MYSQL *a)
 {
-    return expect(a, "SELECT COUNT(*) FROM kept_tmp", "0");
+    return app_expect(a, "SELECT COUNT(*) FROM kept_tmp", "0");
 }
 static void d_session_var(MYSQL *a)
 {
-    run(a, "SET SESSION sql_mode = 'ANSI_QUOTES'");
+    app_run(a, "SET SESSION sql_mode = 'ANSI_QUOTES'");
 }
 static const char *c_session_var(MYSQL *a)
 {
-    return expect(a, "SELECT @@session.sql_mode", "ANSI_QUOTES");
+    return app_expect(a, "SELECT @@session.sql_mode", "ANSI_QUOTES");
 }
 static void d_sql_prepare(MYSQL *a)
 {
-    run(a, "PREPARE kept_stmt FROM 'SELECT 7'");
+    app_run(a, "PREPARE kept_stmt FROM 'SELECT 7'");
 }
 static const char *c_sql_prepare(MYSQL *a)
 {
-    return expect(a, "EXECUTE kept_stmt", "7");
+    return app_expect(a, "EXECUTE kept_stmt", "7");
 }
 static void d_open_txn(MYSQL *a)
 {
-    run(a, "BEGIN");
-    run(a, "INSERT INTO items (v) VALUES ('reap-probe-txn')");
+    app_run(a, "BEGIN");
+    app_run(a, "INSERT INTO items (v) VALUES ('reap-probe-txn')");
 }
 static const char *c_open_txn(MYSQL *a)
 {
-    const char *r = expect(a, "SELECT @@in_transaction", "1");
-    run(a, "ROLLBACK");
+    const char *r = app_expect(a, "SELECT @@in_transaction", "1");
+    app_run(a, "ROLLBACK");
     return r;
 }
 static void d_lock_tables(MYSQL *a)
 {
-    run(a, "CREATE TABLE IF NOT EXISTS probe_other (x INT)");
-    run(a, "LOCK TABLES items READ");
+    app_run(a, "CREATE TABLE IF NOT EXISTS probe_other (x INT)");
+    app_run(a, "LOCK TABLES items READ");
 }
 static const char *c_lock_tables(MYSQL *a)
 {
     bool locked = mysql_query(a, "SELECT COUNT(*) FROM probe_other") != 0; /* 1100 */
     if (!locked)
         mysql_free_result(mysql_store_result(a));
-    run(a, "UNLOCK TABLES");
+    app_run(a, "UNLOCK TABLES");
     return locked ? NULL : "LOCK TABLES was lost";
 }
 static void d_get_lock(MYSQL *a)
 {
-    run(a, "SELECT GET_LOCK('reap_probe', 0)");
+    app_run(a, "SELECT GET_LOCK('reap_probe', 0)");
 }
 static const char *c_get_lock(MYSQL *a)
 {
-    return expect(a, "SELECT IS_USED_LOCK('reap_probe') = CONNECTION_ID()", "1");
+    return app_expect(a, "SELECT IS_USED_LOCK('reap_probe') = CONNECTION_ID()", "1");
 }
 static void d_stmt_open(MYSQL *a)
 {
@@ -135,21 +116,21 @@ static void d_found_rows(MYSQL *a)
     expected_count = strtoull(n, NULL, 10);
     free(n);
     mysql_close(c);
-    run(a, "SELECT SQL_CALC_FOUND_ROWS * FROM items LIMIT 1");
+    app_run(a, "SELECT SQL_CALC_FOUND_ROWS * FROM items LIMIT 1");
 }
 static const char *c_found_rows(MYSQL *a)
 {
     char want[32];
     snprintf(want, sizeof want, "%llu", expected_count);
-    return expect(a, "SELECT FOUND_ROWS()", want);
+    return app_expect(a, "SELECT FOUND_ROWS()", want);
 }
 static void d_warnings(MYSQL *a)
 {
-    run(a, "SELECT CAST('abc' AS SIGNED)");
+    app_run(a, "SELECT CAST('abc' AS SIGNED)");
 }
 static const char *c_warnings(MYSQL *a)
 {
-    return expect(a, "SHOW COUNT(*) WARNINGS", "1");
+    return app_expect(a, "SHOW COUNT(*) WARNINGS", "1");
 }
 static void d_autocommit(MYSQL *a)
 {
@@ -157,14 +138,14 @@ static void d_autocommit(MYSQL *a)
 }
 static const char *c_autocommit(MYSQL *a)
 {
-    const char *r = expect(a, "SELECT @@autocommit", "0");
+    const char *r = app_expect(a, "SELECT @@autocommit", "0");
     if (!r && (a->server_status & SERVER_STATUS_AUTOCOMMIT))
         r = "client-side server_status says autocommit";
     return r;
 }
 static void d_use_db(MYSQL *a)
 {
-    run(a, "USE t2");
+    app_run(a, "USE t2");
 }
 static void d_select_db(MYSQL *a)
 {
@@ -173,29 +154,29 @@ static void d_select_db(MYSQL *a)
 }
 static const char *c_db(MYSQL *a)
 {
-    return expect(a, "SELECT DATABASE()", "t2");
+    return app_expect(a, "SELECT DATABASE()", "t2");
 }
 static void d_set_names(MYSQL *a)
 {
-    run(a, "SET NAMES latin1");
+    app_run(a, "SET NAMES latin1");
 }
 static const char *c_set_names(MYSQL *a)
 {
     if (strcmp(mysql_character_set_name(a), "latin1"))
         return "client-side charset is not latin1";
-    return expect(a, "SELECT @@character_set_client", "latin1");
+    return app_expect(a, "SELECT @@character_set_client", "latin1");
 }
 static unsigned long long inserted;
 static void d_last_insert_id(MYSQL *a)
 {
-    run(a, "INSERT INTO items (v) VALUES ('reap-probe')");
+    app_run(a, "INSERT INTO items (v) VALUES ('reap-probe')");
     inserted = mysql_insert_id(a);
 }
 static const char *c_last_insert_id(MYSQL *a)
 {
     char want[32];
     snprintf(want, sizeof want, "%llu", inserted);
-    return expect(a, "SELECT LAST_INSERT_ID()", want);
+    return app_expect(a, "SELECT LAST_INSERT_ID()", want);
 }
 static void d_all_replayable(MYSQL *a)
 {
@@ -213,11 +194,11 @@ static const char *c_all_replayable(MYSQL *a)
 }
 static void d_nothing(MYSQL *a)
 {
-    run(a, "SELECT 1");
+    app_run(a, "SELECT 1");
 }
 static const char *c_nothing(MYSQL *a)
 {
-    return expect(a, "SELECT DATABASE()", app_env("PSTEST_DB"));
+    return app_expect(a, "SELECT DATABASE()", app_env("PSTEST_DB"));
 }
 
 typedef struct scenario {
@@ -271,6 +252,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--tcp"))
             use_tcp = true;
+        else if (!strcmp(argv[i], "--reconnect"))
+            reconnect = true;
         else if (!strcmp(argv[i], "--idle-ms") && i + 1 < argc)
             idle_ms = app_long_arg("--idle-ms", argv[++i]);
         for (size_t j = 0; j < sizeof scenarios / sizeof *scenarios; j++)
@@ -278,7 +261,7 @@ int main(int argc, char **argv)
                 sc = &scenarios[j];
     }
     if (!sc)
-        app_die(0, "usage: reap_probe SCENARIO [--tcp] [--idle-ms N]");
+        app_die(0, "usage: reap_probe SCENARIO [--tcp] [--reconnect] [--idle-ms N]");
     MYSQL *a = open_handle();
     sc->dirty(a);
     unsigned long long insert_id = mysql_insert_id(a), affected = mysql_affected_rows(a);

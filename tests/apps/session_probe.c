@@ -9,13 +9,6 @@
 
 static bool use_tcp, use_stack;
 
-/* Runs SQL on M or dies. */
-static void run(MYSQL *m, const char *sql)
-{
-    if (!app_query(m, sql))
-        app_die(mysql_errno(m), "%s: %s", sql, mysql_error(m));
-}
-
 /* Connects handle M (initialised here) with the sandbox DSN and optional init command. */
 static MYSQL *open_handle(MYSQL *storage, const char *init_command)
 {
@@ -39,31 +32,18 @@ typedef struct scenario {
 
 static char detail[512];
 
-/* Returns NULL when the value of SQL on B equals WANT, else a description. */
-static const char *expect(MYSQL *b, const char *sql, const char *want)
-{
-    char *got = app_scalar(b, sql);
-    const char *r = NULL;
-    if (strcmp(got, want)) {
-        snprintf(detail, sizeof detail, "%s gave '%s', fresh session gives '%s'", sql, got, want);
-        r = detail;
-    }
-    free(got);
-    return r;
-}
-
 static void dirty_user_var(MYSQL *a)
 {
-    run(a, "SET @leak = 'secret'");
+    app_run(a, "SET @leak = 'secret'");
 }
 static const char *check_user_var(MYSQL *b)
 {
-    return expect(b, "SELECT @leak", "NULL");
+    return app_expect(b, "SELECT @leak", "NULL");
 }
 
 static void dirty_temp_table(MYSQL *a)
 {
-    run(a, "CREATE TEMPORARY TABLE leak_tmp (x INT)");
+    app_run(a, "CREATE TEMPORARY TABLE leak_tmp (x INT)");
 }
 static const char *check_temp_table(MYSQL *b)
 {
@@ -76,17 +56,17 @@ static const char *check_temp_table(MYSQL *b)
 
 static void dirty_session_var(MYSQL *a)
 {
-    run(a, "SET SESSION sql_mode = 'ANSI_QUOTES', SESSION wait_timeout = 77");
+    app_run(a, "SET SESSION sql_mode = 'ANSI_QUOTES', SESSION wait_timeout = 77");
 }
 static const char *check_session_var(MYSQL *b)
 {
-    const char *r = expect(b, "SELECT @@session.wait_timeout = @@global.wait_timeout", "1");
-    return r ? r : expect(b, "SELECT @@session.sql_mode = @@global.sql_mode", "1");
+    const char *r = app_expect(b, "SELECT @@session.wait_timeout = @@global.wait_timeout", "1");
+    return r ? r : app_expect(b, "SELECT @@session.sql_mode = @@global.sql_mode", "1");
 }
 
 static void dirty_sql_prepare(MYSQL *a)
 {
-    run(a, "PREPARE leak_stmt FROM 'SELECT 1'");
+    app_run(a, "PREPARE leak_stmt FROM 'SELECT 1'");
 }
 static const char *check_sql_prepare(MYSQL *b)
 {
@@ -99,15 +79,15 @@ static const char *check_sql_prepare(MYSQL *b)
 
 static void dirty_open_txn(MYSQL *a)
 {
-    run(a, "BEGIN");
-    run(a, "INSERT INTO items (v) VALUES ('uncommitted-probe')");
+    app_run(a, "BEGIN");
+    app_run(a, "INSERT INTO items (v) VALUES ('uncommitted-probe')");
 }
 static const char *check_open_txn(MYSQL *b)
 {
-    const char *r = expect(b, "SELECT COUNT(*) FROM items WHERE v = 'uncommitted-probe'", "0");
+    const char *r = app_expect(b, "SELECT COUNT(*) FROM items WHERE v = 'uncommitted-probe'", "0");
     if (!r && (b->server_status & SERVER_STATUS_IN_TRANS))
         r = "client still sees SERVER_STATUS_IN_TRANS";
-    return r ? r : expect(b, "SELECT @@in_transaction", "0");
+    return r ? r : app_expect(b, "SELECT @@in_transaction", "0");
 }
 
 static void dirty_autocommit(MYSQL *a)
@@ -118,16 +98,16 @@ static const char *check_autocommit(MYSQL *b)
 {
     if (!(b->server_status & SERVER_STATUS_AUTOCOMMIT))
         return "client-side server_status lacks SERVER_STATUS_AUTOCOMMIT";
-    return expect(b, "SELECT @@autocommit", "1");
+    return app_expect(b, "SELECT @@autocommit", "1");
 }
 
 static void dirty_use_db(MYSQL *a)
 {
-    run(a, "USE t2");
+    app_run(a, "USE t2");
 }
 static const char *check_use_db(MYSQL *b)
 {
-    return expect(b, "SELECT DATABASE()", app_env("PSTEST_DB"));
+    return app_expect(b, "SELECT DATABASE()", app_env("PSTEST_DB"));
 }
 
 static void dirty_select_db(MYSQL *a)
@@ -138,7 +118,7 @@ static void dirty_select_db(MYSQL *a)
 
 static void dirty_set_names(MYSQL *a)
 {
-    run(a, "SET NAMES latin1");
+    app_run(a, "SET NAMES latin1");
 }
 static const char *check_set_names(MYSQL *b)
 {
@@ -151,13 +131,13 @@ static const char *check_set_names(MYSQL *b)
                  mysql_character_set_name(b), fresh);
         return detail;
     }
-    return expect(b, "SELECT @@character_set_client", fresh);
+    return app_expect(b, "SELECT @@character_set_client", fresh);
 }
 
 static void dirty_lock_tables(MYSQL *a)
 {
-    run(a, "CREATE TABLE IF NOT EXISTS probe_other (x INT)");
-    run(a, "LOCK TABLES items WRITE");
+    app_run(a, "CREATE TABLE IF NOT EXISTS probe_other (x INT)");
+    app_run(a, "LOCK TABLES items WRITE");
 }
 static const char *check_lock_tables(MYSQL *b)
 {
@@ -169,32 +149,32 @@ static const char *check_lock_tables(MYSQL *b)
 
 static void dirty_get_lock(MYSQL *a)
 {
-    run(a, "SELECT GET_LOCK('poolshim_probe', 0)");
+    app_run(a, "SELECT GET_LOCK('poolshim_probe', 0)");
 }
 static const char *check_get_lock(MYSQL *b)
 {
-    return expect(b, "SELECT IS_USED_LOCK('poolshim_probe')", "NULL");
+    return app_expect(b, "SELECT IS_USED_LOCK('poolshim_probe')", "NULL");
 }
 
 static void dirty_init_effect(MYSQL *a)
 {
-    run(a, "SET time_zone = '+00:00', @init = 0");
+    app_run(a, "SET time_zone = '+00:00', @init = 0");
 }
 static const char *check_init_effect(MYSQL *b)
 {
-    const char *r = expect(b, "SELECT @init", "42");
-    return r ? r : expect(b, "SELECT @@time_zone", "+05:00");
+    const char *r = app_expect(b, "SELECT @init", "42");
+    return r ? r : app_expect(b, "SELECT @@time_zone", "+05:00");
 }
 
 static void dirty_last_insert_id(MYSQL *a)
 {
-    run(a, "INSERT INTO items (v) VALUES ('lid-probe')");
+    app_run(a, "INSERT INTO items (v) VALUES ('lid-probe')");
 }
 static const char *check_last_insert_id(MYSQL *b)
 {
     if (mysql_insert_id(b) != 0)
         return "mysql_insert_id() not 0 after connect";
-    return expect(b, "SELECT LAST_INSERT_ID()", "0");
+    return app_expect(b, "SELECT LAST_INSERT_ID()", "0");
 }
 
 /* Prepares, binds 41, executes "SELECT ? + 1" and returns the result (binary protocol). */

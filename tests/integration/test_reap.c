@@ -218,10 +218,10 @@ Test(state, replayable_state_survives_a_reap_and_re_lease)
 {
     const char *kinds[] = {"autocommit",     "use_db",         "select_db", "set_names",
                            "last_insert_id", "all_replayable", "nothing"};
-    const char *transports[] = {NULL, "--tcp"};
+    const char *variants[] = {NULL, "--tcp", "--reconnect"};
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
-        for (size_t t = 0; t < 2; t++) {
-            const char *argv[] = {"reap_probe", kinds[i], transports[t], NULL};
+        for (size_t t = 0; t < 3; t++) {
+            const char *argv[] = {"reap_probe", kinds[i], variants[t], NULL};
             pstest_result r = pstest_run(argv, probe_env, true);
             assert_ok(&r, kinds[i]);
             cr_assert_geq(number(r.err, "reaped"), 1, "%s was not reaped:\n%s", kinds[i], r.err);
