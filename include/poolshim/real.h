@@ -20,6 +20,10 @@ bool ps_real_resolve(void) __attribute__((warn_unused_result));
  * stack temporary, init commands, close of a half-made handle). */
 extern __thread int ps_depth __attribute__((tls_model("initial-exec")));
 
+/* The return address of the program's current interposed call (where it called the
+ * library), set by the exported wrappers. */
+extern __thread void *ps_caller __attribute__((tls_model("initial-exec")));
+
 /* Runs STMT (a real call) with the nesting depth raised. */
 #define PS_NESTED(stmt)                                                                            \
     do {                                                                                           \

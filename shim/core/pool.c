@@ -204,17 +204,12 @@ bool ps_pool_full(ps_pool *p)
 void ps_pool_set_server_wait_timeout(ps_pool *p, int64_t ms)
 {
     int64_t margin = ms / 4 > 1000 ? 1000 : ms / 4; /* retire before the server does */
-    pthread_mutex_lock(&lock);
-    p->server_idle_limit_ms = ms > 0 ? ms - margin : INT64_MAX;
-    pthread_mutex_unlock(&lock);
+    __atomic_store_n(&p->server_idle_limit_ms, ms > 0 ? ms - margin : INT64_MAX, __ATOMIC_RELAXED);
 }
 
 int64_t ps_pool_server_idle_limit(ps_pool *p)
 {
-    pthread_mutex_lock(&lock);
-    int64_t limit = p->server_idle_limit_ms;
-    pthread_mutex_unlock(&lock);
-    return limit;
+    return __atomic_load_n(&p->server_idle_limit_ms, __ATOMIC_RELAXED); /* on every call */
 }
 
 void ps_pool_count_reap(ps_pool *p, bool relese, bool leak_warning)

@@ -8,6 +8,7 @@
 #include "poolshim/log.h"
 
 __thread int ps_depth __attribute__((tls_model("initial-exec")));
+__thread void *ps_caller __attribute__((tls_model("initial-exec")));
 
 #define PS_REAL(ret, name, params, required) ret(*ps_real_##name) params;
 #include "poolshim/real.def"

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,10 +217,44 @@ ps_conn *ps_obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const ps_c
     }
 }
 
+/* Backtraces of connect call sites, by the caller's return address: a program connects from a
+ * few places over and over, and unwinding the stack on every connect costs microseconds. */
+typedef struct site_trace {
+    void *caller;
+    int n;
+    void *trace[PS_LEASE_TRACE];
+} site_trace;
+
+static site_trace sites[64];
+static pthread_mutex_t sites_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Fills TRACE with where the program connected (cached per call site); returns its length. */
+static int connect_trace(void *trace[PS_LEASE_TRACE])
+{
+    void *caller = ps_caller;
+    site_trace *s = &sites[((uintptr_t)caller >> 4) % (sizeof sites / sizeof *sites)];
+    int n = -1;
+    pthread_mutex_lock(&sites_lock);
+    if (caller && s->caller == caller) {
+        n = s->n;
+        memcpy(trace, s->trace, sizeof s->trace);
+    }
+    pthread_mutex_unlock(&sites_lock);
+    if (n >= 0)
+        return n;
+    n = backtrace(trace, PS_LEASE_TRACE);
+    pthread_mutex_lock(&sites_lock);
+    s->caller = caller;
+    s->n = n;
+    memcpy(s->trace, trace, sizeof s->trace);
+    pthread_mutex_unlock(&sites_lock);
+    return n;
+}
+
 void ps_lease_start(const ps_client_ops *cl, ps_conn *c, void *handle)
 {
     void *trace[PS_LEASE_TRACE];
-    int n = ps_cfg.leak_warn_ms > 0 ? backtrace(trace, PS_LEASE_TRACE) : 0;
+    int n = ps_cfg.leak_warn_ms > 0 ? connect_trace(trace) : 0;
     if (!cl->track(handle) || !ps_lease_begin(c, handle, cl->transport(handle), trace, n)) {
         c->handle = handle;
         ps_pool_drop(c, false); /* the handle keeps its connection, unpooled */
