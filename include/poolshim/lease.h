@@ -62,11 +62,12 @@ void ps_lease_free(ps_lease *l);
 /* True when HANDLE (or TRANSPORT) holds a lease. */
 bool ps_lease_held(void *handle, void *transport);
 
-/* Starts a call on HANDLE: returns its lease marked busy, or NULL when it holds none. When the
- * lease is REAPED (or LIVE, clean, and idle past the reap threshold: POOLSHIM_REAP_IDLE_MS or
- * the server's wait_timeout, so its connection may be gone), it is returned REAPING with
- * *relese set: the caller must re-lease (ps_lease_relesed / ps_lease_relese_failed). */
-ps_lease *ps_lease_enter(void *handle, void *transport, bool *relese);
+/* Starts a call on HANDLE: returns its lease marked busy, or NULL when it holds none. When
+ * the call sends a command (MAY_RELESE) and the lease is REAPED (or LIVE, clean, and idle past
+ * the reap threshold: POOLSHIM_REAP_IDLE_MS or the server's wait_timeout, so its connection may
+ * be gone), it is returned REAPING with *relese set: the caller must re-lease
+ * (ps_lease_relesed / ps_lease_relese_failed). Result reads never re-lease. */
+ps_lease *ps_lease_enter(void *handle, void *transport, bool may_relese, bool *relese);
 
 /* Ends a call: STATEMENT when it ran a statement, its EFFECTS (ps_sql_effect bits; APP_RESET
  * clears the sticky ones), the insert id the handle now shows, the time and thread. */

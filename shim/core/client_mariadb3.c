@@ -282,6 +282,21 @@ static void free_unconnected_internals(MYSQL *app)
     PS_NESTED(ps_real_mysql_close(&tmp));
 }
 
+/* Makes H read exactly like the end of the real connect recorded in C: its results, no error. */
+static void show_connect_results(MYSQL *h, const ps_conn *c)
+{
+    h->affected_rows = c->affected_rows;
+    h->insert_id = c->insert_id;
+    h->server_status = c->server_status;
+    h->warning_count = c->warning_count;
+    h->net.last_errno = 0;
+    h->net.last_error[0] = '\0';
+    strcpy(h->net.sqlstate, "00000");
+    h->info = NULL;
+    h->field_count = 0;
+    h->extra_info = 0;
+}
+
 static void mdb_adopt(void *appv, ps_conn *c)
 {
     MYSQL *app = appv, *p = c->handle;
@@ -301,17 +316,7 @@ static void mdb_adopt(void *appv, ps_conn *c)
     mdb_options_extension *ext = opt_ext(app);
     if (!ext || !ext->status_callback)
         ps_real_mysql_optionsv(app, MARIADB_OPT_STATUS_CALLBACK, NULL, NULL);
-    /* The app's handle now reads exactly like the end of a fresh connect. */
-    app->affected_rows = c->affected_rows;
-    app->insert_id = c->insert_id;
-    app->server_status = c->server_status;
-    app->warning_count = c->warning_count;
-    app->net.last_errno = 0;
-    app->net.last_error[0] = '\0';
-    strcpy(app->net.sqlstate, "00000");
-    app->info = NULL;
-    app->field_count = 0;
-    app->extra_info = 0;
+    show_connect_results(app, c);
 }
 
 static const char *mdb_unparkable(void *hv)
@@ -852,16 +857,7 @@ static int64_t mdb_server_wait_timeout(void *hv, ps_conn *c)
     unsigned long long secs = 0;
     if (!query_number(h, "SELECT @@wait_timeout", &secs))
         secs = 0;
-    /* Put back what the connect left, so the program sees a fresh connect's handle. */
-    h->affected_rows = c->affected_rows;
-    h->insert_id = c->insert_id;
-    h->server_status = c->server_status;
-    h->warning_count = c->warning_count;
-    h->field_count = 0;
-    h->info = NULL;
-    h->net.last_errno = 0;
-    h->net.last_error[0] = '\0';
-    strcpy(h->net.sqlstate, "00000");
+    show_connect_results(h, c); /* the program must see a fresh connect's handle */
     return (int64_t)secs * 1000;
 }
 

@@ -1,10 +1,5 @@
 /* mysql_real_connect: hand the app a parked connection for its key, or make a real one and
  * register it as pooled. Anything unusual passes straight through to the library. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "poolshim/config.h"
 #include "poolshim/hooks.h"
 #include "poolshim/log.h"
 #include "poolshim/real.h"

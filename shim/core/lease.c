@@ -164,7 +164,7 @@ static int64_t reap_threshold(const ps_lease *l)
     return server < cfg ? server : cfg;
 }
 
-ps_lease *ps_lease_enter(void *handle, void *transport, bool *relese)
+ps_lease *ps_lease_enter(void *handle, void *transport, bool may_relese, bool *relese)
 {
     *relese = false;
     pthread_mutex_lock(&lock);
@@ -174,7 +174,7 @@ ps_lease *ps_lease_enter(void *handle, void *transport, bool *relese)
     if (l && l->pid == ps_pid()) {
         bool stale = l->state == PS_LEASE_LIVE && l->busy == 0 && clean(l) &&
                      ps_now_ms() - l->last_call_ms >= reap_threshold(l);
-        if (l->state == PS_LEASE_REAPED || stale) {
+        if (may_relese && (l->state == PS_LEASE_REAPED || stale)) {
             l->state = PS_LEASE_REAPING;
             *relese = true;
         }

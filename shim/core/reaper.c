@@ -270,14 +270,13 @@ bool ps_call_begin(ps_call *call, void *h, bool may_relese)
     call->lease = NULL;
     if (!cl)
         return true;
-    ps_lease *l = ps_lease_enter(h, cl->transport(h), &relese);
+    ps_lease *l = ps_lease_enter(h, cl->transport(h), may_relese, &relese);
     if (!l || !relese)
         return (call->lease = l), true;
     if (l->conn && !reap(cl, l, true)) { /* idle past the server's patience: reap it first */
         ps_lease_relesed(l, l->conn, cl->transport(h));
         return (call->lease = l), true;
     }
-    (void)may_relese;
     bool unpooled;
     char *info = NULL;
     ps_conn *c = ps_obtain(cl, l->pool, h, NULL, true, l->last_insert_id, &unpooled, &info);
