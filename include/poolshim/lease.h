@@ -40,6 +40,7 @@ typedef struct ps_lease {
     unsigned long long last_insert_id; /* last generated id seen in an OK packet */
     char *husk_info;                   /* the husk's copy of mysql_info() while reaped */
     bool leak_warned;
+    bool inherited;         /* taken over from the parent process, connection not yet disowned */
     const char *unreapable; /* why the last reap attempt was refused (static text) */
     int trace_len;
     void *trace[PS_LEASE_TRACE]; /* where the handle was connected */
@@ -66,7 +67,9 @@ bool ps_lease_held(void *handle, void *transport);
  * the call sends a command (MAY_RELESE) and the lease is REAPED (or LIVE, clean, and idle past
  * the reap threshold: POOLSHIM_REAP_IDLE_MS or the server's wait_timeout, so its connection may
  * be gone), it is returned REAPING with *relese set: the caller must re-lease
- * (ps_lease_relesed / ps_lease_relese_failed). Result reads never re-lease. */
+ * (ps_lease_relesed / ps_lease_relese_failed). Result reads never re-lease. A lease inherited
+ * across fork is ignored (NULL) except by a command, which takes it over: REAPING, *relese,
+ * ->inherited set, so the caller first lets go of the parent's connection. */
 ps_lease *ps_lease_enter(void *handle, void *transport, bool may_relese, bool *relese);
 
 /* Ends a call: STATEMENT when it ran a statement, its EFFECTS (ps_sql_effect bits; APP_RESET
@@ -76,6 +79,9 @@ void ps_lease_leave(ps_lease *l, bool statement, unsigned effects, bool app_rese
 
 /* A re-lease succeeded: L holds C (with TRANSPORT), LIVE and busy. */
 void ps_lease_relesed(ps_lease *l, ps_conn *c, void *transport);
+
+/* L (REAPING, owned by the caller) no longer holds a connection: its handle is a husk. */
+void ps_lease_disowned(ps_lease *l);
 
 /* A re-lease failed: L is REAPED again and not busy. */
 void ps_lease_relese_failed(ps_lease *l);
@@ -104,7 +110,12 @@ void ps_lease_set_transport(ps_lease *l, void *transport);
  * handle's own thread. */
 ps_lease *ps_lease_find(void *handle, void *transport);
 
-/* pthread_atfork handlers. In the child, leases stay (their pid marks them inherited). */
+/* True when L's session holds nothing the shim cannot reproduce on a fresh connection. */
+bool ps_lease_replayable(ps_lease *l);
+
+/* pthread_atfork handlers. In the child, leases stay (their pid marks them inherited) until
+ * the child's first command on the handle takes one over (ps_lease_enter: REAPING, relese,
+ * ->inherited set). Leases a parent thread was moving at fork time are dropped in the child. */
 void ps_lease_before_fork(void);
 void ps_lease_after_fork_parent(void);
 void ps_lease_after_fork_child(void);

@@ -141,7 +141,8 @@ void ps_pool_connect_failed(ps_pool *p, bool failed);
 void ps_pool_park(ps_conn *c, void *handle);
 
 /* Forgets a LEASED connection the caller closed (or will close) for real; frees C.
- * DISCARDED counts it as unsafe to park, as opposed to already gone. */
+ * DISCARDED counts it as unsafe to park, as opposed to already gone. A connection inherited
+ * across fork (made by another pid) is only freed: this process never counted it. */
 void ps_pool_drop(ps_conn *c, bool discarded);
 
 /* Moves a LEASED connection to pool TO (identity change); may exceed TO's cap. */
@@ -166,8 +167,9 @@ typedef struct ps_pool_snapshot {
 /* Calls FN with a snapshot of each pool (for summaries); FN must not call into the pool. */
 void ps_pool_foreach(void (*fn)(const ps_pool_snapshot *s, void *ctx), void *ctx);
 
-/* In a forked child: the pools' idle connections belong to the parent. Forgets them (no wire
- * traffic), zeroes counts, and re-initialises the lock. Installed with pthread_atfork. */
+/* In a forked child: the pools' idle connections and leases belong to the parent. Sets the
+ * idle ones aside to be forgotten (ops.forget, no wire traffic) at the child's next acquire or
+ * drain, zeroes the counts, and releases the lock. Installed with pthread_atfork. */
 void ps_pool_after_fork_child(void);
 
 /* Lock hooks for pthread_atfork so no other thread holds the lock across fork. */

@@ -31,4 +31,8 @@ ps_conn *ps_obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const ps_c
 /* Starts a lease for connection C now in HANDLE, capturing where it was connected. */
 void ps_lease_start(const ps_client_ops *cl, ps_conn *c, void *handle);
 
+/* pthread_atfork handlers (parent and child alike after fork) for the call-site cache lock. */
+void ps_reaper_before_fork(void);
+void ps_reaper_after_fork(void);
+
 #endif

@@ -17,6 +17,16 @@ my_bool ps_hook_mariadb_reconnect(MYSQL *m)
     if (!ps_real_mariadb_reconnect)
         return 1;
     ps_lease *l = (cl && m && ps_depth == 0) ? ps_lease_find(m, cl->transport(m)) : NULL;
+    if (l && l->pid != ps_pid()) {
+        /* Inherited across fork: the library's close of the old connection must not reach
+         * the parent's session, and the new connection is the child's own, unpooled. */
+        l = ps_lease_take(m, cl->transport(m));
+        cl->neutralize(m);
+        if (l && l->conn)
+            ps_pool_drop(l->conn, false);
+        ps_lease_free(l);
+        l = NULL;
+    }
     /* Inside, the library runs mysql_init/real_connect on a stack temporary and closes M:
      * all nested, all passed through. Then the lease follows the new transport, and M's I/O
      * is tracked again (the struct copy brought the library's methods back). */

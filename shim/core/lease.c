@@ -171,7 +171,14 @@ ps_lease *ps_lease_enter(void *handle, void *transport, bool may_relese, bool *r
     ps_lease *l;
     while ((l = find(handle, transport)) != NULL && l->state == PS_LEASE_REAPING)
         wait_for_owner();
-    if (l && l->pid == ps_pid()) {
+    if (l && l->pid != ps_pid() && may_relese && l->state != PS_LEASE_REAPING) {
+        /* Inherited across fork: this process's first command on the handle takes it over. */
+        l->pid = ps_pid();
+        l->inherited = true;
+        l->state = PS_LEASE_REAPING;
+        *relese = true;
+        l->busy++;
+    } else if (l && l->pid == ps_pid()) {
         bool stale = l->state == PS_LEASE_LIVE && l->busy == 0 && clean(l) &&
                      ps_now_ms() - l->last_call_ms >= reap_threshold(l);
         if (may_relese && (l->state == PS_LEASE_REAPED || stale)) {
@@ -216,6 +223,14 @@ void ps_lease_relesed(ps_lease *l, ps_conn *c, void *transport)
     l->state = PS_LEASE_LIVE;
     if (!l->in_lru)
         lru_append(l);
+    pthread_mutex_unlock(&lock);
+}
+
+void ps_lease_disowned(ps_lease *l)
+{
+    pthread_mutex_lock(&lock);
+    l->conn = NULL;
+    l->transport = NULL;
     pthread_mutex_unlock(&lock);
 }
 
@@ -301,5 +316,23 @@ void ps_lease_after_fork_parent(void)
 
 void ps_lease_after_fork_child(void)
 {
+    for (ps_lease *l = oldest, *next; l; l = next) {
+        next = l->newer;
+        l->busy = 0; /* the calls in progress belong to the parent's threads */
+        if (l->state == PS_LEASE_REAPING) {
+            /* A parent thread was moving this connection: the handle is half-moved here, so
+             * the child never tracks it (its calls pass straight through). */
+            unindex(l);
+            lru_unlink(l);
+        }
+    }
     pthread_mutex_unlock(&lock);
+}
+
+bool ps_lease_replayable(ps_lease *l)
+{
+    pthread_mutex_lock(&lock);
+    bool ok = clean(l);
+    pthread_mutex_unlock(&lock);
+    return ok;
 }

@@ -45,6 +45,10 @@ struct ps_pool {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* In a forked child: the parent's parked connections. They are freed (ops.forget: nothing sent
+ * on their sockets) at the child's next acquire or exit, not in the fork handler, where the
+ * client library's locks (TLS) may be held by a thread that does not exist in the child. */
+static ps_conn *orphans;
 static ps_pool *pools;
 static ps_pool_ops ops;
 static uint64_t jitter_state = 0x9e3779b97f4a7c15ull;
@@ -254,6 +258,18 @@ static void destroy_list(ps_conn *list, bool forget)
     }
 }
 
+/* Frees the parked connections inherited across fork (see orphans), outside the lock. */
+static void forget_orphans(void)
+{
+    if (!__atomic_load_n(&orphans, __ATOMIC_RELAXED))
+        return;
+    pthread_mutex_lock(&lock);
+    ps_conn *list = orphans;
+    orphans = NULL;
+    pthread_mutex_unlock(&lock);
+    destroy_list(list, true);
+}
+
 /* Gives a freed slot to the oldest waiter, if any and if P is under its cap. */
 static void grant_slot(ps_pool *p)
 {
@@ -351,6 +367,7 @@ enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, 
     int64_t now = ps_now_ms();
     *conn = NULL;
     *waited_ms = 0;
+    forget_orphans();
     pthread_mutex_lock(&lock);
     collect_expired(p, now, &doomed);
     if (p->idle && !p->wait_head) {
@@ -439,6 +456,12 @@ void ps_pool_drop(ps_conn *c, bool discarded)
 {
     ps_pool *p = c->pool;
     pthread_mutex_lock(&lock);
+    if (c->pid != cached_pid) { /* inherited across fork: never counted in this process */
+        pthread_mutex_unlock(&lock);
+        free(c->dsn_db);
+        free(c);
+        return;
+    }
     p->n_leased--;
     if (discarded)
         p->st.discards++;
@@ -497,6 +520,7 @@ static ps_conn *unlink_all_idle(void)
 
 void ps_pool_drain_all(void)
 {
+    forget_orphans();
     pthread_mutex_lock(&lock);
     ps_conn *all = unlink_all_idle();
     pthread_mutex_unlock(&lock);
@@ -527,10 +551,16 @@ void ps_pool_after_fork_child(void)
 {
     cached_pid = getpid();
     ps_conn *all = unlink_all_idle();
+    while (all) {
+        ps_conn *next = all->next;
+        all->next = orphans;
+        orphans = all;
+        all = next;
+    }
     for (ps_pool *p = pools; p; p = p->hh.next) {
         p->n_connecting = 0; /* those connects run in the parent's other threads */
+        p->n_leased = 0;     /* the parent's leases: inherited handles, counted nowhere here */
         p->wait_head = p->wait_tail = NULL;
     }
     pthread_mutex_unlock(&lock);
-    destroy_list(all, true);
 }

@@ -17,7 +17,8 @@
 #include "poolshim/shim.h"
 #include "poolshim/sql_effects.h"
 
-#define ER_CON_COUNT 1040 /* the server's "Too many connections" */
+#define ER_CON_COUNT   1040 /* the server's "Too many connections" */
+#define CR_SERVER_GONE 2006 /* the client library's "MySQL server has gone away" */
 
 /* Takes the connection back from lease L (REAPING, owned by the caller): saves what the handle
  * shows, reads LAST_INSERT_ID(), resets the session and parks the connection (a dead one is
@@ -228,6 +229,16 @@ typedef struct site_trace {
 static site_trace sites[64];
 static pthread_mutex_t sites_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void ps_reaper_before_fork(void)
+{
+    pthread_mutex_lock(&sites_lock);
+}
+
+void ps_reaper_after_fork(void)
+{
+    pthread_mutex_unlock(&sites_lock);
+}
+
 /* Fills TRACE with where the program connected (cached per call site); returns its length. */
 static int connect_trace(void *trace[PS_LEASE_TRACE])
 {
@@ -263,6 +274,46 @@ void ps_lease_start(const ps_client_ops *cl, ps_conn *c, void *handle)
     c->handle = handle;
 }
 
+/* In a forked child, lets go of the parent's connection held by inherited lease L (REAPING,
+ * owned) without sending anything on it: the handle becomes a husk, so the caller re-leases a
+ * connection of this process's own. When the session held state a fresh connection cannot
+ * reproduce (a transaction, temporary tables, variables...), the handle gets "server has gone
+ * away" instead, L is REAPED, and false is returned: the command must fail, like a lost
+ * connection, rather than run silently in another session. */
+static bool disown_inherited(const ps_client_ops *cl, ps_lease *l)
+{
+    void *h = l->handle;
+    ps_conn *c = l->conn;
+    l->inherited = false;
+    if (!c)
+        return true; /* the parent had reaped it: already a husk */
+    const char *why = cl->unreapable(h);
+    if (!why && !ps_lease_replayable(l))
+        why = ps_sql_effect_reason(l->effects);
+    char *info = NULL;
+    void *parked = cl->husk(h, cl->save_results(h), &info);
+    if (!parked) {
+        why = "out of memory";
+    } else {
+        free(l->husk_info);
+        l->husk_info = info;
+        cl->forget(parked);
+    }
+    ps_pool_drop(c, false);
+    ps_lease_disowned(l);
+    if (!why) {
+        ps_debug(ps_pool_label(l->pool), "handle %p inherited across fork: reconnecting", h);
+        return true;
+    }
+    ps_warn(ps_pool_label(l->pool),
+            "handle %p inherited across fork holds session state a new connection cannot "
+            "have (%s): reporting the connection as lost",
+            h, why);
+    cl->set_error(h, CR_SERVER_GONE, "HY000", "MySQL server has gone away");
+    ps_lease_relese_failed(l);
+    return false;
+}
+
 bool ps_call_begin(ps_call *call, void *h, bool may_relese)
 {
     const ps_client_ops *cl = ps_shim();
@@ -273,6 +324,8 @@ bool ps_call_begin(ps_call *call, void *h, bool may_relese)
     ps_lease *l = ps_lease_enter(h, cl->transport(h), may_relese, &relese);
     if (!l || !relese)
         return (call->lease = l), true;
+    if (l->inherited && !disown_inherited(cl, l))
+        return false;
     if (l->conn && !reap(cl, l, true)) { /* idle past the server's patience: reap it first */
         ps_lease_relesed(l, l->conn, cl->transport(h));
         return (call->lease = l), true;

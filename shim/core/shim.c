@@ -12,6 +12,7 @@
 #include "poolshim/log.h"
 #include "poolshim/real.h"
 #include "poolshim/lease.h"
+#include "poolshim/reaper.h"
 
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 static const ps_client_ops *client; /* NULL: pass-through */
@@ -31,6 +32,7 @@ static void forget_parked(void *handle)
 /* pthread_atfork handlers: no lock may be held by another thread across fork. */
 static void before_fork(void)
 {
+    ps_reaper_before_fork();
     ps_lease_before_fork();
     ps_pool_before_fork();
 }
@@ -39,12 +41,14 @@ static void after_fork_parent(void)
 {
     ps_pool_after_fork_parent();
     ps_lease_after_fork_parent();
+    ps_reaper_after_fork();
 }
 
 static void after_fork_child(void)
 {
     ps_pool_after_fork_child();
     ps_lease_after_fork_child();
+    ps_reaper_after_fork();
 }
 
 /* At exit: summary, then a polite close (COM_QUIT) of every parked connection, so the server

@@ -13,21 +13,6 @@ static pstest_result run_app(const char *const argv[], const char *const env[], 
     return pstest_run(argv, env, preload);
 }
 
-/* Asserts that R exited 0, printing its output otherwise. */
-static void assert_ok(const pstest_result *r, const char *what)
-{
-    cr_assert_eq(r->exit_code, 0, "%s exited %d\nstdout:\n%s\nstderr:\n%s", what, r->exit_code,
-                 r->out, r->err);
-}
-
-/* The integer value of KEY in R's output. */
-static long long value_ll(const pstest_result *r, const char *key)
-{
-    const char *v = pstest_line_value(r->out, key);
-    cr_assert_not_null(v, "no %s= line in:\n%s\n%s", key, r->out, r->err);
-    return atoll(v);
-}
-
 /* Runs ARGV under the shim and returns how much the server's Connections grew. */
 static long long connections_during(const char *const argv[], const char *const env[],
                                     pstest_result *out)
@@ -51,7 +36,7 @@ static void probe_all(const char *opt)
     for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++) {
         const char *argv[] = {"session_probe", scenarios[i], opt, NULL};
         pstest_result r = run_app(argv, NULL, true);
-        assert_ok(&r, scenarios[i]);
+        pstest_assert_ok(&r, scenarios[i]);
         cr_assert_str_eq(pstest_line_value(r.out, "clean"), "1", "%s: %s", scenarios[i], r.out);
         cr_assert_str_eq(pstest_line_value(r.out, "reused"), "1",
                          "%s: the connection was not reused\n%s", scenarios[i], r.out);
@@ -78,7 +63,7 @@ Test(state, without_the_shim_nothing_is_reused)
 {
     const char *argv[] = {"session_probe", "user_var", NULL};
     pstest_result r = run_app(argv, NULL, false);
-    assert_ok(&r, "session_probe without shim");
+    pstest_assert_ok(&r, "session_probe without shim");
     cr_assert_str_eq(pstest_line_value(r.out, "reused"), "0", "%s", r.out);
     pstest_result_free(&r);
 }
@@ -91,8 +76,8 @@ static void loop_10000(const char *opt)
     MYSQL *admin = pstest_admin();
     long long aborted = pstest_status(admin, "Aborted_clients");
     long long delta = connections_during(argv, NULL, &r);
-    assert_ok(&r, "connect_loop");
-    cr_assert_eq(value_ll(&r, "requests"), 10000);
+    pstest_assert_ok(&r, "connect_loop");
+    cr_assert_eq(pstest_value_ll(&r, "requests"), 10000);
     cr_assert_leq(delta, 20, "Connections grew by %lld for 10000 requests", delta);
     cr_assert_eq(pstest_status(admin, "Aborted_clients"), aborted,
                  "parked connections were not closed politely at exit");
@@ -121,10 +106,10 @@ Test(loop, threads_and_two_users_never_share_a_connection)
                           "--alternate-users", "--tcp", NULL};
     pstest_result r;
     long long delta = connections_during(argv, NULL, &r);
-    assert_ok(&r, "connect_loop threads");
-    cr_assert_eq(value_ll(&r, "requests"), 4000);
-    cr_assert_eq(value_ll(&r, "wrong_user"), 0, "%s", r.out);
-    cr_assert_eq(value_ll(&r, "shared_ids"), 0, "a connection served two users\n%s", r.out);
+    pstest_assert_ok(&r, "connect_loop threads");
+    cr_assert_eq(pstest_value_ll(&r, "requests"), 4000);
+    cr_assert_eq(pstest_value_ll(&r, "wrong_user"), 0, "%s", r.out);
+    cr_assert_eq(pstest_value_ll(&r, "shared_ids"), 0, "a connection served two users\n%s", r.out);
     cr_assert_leq(delta, 2 * 20, "Connections grew by %lld", delta);
     pstest_result_free(&r);
 }
@@ -135,9 +120,9 @@ Test(loop, kill_switch_passes_everything_through)
     const char *env[] = {"POOLSHIM_DISABLE=1", NULL};
     pstest_result r;
     long long delta = connections_during(argv, env, &r);
-    assert_ok(&r, "connect_loop disabled");
+    pstest_assert_ok(&r, "connect_loop disabled");
     cr_assert_geq(delta, 50);
-    cr_assert_eq(value_ll(&r, "distinct_ids"), 50);
+    cr_assert_eq(pstest_value_ll(&r, "distinct_ids"), 50);
     pstest_result_free(&r);
 }
 
@@ -147,7 +132,7 @@ Test(loop, garbage_config_logs_one_line_and_keeps_pooling)
     const char *env[] = {"POOLSHIM_MAX_PER_KEY=banana", "POOLSHIM_LOG_LEVEL=loud", NULL};
     pstest_result r;
     long long delta = connections_during(argv, env, &r);
-    assert_ok(&r, "connect_loop with garbage config");
+    pstest_assert_ok(&r, "connect_loop with garbage config");
     const char *first = strstr(r.err, "POOLSHIM_MAX_PER_KEY='banana'");
     cr_assert_not_null(first, "no warning about the bad value:\n%s", r.err);
     cr_assert_null(strstr(first + 1, "POOLSHIM_MAX_PER_KEY='banana'"), "warned twice:\n%s", r.err);
@@ -160,8 +145,8 @@ Test(loop, garbage_config_logs_one_line_and_keeps_pooling)
 static void same_error_as_without_shim(const char *const argv[])
 {
     pstest_result with = run_app(argv, NULL, true), without = run_app(argv, NULL, false);
-    assert_ok(&with, "connect_once with shim");
-    assert_ok(&without, "connect_once without shim");
+    pstest_assert_ok(&with, "connect_once with shim");
+    pstest_assert_ok(&without, "connect_once without shim");
     cr_assert_str_eq(pstest_line_value(without.out, "result"), "error", "%s", without.out);
     cr_assert_str_eq(with.out, without.out, "with the shim:\n%s\nwithout:\n%s", with.out,
                      without.out);
@@ -205,8 +190,8 @@ Test(errors, cap_and_wait_timeout_end_in_error_1040_for_handles_that_cannot_be_r
     MYSQL *admin = pstest_admin();
     long long threads_before = pstest_status(admin, "Threads_connected");
     long long delta = connections_during(argv, env, &r);
-    cr_assert_eq(value_ll(&r, "ok"), 3, "%s", r.out);
-    cr_assert_eq(value_ll(&r, "errors"), 2, "%s", r.out);
+    cr_assert_eq(pstest_value_ll(&r, "ok"), 3, "%s", r.out);
+    cr_assert_eq(pstest_value_ll(&r, "errors"), 2, "%s", r.out);
     const char *first = pstest_line_value(r.out, "first_error");
     cr_assert(first && !strncmp(first, "1040: Too many connections", 26), "%s", r.out);
     cr_assert_eq(delta, 3);
@@ -222,7 +207,7 @@ Test(fields, a_reused_handle_reads_like_a_fresh_connect)
                                        {"field_probe", "--tcp", NULL}};
     for (size_t i = 0; i < 3; i++) {
         pstest_result r = run_app(variants[i], NULL, true);
-        assert_ok(&r, "field_probe");
+        pstest_assert_ok(&r, "field_probe");
         cr_assert_str_eq(pstest_line_value(r.out, "reused"), "1", "%s", r.out);
         cr_assert_str_eq(pstest_line_value(r.out, "same"), "1", "%s", r.out);
         pstest_result_free(&r);
@@ -233,11 +218,11 @@ Test(reconnect, library_auto_reconnect_works_and_the_new_connection_is_pooled)
 {
     const char *argv[] = {"reconnect_probe", NULL};
     pstest_result r = run_app(argv, NULL, true);
-    assert_ok(&r, "reconnect_probe");
-    cr_assert_eq(value_ll(&r, "ping_rc"), 0, "%s", r.out);
-    cr_assert_neq(value_ll(&r, "id_after"), value_ll(&r, "id_before"), "%s", r.out);
-    cr_assert_eq(value_ll(&r, "query_ok"), 1, "%s", r.out);
-    cr_assert_eq(value_ll(&r, "id_next"), value_ll(&r, "id_after"),
+    pstest_assert_ok(&r, "reconnect_probe");
+    cr_assert_eq(pstest_value_ll(&r, "ping_rc"), 0, "%s", r.out);
+    cr_assert_neq(pstest_value_ll(&r, "id_after"), pstest_value_ll(&r, "id_before"), "%s", r.out);
+    cr_assert_eq(pstest_value_ll(&r, "query_ok"), 1, "%s", r.out);
+    cr_assert_eq(pstest_value_ll(&r, "id_next"), pstest_value_ll(&r, "id_after"),
                  "the reconnected connection was not parked and reused\n%s", r.out);
     pstest_result_free(&r);
 }
@@ -246,13 +231,13 @@ Test(reconnect, without_reconnect_the_error_is_the_unshimmed_one)
 {
     const char *argv[] = {"reconnect_probe", "--no-reconnect", NULL};
     pstest_result with = run_app(argv, NULL, true), without = run_app(argv, NULL, false);
-    assert_ok(&with, "reconnect_probe with shim");
-    assert_ok(&without, "reconnect_probe without shim");
+    pstest_assert_ok(&with, "reconnect_probe with shim");
+    pstest_assert_ok(&without, "reconnect_probe without shim");
     cr_assert_str_eq(pstest_line_value(with.out, "ping_errno"),
                      pstest_line_value(without.out, "ping_errno"));
     cr_assert_str_eq(pstest_line_value(with.out, "ping_rc"),
                      pstest_line_value(without.out, "ping_rc"));
-    cr_assert_neq(value_ll(&with, "id_next"), value_ll(&with, "id_before"),
+    cr_assert_neq(pstest_value_ll(&with, "id_next"), pstest_value_ll(&with, "id_before"),
                   "a killed connection was handed out again\n%s", with.out);
     pstest_result_free(&with);
     pstest_result_free(&without);
@@ -264,9 +249,10 @@ Test(validation, a_parked_connection_killed_by_the_server_is_never_handed_out)
                                        {"identity_probe", "stale", "--tcp"}};
     for (size_t i = 0; i < 2; i++) {
         pstest_result r = run_app(variants[i], NULL, true);
-        assert_ok(&r, "identity_probe stale");
-        cr_assert_neq(value_ll(&r, "id_second"), value_ll(&r, "id_first"), "%s", r.out);
-        cr_assert_eq(value_ll(&r, "query_ok"), 1, "%s", r.out);
+        pstest_assert_ok(&r, "identity_probe stale");
+        cr_assert_neq(pstest_value_ll(&r, "id_second"), pstest_value_ll(&r, "id_first"), "%s",
+                      r.out);
+        cr_assert_eq(pstest_value_ll(&r, "query_ok"), 1, "%s", r.out);
         pstest_result_free(&r);
     }
 }
@@ -275,15 +261,15 @@ Test(identity, change_user_moves_the_connection_to_the_new_users_pool)
 {
     const char *argv[] = {"identity_probe", "change_user", NULL};
     pstest_result r = run_app(argv, NULL, true);
-    assert_ok(&r, "identity_probe change_user");
+    pstest_assert_ok(&r, "identity_probe change_user");
     const char *user2 = pstest_env("PSTEST_USER2"), *user1 = pstest_env("PSTEST_USER");
     cr_assert(!strncmp(pstest_line_value(r.out, "changed_user"), user2, strlen(user2)), "%s",
               r.out);
     cr_assert(!strncmp(pstest_line_value(r.out, "user2_is"), user2, strlen(user2)), "%s", r.out);
     cr_assert(!strncmp(pstest_line_value(r.out, "user1_is"), user1, strlen(user1)), "%s", r.out);
-    cr_assert_eq(value_ll(&r, "id_user2"), value_ll(&r, "id_changed"),
+    cr_assert_eq(pstest_value_ll(&r, "id_user2"), pstest_value_ll(&r, "id_changed"),
                  "the changed connection was not parked under the new user\n%s", r.out);
-    cr_assert_neq(value_ll(&r, "id_user1"), value_ll(&r, "id_changed"),
+    cr_assert_neq(pstest_value_ll(&r, "id_user1"), pstest_value_ll(&r, "id_changed"),
                   "user 1 got user 2's connection\n%s", r.out);
     pstest_result_free(&r);
 }
@@ -294,8 +280,8 @@ Test(reap, leaked_clean_handles_are_reclaimed_at_the_cap)
     const char *env[] = {"POOLSHIM_MAX_PER_KEY=3", "POOLSHIM_WAIT_TIMEOUT_MS=300", NULL};
     pstest_result r;
     long long delta = connections_during(argv, env, &r);
-    assert_ok(&r, "leaky with a cap of 3");
-    cr_assert_eq(value_ll(&r, "ok"), 200, "%s", r.out);
+    pstest_assert_ok(&r, "leaky with a cap of 3");
+    cr_assert_eq(pstest_value_ll(&r, "ok"), 200, "%s", r.out);
     cr_assert_leq(delta, 3, "Connections grew by %lld", delta);
     pstest_result_free(&r);
 }

@@ -10,74 +10,19 @@
 
 #include "pstest.h"
 
-static char sandbox_dir[128];
-
-/* Runs the shell command CMD, failing the test when it fails. */
-static void shell(const char *cmd)
-{
-    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    pstest_result r = pstest_run(argv, NULL, false);
-    cr_assert_eq(r.exit_code, 0, "%s failed:\n%s\n%s", cmd, r.out, r.err);
-    pstest_result_free(&r);
-}
-
-/* Starts a throwaway server with extra mariadbd OPTIONS and exports its PSTEST_* settings to
- * this test process, so helpers and apps use it. */
-static void start_sandbox(const char *options)
-{
-    snprintf(sandbox_dir, sizeof sandbox_dir, "/tmp/pstest-reap-XXXXXX");
-    cr_assert_not_null(mkdtemp(sandbox_dir));
-    char cmd[512], path[160], line[512];
-    snprintf(cmd, sizeof cmd, "%s start %s %s >/dev/null", pstest_env("PSTEST_SANDBOX_SCRIPT"),
-             sandbox_dir, options);
-    shell(cmd);
-    snprintf(path, sizeof path, "%s/env", sandbox_dir);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "no %s", path);
-    while (fgets(line, sizeof line, f)) {
-        char *kv = strncmp(line, "export ", 7) ? line : line + 7, *eq = strchr(kv, '=');
-        if (!eq)
-            continue;
-        *eq = '\0';
-        eq[1 + strcspn(eq + 1, "\n")] = '\0';
-        setenv(kv, eq + 1, 1);
-    }
-    fclose(f);
-}
-
-/* Stops the throwaway server of this test. */
-static void stop_sandbox(void)
-{
-    if (!sandbox_dir[0])
-        return;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s stop %s >/dev/null; rm -rf %s",
-             pstest_env("PSTEST_SANDBOX_SCRIPT"), sandbox_dir, sandbox_dir);
-    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    pstest_result r = pstest_run(argv, NULL, false);
-    pstest_result_free(&r);
-}
-
 static void small_server(void)
 {
-    start_sandbox("--max-connections=50");
+    pstest_sandbox_start("--max-connections=50");
 }
 
 static void tiny_server(void)
 {
-    start_sandbox("--max-connections=8");
+    pstest_sandbox_start("--max-connections=8");
 }
 
 static void impatient_server(void)
 {
-    start_sandbox("--wait-timeout=2");
-}
-
-/* Asserts that R exited 0, printing its output otherwise. */
-static void assert_ok(const pstest_result *r, const char *what)
-{
-    cr_assert_eq(r->exit_code, 0, "%s exited %d\nstdout:\n%s\nstderr:\n%s", what, r->exit_code,
-                 r->out, r->err);
+    pstest_sandbox_start("--wait-timeout=2");
 }
 
 /* The integer value of KEY= in TEXT (stdout line, or a field of the shim's summary). */
@@ -117,7 +62,7 @@ static pstest_result observed_run(const char *const argv[], const char *const en
 }
 
 Test(leak, twenty_thousand_never_closed_connects_against_max_connections_50, .init = small_server,
-     .fini = stop_sandbox, .timeout = 300)
+     .fini = pstest_sandbox_stop, .timeout = 300)
 {
     const char *leak[] = {"leaky", "--requests", "20000", "--select1", NULL};
     const char *closing[] = {"leaky", "--requests", "20000", "--select1", "--close", NULL};
@@ -129,11 +74,11 @@ Test(leak, twenty_thousand_never_closed_connects_against_max_connections_50, .in
         double s;
         pstest_result_free(&c);
         c = observed_run(closing, NULL, &delta_c, &peak_c, &s);
-        assert_ok(&c, "leaky --close");
+        pstest_assert_ok(&c, "leaky --close");
         secs_c = s < secs_c ? s : secs_c;
         pstest_result_free(&r);
         r = observed_run(leak, NULL, &d, &pk, &s);
-        assert_ok(&r, "leaky (never closes)");
+        pstest_assert_ok(&r, "leaky (never closes)");
         secs = s < secs ? s : secs;
         delta = d > delta ? d : delta;
         peak = pk > peak ? pk : peak;
@@ -150,7 +95,7 @@ Test(leak, twenty_thousand_never_closed_connects_against_max_connections_50, .in
 }
 
 Test(leak, server_refusals_are_answered_with_reclaimable_handles, .init = tiny_server,
-     .fini = stop_sandbox, .timeout = 120)
+     .fini = pstest_sandbox_stop, .timeout = 120)
 {
     /* The server takes 8 connections, the shim's default cap is 20: the server refuses (1040)
      * before the pool is full, and the shim must reclaim instead of failing. */
@@ -158,7 +103,7 @@ Test(leak, server_refusals_are_answered_with_reclaimable_handles, .init = tiny_s
     long long delta, peak;
     double secs;
     pstest_result r = observed_run(leak, NULL, &delta, &peak, &secs);
-    assert_ok(&r, "leaky against max_connections=8");
+    pstest_assert_ok(&r, "leaky against max_connections=8");
     cr_assert_eq(number(r.out, "ok"), 500, "%s", r.out);
     cr_assert_leq(peak, 9, "peak %lld: more than the server admits (8 + 1 SUPER)", peak);
     cr_assert_leq(delta, 9, "Connections grew by %lld", delta);
@@ -174,32 +119,32 @@ static void driver_leaks(const char *interpreter, const char *script)
     long long delta, peak;
     double secs;
     pstest_result r = observed_run(argv, NULL, &delta, &peak, &secs);
-    assert_ok(&r, script);
+    pstest_assert_ok(&r, script);
     cr_assert_eq(number(r.out, "errors"), 0, "%s", r.out);
     cr_assert_leq(peak, 20, "peak Threads_connected %lld", peak);
     cr_assert_leq(delta, 20, "Connections grew by %lld", delta);
     pstest_result_free(&r);
 }
 
-Test(leak, perl_dbd_mysql_leaks_are_reclaimed, .init = small_server, .fini = stop_sandbox,
+Test(leak, perl_dbd_mysql_leaks_are_reclaimed, .init = small_server, .fini = pstest_sandbox_stop,
      .timeout = 120)
 {
     driver_leaks("perl", "dbd_loop.pl");
 }
 
-Test(leak, python_mysqldb_leaks_are_reclaimed, .init = small_server, .fini = stop_sandbox,
+Test(leak, python_mysqldb_leaks_are_reclaimed, .init = small_server, .fini = pstest_sandbox_stop,
      .timeout = 120)
 {
     driver_leaks("/usr/bin/python3", "mysqldb_loop.py");
 }
 
 Test(leak, idle_gaps_longer_than_wait_timeout_cause_no_errors, .init = impatient_server,
-     .fini = stop_sandbox, .timeout = 180)
+     .fini = pstest_sandbox_stop, .timeout = 180)
 {
     const char *argv[] = {"gap_borrow", "--gaps", "10",     "--gap-ms", "3000",
                           "--borrows",  "10000",  "--held", "3",        NULL};
     pstest_result r = pstest_run(argv, NULL, true);
-    assert_ok(&r, "gap_borrow under the shim");
+    pstest_assert_ok(&r, "gap_borrow under the shim");
     cr_assert_eq(number(r.out, "borrows"), 10000);
     cr_assert_eq(number(r.out, "held_uses"), 33);
     pstest_result_free(&r);
@@ -223,7 +168,7 @@ Test(state, replayable_state_survives_a_reap_and_re_lease)
         for (size_t t = 0; t < 3; t++) {
             const char *argv[] = {"reap_probe", kinds[i], variants[t], NULL};
             pstest_result r = pstest_run(argv, probe_env, true);
-            assert_ok(&r, kinds[i]);
+            pstest_assert_ok(&r, kinds[i]);
             cr_assert_geq(number(r.err, "reaped"), 1, "%s was not reaped:\n%s", kinds[i], r.err);
             cr_assert_geq(number(r.err, "released_again"), 1, "%s:\n%s", kinds[i], r.err);
             pstest_result_free(&r);
@@ -237,7 +182,7 @@ Test(state, unreplayable_state_is_never_reaped_and_is_reported_as_a_leak)
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
         const char *argv[] = {"reap_probe", kinds[i], NULL};
         pstest_result r = pstest_run(argv, probe_env, true);
-        assert_ok(&r, kinds[i]);
+        pstest_assert_ok(&r, kinds[i]);
         cr_assert_eq(number(r.err, "reaped"), 0, "%s was reaped:\n%s", kinds[i], r.err);
         cr_assert_geq(number(r.err, "leak_warnings"), 1, "%s:\n%s", kinds[i], r.err);
         const char *w = strstr(r.err, "possible connection leak");

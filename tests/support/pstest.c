@@ -399,3 +399,79 @@ long long pstest_sampler_stop(pstest_sampler *s)
     cr_assert(err[0] == '\0', "sampler: %s", err);
     return peak;
 }
+
+/* ---- Throwaway servers of a test's own ----------------------------------------------- */
+
+static char sandbox_dir[128];
+
+void pstest_shell(const char *cmd)
+{
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    pstest_result r = pstest_run(argv, NULL, false);
+    cr_assert_eq(r.exit_code, 0, "%s failed:\n%s\n%s", cmd, r.out, r.err);
+    pstest_result_free(&r);
+}
+
+/* Exports every "export K=V" line of the sandbox's env file to this process. */
+static void load_sandbox_env(void)
+{
+    char path[160], line[512];
+    snprintf(path, sizeof path, "%s/env", sandbox_dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    while (fgets(line, sizeof line, f)) {
+        char *kv = strncmp(line, "export ", 7) ? line : line + 7, *eq = strchr(kv, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        eq[1 + strcspn(eq + 1, "\n")] = '\0';
+        setenv(kv, eq + 1, 1);
+    }
+    fclose(f);
+}
+
+void pstest_sandbox_start(const char *options)
+{
+    snprintf(sandbox_dir, sizeof sandbox_dir, "/tmp/pstest-sandbox-XXXXXX");
+    cr_assert_not_null(mkdtemp(sandbox_dir));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s start %s %s >/dev/null", pstest_env("PSTEST_SANDBOX_SCRIPT"),
+             sandbox_dir, options);
+    pstest_shell(cmd);
+    load_sandbox_env();
+}
+
+void pstest_sandbox_ctl(const char *action)
+{
+    char cmd[512];
+    cr_assert(sandbox_dir[0], "no sandbox of this test is running");
+    snprintf(cmd, sizeof cmd, "%s %s %s >/dev/null", pstest_env("PSTEST_SANDBOX_SCRIPT"), action,
+             sandbox_dir);
+    pstest_shell(cmd);
+}
+
+void pstest_sandbox_stop(void)
+{
+    if (!sandbox_dir[0])
+        return;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s stop %s >/dev/null; rm -rf %s",
+             pstest_env("PSTEST_SANDBOX_SCRIPT"), sandbox_dir, sandbox_dir);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    pstest_result r = pstest_run(argv, NULL, false);
+    pstest_result_free(&r);
+    sandbox_dir[0] = '\0';
+}
+
+void pstest_assert_ok(const pstest_result *r, const char *what)
+{
+    cr_assert_eq(r->exit_code, 0, "%s exited %d\nstdout:\n%s\nstderr:\n%s", what, r->exit_code,
+                 r->out, r->err);
+}
+
+long long pstest_value_ll(const pstest_result *r, const char *key)
+{
+    const char *v = pstest_line_value(r->out, key);
+    cr_assert_not_null(v, "no %s= line in:\n%s\n%s", key, r->out, r->err);
+    return atoll(v);
+}

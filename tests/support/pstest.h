@@ -68,4 +68,23 @@ typedef struct pstest_sampler pstest_sampler;
 pstest_sampler *pstest_sampler_start(void);
 long long pstest_sampler_stop(pstest_sampler *s);
 
+/* Asserts that R exited 0, showing its output otherwise (WHAT names the run). */
+void pstest_assert_ok(const pstest_result *r, const char *what);
+
+/* The integer value of the "KEY=value" line of R's stdout; fails the test when there is none. */
+long long pstest_value_ll(const pstest_result *r, const char *key);
+
+/* Runs the shell command CMD (without the shim), failing the test when it fails. */
+void pstest_shell(const char *cmd);
+
+/* Starts a throwaway server of this test's own (scripts/sandbox) with extra mariadbd OPTIONS
+ * and exports its PSTEST_* settings to this process, so helpers and apps use it. */
+void pstest_sandbox_start(const char *options);
+
+/* Runs scripts/sandbox ACTION ("stop", "restart", "start") on this test's server. */
+void pstest_sandbox_ctl(const char *action);
+
+/* Stops and removes this test's server (no-op when none); usable as a criterion .fini. */
+void pstest_sandbox_stop(void);
+
 #endif
