@@ -483,6 +483,12 @@ static const char *mdb_user(void *hv)
 /* ---- Activity tracking: the library's I/O methods, wrapped -------------------------- */
 
 static const struct st_mariadb_methods *library_methods; /* MARIADB_DEFAULT_METHODS */
+
+/* The library's own methods table (set once, by the first handle tracked). */
+static inline const struct st_mariadb_methods *lib(void)
+{
+    return __atomic_load_n(&library_methods, __ATOMIC_ACQUIRE);
+}
 static struct st_mariadb_methods tracked_methods;
 static pthread_once_t tracked_once = PTHREAD_ONCE_INIT;
 
@@ -524,11 +530,11 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
                               my_bool skip_check, void *opt_arg)
 {
     if (ps_depth > 0)
-        return library_methods->db_command(m, cmd, arg, len, skip_check, opt_arg);
+        return lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     ps_call call;
     if (!ps_call_begin(&call, m, true))
         return 1;
-    int rc = library_methods->db_command(m, cmd, arg, len, skip_check, opt_arg);
+    int rc = lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     bool statement;
     unsigned fx = command_effects(cmd, arg, len, &statement);
     ps_call_end(&call, m, statement, rc ? 0 : fx, rc == 0 && cmd == COM_RESET_CONNECTION);
@@ -548,43 +554,43 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
 
 static int tracked_read_query_result(MYSQL *m)
 {
-    TRACKED_READ(m, library_methods->db_read_query_result(m));
+    TRACKED_READ(m, lib()->db_read_query_result(m));
 }
 
 static MYSQL_DATA *tracked_read_rows(MYSQL *m, MYSQL_FIELD *fields, unsigned int n)
 {
-    TRACKED_READ(m, library_methods->db_read_rows(m, fields, n));
+    TRACKED_READ(m, lib()->db_read_rows(m, fields, n));
 }
 
 static int tracked_read_one_row(MYSQL *m, unsigned int n, MYSQL_ROW row, unsigned long *lengths)
 {
-    TRACKED_READ(m, library_methods->db_read_one_row(m, n, row, lengths));
+    TRACKED_READ(m, lib()->db_read_one_row(m, n, row, lengths));
 }
 
 static int tracked_read_stmt_result(MYSQL *m)
 {
-    TRACKED_READ(m, library_methods->db_read_stmt_result(m));
+    TRACKED_READ(m, lib()->db_read_stmt_result(m));
 }
 
 static int tracked_stmt_read_all_rows(MYSQL_STMT *s)
 {
-    TRACKED_READ(s->mysql, library_methods->db_stmt_read_all_rows(s));
+    TRACKED_READ(s->mysql, lib()->db_stmt_read_all_rows(s));
 }
 
 static int tracked_stmt_fetch(MYSQL_STMT *s, unsigned char **row, unsigned long *len)
 {
-    TRACKED_READ(s->mysql, library_methods->db_stmt_fetch(s, row, len));
+    TRACKED_READ(s->mysql, lib()->db_stmt_fetch(s, row, len));
 }
 
 static int tracked_read_execute_response(MYSQL_STMT *s)
 {
-    TRACKED_READ(s->mysql, library_methods->db_read_execute_response(s));
+    TRACKED_READ(s->mysql, lib()->db_read_execute_response(s));
 }
 
 /* Builds the tracked table from the library's (once). */
 static void build_tracked_methods(void)
 {
-    tracked_methods = *library_methods;
+    tracked_methods = *lib();
     tracked_methods.db_command = tracked_db_command;
     tracked_methods.db_read_query_result = tracked_read_query_result;
     tracked_methods.db_read_rows = tracked_read_rows;
@@ -603,7 +609,7 @@ static bool mdb_track(void *hv)
     const struct st_mariadb_methods *expected = NULL;
     __atomic_compare_exchange_n(&library_methods, &expected, h->methods, false, __ATOMIC_SEQ_CST,
                                 __ATOMIC_SEQ_CST);
-    if (h->methods != library_methods)
+    if (h->methods != lib())
         return false;
     pthread_once(&tracked_once, build_tracked_methods);
     h->methods = &tracked_methods;
