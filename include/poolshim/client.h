@@ -26,6 +26,12 @@ typedef struct ps_client_ops {
     void *(*transport)(void *h);
     /* Pings a parked handle without reconnecting; true when it is alive. */
     bool (*validate)(void *parked);
+    /* True when a parked handle's socket has input or a hangup waiting (a server restart or
+     * KILL closed it): one non-blocking poll, no round trip. */
+    bool (*input_pending)(void *parked);
+    /* True when H's failed connect means the server could not be reached (refused, unknown
+     * host, lost during the handshake, shutting down); *ERR then gets H's error. */
+    bool (*unreachable)(void *h, ps_connect_error *err);
     /* Moves C's parked connection (C->handle) into the app's unconnected handle APP and frees
      * the parked handle; C->handle becomes APP. The app keeps its own options; APP then reads
      * exactly like a fresh connect's handle (the results recorded in C are restored). */

@@ -100,6 +100,21 @@ const ps_connect_args *ps_pool_args(ps_pool *p);
  * knocking on a full server (each refused attempt costs the server a connection). */
 void ps_pool_server_refused(ps_pool *p);
 
+/* A connect failure that means the server could not be reached (see ps_pool_backoff). */
+typedef struct ps_connect_error {
+    unsigned code;
+    char sqlstate[6];
+    char message[512];
+} ps_connect_error;
+
+/* True while P backs off after a failed connect (pgbouncer's server_login_retry): *ERR gets
+ * that failure, which the caller reports instead of connecting. Counted as a failure. */
+bool ps_pool_backoff(ps_pool *p, ps_connect_error *err) __attribute__((warn_unused_result));
+
+/* Records the outcome of a real connect of P: ERR (the server was unreachable) starts a
+ * back-off of RETRY_MS; NULL (success) ends any. Logs the start and the end of an outage. */
+void ps_pool_connect_outcome(ps_pool *p, const ps_connect_error *err, int64_t retry_ms);
+
 /* True when a connect for P would have to wait: nothing idle and the cap reached. */
 bool ps_pool_full(ps_pool *p);
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <mysql.h>
 #include <ma_pvio.h>
 #include <errmsg.h>
@@ -232,6 +233,36 @@ static bool mdb_validate(void *pv)
     PS_NESTED(rc = ps_real_mysql_ping(p));
     p->options.reconnect = reconnect;
     return rc == 0;
+}
+
+static bool mdb_input_pending(void *pv)
+{
+    MYSQL *p = pv;
+    struct pollfd pfd = {.fd = p->net.pvio ? ps_real_mysql_get_socket(p) : -1,
+                         .events = POLLIN | POLLRDHUP};
+    if (pfd.fd < 0)
+        return true;
+    return poll(&pfd, 1, 0) != 0;
+}
+
+static bool mdb_unreachable(void *hv, ps_connect_error *err)
+{
+    MYSQL *h = hv;
+    switch (h->net.last_errno) {
+    case CR_CONNECTION_ERROR:
+    case CR_CONN_HOST_ERROR:
+    case CR_UNKNOWN_HOST:
+    case CR_SERVER_GONE_ERROR:
+    case CR_SERVER_LOST:
+    case ER_SERVER_SHUTDOWN:
+        break;
+    default:
+        return false;
+    }
+    err->code = h->net.last_errno;
+    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", h->net.sqlstate);
+    snprintf(err->message, sizeof err->message, "%s", h->net.last_error);
+    return true;
 }
 
 /* Frees the options block OPTS through the library (a zeroed stack handle owning only it). */
@@ -875,6 +906,8 @@ static const ps_client_ops mariadb3_ops = {
     .record = mdb_record,
     .transport = mdb_transport,
     .validate = mdb_validate,
+    .input_pending = mdb_input_pending,
+    .unreachable = mdb_unreachable,
     .adopt = mdb_adopt,
     .unparkable = mdb_unparkable,
     .reset = mdb_reset,

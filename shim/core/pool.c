@@ -40,6 +40,10 @@ struct ps_pool {
     ps_connect_args args;         /* the key's connect arguments (owned copies) */
     int soft_cap;                 /* learned from a server refusal (see ps_pool_server_refused) */
     int64_t soft_cap_until_ms;
+    ps_connect_error last_failure; /* the server was unreachable (see ps_pool_backoff) */
+    int64_t retry_at_ms;           /* connects fail with last_failure until then */
+    int64_t failing_since_ms;      /* 0: the last connect succeeded */
+    uint64_t failed_in_outage;     /* connects failed (real or backed off) since then */
     bool has_args;
     ps_pool_stats st;
 };
@@ -97,6 +101,49 @@ void ps_pool_server_refused(ps_pool *p)
     p->soft_cap = open_count(p) > 1 ? open_count(p) : 1;
     p->soft_cap_until_ms = ps_now_ms() + 5000;
     pthread_mutex_unlock(&lock);
+}
+
+bool ps_pool_backoff(ps_pool *p, ps_connect_error *err)
+{
+    int64_t now = ps_now_ms();
+    pthread_mutex_lock(&lock);
+    bool wait = now < p->retry_at_ms;
+    if (wait) {
+        *err = p->last_failure;
+        p->failed_in_outage++;
+        p->st.connect_failures++;
+    }
+    pthread_mutex_unlock(&lock);
+    return wait;
+}
+
+void ps_pool_connect_outcome(ps_pool *p, const ps_connect_error *err, int64_t retry_ms)
+{
+    int64_t now = ps_now_ms(), since;
+    uint64_t failed;
+    pthread_mutex_lock(&lock);
+    since = p->failing_since_ms;
+    failed = p->failed_in_outage;
+    if (err) {
+        p->last_failure = *err;
+        p->retry_at_ms = now + retry_ms;
+        p->failed_in_outage++;
+        if (!since)
+            p->failing_since_ms = now;
+    } else {
+        p->retry_at_ms = 0;
+        p->failing_since_ms = 0;
+        p->failed_in_outage = 0;
+    }
+    pthread_mutex_unlock(&lock);
+    if (err && !since)
+        ps_warn(p->label,
+                "server unreachable (%u: %s); failing this key's connects at once "
+                "for %lld ms after each failed attempt",
+                err->code, err->message, (long long)retry_ms);
+    else if (!err && since)
+        ps_warn(p->label, "server reachable again after %.1f s (%llu connects failed)",
+                (double)(now - since) / 1000, (unsigned long long)failed);
 }
 
 ps_pool *ps_pool_find(const char *key)

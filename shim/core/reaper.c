@@ -129,10 +129,14 @@ static ps_conn *connect_new(const ps_client_ops *cl, ps_pool *p, void *handle,
                             const ps_connect_args *a, bool *unpoolable, unsigned *err)
 {
     void *parked = cl->connect_parked(handle, a, err);
+    ps_connect_error unreachable;
     if (!parked) {
+        if (cl->unreachable(handle, &unreachable))
+            ps_pool_connect_outcome(p, &unreachable, ps_cfg.connect_retry_ms);
         ps_pool_connect_failed(p, true);
         return NULL;
     }
+    ps_pool_connect_outcome(p, NULL, 0);
     const char *why = cl->unpoolable_after(parked);
     ps_conn *c = why ? NULL : ps_pool_connected(p);
     if (!c) {
@@ -150,6 +154,18 @@ static ps_conn *connect_new(const ps_client_ops *cl, ps_pool *p, void *handle,
     if (ps_pool_server_idle_limit(p) == INT64_MAX)
         ps_pool_set_server_wait_timeout(p, cl->server_wait_timeout(parked, c));
     return c;
+}
+
+/* True when P is backing off after finding the server unreachable: the reserved slot is
+ * released and HANDLE gets that connect's error, as a new attempt would most likely get. */
+static bool backed_off(const ps_client_ops *cl, ps_pool *p, void *handle)
+{
+    ps_connect_error e;
+    if (ps_cfg.connect_retry_ms <= 0 || !ps_pool_backoff(p, &e))
+        return false;
+    ps_pool_connect_failed(p, false);
+    cl->set_error(handle, e.code, e.sqlstate, e.message);
+    return true;
 }
 
 /* Puts connection C into HANDLE: a plain adopt for a connect, adopt + replay for a husk. When
@@ -187,7 +203,8 @@ ps_conn *ps_obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const ps_c
         unsigned err = 0;
         switch (ps_pool_acquire(p, slice, &c, &waited)) {
         case PS_ACQUIRE_IDLE:
-            if (ps_now_ms() - c->idle_since_ms > ps_cfg.validate_idle_ms) {
+            if (ps_now_ms() - c->idle_since_ms > ps_cfg.validate_idle_ms ||
+                cl->input_pending(c->handle)) {
                 bool alive = cl->validate(c->handle);
                 ps_pool_count_validation(p, !alive);
                 if (!alive) {
@@ -198,6 +215,8 @@ ps_conn *ps_obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const ps_c
             }
             break;
         case PS_ACQUIRE_CONNECT:
+            if (backed_off(cl, p, handle))
+                return NULL;
             c = connect_new(cl, p, handle, args, unpooled, &err);
             if (!c && err == ER_CON_COUNT) {
                 ps_pool_server_refused(p);

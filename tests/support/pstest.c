@@ -475,3 +475,9 @@ long long pstest_value_ll(const pstest_result *r, const char *key)
     cr_assert_not_null(v, "no %s= line in:\n%s\n%s", key, r->out, r->err);
     return atoll(v);
 }
+
+const char *pstest_sandbox_dir(void)
+{
+    cr_assert(sandbox_dir[0], "no sandbox of this test is running");
+    return sandbox_dir;
+}

@@ -84,6 +84,9 @@ void pstest_sandbox_start(const char *options);
 /* Runs scripts/sandbox ACTION ("stop", "restart", "start") on this test's server. */
 void pstest_sandbox_ctl(const char *action);
 
+/* The directory of this test's server (scripts/sandbox DIR). */
+const char *pstest_sandbox_dir(void);
+
 /* Stops and removes this test's server (no-op when none); usable as a criterion .fini. */
 void pstest_sandbox_stop(void);
 
