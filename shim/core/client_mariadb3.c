@@ -3,6 +3,7 @@
  * follows what the library's own mariadb_reconnect does: a struct copy plus fix-ups of every
  * pointer that leads back to the owning MYSQL (pvio->mysql, stmt->mysql, the session-tracking
  * callback's data). See README "How it works". */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -65,6 +66,48 @@ typedef struct mdb_options_extension {
 /* Set once the first real connect showed the private layout is not the mirrored one. */
 static int layout_broken;
 
+/* MARIADB_TLS from ma_tls.h (ma_pvio.h declares pvio->ctls as void * unless HAVE_TLS). */
+typedef struct mdb_tls {
+    void *data;
+    MARIADB_PVIO *pvio;
+    void *ssl; /* OpenSSL's SSL *, whose app data (ex_data 0) is the owning MYSQL * */
+} mdb_tls;
+
+/* OpenSSL's SSL_set_ex_data (SSL_set_app_data is a macro over index 0), found at run time:
+ * the shim links no TLS library. */
+static int (*ssl_set_ex_data)(void *ssl, int idx, void *data);
+static int tls_fixup_state; /* 0 unknown yet, 1 available, -1 not (another TLS library) */
+
+/* Finds SSL_set_ex_data; NULL when it is not reachable from the client library. */
+static void *find_ssl_set_ex_data(void)
+{
+    void *f = dlsym(RTLD_DEFAULT, "SSL_set_ex_data");
+    if (!f) { /* the host loaded libmariadb (and with it libssl) RTLD_LOCAL */
+        void *ssl = dlopen("libssl.so.3", RTLD_LAZY | RTLD_NOLOAD);
+        f = ssl ? dlsym(ssl, "SSL_set_ex_data") : NULL;
+        if (ssl)
+            dlclose(ssl);
+    }
+    return f;
+}
+
+/* True when TLS connections can be moved between handles: libmariadb's TLS library is
+ * OpenSSL and its SSL_set_ex_data was found. Unknown (false, not cached) while the library
+ * has not started TLS. */
+static bool tls_fixup_available(void)
+{
+    int state = __atomic_load_n(&tls_fixup_state, __ATOMIC_ACQUIRE);
+    if (state)
+        return state > 0;
+    const char *lib = NULL;
+    if (ps_real_mariadb_get_infov(NULL, MARIADB_TLS_LIBRARY, &lib) || !lib || !*lib)
+        return false;
+    void *f = strncmp(lib, "OpenSSL", 7) == 0 ? find_ssl_set_ex_data() : NULL;
+    *(void **)&ssl_set_ex_data = f;
+    __atomic_store_n(&tls_fixup_state, f ? 1 : -1, __ATOMIC_RELEASE);
+    return f != NULL;
+}
+
 /* The options extension of H, or NULL. */
 static mdb_options_extension *opt_ext(MYSQL *h)
 {
@@ -91,6 +134,14 @@ static unsigned get_uint_option(MYSQL *h, enum mysql_option opt, bool is_bool)
 }
 
 /* True when H has a non-blocking (async) context: such handles are never pooled. */
+/* True when H asks for TLS (any TLS option set). */
+static bool wants_tls(MYSQL *h)
+{
+    const struct st_mysql_options *o = &h->options;
+    return o->use_ssl || o->ssl_key || o->ssl_cert || o->ssl_ca || o->ssl_capath || o->ssl_cipher ||
+           get_uint_option(h, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, true);
+}
+
 static bool is_nonblocking(MYSQL *h)
 {
     return get_uint_option(h, MYSQL_OPT_NONBLOCK, true) != 0;
@@ -111,6 +162,8 @@ static const char *mdb_unpoolable_before(void *hv, const ps_connect_args *a)
         return "non-blocking (async) handle";
     if (h->stmts)
         return "statements created before connect";
+    if (wants_tls(h) && !tls_fixup_available())
+        return "TLS, and the TLS session cannot be moved (TLS not started yet, or not OpenSSL)";
     void *io_wait = NULL;
     if (!ps_real_mysql_get_optionv(h, MARIADB_OPT_IO_WAIT, (void *)&io_wait) && io_wait)
         return "custom io_wait callback";
@@ -191,8 +244,8 @@ static const char *mdb_unpoolable_after(void *hv)
         layout_broken = 1;
         return "client library layout not recognised";
     }
-    if (h->net.pvio && h->net.pvio->ctls)
-        return "TLS connection (not pooled by this version)";
+    if (h->net.pvio && h->net.pvio->ctls && !tls_fixup_available())
+        return "TLS connection whose TLS session cannot be moved";
     return NULL;
 }
 
@@ -212,11 +265,14 @@ static void *mdb_transport(void *hv)
     return ((MYSQL *)hv)->net.pvio;
 }
 
-/* Points every back-pointer of the connection now living in DST (copied from SRC) at DST. */
+/* Points every back-pointer of the connection now living in DST (copied from SRC) at DST,
+ * including the TLS session's application data (used by the library's TLS error paths). */
 static void fix_back_pointers(MYSQL *dst, MYSQL *src)
 {
     if (dst->net.pvio)
         dst->net.pvio->mysql = dst;
+    if (dst->net.pvio && dst->net.pvio->ctls && ssl_set_ex_data)
+        ssl_set_ex_data(((const mdb_tls *)dst->net.pvio->ctls)->ssl, 0, dst);
     for (LIST *l = dst->stmts; l; l = l->next)
         ((MYSQL_STMT *)l->data)->mysql = dst;
     mdb_options_extension *ext = opt_ext(dst);

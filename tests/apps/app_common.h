@@ -16,6 +16,7 @@
 typedef struct {
     const char *host, *user, *password, *db, *socket;
     unsigned port;
+    const char *tls_ca; /* non-NULL: TLS, verifying the server against this CA */
 } app_dsn;
 
 /* Prints "error=<code>: <message>" and exits 1. */
@@ -56,9 +57,22 @@ static inline app_dsn app_user_dsn(bool tcp)
     return d;
 }
 
-/* mysql_real_connect() with D. */
+/* The app user's DSN over TLS to PSTEST_HOST:PSTEST_PORT, verified with PSTEST_TLS_CA. */
+static inline app_dsn app_tls_dsn(void)
+{
+    app_dsn d = app_user_dsn(true);
+    d.tls_ca = app_env("PSTEST_TLS_CA");
+    return d;
+}
+
+/* mysql_real_connect() with D (and D's TLS options set on M first). */
 static inline MYSQL *app_connect(MYSQL *m, const app_dsn *d)
 {
+    if (d->tls_ca) {
+        my_bool verify = 1;
+        mysql_optionsv(m, MYSQL_OPT_SSL_CA, d->tls_ca);
+        mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+    }
     return mysql_real_connect(m, d->host, d->user, d->password, d->db, d->port, d->socket, 0);
 }
 

@@ -15,6 +15,7 @@
  *                so that every op reaps the other handle and re-leases this one: the cost of
  *                transparently giving a reclaimed handle its connection back
  *   --tcp        connect to PSTEST_HOST:PSTEST_PORT instead of the socket PSTEST_SOCKET
+ *   --tls        TCP with TLS, the server verified against PSTEST_TLS_CA
  *   --seconds S  run for S seconds (default 2; may be fractional); --ops N: run exactly N ops
  *
  * Prints ops, seconds, ops_per_sec. Stops at the first error (error=..., exit 1). */
@@ -66,16 +67,18 @@ static void interleaved(const app_dsn *d, MYSQL *conn, double seconds)
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
-    bool tcp = false, per_request = !strcmp(mode, "per-request");
+    bool tcp = false, tls = false, per_request = !strcmp(mode, "per-request");
     bool both = !strcmp(mode, "interleaved"), relese = !strcmp(mode, "relese");
     double seconds = 2;
     long max_ops = 0;
     if (!per_request && !both && !relese && strcmp(mode, "persistent") != 0)
-        app_die(0, "usage: bench_connect per-request|persistent|interleaved [--tcp] "
+        app_die(0, "usage: bench_connect per-request|persistent|interleaved [--tcp|--tls] "
                    "[--seconds S | --ops N]");
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--tcp"))
             tcp = true;
+        else if (!strcmp(argv[i], "--tls"))
+            tls = true;
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--ops"))
@@ -83,7 +86,7 @@ int main(int argc, char **argv)
         else
             app_die(0, "bad argument '%s'", argv[i]);
     }
-    app_dsn dsn = app_user_dsn(tcp);
+    app_dsn dsn = tls ? app_tls_dsn() : app_user_dsn(tcp);
     MYSQL *conn = NULL;
     if (!per_request) {
         conn = mysql_init(NULL);
