@@ -241,14 +241,21 @@ Test(pool, drain_destroys_every_idle_connection)
 Test(pool, fork_child_forgets_the_parents_idle_connections)
 {
     ps_pool *p = fresh_pool("k-fork");
-    ps_conn *c = lease(p, PS_ACQUIRE_CONNECT);
+    ps_conn *c = lease(p, PS_ACQUIRE_CONNECT), *held = lease(p, PS_ACQUIRE_CONNECT);
     int h;
     ps_pool_park(c, &h);
     ps_pool_before_fork();
     ps_pool_after_fork_child(); /* simulate the child side in-process */
+    cr_assert_eq(forgotten, 0, "freed later, not inside the fork handler");
+    ps_pool_drain_all(); /* the child's exit (or its next acquire) */
     cr_assert_eq(forgotten, 1);
     cr_assert_eq(destroyed, 0, "a child must never close the parent's connections");
     int idle, leased, connecting;
     sizes(p, &idle, &leased, &connecting, NULL);
     cr_assert_eq(idle, 0);
+    cr_assert_eq(leased, 0, "the parent's leases do not count against the child's cap");
+    held->pid = 1; /* as made by the parent (the test process is both sides here) */
+    ps_pool_drop(held, false);
+    sizes(p, &idle, &leased, &connecting, NULL);
+    cr_assert_eq(leased, 0, "dropping an inherited connection must not touch the counts");
 }
