@@ -50,6 +50,11 @@ typedef struct ps_client_ops {
     void (*forget)(void *parked);
     /* Points H's socket at /dev/null so a close sends nothing to the server (fork child). */
     void (*neutralize)(void *h);
+    /* True when the library's mysql_close frees H itself (mysql_init(NULL) allocated it). */
+    bool (*close_frees)(void *h);
+    /* True when H has no connection and no network buffer: never connected, or closed. The
+     * library writes through that buffer in some calls (mysql_change_user). */
+    bool (*unconnected)(void *h);
     /* Sets H's error as the library would: errno, sqlstate, message. */
     void (*set_error)(void *h, unsigned err, const char *sqlstate, const char *msg);
     /* The handle's negotiated user (for re-keying); NULL if unknown. */

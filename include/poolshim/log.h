@@ -3,10 +3,17 @@
 #ifndef POOLSHIM_LOG_H
 #define POOLSHIM_LOG_H
 
+#include <stddef.h>
+
 enum ps_log_level { PS_LOG_ERROR = 0, PS_LOG_WARN, PS_LOG_INFO, PS_LOG_DEBUG };
 
 /* Sets the threshold and the destination (NULL or "" = stderr). Called once from init. */
 void ps_log_configure(enum ps_log_level level, const char *path);
+
+/* Copies at most MAX bytes of S into OUT (OUTLEN bytes, always NUL-terminated) so that it can be
+ * quoted in a log line: control characters, backslashes and non-ASCII bytes become \xNN, so a
+ * value can neither break the line nor forge another; "..." marks a cut. Returns OUT. */
+const char *ps_log_quote(char *out, size_t outlen, const char *s, size_t max);
 
 /* True when a message at LEVEL would be written; use it to skip costly formatting. */
 int ps_log_enabled(enum ps_log_level level);

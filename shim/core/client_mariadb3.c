@@ -554,6 +554,17 @@ static void mdb_forget(void *pv)
     mdb_destroy(pv);
 }
 
+static bool mdb_close_frees(void *hv)
+{
+    return ((MYSQL *)hv)->free_me != 0;
+}
+
+static bool mdb_unconnected(void *hv)
+{
+    MYSQL *h = hv;
+    return !h->net.pvio && !h->net.read_pos;
+}
+
 static void mdb_set_error(void *hv, unsigned err, const char *sqlstate, const char *msg)
 {
     MYSQL *h = hv;
@@ -971,6 +982,8 @@ static const ps_client_ops mariadb3_ops = {
     .destroy = mdb_destroy,
     .forget = mdb_forget,
     .neutralize = mdb_neutralize,
+    .close_frees = mdb_close_frees,
+    .unconnected = mdb_unconnected,
     .set_error = mdb_set_error,
     .user = mdb_user,
     .track = mdb_track,

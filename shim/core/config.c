@@ -58,9 +58,9 @@ static bool parse_level(const char *s, int *out)
 static void reject(ps_config_reporter report, void *ctx, const char *name, const char *value,
                    const char *expected, const char *dflt)
 {
-    char msg[512];
-    snprintf(msg, sizeof msg, "POOLSHIM_%s='%.64s' is not %s; using the default %s", name, value,
-             expected, dflt);
+    char msg[512], quoted[300];
+    snprintf(msg, sizeof msg, "POOLSHIM_%s='%s' is not %s; using the default %s", name,
+             ps_log_quote(quoted, sizeof quoted, value, 64), expected, dflt);
     if (report)
         report(msg, ctx);
 }

@@ -50,6 +50,8 @@ void ps_hook_mysql_close(MYSQL *m)
     const ps_client_ops *cl = ps_shim();
     if (!ps_real_mysql_close)
         return;
+    if (cl && m && ps_depth == 0 && ps_close_guard(cl, m))
+        return; /* already closed and freed: see hook_init.c */
     ps_lease *l = (cl && m && ps_depth == 0) ? ps_lease_take(m, cl->transport(m)) : NULL;
     if (!l) {
         real_close(m);

@@ -55,6 +55,7 @@ MYSQL *ps_hook_mysql_real_connect(MYSQL *m, const char *host, const char *user, 
 {
     const ps_client_ops *cl = ps_shim();
     ps_connect_args a = {host, user, passwd, db, unix_socket, port, flags};
+    ps_close_guard_forget(m); /* a handle being connected is no longer a closed one */
     if (!ps_real_mysql_real_connect)
         return NULL;
     /* CLIENT_REMEMBER_OPTIONS marks the library's own reconnect on a stack temporary. */

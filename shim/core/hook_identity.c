@@ -2,6 +2,7 @@
  * mysql_change_user (re-keys the lease) and mysql_select_db. */
 #include <stdlib.h>
 #include <string.h>
+#include <errmsg.h>
 
 #include "poolshim/hooks.h"
 #include "poolshim/log.h"
@@ -73,6 +74,13 @@ my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd
     ps_call call = {NULL};
     if (cl && m && ps_depth == 0 && !ps_call_begin(&call, m, true))
         return 1; /* a reaped handle could not get a connection back */
+    if (cl && m && ps_depth == 0 && !call.lease && cl->unconnected(m)) {
+        /* The library would write through the NULL net.read_pos of a handle that was never
+         * connected or that the shim closed (the library's own close leaves it dangling, and
+         * then fails with 2006). Fail with 2006 without calling it. */
+        cl->set_error(m, CR_SERVER_GONE_ERROR, "HY000", "Server has gone away");
+        return 1;
+    }
     PS_NESTED(r = ps_real_mysql_change_user(m, user, passwd, db));
     if (call.lease && r == 0)
         rekey(cl, call.lease, m, user, passwd, db);

@@ -149,3 +149,19 @@ Test(config, several_bad_values_are_each_reported)
     cr_assert_eq(ps_config_parse(&c, fake_get, fake_report, &e), 2);
     cr_assert_eq(c.idle_timeout_ms, 5000);
 }
+
+Test(config, a_bad_value_is_reported_on_one_printable_line)
+{
+    ps_config c;
+    char msg[512];
+    cr_assert_eq(parse_one(&c, "POOLSHIM_MAX_PER_KEY", "1\nforged\\\xff", msg), 1);
+    cr_assert(strstr(msg, "POOLSHIM_MAX_PER_KEY='1\\x0aforged\\x5c\\xff' is not"), "%s", msg);
+    for (const char *p = msg; *p; p++)
+        cr_assert((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f, "byte %d in %s", *p, msg);
+    char long_value[400];
+    memset(long_value, '7', sizeof long_value - 1);
+    long_value[sizeof long_value - 1] = '\0';
+    cr_assert_eq(parse_one(&c, "POOLSHIM_WAIT_TIMEOUT_MS", long_value, msg), 1);
+    cr_assert(strstr(msg, "='7777777777777777777777777777777777777777777777777777777777777777...'"),
+              "%s", msg);
+}
