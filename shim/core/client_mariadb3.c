@@ -505,11 +505,27 @@ static bool mdb_reset(void *hv, ps_conn *c)
 /* Leaves app-owned storage H as mysql_close leaves it: no connection, no owned memory. */
 static void clear_like_close(MYSQL *h)
 {
-    const struct ma_charset_info_st *charset = h->charset;
-    const struct st_mariadb_methods *methods = h->methods;
+    MYSQL kept = *h;
     memset(h, 0, sizeof *h);
-    h->charset = charset;
-    h->methods = methods;
+    /* what the library's close leaves readable: the last results, error and server facts
+     * (every pointer now belongs to the parked connection, so none is kept) */
+    h->charset = kept.charset;
+    h->methods = kept.methods;
+    h->affected_rows = kept.affected_rows;
+    h->insert_id = kept.insert_id;
+    h->server_status = kept.server_status;
+    h->warning_count = kept.warning_count;
+    h->field_count = kept.field_count;
+    h->thread_id = kept.thread_id;
+    h->protocol_version = kept.protocol_version;
+    h->server_capabilities = kept.server_capabilities;
+    h->server_language = kept.server_language;
+    h->client_flag = kept.client_flag;
+    h->port = kept.port;
+    h->status = kept.status;
+    h->net.last_errno = kept.net.last_errno;
+    memcpy(h->net.sqlstate, kept.net.sqlstate, sizeof h->net.sqlstate);
+    memcpy(h->net.last_error, kept.net.last_error, sizeof h->net.last_error);
 }
 
 static void *mdb_detach(void *hv)

@@ -62,8 +62,9 @@ static void at_exit(void)
 const ps_client_ops *ps_client_select(void)
 {
     const ps_client_ops *c = ps_client_mariadb3();
-    if (!c)
-        ps_warn(NULL, "unsupported client library; passing everything through");
+    if (!c && !ps_real_mariadb_get_infov) /* (another MariaDB version has said so already) */
+        ps_warn(NULL, "unsupported client library (not MariaDB Connector/C); "
+                      "passing everything through");
     return c;
 }
 
