@@ -54,12 +54,22 @@ static bool parse_level(const char *s, int *out)
     return false;
 }
 
+/* Copies up to 64 bytes of VALUE into OUT, control bytes as '?': a report stays one line. */
+static void printable_prefix(char out[65], const char *value)
+{
+    size_t n = 0;
+    for (; n < 64 && value[n]; n++)
+        out[n] = (unsigned char)value[n] < 0x20 || value[n] == 0x7f ? '?' : value[n];
+    out[n] = '\0';
+}
+
 /* Reports one rejected value. */
 static void reject(ps_config_reporter report, void *ctx, const char *name, const char *value,
                    const char *expected, const char *dflt)
 {
-    char msg[512];
-    snprintf(msg, sizeof msg, "POOLSHIM_%s='%.64s' is not %s; using the default %s", name, value,
+    char msg[512], shown[65];
+    printable_prefix(shown, value);
+    snprintf(msg, sizeof msg, "POOLSHIM_%s='%s' is not %s; using the default %s", name, shown,
              expected, dflt);
     if (report)
         report(msg, ctx);

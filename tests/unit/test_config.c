@@ -149,3 +149,12 @@ Test(config, several_bad_values_are_each_reported)
     cr_assert_eq(ps_config_parse(&c, fake_get, fake_report, &e), 2);
     cr_assert_eq(c.idle_timeout_ms, 5000);
 }
+
+Test(config, reports_stay_one_line_whatever_the_value)
+{
+    ps_config c;
+    char msg[512];
+    cr_assert_eq(parse_one(&c, "POOLSHIM_MAX_PER_KEY", "1\nPOOLSHIM_FORGED\r\x1b[0m", msg), 1);
+    cr_assert_null(strpbrk(msg, "\n\r\x1b"), "%s", msg);
+    cr_assert(strstr(msg, "'1?POOLSHIM_FORGED??[0m'"), "%s", msg);
+}
