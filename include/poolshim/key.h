@@ -1,5 +1,7 @@
-/* Pool keys: an unambiguous byte string of (name, value) fields. Two connects with equal keys
- * get interchangeable connections. Secrets are stored as SHA-256 digests only. */
+/* Pool keys: an unambiguous byte string of (name, value) fields. Field names are constants of
+ * the client layer and never contain '=' (the encoding relies on it; tests/fuzz checks it). Two
+ * connects with equal keys get interchangeable connections. Secrets are stored as SHA-256 digests
+ * only. */
 #ifndef POOLSHIM_KEY_H
 #define POOLSHIM_KEY_H
 

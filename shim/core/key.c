@@ -1,5 +1,5 @@
-/* Pool keys as length-prefixed fields: "name=<len>:value;" or "name=-;" for NULL, so no two
- * different field lists can produce the same bytes. */
+/* Pool keys as length-prefixed fields, "name=<len>:value;" (NULL and 0 append nothing), so no
+ * two different field lists with constant names free of '=' can produce the same bytes. */
 #include "poolshim/key.h"
 
 #include <stdio.h>
