@@ -1,19 +1,15 @@
 /* fork_probe: a prefork-style program. The parent connects, then forks children that use the
  * handle they inherited, while the parent keeps querying on it.
  *
- *   fork_probe inherit N [--tcp]   N children each run queries on the inherited handle, connect
- *                                  a handle of their own, and close both; the parent queries
- *                                  between forks. Prints parent_errors, child_failures,
- *                                  children_fresh (children whose inherited handle reached a
- *                                  session other than the parent's), child_took_parked (a
- *                                  child's own connect got the parent's parked connection),
- *                                  parent_session_kept and parked_reused.
- *   fork_probe dirty               the handle holds a user variable at fork: the child's first
- *                                  query fails (prints child_errno), its second runs in a fresh
- *                                  session (child_var=NULL); the parent still sees its variable.
- *   fork_probe threads N [--tcp]   8 threads connect/query/close in a loop while the main thread
- *                                  forks N children that connect/query/close within 5 s (a
- *                                  deadlock in a child shows as child_failures, one in a
+ *   fork_probe inherit N [--tcp|--tls]  N children each run queries on the inherited handle,
+ * connect a handle of their own, and close both; the parent queries between forks. Prints
+ * parent_errors, child_failures, children_fresh (children whose inherited handle reached a session
+ * other than the parent's), child_took_parked (a child's own connect got the parent's parked
+ * connection), parent_session_kept and parked_reused. fork_probe dirty               the handle
+ * holds a user variable at fork: the child's first query fails (prints child_errno), its second
+ * runs in a fresh session (child_var=NULL); the parent still sees its variable. fork_probe threads
+ * N [--tcp]   8 threads connect/query/close in a loop while the main thread forks N children that
+ * connect/query/close within 5 s (a deadlock in a child shows as child_failures, one in a
  *                                  sanitizer's allocator as child_sanitizer_hangs).
  * Without the shim, children using the inherited handle corrupt or end the parent's session. */
 #define _GNU_SOURCE /* dladdr */
@@ -221,9 +217,9 @@ static int run_threads(long n)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        app_die(0, "usage: fork_probe inherit N|dirty|threads N [--tcp]");
+        app_die(0, "usage: fork_probe inherit N|dirty|threads N [--tcp|--tls]");
     bool tcp = argc > 3 && strcmp(argv[3], "--tcp") == 0;
-    dsn = app_user_dsn(tcp);
+    dsn = argc > 3 && strcmp(argv[3], "--tls") == 0 ? app_tls_dsn() : app_user_dsn(tcp);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (strcmp(argv[1], "inherit") == 0 && argc > 2)
         return run_inherit(app_long_arg("N", argv[2]));

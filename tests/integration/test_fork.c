@@ -46,6 +46,11 @@ Test(fork, children_using_inherited_handle_over_tcp, .timeout = 300)
     inherit("--tcp");
 }
 
+Test(fork, children_using_inherited_tls_handle_send_no_tls_close_on_it, .timeout = 300)
+{
+    inherit("--tls");
+}
+
 Test(fork, without_the_shim_children_break_the_parent_session, .timeout = 120)
 {
     pstest_result r = fork_probe("inherit", "10", NULL, false);
