@@ -84,15 +84,7 @@ Test(faults, kill_of_a_leased_connection_gives_the_unshimmed_error, .timeout = 6
                                        "again_errno", "again_error", "reconnect_ok", "new_session"};
     pstest_result plain = outage_probe("kill_leased", NULL, NULL, false);
     pstest_result r = outage_probe("kill_leased", NULL, NULL, true);
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        const char *want = pstest_line_value(plain.out, keys[i]);
-        cr_assert_not_null(want, "%s", plain.out);
-        char *copy = strdup(want);
-        const char *got = pstest_line_value(r.out, keys[i]);
-        cr_expect(got && strcmp(got, copy) == 0, "%s: shim '%s', no shim '%s'", keys[i],
-                  got ? got : "(none)", copy);
-        free(copy);
-    }
+    pstest_expect_same_values(&r, &plain, keys, sizeof keys / sizeof *keys);
     pstest_result_free(&r);
     pstest_result_free(&plain);
 }

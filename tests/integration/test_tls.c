@@ -3,8 +3,6 @@
  * one request's session reaches the next, and the library's TLS error paths report on the
  * program's own handle (valgrind/ASan runs would catch a stale pointer). */
 #include <criterion/criterion.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "pstest.h"
 
@@ -44,13 +42,7 @@ Test(tls, tls_error_on_a_reused_connection_reaches_the_program_handle, .timeout 
     static const char *const keys[] = {"query_rc", "errno", "error", "reconnect_ok"};
     pstest_result plain = tls_probe("killed", NULL, false);
     pstest_result r = tls_probe("killed", NULL, true);
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        char *want = strdup(pstest_line_value(plain.out, keys[i]));
-        const char *got = pstest_line_value(r.out, keys[i]);
-        cr_expect(got && strcmp(got, want) == 0, "%s: shim '%s', no shim '%s'\n%s", keys[i],
-                  got ? got : "(none)", want, r.err);
-        free(want);
-    }
+    pstest_expect_same_values(&r, &plain, keys, sizeof keys / sizeof *keys);
     pstest_result_free(&r);
     pstest_result_free(&plain);
 }

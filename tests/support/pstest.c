@@ -481,3 +481,17 @@ const char *pstest_sandbox_dir(void)
     cr_assert(sandbox_dir[0], "no sandbox of this test is running");
     return sandbox_dir;
 }
+
+void pstest_expect_same_values(const pstest_result *with, const pstest_result *without,
+                               const char *const keys[], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *v = pstest_line_value(without->out, keys[i]);
+        cr_assert_not_null(v, "no %s= line without the shim:\n%s", keys[i], without->out);
+        char *want = strdup(v);
+        const char *got = pstest_line_value(with->out, keys[i]);
+        cr_expect(got && strcmp(got, want) == 0, "%s: shim '%s', no shim '%s'\n%s", keys[i],
+                  got ? got : "(none)", want, with->err);
+        free(want);
+    }
+}

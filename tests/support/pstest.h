@@ -74,6 +74,11 @@ void pstest_assert_ok(const pstest_result *r, const char *what);
 /* The integer value of the "KEY=value" line of R's stdout; fails the test when there is none. */
 long long pstest_value_ll(const pstest_result *r, const char *key);
 
+/* Expects each "KEY=value" line named in KEYS (N of them) to read the same in WITH (the run under
+ * the shim) as in WITHOUT, where every one must be present. */
+void pstest_expect_same_values(const pstest_result *with, const pstest_result *without,
+                               const char *const keys[], size_t n);
+
 /* Runs the shell command CMD (without the shim), failing the test when it fails. */
 void pstest_shell(const char *cmd);
 
