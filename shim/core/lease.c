@@ -316,9 +316,14 @@ void ps_lease_after_fork_parent(void)
 
 void ps_lease_after_fork_child(void)
 {
-    for (ps_lease *l = oldest, *next; l; l = next) {
+    ps_lease *l, *next;
+    /* the calls in progress belong to the parent's threads: every indexed lease (REAPED ones
+     * are not on the LRU list) and every listed one (unindexed ones still are) */
+    for (l = by_handle; l; l = l->hh.next)
+        l->busy = 0;
+    for (l = oldest; l; l = next) {
         next = l->newer;
-        l->busy = 0; /* the calls in progress belong to the parent's threads */
+        l->busy = 0;
         if (l->state == PS_LEASE_REAPING) {
             /* A parent thread was moving this connection: the handle is half-moved here, so
              * the child never tracks it (its calls pass straight through). */
