@@ -1,20 +1,25 @@
-/* Activity tracking of leased handles, called by the client layer's I/O wrappers: every
- * command and result read on a pooled handle is bracketed by ps_call_begin/ps_call_end, which
- * is how the shim knows a handle is idle, what its session holds, and when a reaped handle
- * needs its connection back. */
+/* Activity tracking of leased handles: the client layer's I/O wrappers report every command
+ * and result read on a pooled handle through these two functions (installed as its call
+ * hooks), which is how the shim knows a handle is idle, what its session holds, and when a
+ * reaped or inherited handle needs a connection of its own first. */
 #ifndef POOLSHIM_CALLS_H
 #define POOLSHIM_CALLS_H
 
 #include <stdbool.h>
 
-typedef struct ps_call {
-    void *lease; /* NULL: the handle holds no lease (untracked) */
-} ps_call;
+#include "poolshim/client.h"
 
-/* Starts a call on H. MAY_RELESE: this call sends a command, so a reaped H gets a connection
- * back first (with its session replayed). Returns false when that failed: H then carries the
- * error and the call must fail without touching the network. */
-bool ps_call_begin(ps_call *call, void *h, bool may_relese) __attribute__((warn_unused_result));
+/* Makes CL the client layer the call hooks work with (once, at initialisation). */
+void ps_calls_init(const ps_client_ops *cl);
+
+/* The hooks to install in the client layer. */
+extern const ps_call_hooks ps_call_hooks_table;
+
+/* Starts a call on H. SENDS_COMMAND: this call sends a command, so a reaped H gets a
+ * connection back first (with its session replayed), and an inherited one its own. Returns
+ * false when that failed: H then carries the error and the call must fail without touching
+ * the network. */
+bool ps_call_begin(ps_call *call, void *h, bool sends_command) __attribute__((warn_unused_result));
 
 /* Ends a call on H: STATEMENT when it ran a statement (resets per-statement state), EFFECTS its
  * ps_sql_effect bits, APP_RESET when the program reset its own session. */

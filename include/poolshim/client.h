@@ -10,6 +10,24 @@
 #include "poolshim/key.h"
 #include "poolshim/pool.h"
 
+/* One call on a tracked handle, as the shim's call hooks see it. */
+typedef struct ps_call {
+    void *lease; /* NULL: the handle holds no lease (untracked) */
+} ps_call;
+
+/* What the client layer's I/O wrappers report upward; installed once at selection, so the
+ * client layer never calls up by name. */
+typedef struct ps_call_hooks {
+    bool (*begin)(ps_call *call, void *h, bool sends_command);
+    void (*end)(ps_call *call, void *h, bool statement, unsigned effects, bool app_reset);
+} ps_call_hooks;
+
+/* Errors the core asks the client layer to report in the library's own terms. */
+enum ps_failure {
+    PS_FAIL_TOO_MANY, /* the pool's cap held for the whole wait: the server's 1040 */
+    PS_FAIL_GONE,     /* the session cannot continue: the library's "server has gone away" */
+};
+
 typedef struct ps_client_ops {
     const char *name; /* e.g. "MariaDB Connector/C 3.3" */
 
@@ -19,8 +37,12 @@ typedef struct ps_client_ops {
     void (*build_key)(void *h, const ps_connect_args *a, ps_key *k);
     /* NULL when the freshly connected H may be pooled; else why not (e.g. TLS). */
     const char *(*unpoolable_after)(void *h);
-    /* Records in C what a reset must restore (negotiated charset). */
-    void (*record)(void *h, ps_conn *c);
+    /* The client facts of freshly connected H: what a reset must restore and what an adopt
+     * must show (negotiated charset, connect-time database, the connect's results). Kept in
+     * ps_conn.facts; NULL on OOM. */
+    void *(*record)(void *h);
+    /* Frees what record returned (NULL allowed). */
+    void (*free_facts)(void *facts);
     /* The object that identifies H's live connection (finds its lease when the struct was copied);
      * NULL when none. */
     void *(*transport)(void *h);
@@ -44,12 +66,14 @@ typedef struct ps_client_ops {
     /* Moves H's connection into a new heap handle (returned; NULL on OOM), leaving H as the
      * library leaves a closed handle (freed when the library allocated it). */
     void *(*detach)(void *h);
-    /* Closes a parked handle for real. */
-    void (*destroy)(void *parked);
-    /* Frees a parked handle inherited across fork without sending anything on its socket. */
-    void (*forget)(void *parked);
-    /* Points H's socket at /dev/null so a close sends nothing to the server (fork child). */
-    void (*neutralize)(void *h);
+    /* Closes a parked handle for real (the library's quit goes to the server). */
+    void (*close)(void *parked);
+    /* Closes H (parked, or the app's: freed as mysql_close frees it) without a word on the
+     * wire: its connection belongs to another process (inherited across fork). */
+    void (*abandon)(void *h);
+    /* Points H's socket at /dev/null, so whatever the library sends on it next goes nowhere
+     * (before the library's own reconnect of an inherited handle). */
+    void (*mute)(void *h);
     /* True when the library's mysql_close frees H itself (mysql_init(NULL) allocated it). */
     bool (*close_frees)(void *h);
     /* True when H has no connection and no network buffer: never connected, or closed. The
@@ -57,8 +81,11 @@ typedef struct ps_client_ops {
     bool (*unconnected)(void *h);
     /* Sets H's error as the library would: errno, sqlstate, message. */
     void (*set_error)(void *h, unsigned err, const char *sqlstate, const char *msg);
-    /* The handle's negotiated user (for re-keying); NULL if unknown. */
-    const char *(*user)(void *h);
+    /* Sets H's error to the library's own for FAILURE; DETAIL (may be NULL) is appended to
+     * the message where the error has room for it. */
+    void (*fail)(void *h, enum ps_failure failure, const char *detail);
+    /* True when H's failed connect was the server refusing it for too many connections. */
+    bool (*server_full)(void *h);
 
     /* --- reaping never-closed handles (see lease.h) --- */
     /* Routes H's I/O through the shim's activity tracking; false when H's methods are not the
@@ -76,15 +103,15 @@ typedef struct ps_client_ops {
      * receives the husk's copy of mysql_info() (the caller frees it after the husk is gone).
      * NULL on OOM (H unchanged, SAVED still consumed). */
     void *(*husk)(void *h, void *saved, char **info);
-    /* Puts connection C (C->handle parked) into husk H, then replays H's session: autocommit,
-     * character set, current database and LAST_INSERT_ID; false when the replay failed (H is
-     * then a husk again and C->handle the connection, to be closed). */
-    bool (*relese)(void *h, ps_conn *c, unsigned long long last_insert_id);
+    /* Renews husk H: puts connection C (C->handle parked) into it, then replays H's session:
+     * autocommit, character set, current database and LAST_INSERT_ID; false when the replay
+     * failed (the caller turns H back into a husk and closes the connection). */
+    bool (*renew)(void *h, ps_conn *c, unsigned long long last_insert_id);
     /* Frees husk H as mysql_close would. */
     void (*close_husk)(void *h);
-    /* Makes a new parked connection with husk H's options and ARGS; NULL on failure, with the
-     * library's error copied into H. *ERR receives the error number. */
-    void *(*connect_parked)(void *h, const ps_connect_args *args, unsigned *err);
+    /* Makes a new parked connection with H's options and ARGS; NULL on failure, with the
+     * library's error copied into H (see unreachable, server_full). */
+    void *(*connect_parked)(void *h, const ps_connect_args *args);
     /* The id an OK packet just reported on H (0 after result sets). */
     unsigned long long (*reported_insert_id)(void *h);
     /* The server's wait_timeout in ms, read on H without disturbing what H shows; 0 unknown. */
@@ -93,9 +120,9 @@ typedef struct ps_client_ops {
 
 /* Picks the client layer for the loaded library after ps_real_resolve; NULL (and one log line)
  * when the library or its version is not supported: the shim then passes everything through. */
-const ps_client_ops *ps_client_select(void);
+const ps_client_ops *ps_client_select(const ps_call_hooks *hooks);
 
 /* The layer for MariaDB Connector/C 3.3, or NULL when the loaded library is not that. */
-const ps_client_ops *ps_client_mariadb3(void);
+const ps_client_ops *ps_client_mariadb3(const ps_call_hooks *hooks);
 
 #endif

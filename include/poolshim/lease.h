@@ -1,16 +1,36 @@
 /* Leases: one per application handle that holds (or held, until reaped) a pooled connection.
  * A lease outlives its connection: when the shim reaps an idle handle, the connection goes back
- * to the pool and the lease stays, REAPED, until the handle's next call re-leases a connection
- * or the program closes the handle.
+ * to the pool and the lease stays, REAPED, until the handle's next command renews it (gets a
+ * connection back) or the program closes the handle.
  *
- * States (changed only under the lease lock):
- *   LIVE     the handle holds lease->conn; BUSY while one of its calls is in progress;
- *   REAPING  one thread (a reaper, or the handle's own thread re-leasing) owns the transition;
- *            every other thread waits for it to end;
- *   REAPED   the handle is a husk: no connection, client-side results and options kept.
- * Leases are indexed by handle address, and found by transport when a program copied its
- * MYSQL struct (DBD::mysql does). Live ones are kept in least-recently-used order for
- * reaping; reaped ones leave that list, so its length stays bounded by the pools' caps. */
+ * Every lease is in exactly one state and on exactly its state's list. One function moves a
+ * lease between states; it refuses the moves not drawn here (and aborts in a POOLSHIM_STRICT
+ * build), keeps the lists and the handle/transport indexes in step, and wakes the threads
+ * waiting for a move to end:
+ *
+ *           begin                 pick (reap), enter (renew)
+ *    NEW ----------> LIVE  -----------------------------------> MOVING
+ *                     ^  ^ <---------------- kept, renewed -----  |  ^
+ *                     |  |                                        |  |
+ *          take       |  +--- fork (child): LIVE -> INHERITED     |  | enter (renew)
+ *   CLOSED <----------+           INHERITED --- enter ----------> +  |
+ *     ^   <--- take --- INHERITED                                 v  |
+ *     +------- take --------------------------------------------- REAPED
+ *
+ *   LIVE      the handle holds lease->conn; on the LRU list (least recently used first);
+ *   MOVING    one thread (a reaper, the handle's own thread renewing or taking over an
+ *             inherited connection) owns the lease; every other thread waits (condition
+ *             variable) for the move to end;
+ *   REAPED    the handle is a husk: no connection, client-side results and options kept;
+ *   INHERITED forked child: the handle holds the parent's connection. The child's calls pass
+ *             straight through until its first command takes it over (MOVING): the parent's
+ *             connection is let go without a word and the handle renewed with its own;
+ *   CLOSED    taken by mysql_close (or dropped in a forked child while a parent thread was
+ *             moving it); the caller frees it.
+ * Leases are indexed by handle address, and by transport (the live connection's identity) so a
+ * program that copies its MYSQL struct (DBD::mysql does) is still recognised: a lease found by
+ * transport follows the struct to its new address. Calls in progress are counted; a lease with
+ * calls in progress is never picked for reaping. Lock order: lease lock, then the pool lock. */
 #ifndef POOLSHIM_LEASE_H
 #define POOLSHIM_LEASE_H
 
@@ -19,103 +39,130 @@
 
 #include "poolshim/pool.h"
 
-enum ps_lease_state { PS_LEASE_LIVE, PS_LEASE_REAPING, PS_LEASE_REAPED };
+enum ps_lease_state {
+    PS_LEASE_NEW,
+    PS_LEASE_LIVE,
+    PS_LEASE_MOVING,
+    PS_LEASE_REAPED,
+    PS_LEASE_INHERITED,
+    PS_LEASE_CLOSED,
+    PS_LEASE_NSTATES
+};
 
-#define PS_LEASE_TRACE 16
+#define PS_TRACE_DEPTH 16
+
+/* Where a handle was connected (return addresses, for leak reports). */
+typedef struct ps_trace {
+    int len;
+    void *frames[PS_TRACE_DEPTH];
+} ps_trace;
+
+/* What the program's statements left in the session since the lease began (or its reset). */
+typedef struct ps_lease_session {
+    unsigned effects;                  /* sticky ps_sql_effect bits */
+    bool found_rows_pending;           /* the last statement used SQL_CALC_FOUND_ROWS */
+    unsigned long long last_insert_id; /* last generated id seen in an OK packet */
+} ps_lease_session;
+
+/* How a call ended, for ps_lease_leave. */
+typedef struct ps_call_outcome {
+    bool statement;               /* it ran a statement (resets per-statement state) */
+    unsigned effects;             /* its ps_sql_effect bits */
+    bool app_reset;               /* the program reset its own session (sticky bits cleared) */
+    unsigned long long insert_id; /* the id an OK packet reported (0: none) */
+} ps_call_outcome;
 
 typedef struct ps_lease {
-    void *handle;    /* the application's handle */
-    void *transport; /* the live connection's transport; NULL while reaped */
-    ps_conn *conn;   /* the pooled connection held; NULL while reaped */
-    ps_pool *pool;   /* the key, kept while reaped */
-    pid_t pid;
-    enum ps_lease_state state;
-    int busy;     /* calls in progress on the handle */
-    bool indexed; /* in the handle index (false once the handle address was reused) */
-    bool in_lru;  /* on the LRU list: exactly the LIVE and REAPING leases */
+    enum ps_lease_state state; /* written only by lease.c's transition function */
+    void *handle;              /* the application's handle; NULL once another lease took the
+                                  address (found by transport only, never picked for reaping) */
+    void *transport;           /* the live connection's transport; NULL without one */
+    ps_conn *conn;             /* the pooled connection held; NULL while reaped */
+    ps_pool *pool;             /* the key, kept while reaped */
+    int calls;                 /* calls in progress on the handle */
     int64_t acquired_ms, last_call_ms;
-    pthread_t last_thread;   /* the thread of the last call (or the connect) */
-    unsigned effects;        /* sticky ps_sql_effect bits since the lease (or the app's reset) */
-    bool found_rows_pending; /* the last statement used SQL_CALC_FOUND_ROWS */
-    unsigned long long last_insert_id; /* last generated id seen in an OK packet */
-    char *husk_info;                   /* the husk's copy of mysql_info() while reaped */
-    bool leak_warned;
-    bool inherited;         /* taken over from the parent process, connection not yet disowned */
-    const char *unreapable; /* why the last reap attempt was refused (static text) */
-    int trace_len;
-    void *trace[PS_LEASE_TRACE]; /* where the handle was connected */
-    UT_hash_handle hh;
-    struct ps_lease *older, *newer; /* LRU by last call */
+    pthread_t last_thread; /* the thread of the last call (or the connect) */
+    ps_lease_session session;
+    char *husk_info;              /* the husk's copy of mysql_info() while reaped */
+    bool leak_warned;             /* a leak warning was logged (once per lease) */
+    const char *unreapable;       /* why the last reap was refused (static text); NULL: try again */
+    ps_trace trace;               /* where the handle was connected */
+    UT_hash_handle hh, th;        /* handle index, transport index */
+    struct ps_lease *prev, *next; /* on the state's list (LIVE: least recently used first) */
 } ps_lease;
 
-/* Starts a LIVE lease of C for HANDLE (TRANSPORT identifies the connection). TRACE is copied.
- * Returns NULL on OOM (the caller then leaves the connection unpooled). */
-ps_lease *ps_lease_begin(ps_conn *c, void *handle, void *transport, void *const *trace,
-                         int trace_len) __attribute__((warn_unused_result));
+/* Starts a LIVE lease of C for HANDLE (TRANSPORT identifies the connection). TRACE is copied
+ * (NULL: none). Returns NULL on OOM (the caller then leaves the connection unpooled). */
+ps_lease *ps_lease_begin(ps_conn *c, void *handle, void *transport, const ps_trace *trace)
+    __attribute__((warn_unused_result));
 
-/* Removes and returns HANDLE's lease (found by handle, else by TRANSPORT), waiting while
- * another thread reaps or re-leases it. NULL when the handle holds no lease. */
-ps_lease *ps_lease_take(void *handle, void *transport) __attribute__((warn_unused_result));
+/* Takes HANDLE's lease (found by handle, else by TRANSPORT) to CLOSED, waiting while another
+ * thread moves it; *WAS receives the state it was in. NULL when the handle holds no lease.
+ * The caller frees it. */
+ps_lease *ps_lease_take(void *handle, void *transport, enum ps_lease_state *was)
+    __attribute__((warn_unused_result));
 
-/* Frees a taken lease (not its connection). */
+/* Frees a CLOSED lease (not its connection). */
 void ps_lease_free(ps_lease *l);
 
 /* True when HANDLE (or TRANSPORT) holds a lease. */
 bool ps_lease_held(void *handle, void *transport);
 
-/* Starts a call on HANDLE: returns its lease marked busy, or NULL when it holds none. When
- * the call sends a command (MAY_RELESE) and the lease is REAPED (or LIVE, clean, and idle past
- * the reap threshold: POOLSHIM_REAP_IDLE_MS or the server's wait_timeout, so its connection may
- * be gone), it is returned REAPING with *relese set: the caller must re-lease
- * (ps_lease_relesed / ps_lease_relese_failed). Result reads never re-lease. A lease inherited
- * across fork is ignored (NULL) except by a command, which takes it over: REAPING, *relese,
- * ->inherited set, so the caller first lets go of the parent's connection. */
-ps_lease *ps_lease_enter(void *handle, void *transport, bool may_relese, bool *relese);
-
-/* Ends a call: STATEMENT when it ran a statement, its EFFECTS (ps_sql_effect bits; APP_RESET
- * clears the sticky ones), the insert id the handle now shows, the time and thread. */
-void ps_lease_leave(ps_lease *l, bool statement, unsigned effects, bool app_reset,
-                    unsigned long long insert_id);
-
-/* A re-lease succeeded: L holds C (with TRANSPORT), LIVE and busy. */
-void ps_lease_relesed(ps_lease *l, ps_conn *c, void *transport);
-
-/* L (REAPING, owned by the caller) no longer holds a connection: its handle is a husk. */
-void ps_lease_disowned(ps_lease *l);
-
-/* A re-lease failed: L is REAPED again and not busy. */
-void ps_lease_relese_failed(ps_lease *l);
-
-/* Picks the least recently used LIVE lease of POOL (any pool when NULL), not busy, free of
- * unreplayable effects, idle at least MIN_IDLE_SELF when its last call came from the calling
- * thread (which is here, so not using it) or MIN_IDLE_OTHER otherwise; marks it REAPING.
- * NULL when there is none. */
-ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t min_idle_other)
-    __attribute__((warn_unused_result));
-
-/* A reap finished: L is REAPED (its connection was parked or closed). */
-void ps_lease_reaped(ps_lease *l);
-
-/* A reap was refused for WHY (static text): L is LIVE again and keeps its place. */
-void ps_lease_reap_refused(ps_lease *l, const char *why);
-
-/* Calls FN for each LIVE lease held longer than HELD_MS that is dirty or was refused a reap,
- * and not warned yet (marks it warned). FN runs under the lease lock and must not block. */
-void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *ctx), void *ctx);
-
-/* Moves L's handle index entry after the library reconnected it (new transport). */
-void ps_lease_set_transport(ps_lease *l, void *transport);
-
 /* Finds HANDLE's lease without changing it (NULL when none). For identity changes made by the
  * handle's own thread. */
 ps_lease *ps_lease_find(void *handle, void *transport);
 
+/* What the caller of ps_lease_enter must do before its call. */
+enum ps_enter {
+    PS_ENTER_UNTRACKED, /* no lease (or an inherited one and no command): pass through */
+    PS_ENTER_CALL,      /* a tracked call: run it, then ps_lease_leave */
+    PS_ENTER_RENEW,     /* MOVING, the caller's: get a connection back first (reaped, or idle
+                           past the server's patience: l->conn still set, reap it first) */
+    PS_ENTER_TAKEOVER,  /* MOVING, the caller's: let go of the parent's connection, then renew */
+};
+
+/* Starts a call on HANDLE (TRANSPORT): counts it in progress and tells the caller what to do
+ * (*HOW). Only a call that sends a command (SENDS_COMMAND) renews or takes over; result reads
+ * never do. Returns the lease, or NULL with PS_ENTER_UNTRACKED. */
+ps_lease *ps_lease_enter(void *handle, void *transport, bool sends_command, enum ps_enter *how);
+
+/* Ends a call that entered with L: records its outcome O, the time and the thread. */
+void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
+
+/* Picks the least recently used LIVE lease of POOL (any pool when NULL) with no call in
+ * progress, a clean session and no refused reap, idle at least MIN_IDLE_SELF when its last
+ * call came from the calling thread (which is here, so not using it) or MIN_IDLE_OTHER
+ * otherwise; moves it to MOVING for the caller. NULL when there is none. */
+ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t min_idle_other)
+    __attribute__((warn_unused_result));
+
+/* Ends the caller's move of L: LIVE holding C (TRANSPORT) when C is not NULL, else REAPED.
+ * WHY (static text, may be NULL) records a refused reap when L stays LIVE. */
+void ps_lease_settle(ps_lease *l, ps_conn *c, void *transport, const char *why);
+
+/* While the caller moves L: L no longer holds a connection (it was reaped or let go). */
+void ps_lease_drop_conn(ps_lease *l);
+
+/* Calls FN, outside the lock, with a copy of each LIVE lease held longer than HELD_MS that is
+ * dirty or was refused a reap and was not warned about yet (marks it warned). */
+void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *ctx), void *ctx);
+
+/* Moves L's transport index entry after the library reconnected it (new transport). */
+void ps_lease_set_transport(ps_lease *l, void *transport);
+
 /* True when L's session holds nothing the shim cannot reproduce on a fresh connection. */
 bool ps_lease_replayable(ps_lease *l);
 
-/* pthread_atfork handlers. In the child, leases stay (their pid marks them inherited) until
- * the child's first command on the handle takes one over (ps_lease_enter: REAPING, relese,
- * ->inherited set). Leases a parent thread was moving at fork time are dropped in the child. */
+/* A consistent copy of L's session record. */
+ps_lease_session ps_lease_session_get(ps_lease *l);
+
+/* Checks every list/index invariant (tests). Returns the number of violations, each described
+ * through REPORT when it is not NULL. */
+int ps_lease_check(void (*report)(const char *what, void *ctx), void *ctx);
+
+/* pthread_atfork handlers. In the child, LIVE leases become INHERITED, calls in progress
+ * (the parent's threads) are forgotten, and MOVING leases (a parent thread was moving the
+ * connection: the handle is half-moved here) are dropped: the child never tracks them. */
 void ps_lease_before_fork(void);
 void ps_lease_after_fork_parent(void);
 void ps_lease_after_fork_child(void);

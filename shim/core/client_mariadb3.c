@@ -17,7 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "poolshim/calls.h"
 #include "poolshim/client.h"
 #include "poolshim/log.h"
 #include "poolshim/real.h"
@@ -249,15 +248,40 @@ static const char *mdb_unpoolable_after(void *hv)
     return NULL;
 }
 
-static void mdb_record(void *hv, ps_conn *c)
+/* What a connect established (ps_conn.facts): restored by every reset and adopt. */
+typedef struct mdb_facts {
+    const MARIADB_CHARSET_INFO *charset; /* the charset the handshake negotiated */
+    char *dsn_db;                        /* the database the connect asked for (NULL: none) */
+    /* the client-side results the real connect left (a reused connection reads like new) */
+    unsigned long long affected_rows, insert_id;
+    unsigned server_status, warning_count;
+} mdb_facts;
+
+static void *mdb_record(void *hv)
 {
     MYSQL *h = hv;
-    c->charset = h->charset;
-    c->dsn_db = h->db ? strdup(h->db) : NULL;
-    c->affected_rows = h->affected_rows;
-    c->insert_id = h->insert_id;
-    c->server_status = h->server_status;
-    c->warning_count = h->warning_count;
+    mdb_facts *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->charset = h->charset;
+    f->dsn_db = h->db ? strdup(h->db) : NULL;
+    if (h->db && !f->dsn_db) {
+        free(f);
+        return NULL;
+    }
+    f->affected_rows = h->affected_rows;
+    f->insert_id = h->insert_id;
+    f->server_status = h->server_status;
+    f->warning_count = h->warning_count;
+    return f;
+}
+
+static void mdb_free_facts(void *fv)
+{
+    mdb_facts *f = fv;
+    if (f)
+        free(f->dsn_db);
+    free(f);
 }
 
 static void *mdb_transport(void *hv)
@@ -372,10 +396,11 @@ static void free_unconnected_internals(MYSQL *app)
 /* Makes H read exactly like the end of the real connect recorded in C: its results, no error. */
 static void show_connect_results(MYSQL *h, const ps_conn *c)
 {
-    h->affected_rows = c->affected_rows;
-    h->insert_id = c->insert_id;
-    h->server_status = c->server_status;
-    h->warning_count = c->warning_count;
+    const mdb_facts *f = c->facts;
+    h->affected_rows = f->affected_rows;
+    h->insert_id = f->insert_id;
+    h->server_status = f->server_status;
+    h->warning_count = f->warning_count;
     h->net.last_errno = 0;
     h->net.last_error[0] = '\0';
     strcpy(h->net.sqlstate, "00000");
@@ -488,13 +513,13 @@ static bool mdb_reset(void *hv, ps_conn *c)
     h->options.reconnect = 0;
     PS_NESTED(rc = ps_real_mysql_reset_connection(h));
     if (rc == 0)
-        ok = restore_database(h, c->dsn_db);
+        ok = restore_database(h, ((const mdb_facts *)c->facts)->dsn_db);
     else if (ps_real_mysql_errno(h) == ER_UNKNOWN_COM_ERROR && h->net.pvio)
-        ok = change_user_to(h, c->dsn_db); /* server older than COM_RESET_CONNECTION */
+        ok = change_user_to(h, ((const mdb_facts *)c->facts)->dsn_db); /* pre-10.2 server */
     else
         ok = false;
     if (ok) {
-        h->charset = c->charset;
+        h->charset = ((const mdb_facts *)c->facts)->charset;
         h->server_status = SERVER_STATUS_AUTOCOMMIT;
         ok = replay_init_commands(h);
     }
@@ -544,14 +569,14 @@ static void *mdb_detach(void *hv)
     return p;
 }
 
-static void mdb_destroy(void *pv)
+static void mdb_close(void *pv)
 {
     MYSQL *p = pv;
     p->options.reconnect = 0;
     PS_NESTED(ps_real_mysql_close(p));
 }
 
-static void mdb_neutralize(void *hv)
+static void mdb_mute(void *hv)
 {
     MYSQL *h = hv;
     if (!h->net.pvio)
@@ -564,10 +589,10 @@ static void mdb_neutralize(void *hv)
         close(null_fd);
 }
 
-static void mdb_forget(void *pv)
+static void mdb_abandon(void *hv)
 {
-    mdb_neutralize(pv);
-    mdb_destroy(pv);
+    mdb_mute(hv);
+    PS_NESTED(ps_real_mysql_close(hv));
 }
 
 static bool mdb_close_frees(void *hv)
@@ -589,14 +614,32 @@ static void mdb_set_error(void *hv, unsigned err, const char *sqlstate, const ch
     snprintf(h->net.last_error, sizeof h->net.last_error, "%s", msg);
 }
 
-static const char *mdb_user(void *hv)
+static void mdb_fail(void *hv, enum ps_failure failure, const char *detail)
 {
-    return ((MYSQL *)hv)->user;
+    switch (failure) {
+    case PS_FAIL_TOO_MANY: {
+        char msg[MYSQL_ERRMSG_SIZE];
+        snprintf(msg, sizeof msg, "Too many connections%s%s%s", detail ? " (" : "",
+                 detail ? detail : "", detail ? ")" : "");
+        mdb_set_error(hv, ER_CON_COUNT_ERROR, "08004", msg);
+        break;
+    }
+    case PS_FAIL_GONE:
+    default:
+        mdb_set_error(hv, CR_SERVER_GONE_ERROR, "HY000", "Server has gone away");
+        break;
+    }
+}
+
+static bool mdb_server_full(void *hv)
+{
+    return ((MYSQL *)hv)->net.last_errno == ER_CON_COUNT_ERROR;
 }
 
 /* ---- Activity tracking: the library's I/O methods, wrapped -------------------------- */
 
 static const struct st_mariadb_methods *library_methods; /* MARIADB_DEFAULT_METHODS */
+static const ps_call_hooks *hooks;                       /* the shim's, set at selection */
 
 /* The library's own methods table (set once, by the first handle tracked). */
 static inline const struct st_mariadb_methods *lib(void)
@@ -646,12 +689,12 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
     if (ps_depth > 0)
         return lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     ps_call call;
-    if (!ps_call_begin(&call, m, true))
+    if (!hooks->begin(&call, m, true))
         return 1;
     int rc = lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     bool statement;
     unsigned fx = command_effects(cmd, arg, len, &statement);
-    ps_call_end(&call, m, statement, rc ? 0 : fx, rc == 0 && cmd == COM_RESET_CONNECTION);
+    hooks->end(&call, m, statement, rc ? 0 : fx, rc == 0 && cmd == COM_RESET_CONNECTION);
     return rc;
 }
 
@@ -659,10 +702,10 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
 #define TRACKED_READ(m, expr)                                                                      \
     do {                                                                                           \
         ps_call call;                                                                              \
-        if (ps_depth > 0 || !ps_call_begin(&call, (m), false))                                     \
+        if (ps_depth > 0 || !hooks->begin(&call, (m), false))                                      \
             return expr;                                                                           \
         __typeof__(expr) r_ = expr;                                                                \
-        ps_call_end(&call, (m), false, 0, false);                                                  \
+        hooks->end(&call, (m), false, 0, false);                                                   \
         return r_;                                                                                 \
     } while (0)
 
@@ -912,7 +955,7 @@ static bool replay_session(MYSQL *h, bool autocommit, const MARIADB_CHARSET_INFO
     return true;
 }
 
-static bool mdb_relese(void *hv, ps_conn *c, unsigned long long last_insert_id)
+static bool mdb_renew(void *hv, ps_conn *c, unsigned long long last_insert_id)
 {
     MYSQL *h = hv;
     bool autocommit = (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
@@ -932,11 +975,11 @@ static void mdb_close_husk(void *hv)
     PS_NESTED(ps_real_mysql_close(hv));
 }
 
-static void *mdb_connect_parked(void *hv, const ps_connect_args *a, unsigned *err)
+static void *mdb_connect_parked(void *hv, const ps_connect_args *a)
 {
     MYSQL *h = hv, *t = ps_real_mysql_init(NULL), *r = NULL;
     if (!t) {
-        *err = CR_OUT_OF_MEMORY;
+        mdb_set_error(h, CR_OUT_OF_MEMORY, "HY000", "Out of memory");
         return NULL;
     }
     t->options = h->options; /* borrowed; REMEMBER_OPTIONS keeps a failure from freeing them */
@@ -947,7 +990,6 @@ static void *mdb_connect_parked(void *hv, const ps_connect_args *a, unsigned *er
     if (ext && ext->status_data == (void *)t)
         ext->status_data = h;
     memset(&t->options, 0, sizeof t->options);
-    *err = t->net.last_errno;
     if (!r) {
         mdb_set_error(h, t->net.last_errno, t->net.sqlstate, t->net.last_error);
         PS_NESTED(ps_real_mysql_close(t));
@@ -957,7 +999,6 @@ static void *mdb_connect_parked(void *hv, const ps_connect_args *a, unsigned *er
     struct st_mysql_options opts;
     if (!fresh_options(&opts)) {
         PS_NESTED(ps_real_mysql_close(t));
-        *err = CR_OUT_OF_MEMORY;
         mdb_set_error(h, CR_OUT_OF_MEMORY, "HY000", "Out of memory");
         return NULL;
     }
@@ -987,6 +1028,7 @@ static const ps_client_ops mariadb3_ops = {
     .build_key = mdb_build_key,
     .unpoolable_after = mdb_unpoolable_after,
     .record = mdb_record,
+    .free_facts = mdb_free_facts,
     .transport = mdb_transport,
     .validate = mdb_validate,
     .input_pending = mdb_input_pending,
@@ -995,26 +1037,27 @@ static const ps_client_ops mariadb3_ops = {
     .unparkable = mdb_unparkable,
     .reset = mdb_reset,
     .detach = mdb_detach,
-    .destroy = mdb_destroy,
-    .forget = mdb_forget,
-    .neutralize = mdb_neutralize,
+    .close = mdb_close,
+    .abandon = mdb_abandon,
+    .mute = mdb_mute,
     .close_frees = mdb_close_frees,
     .unconnected = mdb_unconnected,
     .set_error = mdb_set_error,
-    .user = mdb_user,
+    .fail = mdb_fail,
+    .server_full = mdb_server_full,
     .track = mdb_track,
     .unreapable = mdb_unreapable,
     .last_insert_id = mdb_last_insert_id,
     .save_results = mdb_save_results,
     .husk = mdb_husk,
-    .relese = mdb_relese,
+    .renew = mdb_renew,
     .close_husk = mdb_close_husk,
     .connect_parked = mdb_connect_parked,
     .reported_insert_id = mdb_reported_insert_id,
     .server_wait_timeout = mdb_server_wait_timeout,
 };
 
-const ps_client_ops *ps_client_mariadb3(void)
+const ps_client_ops *ps_client_mariadb3(const ps_call_hooks *call_hooks)
 {
     if (!ps_real_mariadb_get_infov)
         return NULL;
@@ -1026,5 +1069,6 @@ const ps_client_ops *ps_client_mariadb3(void)
                 v / 10000, v / 100 % 100, v % 100);
         return NULL;
     }
+    hooks = call_hooks;
     return &mariadb3_ops;
 }

@@ -4,7 +4,7 @@
 #include "poolshim/log.h"
 #include "poolshim/real.h"
 #include "poolshim/lease.h"
-#include "poolshim/reaper.h"
+#include "poolshim/reap.h"
 #include "poolshim/shim.h"
 
 /* The library's own close. */
@@ -14,19 +14,18 @@ static void real_close(MYSQL *m)
 }
 
 /* Ends lease L of M: park its connection after a reset, close it for real, or free a husk. */
-static void release(const ps_client_ops *cl, ps_lease *l, MYSQL *m)
+static void release(const ps_client_ops *cl, ps_lease *l, enum ps_lease_state was, MYSQL *m)
 {
     ps_conn *c = l->conn;
-    if (l->pid != ps_pid()) {
-        /* Inherited across fork: the parent's session must not get our COM_QUIT. */
-        cl->neutralize(m);
-        real_close(m);
-        if (c)
-            ps_pool_drop(c, false);
-        return;
-    }
     if (!c) { /* reaped: a husk with no connection */
         cl->close_husk(m);
+        return;
+    }
+    if (was == PS_LEASE_INHERITED) {
+        /* the parent's session must not get our COM_QUIT */
+        cl->abandon(m);
+        c->handle = NULL;
+        ps_pool_close(c, PS_CLOSE_ABANDONED);
         return;
     }
     const char *why = cl->unparkable(m);
@@ -42,7 +41,8 @@ static void release(const ps_client_ops *cl, ps_lease *l, MYSQL *m)
     }
     ps_debug(ps_pool_label(c->pool), "closing for real: %s", why);
     real_close(m);
-    ps_pool_drop(c, true);
+    c->handle = NULL;
+    ps_pool_close(c, PS_CLOSE_DISCARDED);
 }
 
 void ps_hook_mysql_close(MYSQL *m)
@@ -52,12 +52,13 @@ void ps_hook_mysql_close(MYSQL *m)
         return;
     if (cl && m && ps_depth == 0 && ps_close_guard(cl, m))
         return; /* already closed and freed: see hook_init.c */
-    ps_lease *l = (cl && m && ps_depth == 0) ? ps_lease_take(m, cl->transport(m)) : NULL;
+    enum ps_lease_state was;
+    ps_lease *l = (cl && m && ps_depth == 0) ? ps_lease_take(m, cl->transport(m), &was) : NULL;
     if (!l) {
         real_close(m);
         return;
     }
-    release(cl, l, m);
+    release(cl, l, was, m);
     ps_lease_free(l);
     ps_housekeep(cl);
 }

@@ -3,7 +3,8 @@
 #include "poolshim/hooks.h"
 #include "poolshim/log.h"
 #include "poolshim/real.h"
-#include "poolshim/reaper.h"
+#include "poolshim/acquire.h"
+#include "poolshim/reap.h"
 #include "poolshim/shim.h"
 
 /* The library's own connect, with nested calls passing through. */
@@ -39,14 +40,17 @@ static ps_pool *pool_for(const ps_client_ops *cl, MYSQL *m, const ps_connect_arg
 static MYSQL *pooled_connect(const ps_client_ops *cl, ps_pool *p, MYSQL *m,
                              const ps_connect_args *a)
 {
-    bool unpooled;
-    ps_conn *c = ps_obtain(cl, p, m, a, false, 0, &unpooled, NULL);
-    if (unpooled)
+    switch (ps_acquire_connect(cl, p, m, a)) {
+    case PS_CONNECTED_POOLED:
+    case PS_CONNECTED_UNPOOLED:
         return m;
-    if (!c)
+    case PS_CONNECTED_NOMEM:
+        ps_debug(ps_pool_label(p), "not pooling: out of memory");
+        return real_connect(m, a);
+    case PS_CONNECTED_FAILED:
+    default:
         return NULL;
-    ps_lease_start(cl, c, m);
-    return m;
+    }
 }
 
 MYSQL *ps_hook_mysql_real_connect(MYSQL *m, const char *host, const char *user, const char *passwd,

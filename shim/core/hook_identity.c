@@ -2,7 +2,6 @@
  * mysql_change_user (re-keys the lease) and mysql_select_db. */
 #include <stdlib.h>
 #include <string.h>
-#include <errmsg.h>
 
 #include "poolshim/hooks.h"
 #include "poolshim/log.h"
@@ -18,13 +17,16 @@ my_bool ps_hook_mariadb_reconnect(MYSQL *m)
     if (!ps_real_mariadb_reconnect)
         return 1;
     ps_lease *l = (cl && m && ps_depth == 0) ? ps_lease_find(m, cl->transport(m)) : NULL;
-    if (l && l->pid != ps_pid()) {
-        /* Inherited across fork: the library's close of the old connection must not reach
-         * the parent's session, and the new connection is the child's own, unpooled. */
-        l = ps_lease_take(m, cl->transport(m));
-        cl->neutralize(m);
-        if (l && l->conn)
-            ps_pool_drop(l->conn, false);
+    if (l && l->state == PS_LEASE_INHERITED) {
+        /* The library's close of the old connection must not reach the parent's session, and
+         * the new connection is the child's own, unpooled. */
+        enum ps_lease_state was;
+        l = ps_lease_take(m, cl->transport(m), &was);
+        cl->mute(m);
+        if (l && l->conn) {
+            l->conn->handle = NULL;
+            ps_pool_close(l->conn, PS_CLOSE_ABANDONED);
+        }
         ps_lease_free(l);
         l = NULL;
     }
@@ -58,9 +60,11 @@ static void rekey(const ps_client_ops *cl, ps_lease *l, MYSQL *m, const char *us
     if (!to) /* out of memory: keep the old key; release will reset to it (change_user) */
         return;
     ps_pool_set_args(to, &a);
-    free(l->conn->dsn_db);
-    l->conn->dsn_db = NULL;
-    cl->record(m, l->conn);
+    void *facts = cl->record(m);
+    if (!facts) /* out of memory: keep the old key; release will reset to it (change_user) */
+        return;
+    cl->free_facts(l->conn->facts);
+    l->conn->facts = facts;
     ps_pool_move(l->conn, to);
     l->pool = to;
 }
@@ -78,7 +82,7 @@ my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd
         /* The library would write through the NULL net.read_pos of a handle that was never
          * connected or that the shim closed (the library's own close leaves it dangling, and
          * then fails with 2006). Fail with 2006 without calling it. */
-        cl->set_error(m, CR_SERVER_GONE_ERROR, "HY000", "Server has gone away");
+        cl->fail(m, PS_FAIL_GONE, NULL);
         return 1;
     }
     PS_NESTED(r = ps_real_mysql_change_user(m, user, passwd, db));

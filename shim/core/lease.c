@@ -1,60 +1,105 @@
-/* Leases (see lease.h): a hash by handle plus an LRU list of every lease, under one mutex.
- * Lock order: lease lock before pool lock. */
+/* Leases (see lease.h for the state model): one list per state, a hash by handle, one mutex
+ * and one condition variable for the end of moves. Lock order: lease lock before pool lock. */
 #include "poolshim/lease.h"
 
 #include <pthread.h>
-#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utlist.h>
 
 #include "poolshim/config.h"
 #include "poolshim/sql_effects.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static ps_lease *by_handle;       /* hash of indexed leases */
-static ps_lease *oldest, *newest; /* every lease, least recently used first */
+static pthread_cond_t moved = PTHREAD_COND_INITIALIZER; /* a MOVING lease settled */
+static ps_lease *by_handle;                             /* leases whose handle is not NULL */
+static ps_lease *list[PS_LEASE_NSTATES];                /* LIVE: least recently used first */
+static unsigned illegal_moves;
 static const unsigned dirty_effects = PS_SQL_SESSION | PS_SQL_LOCK;
 
-/* Unlinks L from the LRU list, if it is on it. Caller holds the lock. */
-static void lru_unlink(ps_lease *l)
+/* Short names for the states, in this file only. */
+#define NEW       PS_LEASE_NEW
+#define LIVE      PS_LEASE_LIVE
+#define MOVING    PS_LEASE_MOVING
+#define REAPED    PS_LEASE_REAPED
+#define INHERITED PS_LEASE_INHERITED
+#define CLOSED    PS_LEASE_CLOSED
+
+/* The moves lease.h draws (MOVING -> CLOSED only in a forked child). */
+static const bool legal[PS_LEASE_NSTATES][PS_LEASE_NSTATES] = {
+    [NEW] = {[LIVE] = 1},
+    [LIVE] = {[MOVING] = 1, [CLOSED] = 1, [INHERITED] = 1},
+    [MOVING] = {[LIVE] = 1, [REAPED] = 1, [CLOSED] = 1},
+    [REAPED] = {[MOVING] = 1, [CLOSED] = 1},
+    [INHERITED] = {[MOVING] = 1, [CLOSED] = 1},
+};
+
+static bool listed(enum ps_lease_state s)
 {
-    if (!l->in_lru)
-        return;
-    l->in_lru = false;
-    if (l->older)
-        l->older->newer = l->newer;
-    else
-        oldest = l->newer;
-    if (l->newer)
-        l->newer->older = l->older;
-    else
-        newest = l->older;
-    l->older = l->newer = NULL;
+    return s != NEW && s != CLOSED;
 }
 
-/* Appends L as the most recently used. Caller holds the lock. */
-static void lru_append(ps_lease *l)
-{
-    l->in_lru = true;
-    l->older = newest;
-    l->newer = NULL;
-    if (newest)
-        newest->newer = l;
-    else
-        oldest = l;
-    newest = l;
-}
-
-/* Removes L from the handle index. Caller holds the lock. */
+/* Removes L from the handle index (its handle becomes NULL). Caller holds the lock. */
 static void unindex(ps_lease *l)
 {
-    if (l->indexed)
+    if (l->handle)
         HASH_DELETE(hh, by_handle, l);
-    l->indexed = false;
+    l->handle = NULL;
 }
 
-/* Finds the lease of HANDLE, else one whose live connection is TRANSPORT (the handle was
- * copied). Caller holds the lock. */
+/* Indexes L under HANDLE, taking the address from any other lease (the program reused or
+ * copied over that memory). On OOM L stays unindexed. Caller holds the lock. */
+static void index_handle(ps_lease *l, void *handle)
+{
+    ps_lease *other = NULL;
+    HASH_FIND_PTR(by_handle, &handle, other);
+    if (other == l)
+        return;
+    if (other)
+        unindex(other);
+    unindex(l);
+    l->handle = handle;
+    ps_hash_oom = 0;
+    HASH_ADD_PTR(by_handle, handle, l);
+    if (ps_hash_oom)
+        l->handle = NULL;
+}
+
+/* An illegal move was asked for: abort in a strict build, else refuse it (counted). */
+static bool refuse_move(const ps_lease *l, enum ps_lease_state to)
+{
+#ifdef POOLSHIM_STRICT
+    fprintf(stderr, "poolshim: illegal lease move %d -> %d\n", (int)l->state, (int)to);
+    abort();
+#else
+    (void)l, (void)to;
+    illegal_moves++;
+    return false;
+#endif
+}
+
+/* Moves L to state TO, keeping the lists and the index in step and waking the waiters of a
+ * move. Caller holds the lock. False when the move is illegal. */
+static bool set_state(ps_lease *l, enum ps_lease_state to)
+{
+    enum ps_lease_state from = l->state;
+    if (!legal[from][to])
+        return refuse_move(l, to);
+    if (listed(from))
+        DL_DELETE(list[from], l);
+    l->state = to;
+    if (listed(to))
+        DL_APPEND(list[to], l);
+    if (to == CLOSED)
+        unindex(l);
+    if (from == MOVING)
+        pthread_cond_broadcast(&moved);
+    return true;
+}
+
+/* Finds the lease of HANDLE, else one whose connection is TRANSPORT (the handle was copied).
+ * Caller holds the lock. */
 static ps_lease *find(void *handle, void *transport)
 {
     ps_lease *l = NULL;
@@ -62,66 +107,51 @@ static ps_lease *find(void *handle, void *transport)
         HASH_FIND_PTR(by_handle, &handle, l);
     if (l && transport && l->transport && l->transport != transport)
         l = NULL; /* the handle's memory now holds another connection */
-    if (!l && transport)
-        for (ps_lease *x = oldest; x && !l; x = x->newer)
+    static const enum ps_lease_state with_transport[] = {LIVE, MOVING, INHERITED};
+    for (size_t i = 0; !l && transport && i < sizeof with_transport / sizeof *with_transport; i++)
+        for (ps_lease *x = list[with_transport[i]]; x && !l; x = x->next)
             if (x->transport == transport)
                 l = x;
     return l;
 }
 
-/* Releases the lock, lets the owner of a REAPING lease finish, and takes the lock again. */
-static void wait_for_owner(void)
+/* Finds HANDLE's lease once no other thread is moving it. Caller holds the lock. */
+static ps_lease *find_settled(void *handle, void *transport)
 {
-    pthread_mutex_unlock(&lock);
-    sched_yield();
-    pthread_mutex_lock(&lock);
+    ps_lease *l;
+    while ((l = find(handle, transport)) != NULL && l->state == MOVING)
+        pthread_cond_wait(&moved, &lock);
+    return l;
 }
 
-ps_lease *ps_lease_begin(ps_conn *c, void *handle, void *transport, void *const *trace,
-                         int trace_len)
+ps_lease *ps_lease_begin(ps_conn *c, void *handle, void *transport, const ps_trace *trace)
 {
     ps_lease *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
-    l->handle = handle;
     l->transport = transport;
     l->conn = c;
     l->pool = c->pool;
-    l->pid = ps_pid();
-    l->state = PS_LEASE_LIVE;
     l->acquired_ms = l->last_call_ms = ps_now_ms();
     l->last_thread = pthread_self();
-    l->trace_len = trace_len < PS_LEASE_TRACE ? trace_len : PS_LEASE_TRACE;
-    if (l->trace_len > 0)
-        memcpy(l->trace, trace, (size_t)l->trace_len * sizeof *trace);
+    if (trace)
+        l->trace = *trace;
     pthread_mutex_lock(&lock);
-    ps_lease *stale = NULL;
-    HASH_FIND_PTR(by_handle, &handle, stale);
-    if (stale) /* the program reused this memory for a new handle (or copied the struct) */
-        unindex(stale);
-    ps_hash_oom = 0;
-    HASH_ADD_PTR(by_handle, handle, l);
-    l->indexed = !ps_hash_oom;
-    if (l->indexed)
-        lru_append(l);
+    index_handle(l, handle);
+    bool ok = l->handle != NULL && set_state(l, LIVE);
     pthread_mutex_unlock(&lock);
-    if (!l->indexed) {
+    if (!ok)
         free(l);
-        return NULL;
-    }
-    return l;
+    return ok ? l : NULL;
 }
 
-ps_lease *ps_lease_take(void *handle, void *transport)
+ps_lease *ps_lease_take(void *handle, void *transport, enum ps_lease_state *was)
 {
     pthread_mutex_lock(&lock);
-    ps_lease *l;
-    while ((l = find(handle, transport)) != NULL && l->state == PS_LEASE_REAPING)
-        wait_for_owner();
-    if (l) {
-        unindex(l);
-        lru_unlink(l);
-    }
+    ps_lease *l = find_settled(handle, transport);
+    *was = l ? l->state : PS_LEASE_CLOSED;
+    if (l && !set_state(l, CLOSED))
+        l = NULL;
     pthread_mutex_unlock(&lock);
     return l;
 }
@@ -153,148 +183,142 @@ ps_lease *ps_lease_find(void *handle, void *transport)
 /* True when L has no effects the shim cannot replay. */
 static bool clean(const ps_lease *l)
 {
-    return !(l->effects & dirty_effects) && !l->found_rows_pending;
+    return !(l->session.effects & dirty_effects) && !l->session.found_rows_pending;
 }
 
-/* How long L may idle before its next call reaps it first. Caller holds the lease lock. */
-static int64_t reap_threshold(const ps_lease *l)
+/* True when LIVE lease L has idled past the point where its connection may be gone (the
+ * server's wait_timeout) or should be given back (POOLSHIM_REAP_IDLE_MS), so its next command
+ * renews it first. Caller holds the lock. */
+static bool past_patience(const ps_lease *l)
 {
     int64_t server = ps_pool_server_idle_limit(l->pool);
     int64_t cfg = ps_cfg.reap_idle_ms > 0 ? ps_cfg.reap_idle_ms : INT64_MAX;
-    return server < cfg ? server : cfg;
+    int64_t limit = server < cfg ? server : cfg;
+    return l->calls == 0 && clean(l) && ps_now_ms() - l->last_call_ms >= limit;
 }
 
-ps_lease *ps_lease_enter(void *handle, void *transport, bool may_relese, bool *relese)
+/* What a call entering lease L must do. Caller holds the lock. */
+static enum ps_enter entry_for(const ps_lease *l, bool sends_command)
 {
-    *relese = false;
+    switch (l->state) {
+    case INHERITED:
+        return sends_command ? PS_ENTER_TAKEOVER : PS_ENTER_UNTRACKED;
+    case REAPED:
+        return sends_command ? PS_ENTER_RENEW : PS_ENTER_CALL;
+    case LIVE:
+        return sends_command && past_patience(l) ? PS_ENTER_RENEW : PS_ENTER_CALL;
+    default:
+        return PS_ENTER_UNTRACKED;
+    }
+}
+
+ps_lease *ps_lease_enter(void *handle, void *transport, bool sends_command, enum ps_enter *how)
+{
     pthread_mutex_lock(&lock);
-    ps_lease *l;
-    while ((l = find(handle, transport)) != NULL && l->state == PS_LEASE_REAPING)
-        wait_for_owner();
-    if (l && l->pid != ps_pid() && may_relese && l->state != PS_LEASE_REAPING) {
-        /* Inherited across fork: this process's first command on the handle takes it over. */
-        l->pid = ps_pid();
-        l->inherited = true;
-        l->state = PS_LEASE_REAPING;
-        *relese = true;
-        l->busy++;
-    } else if (l && l->pid == ps_pid()) {
-        bool stale = l->state == PS_LEASE_LIVE && l->busy == 0 && clean(l) &&
-                     ps_now_ms() - l->last_call_ms >= reap_threshold(l);
-        if (may_relese && (l->state == PS_LEASE_REAPED || stale)) {
-            l->state = PS_LEASE_REAPING;
-            *relese = true;
-        }
-        l->busy++;
+    ps_lease *l = find_settled(handle, transport);
+    *how = l ? entry_for(l, sends_command) : PS_ENTER_UNTRACKED;
+    if (*how == PS_ENTER_UNTRACKED) {
+        l = NULL;
     } else {
-        l = NULL; /* none, or inherited across fork: not this process's to track */
+        if (handle && l->handle != handle)
+            index_handle(l, handle); /* the program copied its struct: follow it */
+        if (*how != PS_ENTER_CALL)
+            set_state(l, MOVING);
+        l->calls++;
     }
     pthread_mutex_unlock(&lock);
     return l;
 }
 
-void ps_lease_leave(ps_lease *l, bool statement, unsigned effects, bool app_reset,
-                    unsigned long long insert_id)
+void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
 {
     pthread_mutex_lock(&lock);
-    l->busy--;
-    if (app_reset)
-        l->effects = 0;
-    l->effects |= effects & ~PS_SQL_FOUND_ROWS;
-    if (statement || app_reset)
-        l->found_rows_pending = (effects & PS_SQL_FOUND_ROWS) != 0;
+    l->calls--;
+    if (o->app_reset)
+        l->session.effects = 0;
+    l->session.effects |= o->effects & ~PS_SQL_FOUND_ROWS;
+    if (o->statement || o->app_reset)
+        l->session.found_rows_pending = (o->effects & PS_SQL_FOUND_ROWS) != 0;
+    if (o->insert_id)
+        l->session.last_insert_id = o->insert_id;
     l->last_thread = pthread_self();
-    if (insert_id)
-        l->last_insert_id = insert_id;
     l->unreapable = NULL; /* a new call: judge afresh at the next reap */
     l->last_call_ms = ps_now_ms();
-    if (l->in_lru) {
-        lru_unlink(l);
-        lru_append(l);
+    if (l->state == LIVE) { /* most recently used: to the end of the LRU list */
+        DL_DELETE(list[LIVE], l);
+        DL_APPEND(list[LIVE], l);
     }
-    pthread_mutex_unlock(&lock);
-}
-
-void ps_lease_relesed(ps_lease *l, ps_conn *c, void *transport)
-{
-    pthread_mutex_lock(&lock);
-    l->conn = c;
-    l->transport = transport;
-    l->state = PS_LEASE_LIVE;
-    if (!l->in_lru)
-        lru_append(l);
-    pthread_mutex_unlock(&lock);
-}
-
-void ps_lease_disowned(ps_lease *l)
-{
-    pthread_mutex_lock(&lock);
-    l->conn = NULL;
-    l->transport = NULL;
-    pthread_mutex_unlock(&lock);
-}
-
-void ps_lease_relese_failed(ps_lease *l)
-{
-    pthread_mutex_lock(&lock);
-    l->conn = NULL;
-    l->transport = NULL;
-    l->state = PS_LEASE_REAPED;
-    l->busy--;
-    lru_unlink(l);
     pthread_mutex_unlock(&lock);
 }
 
 ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t min_idle_other)
 {
     int64_t now = ps_now_ms();
-    pid_t me = ps_pid();
     pthread_t self = pthread_self();
     pthread_mutex_lock(&lock);
-    ps_lease *l = oldest;
-    for (; l; l = l->newer) {
+    ps_lease *l;
+    DL_FOREACH(list[LIVE], l)
+    {
         int64_t min_idle = pthread_equal(l->last_thread, self) ? min_idle_self : min_idle_other;
-        if (l->state == PS_LEASE_LIVE && l->busy == 0 && l->pid == me && clean(l) &&
-            (!pool || l->pool == pool) && !l->unreapable && now - l->last_call_ms >= min_idle)
+        if (l->calls == 0 && l->handle && clean(l) && (!pool || l->pool == pool) &&
+            !l->unreapable && now - l->last_call_ms >= min_idle)
             break;
     }
     if (l)
-        l->state = PS_LEASE_REAPING;
+        set_state(l, MOVING);
     pthread_mutex_unlock(&lock);
     return l;
 }
 
-void ps_lease_reaped(ps_lease *l)
+void ps_lease_settle(ps_lease *l, ps_conn *c, void *transport, const char *why)
+{
+    pthread_mutex_lock(&lock);
+    l->conn = c;
+    l->transport = c ? transport : NULL;
+    if (c)
+        l->unreapable = why;
+    set_state(l, c ? LIVE : REAPED);
+    pthread_mutex_unlock(&lock);
+}
+
+void ps_lease_drop_conn(ps_lease *l)
 {
     pthread_mutex_lock(&lock);
     l->conn = NULL;
     l->transport = NULL;
-    l->state = PS_LEASE_REAPED;
-    lru_unlink(l);
     pthread_mutex_unlock(&lock);
 }
 
-void ps_lease_reap_refused(ps_lease *l, const char *why)
+/* True when LIVE lease L is a leak to report at NOW. Caller holds the lock. */
+static bool leak_due(const ps_lease *l, int64_t now, int64_t held_ms)
 {
-    pthread_mutex_lock(&lock);
-    l->state = PS_LEASE_LIVE;
-    l->unreapable = why;
-    pthread_mutex_unlock(&lock);
+    return !l->leak_warned && now - l->acquired_ms >= held_ms && now - l->last_call_ms >= held_ms &&
+           (!clean(l) || l->unreapable);
 }
 
 void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *ctx), void *ctx)
 {
-    int64_t now = ps_now_ms();
-    pid_t me = ps_pid();
-    pthread_mutex_lock(&lock);
-    for (ps_lease *l = oldest; l; l = l->newer)
-        if (l->state == PS_LEASE_LIVE && !l->leak_warned && l->pid == me &&
-            now - l->acquired_ms >= held_ms && now - l->last_call_ms >= held_ms &&
-            (!clean(l) || l->unreapable)) {
-            l->leak_warned = true;
-            fn(l, ctx);
+    enum { BATCH = 8 };
+    ps_lease copies[BATCH];
+    int n;
+    do { /* copy a batch under the lock, report it outside */
+        int64_t now = ps_now_ms();
+        ps_lease *l;
+        n = 0;
+        pthread_mutex_lock(&lock);
+        DL_FOREACH(list[LIVE], l)
+        {
+            if (n < BATCH && leak_due(l, now, held_ms)) {
+                l->leak_warned = true;
+                copies[n++] = *l;
+            }
         }
-    pthread_mutex_unlock(&lock);
+        pthread_mutex_unlock(&lock);
+        for (int i = 0; i < n; i++) {
+            copies[i].husk_info = NULL;
+            fn(&copies[i], ctx);
+        }
+    } while (n == BATCH);
 }
 
 void ps_lease_set_transport(ps_lease *l, void *transport)
@@ -302,6 +326,60 @@ void ps_lease_set_transport(ps_lease *l, void *transport)
     pthread_mutex_lock(&lock);
     l->transport = transport;
     pthread_mutex_unlock(&lock);
+}
+
+bool ps_lease_replayable(ps_lease *l)
+{
+    pthread_mutex_lock(&lock);
+    bool ok = clean(l);
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+ps_lease_session ps_lease_session_get(ps_lease *l)
+{
+    pthread_mutex_lock(&lock);
+    ps_lease_session s = l->session;
+    pthread_mutex_unlock(&lock);
+    return s;
+}
+
+/* Reports one violation. */
+static int violation(void (*report)(const char *, void *), void *ctx, const char *what, int s)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "lease state %d: %s", s, what);
+    if (report)
+        report(msg, ctx);
+    return 1;
+}
+
+int ps_lease_check(void (*report)(const char *what, void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&lock);
+    int bad = (int)illegal_moves, listed_total = 0;
+    for (int s = 0; s < PS_LEASE_NSTATES; s++) {
+        ps_lease *l, *found;
+        DL_FOREACH(list[s], l)
+        {
+            if (!listed(s) || l->state != (enum ps_lease_state)s)
+                bad += violation(report, ctx, "a lease on the wrong list", s);
+            if ((s == LIVE || s == INHERITED) && (!l->conn || !l->transport))
+                bad += violation(report, ctx, "holds no connection", s);
+            if (s == REAPED && (l->conn || l->transport))
+                bad += violation(report, ctx, "reaped but holds a connection", s);
+            found = NULL;
+            if (l->handle)
+                HASH_FIND_PTR(by_handle, &l->handle, found);
+            if (l->handle && found != l)
+                bad += violation(report, ctx, "handle not indexed", s);
+            listed_total++;
+        }
+    }
+    if ((int)HASH_COUNT(by_handle) > listed_total)
+        bad += violation(report, ctx, "index holds leases on no list", -1);
+    pthread_mutex_unlock(&lock);
+    return bad;
 }
 
 void ps_lease_before_fork(void)
@@ -316,28 +394,16 @@ void ps_lease_after_fork_parent(void)
 
 void ps_lease_after_fork_child(void)
 {
-    ps_lease *l, *next;
-    /* the calls in progress belong to the parent's threads: every indexed lease (REAPED ones
-     * are not on the LRU list) and every listed one (unindexed ones still are) */
-    for (l = by_handle; l; l = l->hh.next)
-        l->busy = 0;
-    for (l = oldest; l; l = next) {
-        next = l->newer;
-        l->busy = 0;
-        if (l->state == PS_LEASE_REAPING) {
-            /* A parent thread was moving this connection: the handle is half-moved here, so
-             * the child never tracks it (its calls pass straight through). */
-            unindex(l);
-            lru_unlink(l);
-        }
+    ps_lease *l, *tmp;
+    pthread_cond_init(&moved, NULL); /* a parent thread may have been waiting on it */
+    for (int s = 0; s < PS_LEASE_NSTATES; s++)
+        DL_FOREACH(list[s], l) l->calls = 0; /* the calls in progress are the parent's */
+    DL_FOREACH_SAFE(list[MOVING], l, tmp)
+    {
+        set_state(l, CLOSED); /* half-moved by a parent thread: never tracked here */
+        free(l->husk_info);
+        free(l);
     }
+    DL_FOREACH_SAFE(list[LIVE], l, tmp) set_state(l, INHERITED);
     pthread_mutex_unlock(&lock);
-}
-
-bool ps_lease_replayable(ps_lease *l)
-{
-    pthread_mutex_lock(&lock);
-    bool ok = clean(l);
-    pthread_mutex_unlock(&lock);
-    return ok;
 }

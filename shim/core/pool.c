@@ -1,60 +1,28 @@
 /* The pool core (see pool.h for the state model). One process-wide mutex guards every pool;
- * connections that must be closed are collected under it and destroyed after it is released. */
-#include "poolshim/pool.h"
-
+ * connections that reach CLOSED are collected under it and closed after it is released. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <utlist.h>
 
 #include "poolshim/config.h"
-#include "poolshim/log.h"
+#include "pool_internal.h"
 
 __thread int ps_hash_oom;
 
-/* A thread waiting for a slot or an idle connection; lives on the waiter's stack. */
-typedef struct ps_waiter {
-    pthread_cond_t cond;
-    enum { WAITING, GOT_IDLE, GOT_SLOT } grant;
-    ps_conn *conn; /* GOT_IDLE: the connection handed over (already LEASED) */
-    struct ps_waiter *next;
-} ps_waiter;
+pthread_mutex_t ps_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+#define lock ps_pool_lock
 
-struct ps_pool {
-    char *key;
-    char *label;
-    UT_hash_handle hh;
-    /* Parked connections, most recently parked first (LIFO keeps few connections warm and
-     * lets the surplus reach its idle timeout). */
-    ps_conn *idle;
-    int n_idle;
-    /* Connections in the application's hands (each held by a lease, see lease.h). */
-    int n_leased;
-    /* Slots reserved by callers running a real connect right now. */
-    int n_connecting;
-    /* Callers waiting for a slot, oldest first (FIFO: served in arrival order). */
-    ps_waiter *wait_head, *wait_tail;
-    int64_t server_idle_limit_ms; /* from the server's wait_timeout; INT64_MAX when unknown */
-    ps_connect_args args;         /* the key's connect arguments (owned copies) */
-    int soft_cap;                 /* learned from a server refusal (see ps_pool_server_refused) */
-    int64_t soft_cap_until_ms;
-    ps_connect_error last_failure; /* the server was unreachable (see ps_pool_backoff) */
-    int64_t retry_at_ms;           /* connects fail with last_failure until then */
-    int64_t failing_since_ms;      /* 0: the last connect succeeded */
-    uint64_t failed_in_outage;     /* connects failed (real or backed off) since then */
-    bool has_args;
-    ps_pool_stats st;
-};
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-/* In a forked child: the parent's parked connections. They are freed (ops.forget: nothing sent
- * on their sockets) at the child's next acquire or exit, not in the fork handler, where the
- * client library's locks (TLS) may be held by a thread that does not exist in the child. */
-static ps_conn *orphans;
 static ps_pool *pools;
 static ps_pool_ops ops;
+static ps_conn *closing;       /* reached CLOSED under the lock: closed and freed after it */
+static ps_conn *abandoning;    /* likewise, from INHERITED or ORPHAN: freed without a word */
+static int orphans;            /* ORPHAN connections in all pools (read without the lock) */
+static unsigned illegal_moves; /* refused transitions (POOLSHIM_STRICT aborts instead) */
 static uint64_t jitter_state = 0x9e3779b97f4a7c15ull;
 static pid_t cached_pid;
 
@@ -80,71 +48,170 @@ void ps_pool_set_ops(const ps_pool_ops *o)
     ops = *o;
 }
 
-/* Live connections of P: what the cap limits. Caller holds the lock. */
-static int open_count(const ps_pool *p)
+/* ---- The transition function ---------------------------------------------------------- */
+
+/* Short names for the states, in this file only. */
+#define NEW        PS_CONN_NEW
+#define CONNECTING PS_CONN_CONNECTING
+#define LEASED     PS_CONN_LEASED
+#define IDLE       PS_CONN_IDLE
+#define INHERITED  PS_CONN_INHERITED
+#define ORPHAN     PS_CONN_ORPHAN
+#define CLOSED     PS_CONN_CLOSED
+
+/* The moves pool.h draws; LEASED -> LEASED is a move to another pool (re-key). */
+static const bool legal[PS_CONN_NSTATES][PS_CONN_NSTATES] = {
+    [NEW] = {[CONNECTING] = 1},
+    [CONNECTING] = {[LEASED] = 1, [CLOSED] = 1, [INHERITED] = 1},
+    [LEASED] = {[LEASED] = 1, [IDLE] = 1, [CLOSED] = 1, [INHERITED] = 1},
+    [IDLE] = {[LEASED] = 1, [CLOSED] = 1, [ORPHAN] = 1},
+    [INHERITED] = {[CLOSED] = 1},
+    [ORPHAN] = {[CLOSED] = 1},
+};
+
+static bool listed(enum ps_conn_state s)
 {
-    return p->n_idle + p->n_leased + p->n_connecting;
+    return s != NEW && s != CLOSED;
 }
 
-/* How many connections P may open now: the configured cap, or less while the server has
- * recently refused one. Caller holds the lock. */
-static int cap_of(const ps_pool *p)
+/* An illegal move was asked for: abort in a strict build, else refuse it (counted). */
+static bool refuse_move(const ps_conn *c, enum ps_conn_state to)
 {
-    if (p->soft_cap && p->soft_cap < ps_cfg.max_per_key && ps_now_ms() < p->soft_cap_until_ms)
-        return p->soft_cap;
-    return (int)ps_cfg.max_per_key;
+#ifdef POOLSHIM_STRICT
+    fprintf(stderr, "poolshim: illegal connection move %d -> %d\n", (int)c->state, (int)to);
+    abort();
+#else
+    (void)c, (void)to;
+    illegal_moves++;
+    return false;
+#endif
 }
 
-void ps_pool_server_refused(ps_pool *p)
+/* The counters a move changes. */
+static void count_move(ps_pool *p, enum ps_conn_state from, enum ps_conn_state to,
+                       enum ps_close_reason why)
 {
-    pthread_mutex_lock(&lock);
-    p->soft_cap = open_count(p) > 1 ? open_count(p) : 1;
-    p->soft_cap_until_ms = ps_now_ms() + 5000;
-    pthread_mutex_unlock(&lock);
-}
-
-bool ps_pool_backoff(ps_pool *p, ps_connect_error *err)
-{
-    int64_t now = ps_now_ms();
-    pthread_mutex_lock(&lock);
-    bool wait = now < p->retry_at_ms;
-    if (wait) {
-        *err = p->last_failure;
-        p->failed_in_outage++;
+    if (from == CONNECTING && to == LEASED)
+        p->st.connects++;
+    else if (from == LEASED && to == IDLE)
+        p->st.parks++;
+    else if (from == IDLE && to == LEASED)
+        p->st.reuses++;
+    else if (to == CLOSED && from == CONNECTING && why == PS_CLOSE_FAILED)
         p->st.connect_failures++;
-    }
-    pthread_mutex_unlock(&lock);
-    return wait;
+    else if (to == CLOSED && why == PS_CLOSE_EXPIRED)
+        p->st.expired++;
+    else if (to == CLOSED && why == PS_CLOSE_DISCARDED)
+        p->st.discards++;
+    if (ps_pool_open_locked(p) > p->st.peak_open)
+        p->st.peak_open = ps_pool_open_locked(p);
 }
 
-void ps_pool_connect_outcome(ps_pool *p, const ps_connect_error *err, int64_t retry_ms)
+static void serve_waiters(ps_pool *p);
+
+/* Moves C to state TO of pool TO_POOL (WHY when TO is CLOSED), keeping every list, count,
+ * counter and waiter invariant. Caller holds the lock. False when the move is illegal. */
+static bool set_state(ps_conn *c, ps_pool *to_pool, enum ps_conn_state to, enum ps_close_reason why)
 {
-    int64_t now = ps_now_ms(), since;
-    uint64_t failed;
-    pthread_mutex_lock(&lock);
-    since = p->failing_since_ms;
-    failed = p->failed_in_outage;
-    if (err) {
-        p->last_failure = *err;
-        p->retry_at_ms = now + retry_ms;
-        p->failed_in_outage++;
-        if (!since)
-            p->failing_since_ms = now;
-    } else {
-        p->retry_at_ms = 0;
-        p->failing_since_ms = 0;
-        p->failed_in_outage = 0;
+    ps_pool *p = c->pool;
+    enum ps_conn_state from = c->state;
+    bool moves_pool = from == LEASED && to == LEASED;
+    if (!legal[from][to] || moves_pool != (p != to_pool))
+        return refuse_move(c, to); /* only a LEASED connection changes pools, and only that */
+    if (listed(from)) {
+        DL_DELETE(p->list[from], c);
+        p->count[from]--;
     }
-    pthread_mutex_unlock(&lock);
-    if (err && !since)
-        ps_warn(p->label,
-                "server unreachable (%u: %s); failing this key's connects at once "
-                "for %lld ms after each failed attempt",
-                err->code, err->message, (long long)retry_ms);
-    else if (!err && since)
-        ps_warn(p->label, "server reachable again after %.1f s (%llu connects failed)",
-                (double)(now - since) / 1000, (unsigned long long)failed);
+    c->state = to;
+    c->pool = to_pool;
+    if (to == IDLE)
+        DL_PREPEND(to_pool->list[to], c);
+    else if (listed(to))
+        DL_APPEND(to_pool->list[to], c);
+    if (listed(to))
+        to_pool->count[to]++;
+    if (to == ORPHAN)
+        __atomic_add_fetch(&orphans, 1, __ATOMIC_RELAXED);
+    if (from == ORPHAN)
+        __atomic_sub_fetch(&orphans, 1, __ATOMIC_RELAXED);
+    if (to == CLOSED && (from == INHERITED || from == ORPHAN))
+        LL_PREPEND2(abandoning, c, next);
+    else if (to == CLOSED)
+        LL_PREPEND2(closing, c, next);
+    count_move(to_pool, from, to, why);
+    if (to == IDLE || to == CLOSED || p != to_pool)
+        serve_waiters(p); /* an idle connection or a free slot may be waiting for someone */
+    return true;
 }
+
+/* Closes the handles of the CLOSED connections on LIST with CLOSE_HANDLE and frees them.
+ * Called without the lock. */
+static void finish(ps_conn *list, void (*close_handle)(void *))
+{
+    while (list) {
+        ps_conn *next = list->next;
+        if (list->handle)
+            close_handle(list->handle);
+        if (list->facts && ops.free_facts)
+            ops.free_facts(list->facts);
+        free(list);
+        list = next;
+    }
+}
+
+/* Releases the lock, then closes (or abandons) what reached CLOSED under it. */
+static void unlock_and_finish(void)
+{
+    ps_conn *c = closing, *a = abandoning;
+    closing = abandoning = NULL;
+    pthread_mutex_unlock(&lock);
+    finish(c, ops.close);
+    finish(a, ops.abandon);
+}
+
+/* Lifetime deadline for a connection made at NOW: lifetime minus up to 2.5% jitter, so
+ * connections made together do not all retire together. Caller holds the lock. */
+static int64_t lifetime_deadline(int64_t now)
+{
+    int64_t life = ps_cfg.max_lifetime_ms;
+    if (life <= 0)
+        return INT64_MAX;
+    jitter_state ^= jitter_state << 13;
+    jitter_state ^= jitter_state >> 7;
+    jitter_state ^= jitter_state << 17;
+    return now + life - (int64_t)(jitter_state % (uint64_t)(life / 40 + 1));
+}
+
+/* A new CONNECTING slot of P, or NULL on OOM. Caller holds the lock. */
+static ps_conn *new_slot(ps_pool *p)
+{
+    ps_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->pool = p;
+    c->state = NEW;
+    set_state(c, p, CONNECTING, 0);
+    return c;
+}
+
+/* Hands idle connections, then free slots, to P's waiters, oldest first. Caller holds the
+ * lock. A waiter whose slot cannot be allocated stays queued (it times out). */
+static void serve_waiters(ps_pool *p)
+{
+    ps_waiter *w;
+    while ((w = p->wait_head) != NULL) {
+        ps_conn *c = p->list[IDLE];
+        if (c)
+            set_state(c, p, LEASED, 0);
+        else if (ps_pool_open_locked(p) >= ps_pool_cap_locked(p) || !(c = new_slot(p)))
+            return;
+        LL_DELETE2(p->wait_head, w, next);
+        w->conn = c;
+        pthread_cond_signal(&w->cond);
+    }
+}
+
+/* ---- Pools ------------------------------------------------------------------------------ */
 
 ps_pool *ps_pool_find(const char *key)
 {
@@ -181,27 +248,6 @@ ps_pool *ps_pool_get(const char *key, const char *label)
 const char *ps_pool_label(const ps_pool *p)
 {
     return p->label;
-}
-
-/* Lifetime deadline for a connection made at NOW: lifetime minus up to 2.5% jitter, so
- * connections made together do not all retire together. Caller holds the lock. */
-static int64_t lifetime_deadline(int64_t now)
-{
-    int64_t life = ps_cfg.max_lifetime_ms;
-    if (life <= 0)
-        return INT64_MAX;
-    jitter_state ^= jitter_state << 13;
-    jitter_state ^= jitter_state >> 7;
-    jitter_state ^= jitter_state << 17;
-    return now + life - (int64_t)(jitter_state % (uint64_t)(life / 40 + 1));
-}
-
-/* True when idle connection C must not be reused at NOW. */
-static bool idle_expired(const ps_conn *c, int64_t now)
-{
-    int64_t idle = now - c->idle_since_ms;
-    return idle >= ps_cfg.idle_timeout_ms || idle >= c->pool->server_idle_limit_ms ||
-           now >= c->expires_ms;
 }
 
 /* A malloc'd copy of S (NULL stays NULL); sets *OOM on failure. */
@@ -247,129 +293,75 @@ const ps_connect_args *ps_pool_args(ps_pool *p)
 bool ps_pool_full(ps_pool *p)
 {
     pthread_mutex_lock(&lock);
-    bool full = !p->idle && open_count(p) >= cap_of(p);
+    bool full = !p->list[IDLE] && ps_pool_open_locked(p) >= ps_pool_cap_locked(p);
     pthread_mutex_unlock(&lock);
     return full;
 }
 
-void ps_pool_set_server_wait_timeout(ps_pool *p, int64_t ms)
-{
-    int64_t margin = ms / 4 > 1000 ? 1000 : ms / 4; /* retire before the server does */
-    __atomic_store_n(&p->server_idle_limit_ms, ms > 0 ? ms - margin : INT64_MAX, __ATOMIC_RELAXED);
-}
-
-int64_t ps_pool_server_idle_limit(ps_pool *p)
-{
-    return __atomic_load_n(&p->server_idle_limit_ms, __ATOMIC_RELAXED); /* on every call */
-}
-
-void ps_pool_count_reap(ps_pool *p, bool relese, bool leak_warning)
+void ps_pool_note(ps_pool *p, enum ps_pool_event ev)
 {
     pthread_mutex_lock(&lock);
-    if (leak_warning)
-        p->st.leak_warnings++;
-    else if (relese)
-        p->st.released_again++;
-    else
+    switch (ev) {
+    case PS_EV_VALIDATION_FAILED:
+        p->st.validation_failures++;
+        __attribute__((fallthrough)); /* a failed validation is a validation */
+    case PS_EV_VALIDATED:
+        p->st.validations++;
+        break;
+    case PS_EV_REAPED:
         p->st.reaped++;
+        break;
+    case PS_EV_RENEWED:
+        p->st.renewed++;
+        break;
+    case PS_EV_LEAK_WARNING:
+        p->st.leak_warnings++;
+        break;
+    }
     pthread_mutex_unlock(&lock);
 }
 
-/* Unlinks every expired idle connection of P onto *DOOMED. Caller holds the lock. */
-static void collect_expired(ps_pool *p, int64_t now, ps_conn **doomed)
+/* ---- Acquire, park, close ---------------------------------------------------------------- */
+
+/* True when idle connection C must not be reused at NOW. */
+static bool idle_expired(const ps_conn *c, int64_t now)
 {
-    for (ps_conn **pp = &p->idle; *pp;) {
-        ps_conn *c = *pp;
-        if (idle_expired(c, now)) {
-            *pp = c->next;
-            c->next = *doomed;
-            *doomed = c;
-            p->n_idle--;
-            p->st.expired++;
-        } else {
-            pp = &c->next;
-        }
+    int64_t idle = now - c->idle_since_ms;
+    return idle >= ps_cfg.idle_timeout_ms || idle >= c->pool->server_idle_limit_ms ||
+           now >= c->expires_ms;
+}
+
+/* Closes every expired idle connection of P. Caller holds the lock. */
+static void expire_idle(ps_pool *p, int64_t now)
+{
+    ps_conn *c, *tmp;
+    DL_FOREACH_SAFE(p->list[IDLE], c, tmp)
+    {
+        if (idle_expired(c, now))
+            set_state(c, p, CLOSED, PS_CLOSE_EXPIRED);
     }
 }
 
-/* Destroys (or forgets) and frees the connections on LIST. Called without the lock. */
-static void destroy_list(ps_conn *list, bool forget)
+/* Closes the ORPHAN connections of every pool (lazily after fork). Caller holds the lock. */
+static void close_orphans(void)
 {
-    while (list) {
-        ps_conn *next = list->next;
-        if (list->handle)
-            (forget ? ops.forget : ops.destroy)(list->handle);
-        free(list->dsn_db);
-        free(list);
-        list = next;
-    }
+    for (ps_pool *p = pools; p; p = p->hh.next)
+        while (p->list[ORPHAN])
+            set_state(p->list[ORPHAN], p, CLOSED, PS_CLOSE_ABANDONED);
 }
 
-/* Frees the parked connections inherited across fork (see orphans), outside the lock. */
-static void forget_orphans(void)
+/* Queues the caller as a waiter on P and sleeps until served or TIMEOUT_MS pass. Caller holds
+ * the lock; returns with it held. The served connection (or NULL) goes to *CONN. */
+static void wait_for_grant(ps_pool *p, int64_t timeout_ms, ps_conn **conn, int64_t *waited_ms)
 {
-    if (!__atomic_load_n(&orphans, __ATOMIC_RELAXED))
-        return;
-    pthread_mutex_lock(&lock);
-    ps_conn *list = orphans;
-    orphans = NULL;
-    pthread_mutex_unlock(&lock);
-    destroy_list(list, true);
-}
-
-/* Gives a freed slot to the oldest waiter, if any and if P is under its cap. */
-static void grant_slot(ps_pool *p)
-{
-    ps_waiter *w = p->wait_head;
-    if (!w || open_count(p) >= cap_of(p))
-        return;
-    p->wait_head = w->next;
-    if (!p->wait_head)
-        p->wait_tail = NULL;
-    p->n_connecting++;
-    w->grant = GOT_SLOT;
-    pthread_cond_signal(&w->cond);
-}
-
-/* Records the current open count in the peak. */
-static void note_peak(ps_pool *p)
-{
-    if (open_count(p) > p->st.peak_open)
-        p->st.peak_open = open_count(p);
-}
-
-/* Takes the first idle connection of P as LEASED. Caller holds the lock. */
-static ps_conn *take_idle(ps_pool *p, int64_t now)
-{
-    ps_conn *c = p->idle;
-    p->idle = c->next;
-    c->next = NULL;
-    p->n_idle--;
-    p->n_leased++;
-    c->state = PS_CONN_LEASED;
-    c->leased_ms = now;
-    p->st.reuses++;
-    return c;
-}
-
-/* Queues the caller as a waiter on P and sleeps until granted or TIMEOUT_MS pass.
- * Caller holds the lock; returns with it held. */
-static enum ps_acquire wait_for_grant(ps_pool *p, int64_t timeout_ms, ps_conn **conn,
-                                      int64_t *waited_ms)
-{
-    ps_waiter w = {.grant = WAITING, .conn = NULL, .next = NULL};
+    ps_waiter w = {.conn = NULL, .next = NULL};
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&w.cond, &attr);
     pthread_condattr_destroy(&attr);
-    if (p->wait_tail)
-        p->wait_tail->next = &w;
-    else
-        p->wait_head = &w;
-    p->wait_tail = &w;
+    LL_APPEND2(p->wait_head, &w, next); /* FIFO */
     p->st.waits++;
-
     int64_t start = ps_now_ms();
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -379,163 +371,82 @@ static enum ps_acquire wait_for_grant(ps_pool *p, int64_t timeout_ms, ps_conn **
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000;
     }
-    while (w.grant == WAITING) {
-        if (pthread_cond_timedwait(&w.cond, &lock, &deadline) == ETIMEDOUT && w.grant == WAITING) {
-            ps_waiter **pp = &p->wait_head, *prev = NULL;
-            for (; *pp != &w; prev = *pp, pp = &(*pp)->next)
-                ;
-            *pp = w.next;
-            if (p->wait_tail == &w)
-                p->wait_tail = prev;
+    while (!w.conn)
+        if (pthread_cond_timedwait(&w.cond, &lock, &deadline) == ETIMEDOUT && !w.conn) {
+            LL_DELETE2(p->wait_head, &w, next);
             break;
         }
-    }
     pthread_cond_destroy(&w.cond);
     *waited_ms = ps_now_ms() - start;
     if (*waited_ms > p->st.max_wait_ms)
         p->st.max_wait_ms = *waited_ms;
-    if (w.grant == WAITING) {
+    if (!w.conn)
         p->st.wait_timeouts++;
-        return PS_ACQUIRE_TIMEOUT;
-    }
-    if (w.grant == GOT_IDLE) {
-        *conn = w.conn;
-        p->st.reuses++;
-        return PS_ACQUIRE_IDLE;
-    }
-    note_peak(p);
-    return PS_ACQUIRE_CONNECT;
+    *conn = w.conn;
 }
 
 enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, int64_t *waited_ms)
 {
-    ps_conn *doomed = NULL;
-    enum ps_acquire r;
     int64_t now = ps_now_ms();
     *conn = NULL;
     *waited_ms = 0;
-    forget_orphans();
     pthread_mutex_lock(&lock);
-    collect_expired(p, now, &doomed);
-    if (p->idle && !p->wait_head) {
-        *conn = take_idle(p, now);
-        r = PS_ACQUIRE_IDLE;
-    } else if (open_count(p) < cap_of(p) && !p->wait_head) {
-        p->n_connecting++;
-        note_peak(p);
-        r = PS_ACQUIRE_CONNECT;
-    } else {
-        r = wait_for_grant(p, timeout_ms, conn, waited_ms);
-        if (r == PS_ACQUIRE_IDLE)
-            (*conn)->leased_ms = ps_now_ms();
-    }
-    pthread_mutex_unlock(&lock);
-    destroy_list(doomed, false);
-    return r;
+    if (__atomic_load_n(&orphans, __ATOMIC_RELAXED))
+        close_orphans();
+    expire_idle(p, now);
+    ps_conn *c = p->list[IDLE];
+    bool must_wait = p->wait_head || (!c && ps_pool_open_locked(p) >= ps_pool_cap_locked(p));
+    if (must_wait)
+        wait_for_grant(p, timeout_ms, &c, waited_ms);
+    else if (c)
+        set_state(c, p, LEASED, 0);
+    else
+        c = new_slot(p);
+    unlock_and_finish();
+    *conn = c;
+    if (!c)
+        return must_wait ? PS_ACQUIRE_TIMEOUT : PS_ACQUIRE_NOMEM;
+    return c->state == CONNECTING ? PS_ACQUIRE_CONNECT : PS_ACQUIRE_IDLE;
 }
 
-ps_conn *ps_pool_connected(ps_pool *p)
+void ps_pool_connected(ps_conn *c, void *handle, void *facts)
 {
-    ps_conn *c = calloc(1, sizeof *c);
     int64_t now = ps_now_ms();
     pthread_mutex_lock(&lock);
-    p->n_connecting--;
-    p->st.connects++;
-    if (c) {
-        c->pool = p;
-        c->state = PS_CONN_LEASED;
-        c->pid = ps_pid();
-        c->created_ms = c->leased_ms = now;
-        c->expires_ms = lifetime_deadline(now);
-        p->n_leased++;
-    } else {
-        grant_slot(p);
-    }
-    pthread_mutex_unlock(&lock);
-    return c;
-}
-
-void ps_pool_connect_failed(ps_pool *p, bool failed)
-{
-    pthread_mutex_lock(&lock);
-    p->n_connecting--;
-    if (failed)
-        p->st.connect_failures++;
-    grant_slot(p);
+    c->handle = handle;
+    c->facts = facts;
+    c->created_ms = now;
+    c->expires_ms = lifetime_deadline(now);
+    set_state(c, c->pool, LEASED, 0);
     pthread_mutex_unlock(&lock);
 }
 
 void ps_pool_park(ps_conn *c, void *handle)
 {
-    ps_pool *p = c->pool;
-    ps_conn *doomed = NULL;
     int64_t now = ps_now_ms();
+    pthread_mutex_lock(&lock);
+    ps_pool *p = c->pool;
     c->handle = handle;
     c->idle_since_ms = now;
-    pthread_mutex_lock(&lock);
-    if (now >= c->expires_ms || open_count(p) > ps_cfg.max_per_key) {
-        p->n_leased--;
-        p->st.expired++;
-        doomed = c;
-        grant_slot(p);
-    } else if (p->wait_head) {
-        ps_waiter *w = p->wait_head;
-        p->wait_head = w->next;
-        if (!p->wait_head)
-            p->wait_tail = NULL;
-        p->st.parks++;
-        w->conn = c;
-        w->grant = GOT_IDLE;
-        pthread_cond_signal(&w->cond);
-    } else {
-        p->n_leased--;
-        p->n_idle++;
-        p->st.parks++;
-        c->state = PS_CONN_IDLE;
-        c->next = p->idle;
-        p->idle = c;
-    }
-    pthread_mutex_unlock(&lock);
-    destroy_list(doomed, false);
+    if (c->state == LEASED && (now >= c->expires_ms || ps_pool_open_locked(p) > ps_cfg.max_per_key))
+        set_state(c, p, CLOSED, PS_CLOSE_EXPIRED);
+    else
+        set_state(c, p, IDLE, 0);
+    unlock_and_finish();
 }
 
-void ps_pool_drop(ps_conn *c, bool discarded)
+void ps_pool_close(ps_conn *c, enum ps_close_reason why)
 {
-    ps_pool *p = c->pool;
     pthread_mutex_lock(&lock);
-    if (c->pid != cached_pid) { /* inherited across fork: never counted in this process */
-        pthread_mutex_unlock(&lock);
-        free(c->dsn_db);
-        free(c);
-        return;
-    }
-    p->n_leased--;
-    if (discarded)
-        p->st.discards++;
-    grant_slot(p);
-    pthread_mutex_unlock(&lock);
-    c->handle = NULL;
-    c->next = NULL;
-    destroy_list(c, false);
+    set_state(c, c->pool, CLOSED, why);
+    unlock_and_finish();
 }
 
 void ps_pool_move(ps_conn *c, ps_pool *to)
 {
     pthread_mutex_lock(&lock);
-    c->pool->n_leased--;
-    grant_slot(c->pool);
-    c->pool = to;
-    to->n_leased++;
-    note_peak(to);
-    pthread_mutex_unlock(&lock);
-}
-
-void ps_pool_count_validation(ps_pool *p, bool failed)
-{
-    pthread_mutex_lock(&lock);
-    p->st.validations++;
-    if (failed)
-        p->st.validation_failures++;
+    if (c->pool != to) /* a re-key to the same identity changes nothing */
+        set_state(c, to, LEASED, 0);
     pthread_mutex_unlock(&lock);
 }
 
@@ -543,45 +454,79 @@ void ps_pool_stats_get(ps_pool *p, ps_pool_stats *out, int *idle, int *leased, i
 {
     pthread_mutex_lock(&lock);
     *out = p->st;
-    *idle = p->n_idle;
-    *leased = p->n_leased;
-    *connecting = p->n_connecting;
+    *idle = p->count[IDLE];
+    *leased = p->count[LEASED];
+    *connecting = p->count[CONNECTING];
     pthread_mutex_unlock(&lock);
-}
-
-/* Unlinks every idle connection of every pool onto a list. Caller holds the lock. */
-static ps_conn *unlink_all_idle(void)
-{
-    ps_conn *all = NULL;
-    for (ps_pool *p = pools; p; p = p->hh.next) {
-        while (p->idle) {
-            ps_conn *c = p->idle;
-            p->idle = c->next;
-            c->next = all;
-            all = c;
-        }
-        p->n_idle = 0;
-    }
-    return all;
 }
 
 void ps_pool_drain_all(void)
 {
-    forget_orphans();
     pthread_mutex_lock(&lock);
-    ps_conn *all = unlink_all_idle();
-    pthread_mutex_unlock(&lock);
-    destroy_list(all, false);
+    close_orphans();
+    for (ps_pool *p = pools; p; p = p->hh.next)
+        while (p->list[IDLE])
+            set_state(p->list[IDLE], p, CLOSED, PS_CLOSE_DRAINED);
+    unlock_and_finish();
 }
 
 void ps_pool_foreach(void (*fn)(const ps_pool_snapshot *s, void *ctx), void *ctx)
 {
-    pthread_mutex_lock(&lock);
-    for (ps_pool *p = pools; p; p = p->hh.next) {
-        ps_pool_snapshot s = {p->label, p->st, p->n_idle, p->n_leased, p->n_connecting};
+    for (int i = 0;; i++) { /* pools are never freed: walk by index, snapshot under the lock */
+        pthread_mutex_lock(&lock);
+        ps_pool *p = pools;
+        for (int j = 0; p && j < i; j++)
+            p = p->hh.next;
+        ps_pool_snapshot s = {0};
+        if (p)
+            s = (ps_pool_snapshot){p->label, p->st, p->count[IDLE], p->count[LEASED],
+                                   p->count[CONNECTING]};
+        pthread_mutex_unlock(&lock);
+        if (!p)
+            return;
         fn(&s, ctx);
     }
+}
+
+/* Reports one violation of pool P. */
+static int violation(void (*report)(const char *, void *), void *ctx, const ps_pool *p,
+                     const char *what, int state)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "pool %s, state %d: %s", p->label, state, what);
+    if (report)
+        report(msg, ctx);
+    return 1;
+}
+
+/* Checks P's lists against its counts and its connections' states. Caller holds the lock. */
+static int check_pool(const ps_pool *p, void (*report)(const char *, void *), void *ctx)
+{
+    int bad = 0;
+    for (int s = 0; s < PS_CONN_NSTATES; s++) {
+        int n = 0;
+        const ps_conn *c;
+        if (!listed(s) && p->list[s])
+            bad += violation(report, ctx, p, "a list for a state that has none", s);
+        for (c = p->list[s]; c; c = c->next, n++)
+            if (c->state != (enum ps_conn_state)s || c->pool != p)
+                bad += violation(report, ctx, p, "a connection on the wrong list", s);
+        if (n != p->count[s])
+            bad += violation(report, ctx, p, "count differs from the list's length", s);
+    }
+    return bad;
+}
+
+int ps_pool_check(void (*report)(const char *what, void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&lock);
+    int bad = (int)illegal_moves;
+    for (ps_pool *p = pools; p; p = p->hh.next)
+        bad += check_pool(p, report, ctx);
     pthread_mutex_unlock(&lock);
+    if (illegal_moves && report)
+        report("illegal moves were refused", ctx);
+    return bad;
 }
 
 void ps_pool_before_fork(void)
@@ -597,17 +542,14 @@ void ps_pool_after_fork_parent(void)
 void ps_pool_after_fork_child(void)
 {
     cached_pid = getpid();
-    ps_conn *all = unlink_all_idle();
-    while (all) {
-        ps_conn *next = all->next;
-        all->next = orphans;
-        orphans = all;
-        all = next;
-    }
     for (ps_pool *p = pools; p; p = p->hh.next) {
-        p->n_connecting = 0; /* those connects run in the parent's other threads */
-        p->n_leased = 0;     /* the parent's leases: inherited handles, counted nowhere here */
-        p->wait_head = p->wait_tail = NULL;
+        p->wait_head = NULL; /* threads of the parent */
+        while (p->list[CONNECTING])
+            set_state(p->list[CONNECTING], p, INHERITED, 0);
+        while (p->list[LEASED])
+            set_state(p->list[LEASED], p, INHERITED, 0);
+        while (p->list[IDLE])
+            set_state(p->list[IDLE], p, ORPHAN, 0);
     }
     pthread_mutex_unlock(&lock);
 }

@@ -8,47 +8,29 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "poolshim/calls.h"
 #include "poolshim/config.h"
+#include "poolshim/fork.h"
 #include "poolshim/log.h"
 #include "poolshim/real.h"
-#include "poolshim/lease.h"
-#include "poolshim/reaper.h"
 
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 static const ps_client_ops *client; /* NULL: pass-through */
 
-/* Closes a parked handle through the client layer (pool callback). */
-static void destroy_parked(void *handle)
+/* Pool callbacks: the client layer closes, abandons and frees what the pool holds. */
+static void close_parked(void *handle)
 {
-    client->destroy(handle);
+    client->close(handle);
 }
 
-/* Frees a parked handle inherited across fork, silently (pool callback). */
-static void forget_parked(void *handle)
+static void abandon_parked(void *handle)
 {
-    client->forget(handle);
+    client->abandon(handle);
 }
 
-/* pthread_atfork handlers: no lock may be held by another thread across fork. */
-static void before_fork(void)
+static void free_facts(void *facts)
 {
-    ps_reaper_before_fork();
-    ps_lease_before_fork();
-    ps_pool_before_fork();
-}
-
-static void after_fork_parent(void)
-{
-    ps_pool_after_fork_parent();
-    ps_lease_after_fork_parent();
-    ps_reaper_after_fork();
-}
-
-static void after_fork_child(void)
-{
-    ps_pool_after_fork_child();
-    ps_lease_after_fork_child();
-    ps_reaper_after_fork();
+    client->free_facts(facts);
 }
 
 /* At exit: summary, then a polite close (COM_QUIT) of every parked connection, so the server
@@ -59,9 +41,9 @@ static void at_exit(void)
     ps_pool_drain_all();
 }
 
-const ps_client_ops *ps_client_select(void)
+const ps_client_ops *ps_client_select(const ps_call_hooks *hooks)
 {
-    const ps_client_ops *c = ps_client_mariadb3();
+    const ps_client_ops *c = ps_client_mariadb3(hooks);
     if (!c && !ps_real_mariadb_get_infov) /* (another MariaDB version has said so already) */
         ps_warn(NULL, "unsupported client library (not MariaDB Connector/C); "
                       "passing everything through");
@@ -71,17 +53,19 @@ const ps_client_ops *ps_client_select(void)
 /* Resolves the library and turns pooling on when everything needed is there (once). */
 static void init_shim(void)
 {
-    static const ps_pool_ops ops = {.destroy = destroy_parked, .forget = forget_parked};
+    static const ps_pool_ops ops = {
+        .close = close_parked, .abandon = abandon_parked, .free_facts = free_facts};
     ps_config_load();
     bool resolved = ps_real_resolve();
     if (ps_cfg.disable) {
         ps_info(NULL, "POOLSHIM_DISABLE is set: passing everything through");
         return;
     }
-    if (!resolved || !(client = ps_client_select()))
+    if (!resolved || !(client = ps_client_select(&ps_call_hooks_table)))
         return;
     ps_pool_set_ops(&ops);
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    ps_calls_init(client);
+    pthread_atfork(ps_fork_prepare, ps_fork_parent, ps_fork_child);
     atexit(at_exit);
     ps_debug(NULL, "pooling with %s, at most %lld connections per key", client->name,
              (long long)ps_cfg.max_per_key);
@@ -100,15 +84,15 @@ static void summarise(const ps_pool_snapshot *s, void *ctx)
     ps_info(s->label,
             "summary: connects=%llu reuses=%llu parks=%llu discards=%llu expired=%llu "
             "validations=%llu/%llu failed waits=%llu timeouts=%llu max_wait_ms=%lld "
-            "peak_open=%d idle=%d leased=%d reaped=%llu released_again=%llu "
+            "peak_open=%d idle=%d leased=%d reaped=%llu renewed=%llu "
             "leak_warnings=%llu",
             (unsigned long long)s->st.connects, (unsigned long long)s->st.reuses,
             (unsigned long long)s->st.parks, (unsigned long long)s->st.discards,
             (unsigned long long)s->st.expired, (unsigned long long)s->st.validations,
             (unsigned long long)s->st.validation_failures, (unsigned long long)s->st.waits,
             (unsigned long long)s->st.wait_timeouts, (long long)s->st.max_wait_ms, s->st.peak_open,
-            s->idle, s->leased, (unsigned long long)s->st.reaped,
-            (unsigned long long)s->st.released_again, (unsigned long long)s->st.leak_warnings);
+            s->idle, s->leased, (unsigned long long)s->st.reaped, (unsigned long long)s->st.renewed,
+            (unsigned long long)s->st.leak_warnings);
 }
 
 void ps_shim_summary(void)

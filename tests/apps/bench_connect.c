@@ -11,7 +11,7 @@
  *                within this one process, timed separately: the rates see the same machine at
  *                the same moments, so their ratios survive the drift of a shared VM. Prints
  *                per_request_ops_per_sec, persistent_ops_per_sec, floor_ops_per_sec.
- *   relese       two handles used alternately ("SELECT 1"); run it with POOLSHIM_MAX_PER_KEY=1
+ *   renew       two handles used alternately ("SELECT 1"); run it with POOLSHIM_MAX_PER_KEY=1
  *                so that every op reaps the other handle and re-leases this one: the cost of
  *                transparently giving a reclaimed handle its connection back
  *   --tcp        connect to PSTEST_HOST:PSTEST_PORT instead of the socket PSTEST_SOCKET
@@ -68,10 +68,10 @@ int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
     bool tcp = false, tls = false, per_request = !strcmp(mode, "per-request");
-    bool both = !strcmp(mode, "interleaved"), relese = !strcmp(mode, "relese");
+    bool both = !strcmp(mode, "interleaved"), renew = !strcmp(mode, "renew");
     double seconds = 2;
     long max_ops = 0;
-    if (!per_request && !both && !relese && strcmp(mode, "persistent") != 0)
+    if (!per_request && !both && !renew && strcmp(mode, "persistent") != 0)
         app_die(0, "usage: bench_connect per-request|persistent|interleaved [--tcp|--tls] "
                    "[--seconds S | --ops N]");
     for (int i = 2; i < argc; i++) {
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
         return 0;
     }
     MYSQL *other = NULL;
-    if (relese && (!(other = mysql_init(NULL)) || !app_connect(other, &dsn)))
+    if (renew && (!(other = mysql_init(NULL)) || !app_connect(other, &dsn)))
         app_die(other ? mysql_errno(other) : 0, "%s", app_error(other));
 
     long ops = 0;
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
         if (per_request) {
             per_request_op(&dsn);
         } else {
-            MYSQL *m = relese && (ops % 2) ? other : conn;
+            MYSQL *m = renew && (ops % 2) ? other : conn;
             if (!app_query(m, "SELECT 1"))
                 app_die(mysql_errno(m), "%s", app_error(m));
         }

@@ -170,7 +170,7 @@ Test(state, replayable_state_survives_a_reap_and_re_lease)
             pstest_result r = pstest_run(argv, probe_env, true);
             pstest_assert_ok(&r, kinds[i]);
             cr_assert_geq(number(r.err, "reaped"), 1, "%s was not reaped:\n%s", kinds[i], r.err);
-            cr_assert_geq(number(r.err, "released_again"), 1, "%s:\n%s", kinds[i], r.err);
+            cr_assert_geq(number(r.err, "renewed"), 1, "%s:\n%s", kinds[i], r.err);
             pstest_result_free(&r);
         }
 }

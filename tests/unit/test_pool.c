@@ -1,13 +1,17 @@
-/* The pool core with fake handles: cap, LIFO reuse, FIFO waiting, timeouts, expiry, re-key. */
+/* The pool core with fake handles: the connection state machine (every legal move, illegal
+ * ones refused), cap, LIFO reuse, FIFO waiting, timeouts, expiry, re-key, fork. After every
+ * test the pool's own invariant check must find nothing. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "poolshim/config.h"
 #include "poolshim/pool.h"
 
-static int destroyed, forgotten;
+static int destroyed, forgotten, facts_freed;
+static int handle_storage; /* the fake handle every connected connection gets */
 
 static void fake_destroy(void *h)
 {
@@ -21,17 +25,35 @@ static void fake_forget(void *h)
     forgotten++;
 }
 
+static void fake_free_facts(void *f)
+{
+    (void)f;
+    facts_freed++;
+}
+
 static void setup(void)
 {
-    static const ps_pool_ops ops = {fake_destroy, fake_forget};
+    static const ps_pool_ops ops = {fake_destroy, fake_forget, fake_free_facts};
     ps_config_defaults(&ps_cfg);
     ps_cfg.max_per_key = 2;
     ps_cfg.wait_timeout_ms = 200;
     ps_pool_set_ops(&ops);
-    destroyed = forgotten = 0;
+    destroyed = forgotten = facts_freed = 0;
 }
 
-TestSuite(pool, .init = setup);
+static void report(const char *what, void *ctx)
+{
+    (void)ctx;
+    cr_log_error("%s", what);
+}
+
+/* Every test ends with the pool's lists, counts and states in step. */
+static void teardown(void)
+{
+    cr_assert_eq(ps_pool_check(report, NULL), 0, "pool invariants violated");
+}
+
+TestSuite(pool, .init = setup, .fini = teardown);
 
 /* A unique pool per test (pools live for the process). */
 static ps_pool *fresh_pool(const char *name)
@@ -48,8 +70,11 @@ static ps_conn *lease(ps_pool *p, enum ps_acquire kind)
     int64_t waited;
     enum ps_acquire r = ps_pool_acquire(p, ps_cfg.wait_timeout_ms, &c, &waited);
     cr_assert_eq(r, kind, "acquire gave %d, expected %d", r, kind);
-    if (r == PS_ACQUIRE_CONNECT)
-        c = ps_pool_connected(p);
+    if (r == PS_ACQUIRE_CONNECT) {
+        cr_assert_eq(c->state, PS_CONN_CONNECTING);
+        ps_pool_connected(c, &handle_storage, &handle_storage);
+    }
+    cr_assert_eq(c->state, PS_CONN_LEASED);
     return c;
 }
 
@@ -106,10 +131,13 @@ Test(pool, failed_connect_gives_the_slot_back)
     ps_conn *c;
     int64_t waited;
     cr_assert_eq(ps_pool_acquire(p, 0, &c, &waited), PS_ACQUIRE_CONNECT);
-    ps_pool_connect_failed(p, true);
+    ps_pool_close(c, PS_CLOSE_FAILED);
     int idle, leased, connecting;
-    sizes(p, &idle, &leased, &connecting, NULL);
+    ps_pool_stats st;
+    sizes(p, &idle, &leased, &connecting, &st);
     cr_assert_eq(idle + leased + connecting, 0);
+    cr_assert_eq(st.connect_failures, 1);
+    cr_assert_eq(destroyed, 0, "a failed slot has no handle to close");
 }
 
 /* A waiter thread: acquires and records what it got and in which order. */
@@ -122,6 +150,28 @@ typedef struct waiter_arg {
 
 static int order[8], order_n;
 static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Waits until P has counted N waits in all (the waiter threads queue in a known order). */
+static void await_waits(ps_pool *p, uint64_t n)
+{
+    ps_pool_stats st;
+    int i, l, c;
+    for (sizes(p, &i, &l, &c, &st); st.waits < n; sizes(p, &i, &l, &c, &st))
+        usleep(1000);
+}
+
+/* Waits until N waiters were served. */
+static void await_served(int n)
+{
+    for (;;) {
+        pthread_mutex_lock(&order_lock);
+        int got = order_n;
+        pthread_mutex_unlock(&order_lock);
+        if (got >= n)
+            return;
+        usleep(1000);
+    }
+}
 
 static void *waiter(void *v)
 {
@@ -143,24 +193,30 @@ Test(pool, waiters_are_served_in_arrival_order)
     for (int i = 0; i < 3; i++) {
         args[i] = (waiter_arg){.p = p, .id = i};
         pthread_create(&t[i], NULL, waiter, &args[i]);
-        usleep(50000); /* arrive in order 0, 1, 2 */
+        await_waits(p, (uint64_t)i + 1); /* arrive in order 0, 1, 2 */
     }
     int h;
     ps_pool_park(c1, &h); /* handed to waiter 0 as an idle connection */
-    usleep(50000);
-    ps_pool_drop(c2, false); /* its slot goes to waiter 1 */
-    usleep(50000);
+    await_served(1);
+    c2->handle = NULL;
+    ps_pool_close(c2, PS_CLOSE_GONE); /* its slot goes to waiter 1 */
+    await_served(2);
+    pthread_mutex_lock(&order_lock);
     cr_assert_eq(order_n, 2);
+    pthread_mutex_unlock(&order_lock);
     cr_assert_eq(order[0], 0);
     cr_assert_eq(order[1], 1);
     cr_assert_eq(args[0].got, PS_ACQUIRE_IDLE);
     cr_assert_eq(args[0].conn->handle, &h);
     cr_assert_eq(args[1].got, PS_ACQUIRE_CONNECT);
-    ps_pool_connect_failed(p, false); /* waiter 1 fails its connect: slot to waiter 2 */
+    ps_pool_close(args[1].conn, PS_CLOSE_FAILED); /* waiter 1's connect fails: to waiter 2 */
     pthread_join(t[2], NULL);
     cr_assert_eq(args[2].got, PS_ACQUIRE_CONNECT);
     pthread_join(t[0], NULL);
     pthread_join(t[1], NULL);
+    ps_pool_close(args[2].conn, PS_CLOSE_FAILED);
+    args[0].conn->handle = NULL;
+    ps_pool_close(args[0].conn, PS_CLOSE_GONE);
 }
 
 Test(pool, idle_timeout_destroys_instead_of_reusing)
@@ -254,8 +310,69 @@ Test(pool, fork_child_forgets_the_parents_idle_connections)
     sizes(p, &idle, &leased, &connecting, NULL);
     cr_assert_eq(idle, 0);
     cr_assert_eq(leased, 0, "the parent's leases do not count against the child's cap");
-    held->pid = 1; /* as made by the parent (the test process is both sides here) */
-    ps_pool_drop(held, false);
+    cr_assert_eq(held->state, PS_CONN_INHERITED);
+    ps_pool_close(held, PS_CLOSE_ABANDONED); /* the child closes the inherited handle */
     sizes(p, &idle, &leased, &connecting, NULL);
-    cr_assert_eq(leased, 0, "dropping an inherited connection must not touch the counts");
+    cr_assert_eq(leased, 0, "closing an inherited connection must not touch the counts");
+    cr_assert_eq(forgotten, 2, "an inherited connection is abandoned, never closed");
+    cr_assert_eq(destroyed, 0);
 }
+
+Test(pool, every_move_is_counted_where_it_belongs)
+{
+    ps_pool *p = fresh_pool("k-moves");
+    ps_conn *c = lease(p, PS_ACQUIRE_CONNECT); /* NEW -> CONNECTING -> LEASED */
+    int h;
+    ps_pool_park(c, &h);           /* LEASED -> IDLE */
+    c = lease(p, PS_ACQUIRE_IDLE); /* IDLE -> LEASED */
+    c->handle = NULL;
+    ps_pool_close(c, PS_CLOSE_DISCARDED); /* LEASED -> CLOSED */
+    ps_pool_stats st;
+    int idle, leased, connecting;
+    sizes(p, &idle, &leased, &connecting, &st);
+    cr_assert_eq(st.connects, 1);
+    cr_assert_eq(st.parks, 1);
+    cr_assert_eq(st.reuses, 1);
+    cr_assert_eq(st.discards, 1);
+    cr_assert_eq(st.expired, 0);
+    cr_assert_eq(st.peak_open, 1);
+    cr_assert_eq(idle + leased + connecting, 0);
+    cr_assert_eq(facts_freed, 1, "a closed connection's client facts are freed");
+    cr_assert_eq(destroyed, 0, "the caller closed the handle itself");
+}
+
+Test(pool, a_closed_idle_connection_has_its_handle_closed_by_the_pool)
+{
+    ps_pool *p = fresh_pool("k-gone");
+    ps_conn *c = lease(p, PS_ACQUIRE_CONNECT);
+    int h;
+    ps_pool_park(c, &h);
+    c = lease(p, PS_ACQUIRE_IDLE);
+    ps_pool_park(c, &h);
+    cr_assert_eq(c->state, PS_CONN_IDLE);
+    ps_pool_close(c, PS_CLOSE_GONE); /* found dead at validation: IDLE -> CLOSED */
+    cr_assert_eq(destroyed, 1);
+}
+
+/* An illegal move: parking a connection that is already parked. */
+static void park_twice(void)
+{
+    ps_pool *p = fresh_pool("k-illegal");
+    ps_conn *c = lease(p, PS_ACQUIRE_CONNECT);
+    int h;
+    ps_pool_park(c, &h);
+    ps_pool_move(c, fresh_pool("k-illegal-2")); /* IDLE -> LEASED of another pool: illegal */
+}
+
+#ifdef POOLSHIM_STRICT
+Test(pool_strict, an_illegal_move_aborts, .signal = SIGABRT, .init = setup)
+{
+    park_twice();
+}
+#else
+Test(pool_lenient, an_illegal_move_is_refused_and_reported, .init = setup)
+{
+    park_twice();
+    cr_assert_gt(ps_pool_check(NULL, NULL), 0, "the refused move must be reported");
+}
+#endif

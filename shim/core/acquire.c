@@ -1,0 +1,210 @@
+/* Acquiring connections into handles (see acquire.h). */
+#include "poolshim/acquire.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "poolshim/config.h"
+#include "poolshim/leak.h"
+#include "poolshim/log.h"
+#include "poolshim/reap.h"
+
+/* What obtain got: a LEASED connection whose handle is parked, or a connected handle the pool
+ * cannot keep, or nothing (the error is in the app's handle; NOMEM: nothing was tried). */
+typedef struct obtained {
+    ps_conn *conn;
+    void *unpooled;
+    bool nomem;
+} obtained;
+
+/* Sets the error a connect gets when its key stayed at the cap for the whole wait. */
+static void fail_at_cap(const ps_client_ops *cl, void *h, ps_pool *p, int64_t waited_ms)
+{
+    char detail[300];
+    snprintf(detail, sizeof detail,
+             "poolshim: all %lld connections of this process for %s stayed in use for %lld ms; "
+             "close handles or raise POOLSHIM_MAX_PER_KEY",
+             (long long)ps_cfg.max_per_key, ps_pool_label(p), (long long)waited_ms);
+    cl->fail(h, PS_FAIL_TOO_MANY, detail);
+    ps_warn(ps_pool_label(p), "connect refused: %lld connections in use for %lld ms",
+            (long long)ps_cfg.max_per_key, (long long)waited_ms);
+}
+
+/* True when idle connection C is fit to hand out: pinged first when it idled past the
+ * validation window or its socket shows input (a restart or KILL closed it). A dead one is
+ * closed. */
+static bool still_alive(const ps_client_ops *cl, ps_conn *c)
+{
+    if (ps_now_ms() - c->idle_since_ms <= ps_cfg.validate_idle_ms && !cl->input_pending(c->handle))
+        return true;
+    bool alive = cl->validate(c->handle);
+    ps_pool_note(c->pool, alive ? PS_EV_VALIDATED : PS_EV_VALIDATION_FAILED);
+    if (!alive)
+        ps_pool_close(c, PS_CLOSE_GONE);
+    return alive;
+}
+
+/* Runs a real connect for slot C (CONNECTING) with HANDLE's options and ARGS. Returns C
+ * LEASED (handle parked), or NULL: failed (error in HANDLE; *FULL when the server refused it
+ * for too many connections), or *UNPOOLED set to a connected handle the pool cannot keep. */
+static ps_conn *connect_new(const ps_client_ops *cl, ps_conn *c, void *handle,
+                            const ps_connect_args *a, bool *full, void **unpooled)
+{
+    ps_pool *p = c->pool;
+    void *parked = cl->connect_parked(handle, a);
+    ps_connect_error unreachable;
+    if (!parked) {
+        if (cl->unreachable(handle, &unreachable))
+            ps_pool_connect_outcome(p, &unreachable, ps_cfg.connect_retry_ms);
+        *full = cl->server_full(handle);
+        ps_pool_close(c, PS_CLOSE_FAILED);
+        return NULL;
+    }
+    ps_pool_connect_outcome(p, NULL, 0);
+    const char *why = cl->unpoolable_after(parked);
+    void *facts = why ? NULL : cl->record(parked);
+    if (!why && !facts)
+        why = "out of memory";
+    if (why) {
+        ps_debug(ps_pool_label(p), "not pooling this connection: %s", why);
+        ps_pool_close(c, PS_CLOSE_UNUSED);
+        *unpooled = parked;
+        return NULL;
+    }
+    ps_pool_connected(c, parked, facts);
+    if (ps_pool_server_idle_limit(p) == INT64_MAX)
+        ps_pool_set_server_wait_timeout(p, cl->server_wait_timeout(parked, c));
+    return c;
+}
+
+/* True when P is backing off after finding the server unreachable: slot C is given back and
+ * HANDLE gets that connect's error, as a new attempt would most likely get. */
+static bool backed_off(const ps_client_ops *cl, ps_conn *c, void *handle)
+{
+    ps_connect_error e;
+    if (ps_cfg.connect_retry_ms <= 0 || !ps_pool_backoff(c->pool, &e))
+        return false;
+    ps_pool_close(c, PS_CLOSE_UNUSED);
+    cl->set_error(handle, e.code, e.sqlstate, e.message);
+    return true;
+}
+
+/* Gets a connection for P (see obtained), reaping at the cap and on the server's 1040. */
+static obtained obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const ps_connect_args *a)
+{
+    int64_t start = ps_now_ms(), deadline = start + ps_cfg.wait_timeout_ms;
+    obtained r = {NULL, NULL, false};
+    for (;;) {
+        if (ps_pool_full(p))
+            ps_reap_for(cl, p);
+        int64_t left = deadline - ps_now_ms(), waited;
+        int64_t slice = left < 20 ? (left > 0 ? left : 0) : 20; /* retry reaping meanwhile */
+        bool full = false;
+        switch (ps_pool_acquire(p, slice, &r.conn, &waited)) {
+        case PS_ACQUIRE_IDLE:
+            if (!still_alive(cl, r.conn))
+                continue;
+            return r;
+        case PS_ACQUIRE_CONNECT:
+            if (backed_off(cl, r.conn, handle))
+                return (obtained){NULL, NULL, false};
+            r.conn = connect_new(cl, r.conn, handle, a, &full, &r.unpooled);
+            if (full) {
+                ps_pool_server_refused(p);
+                if (ps_reap_for(cl, p))
+                    continue; /* the server is full, but this process held a reapable handle */
+            }
+            return r;
+        case PS_ACQUIRE_NOMEM:
+            return (obtained){NULL, NULL, true};
+        case PS_ACQUIRE_TIMEOUT:
+        default:
+            if (ps_now_ms() < deadline)
+                continue;
+            fail_at_cap(cl, handle, p, ps_now_ms() - start);
+            return (obtained){NULL, NULL, false};
+        }
+    }
+}
+
+/* Starts a lease for connection C now in HANDLE; without one (OOM, foreign I/O methods) the
+ * handle keeps its connection, unpooled. */
+static enum ps_connected start_lease(const ps_client_ops *cl, ps_conn *c, void *handle)
+{
+    ps_trace trace;
+    ps_trace_capture(&trace);
+    if (cl->track(handle) && ps_lease_begin(c, handle, cl->transport(handle), &trace))
+        return PS_CONNECTED_POOLED;
+    c->handle = NULL; /* the program's handle keeps it */
+    ps_pool_close(c, PS_CLOSE_UNUSED);
+    return PS_CONNECTED_UNPOOLED;
+}
+
+enum ps_connected ps_acquire_connect(const ps_client_ops *cl, ps_pool *p, void *handle,
+                                     const ps_connect_args *args)
+{
+    obtained o = obtain(cl, p, handle, args);
+    if (o.unpooled) {
+        void *facts = cl->record(o.unpooled);
+        ps_conn unpooled = {.pool = p, .handle = o.unpooled, .facts = facts};
+        if (!facts) { /* nothing to show the program a fresh connect's results from */
+            cl->close(o.unpooled);
+            cl->fail(handle, PS_FAIL_GONE, NULL);
+            return PS_CONNECTED_FAILED;
+        }
+        cl->adopt(handle, &unpooled);
+        cl->free_facts(facts);
+        return PS_CONNECTED_UNPOOLED;
+    }
+    if (!o.conn)
+        return o.nomem ? PS_CONNECTED_NOMEM : PS_CONNECTED_FAILED;
+    cl->adopt(handle, o.conn);
+    return start_lease(cl, o.conn, handle);
+}
+
+/* Turns L's handle back into a husk after a failed replay and closes connection C. */
+static void replay_failed(const ps_client_ops *cl, ps_lease *l, ps_conn *c)
+{
+    char *info = NULL;
+    ps_warn(ps_pool_label(c->pool), "could not replay the session of a reaped handle");
+    void *parked = cl->husk(l->handle, cl->save_results(l->handle), &info);
+    if (parked) {
+        free(l->husk_info);
+        l->husk_info = info;
+        cl->close(parked);
+    }
+    c->handle = NULL;
+    ps_pool_close(c, PS_CLOSE_DISCARDED);
+}
+
+bool ps_acquire_renew(const ps_client_ops *cl, ps_lease *l)
+{
+    const ps_connect_args *args = ps_pool_args(l->pool);
+    void *h = l->handle;
+    if (!args) {
+        cl->fail(h, PS_FAIL_GONE, NULL);
+        return false;
+    }
+    obtained o = obtain(cl, l->pool, h, args);
+    if (o.unpooled) { /* a renewal must replay the session: only a pooled connection can */
+        cl->close(o.unpooled);
+        cl->fail(h, PS_FAIL_GONE, NULL);
+        return false;
+    }
+    if (!o.conn) {
+        if (o.nomem)
+            cl->fail(h, PS_FAIL_GONE, NULL);
+        return false;
+    }
+    if (!cl->renew(h, o.conn, l->session.last_insert_id)) {
+        replay_failed(cl, l, o.conn);
+        return false;
+    }
+    o.conn->handle = h;
+    cl->track(h);
+    free(l->husk_info);
+    l->husk_info = NULL;
+    ps_lease_settle(l, o.conn, cl->transport(h), NULL);
+    ps_pool_note(l->pool, PS_EV_RENEWED);
+    return true;
+}

@@ -1,0 +1,67 @@
+/* Fork safety (see fork.h). */
+#include "poolshim/fork.h"
+
+#include <stdlib.h>
+
+#include "poolshim/leak.h"
+#include "poolshim/log.h"
+#include "poolshim/sql_effects.h"
+
+void ps_fork_prepare(void)
+{
+    ps_leak_before_fork();
+    ps_lease_before_fork();
+    ps_pool_before_fork();
+}
+
+void ps_fork_parent(void)
+{
+    ps_pool_after_fork_parent();
+    ps_lease_after_fork_parent();
+    ps_leak_after_fork();
+}
+
+void ps_fork_child(void)
+{
+    ps_pool_after_fork_child();
+    ps_lease_after_fork_child();
+    ps_leak_after_fork();
+}
+
+/* Why the session of inherited lease L cannot move to a new connection; NULL when it can. */
+static const char *unmovable(const ps_client_ops *cl, ps_lease *l)
+{
+    const char *why = cl->unreapable(l->handle);
+    if (!why && !ps_lease_replayable(l))
+        why = ps_sql_effect_reason(ps_lease_session_get(l).effects);
+    return why;
+}
+
+bool ps_fork_take_over(const ps_client_ops *cl, ps_lease *l)
+{
+    void *h = l->handle;
+    ps_conn *c = l->conn;
+    const char *why = unmovable(cl, l);
+    char *info = NULL;
+    void *parked = cl->husk(h, cl->save_results(h), &info);
+    if (!parked) {
+        why = "out of memory";
+    } else {
+        free(l->husk_info);
+        l->husk_info = info;
+        cl->abandon(parked);
+    }
+    ps_lease_drop_conn(l);
+    c->handle = NULL;
+    ps_pool_close(c, PS_CLOSE_ABANDONED);
+    if (!why) {
+        ps_debug(ps_pool_label(l->pool), "handle %p inherited across fork: reconnecting", h);
+        return true;
+    }
+    ps_warn(ps_pool_label(l->pool),
+            "handle %p inherited across fork holds session state a new connection cannot "
+            "have (%s): reporting the connection as lost",
+            h, why);
+    cl->fail(h, PS_FAIL_GONE, NULL);
+    return false;
+}

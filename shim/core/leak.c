@@ -1,0 +1,87 @@
+/* Leak reports (see leak.h). */
+#include "poolshim/leak.h"
+
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "poolshim/config.h"
+#include "poolshim/log.h"
+#include "poolshim/real.h"
+#include "poolshim/sql_effects.h"
+
+/* A connect call site's backtrace, by the caller's return address. */
+typedef struct site_trace {
+    void *caller;
+    ps_trace trace;
+} site_trace;
+
+static site_trace sites[64];
+static pthread_mutex_t sites_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void ps_leak_before_fork(void)
+{
+    pthread_mutex_lock(&sites_lock);
+}
+
+void ps_leak_after_fork(void)
+{
+    pthread_mutex_unlock(&sites_lock);
+}
+
+void ps_trace_capture(ps_trace *t)
+{
+    t->len = 0;
+    if (ps_cfg.leak_warn_ms <= 0)
+        return;
+    void *caller = ps_caller;
+    site_trace *s = &sites[((uintptr_t)caller >> 4) % (sizeof sites / sizeof *sites)];
+    bool cached = false;
+    pthread_mutex_lock(&sites_lock);
+    if (caller && s->caller == caller) {
+        *t = s->trace;
+        cached = true;
+    }
+    pthread_mutex_unlock(&sites_lock);
+    if (cached)
+        return;
+    t->len = backtrace(t->frames, PS_TRACE_DEPTH);
+    pthread_mutex_lock(&sites_lock);
+    s->caller = caller;
+    s->trace = *t;
+    pthread_mutex_unlock(&sites_lock);
+}
+
+/* Logs one leak warning for L (a copy), with where it was connected (frames outside the
+ * shim). Called outside every lock. */
+static void warn_leak(const ps_lease *l, void *ctx)
+{
+    (void)ctx;
+    int64_t now = ps_now_ms();
+    const char *label = ps_pool_label(l->pool);
+    const char *why = l->unreapable ? l->unreapable : ps_sql_effect_reason(l->session.effects);
+    ps_warn(label,
+            "possible connection leak: handle %p connected %.1f s ago, idle %.1f s, "
+            "cannot be reclaimed: %s; connected at:",
+            l->handle, (double)(now - l->acquired_ms) / 1000,
+            (double)(now - l->last_call_ms) / 1000, *why ? why : "SQL_CALC_FOUND_ROWS pending");
+    Dl_info self, frame;
+    bool have_self = dladdr((void *)&ps_trace_capture, &self) != 0;
+    char **names = backtrace_symbols((void *const *)l->trace.frames, l->trace.len);
+    for (int i = 0; i < l->trace.len; i++) {
+        if (have_self && dladdr(l->trace.frames[i], &frame) && frame.dli_fbase == self.dli_fbase)
+            continue; /* the shim's own frames */
+        ps_warn(label, "    %s", names ? names[i] : "?");
+    }
+    free(names);
+    ps_pool_note(l->pool, PS_EV_LEAK_WARNING);
+}
+
+void ps_leak_report_due(void)
+{
+    if (ps_cfg.leak_warn_ms > 0)
+        ps_lease_foreach_leak(ps_cfg.leak_warn_ms, warn_leak, NULL);
+}

@@ -1,0 +1,51 @@
+/* Private to pool.c and pool_limits.c: the pool struct and the lock that guards every pool. */
+#ifndef POOLSHIM_POOL_INTERNAL_H
+#define POOLSHIM_POOL_INTERNAL_H
+
+#include <pthread.h>
+
+#include "poolshim/pool.h"
+
+/* A thread waiting for a slot or an idle connection; lives on the waiter's stack. */
+typedef struct ps_waiter {
+    pthread_cond_t cond;
+    ps_conn *conn; /* NULL while waiting; then the granted connection (IDLE taken, or a slot) */
+    struct ps_waiter *next;
+} ps_waiter;
+
+struct ps_pool {
+    char *key;
+    char *label;
+    UT_hash_handle hh;
+    /* One list per state (CLOSED has none); the IDLE list is most recently parked first
+     * (LIFO keeps few connections warm and lets the surplus reach its idle timeout). */
+    ps_conn *list[PS_CONN_NSTATES];
+    int count[PS_CONN_NSTATES];
+    /* Callers waiting for a slot, oldest first (FIFO: served in arrival order). */
+    ps_waiter *wait_head;
+    int64_t server_idle_limit_ms; /* from the server's wait_timeout; INT64_MAX when unknown */
+    ps_connect_args args;         /* the key's connect arguments (owned copies) */
+    bool has_args;
+    int soft_cap; /* learned from a server refusal (see ps_pool_server_refused) */
+    int64_t soft_cap_until_ms;
+    ps_connect_error last_failure; /* the server was unreachable (see ps_pool_backoff) */
+    int64_t retry_at_ms;           /* connects fail with last_failure until then */
+    int64_t failing_since_ms;      /* 0: the last connect succeeded */
+    uint64_t failed_in_outage;     /* connects failed (real or backed off) since then */
+    ps_pool_stats st;
+};
+
+/* The one lock of every pool. Lock order: lease lock, then this one. */
+extern pthread_mutex_t ps_pool_lock;
+
+/* How many connections P may open now: the configured cap, or less while the server has
+ * recently refused one. Caller holds the lock. */
+int ps_pool_cap_locked(const ps_pool *p);
+
+/* Connections of P that count against its cap. Caller holds the lock. */
+static inline int ps_pool_open_locked(const ps_pool *p)
+{
+    return p->count[PS_CONN_CONNECTING] + p->count[PS_CONN_LEASED] + p->count[PS_CONN_IDLE];
+}
+
+#endif

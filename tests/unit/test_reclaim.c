@@ -1,0 +1,361 @@
+/* The core's flows through the client-ops seam, with a fake client layer (no library, no
+ * server): connect through the pool, reap at the cap, renew a reaped handle at its next
+ * command (and fail it cleanly when the replay fails), never reap a dirty session, fail with
+ * the cap's error after the wait, take over a handle inherited across fork, and refuse to
+ * move a dirty inherited session. Pool and lease invariants are checked after every test. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#include "poolshim/acquire.h"
+#include "poolshim/calls.h"
+#include "poolshim/config.h"
+#include "poolshim/fork.h"
+#include "poolshim/lease.h"
+#include "poolshim/reap.h"
+#include "poolshim/sql_effects.h"
+
+/* A fake handle: a transport (the "connection") or none (unconnected, husk). */
+typedef struct fake {
+    void *transport;
+    const char *unreapable;
+    int failure; /* 1 + the last ps_failure set, or 100 for set_error */
+} fake;
+
+static int connects, closes, abandons, renews, resets;
+static bool renew_ok = true, connect_ok = true;
+static int next_transport;
+
+static fake *new_fake(void *transport)
+{
+    fake *f = calloc(1, sizeof *f);
+    f->transport = transport;
+    return f;
+}
+
+static void *f_transport(void *h)
+{
+    return ((fake *)h)->transport;
+}
+
+static void *f_connect_parked(void *h, const ps_connect_args *a)
+{
+    (void)a;
+    if (!connect_ok) {
+        ((fake *)h)->failure = 100;
+        return NULL;
+    }
+    connects++;
+    return new_fake((void *)(intptr_t)++next_transport);
+}
+
+static void f_adopt(void *app, ps_conn *c)
+{
+    fake *p = c->handle;
+    ((fake *)app)->transport = p->transport;
+    free(p);
+    c->handle = app;
+}
+
+static void *f_husk(void *h, void *saved, char **info)
+{
+    (void)saved;
+    fake *p = new_fake(((fake *)h)->transport);
+    ((fake *)h)->transport = NULL;
+    *info = NULL;
+    return p;
+}
+
+static bool f_renew(void *h, ps_conn *c, unsigned long long lid)
+{
+    (void)lid;
+    renews++;
+    f_adopt(h, c);
+    return renew_ok;
+}
+
+static void f_close(void *p)
+{
+    closes++;
+    free(p);
+}
+
+static void f_abandon(void *p)
+{
+    abandons++;
+    free(p);
+}
+
+static void f_fail(void *h, enum ps_failure failure, const char *detail)
+{
+    (void)detail;
+    ((fake *)h)->failure = 1 + (int)failure;
+}
+
+static void f_set_error(void *h, unsigned e, const char *s, const char *m)
+{
+    (void)e, (void)s, (void)m;
+    ((fake *)h)->failure = 100;
+}
+
+static const char *f_unreapable(void *h)
+{
+    return ((fake *)h)->unreapable;
+}
+
+static bool f_reset(void *h, ps_conn *c)
+{
+    (void)h, (void)c;
+    resets++;
+    return true;
+}
+
+static const char *f_null(void *h)
+{
+    (void)h;
+    return NULL;
+}
+
+static bool f_true(void *h)
+{
+    (void)h;
+    return true;
+}
+
+static bool f_false(void *h)
+{
+    (void)h;
+    return false;
+}
+
+static void *f_record(void *h)
+{
+    (void)h;
+    return malloc(1);
+}
+
+static bool f_unreachable(void *h, ps_connect_error *e)
+{
+    (void)h, (void)e;
+    return false;
+}
+
+static void *f_saved(void *h)
+{
+    return h;
+}
+
+static bool f_lid(void *h, unsigned long long *id)
+{
+    (void)h, (void)id;
+    return true;
+}
+
+static unsigned long long f_zero_id(void *h)
+{
+    (void)h;
+    return 0;
+}
+
+static int64_t f_wait_timeout(void *h, ps_conn *c)
+{
+    (void)h, (void)c;
+    return 0;
+}
+
+static const ps_client_ops fake_ops = {
+    .name = "fake",
+    .unpoolable_after = f_null,
+    .record = f_record,
+    .free_facts = free,
+    .transport = f_transport,
+    .validate = f_true,
+    .input_pending = f_false,
+    .unreachable = f_unreachable,
+    .adopt = f_adopt,
+    .reset = f_reset,
+    .close = f_close,
+    .abandon = f_abandon,
+    .set_error = f_set_error,
+    .fail = f_fail,
+    .server_full = f_false,
+    .track = f_true,
+    .unreapable = f_unreapable,
+    .last_insert_id = f_lid,
+    .save_results = f_saved,
+    .husk = f_husk,
+    .renew = f_renew,
+    .connect_parked = f_connect_parked,
+    .reported_insert_id = f_zero_id,
+    .server_wait_timeout = f_wait_timeout,
+};
+
+static ps_pool *pool;
+
+static void setup(void)
+{
+    static const ps_pool_ops pool_ops = {f_close, f_abandon, free};
+    ps_config_defaults(&ps_cfg);
+    ps_cfg.max_per_key = 1;
+    ps_cfg.wait_timeout_ms = 50;
+    ps_cfg.reap_min_idle_ms = 0;
+    ps_cfg.leak_warn_ms = 0;
+    ps_pool_set_ops(&pool_ops);
+    ps_calls_init(&fake_ops);
+    pool = ps_pool_get("k", "k");
+    static const ps_connect_args args = {"h", "u", "p", "db", NULL, 3306, 0};
+    ps_pool_set_args(pool, &args);
+}
+
+static void report(const char *what, void *ctx)
+{
+    (void)ctx;
+    cr_log_error("%s", what);
+}
+
+static void teardown(void)
+{
+    cr_assert_eq(ps_pool_check(report, NULL), 0, "pool invariants violated");
+    cr_assert_eq(ps_lease_check(report, NULL), 0, "lease invariants violated");
+}
+
+TestSuite(reclaim, .init = setup, .fini = teardown);
+
+static const ps_connect_args no_args = {0};
+
+/* Connects fake handle F through the pool, expecting OUTCOME. */
+static void connect(fake *f, enum ps_connected outcome)
+{
+    cr_assert_eq(ps_acquire_connect(&fake_ops, pool, f, &no_args), outcome);
+}
+
+/* One command on F, as the client layer's wrappers bracket it; false when refused. */
+static bool command(fake *f, unsigned effects)
+{
+    ps_call call;
+    if (!ps_call_begin(&call, f, true))
+        return false;
+    ps_call_end(&call, f, true, effects, false);
+    return true;
+}
+
+static ps_lease *lease_of(fake *f)
+{
+    return ps_lease_find(f, f->transport);
+}
+
+Test(reclaim, a_connect_at_the_cap_reaps_the_idle_clean_handle)
+{
+    fake a = {0}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    ps_lease *la = lease_of(&a);
+    cr_assert_eq(la->state, PS_LEASE_LIVE);
+    connect(&b, PS_CONNECTED_POOLED); /* the cap is 1: a's connection is reaped and reused */
+    cr_assert_eq(connects, 1, "one server connection serves both");
+    cr_assert_eq(resets, 1);
+    cr_assert_eq(la->state, PS_LEASE_REAPED);
+    cr_assert_null(a.transport, "a is a husk");
+    ps_pool_stats st;
+    int idle, leased, connecting;
+    ps_pool_stats_get(pool, &st, &idle, &leased, &connecting);
+    cr_assert_eq(st.reaped, 1);
+    cr_assert_eq(st.reuses, 1);
+    cr_assert_eq(leased, 1);
+}
+
+Test(reclaim, a_reaped_handle_is_renewed_at_its_next_command)
+{
+    fake a = {0}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    ps_lease *la = lease_of(&a);
+    connect(&b, PS_CONNECTED_POOLED);
+    cr_assert(command(&a, 0), "a's command reaps b (idle, clean) and renews a");
+    cr_assert_eq(la->state, PS_LEASE_LIVE);
+    cr_assert_not_null(a.transport);
+    cr_assert_null(b.transport, "b was reaped for a");
+    cr_assert_eq(renews, 1);
+    cr_assert_eq(connects, 1);
+}
+
+Test(reclaim, a_failed_replay_leaves_a_husk_an_error_and_no_connection_behind)
+{
+    fake a = {0}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    ps_lease *la = lease_of(&a);
+    connect(&b, PS_CONNECTED_POOLED);
+    renew_ok = false;
+    cr_assert_not(command(&a, 0));
+    cr_assert_eq(la->state, PS_LEASE_REAPED);
+    cr_assert_null(a.transport);
+    cr_assert_eq(closes, 1, "the connection that failed the replay is closed");
+    ps_pool_stats st;
+    int idle, leased, connecting;
+    ps_pool_stats_get(pool, &st, &idle, &leased, &connecting);
+    cr_assert_eq(st.discards, 1);
+    cr_assert_eq(idle + leased + connecting, 0);
+}
+
+Test(reclaim, a_dirty_session_is_never_reaped_and_the_cap_fails_with_too_many)
+{
+    fake a = {0}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    cr_assert(command(&a, PS_SQL_LOCK));
+    connect(&b, PS_CONNECTED_FAILED);
+    cr_assert_eq(b.failure, 1 + PS_FAIL_TOO_MANY);
+    cr_assert_eq(lease_of(&a)->state, PS_LEASE_LIVE);
+    cr_assert_not_null(a.transport);
+}
+
+Test(reclaim, an_unreapable_handle_is_kept_and_judged_again_after_its_next_call)
+{
+    fake a = {.unreapable = "open transaction"}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    connect(&b, PS_CONNECTED_FAILED);
+    cr_assert_eq(lease_of(&a)->unreapable, a.unreapable);
+    a.unreapable = NULL;
+    cr_assert(command(&a, 0));
+    connect(&b, PS_CONNECTED_POOLED);
+}
+
+Test(reclaim, a_failed_connect_reports_the_library_error_and_frees_the_slot)
+{
+    fake a = {0};
+    connect_ok = false;
+    connect(&a, PS_CONNECTED_FAILED);
+    cr_assert_eq(a.failure, 100);
+    int idle, leased, connecting;
+    ps_pool_stats st;
+    ps_pool_stats_get(pool, &st, &idle, &leased, &connecting);
+    cr_assert_eq(idle + leased + connecting, 0);
+    cr_assert_eq(st.connect_failures, 1);
+}
+
+Test(reclaim, an_inherited_handle_is_taken_over_without_a_word_to_the_parent_session)
+{
+    fake a = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    void *parents = a.transport;
+    ps_fork_prepare();
+    ps_fork_child(); /* the child side, in-process */
+    ps_lease *la = lease_of(&a);
+    cr_assert_eq(la->state, PS_LEASE_INHERITED);
+    cr_assert(command(&a, 0));
+    cr_assert_eq(abandons, 1, "the parent's connection is let go silently");
+    cr_assert_eq(closes, 0);
+    cr_assert_eq(la->state, PS_LEASE_LIVE);
+    cr_assert_neq(a.transport, parents, "the child has a connection of its own");
+    cr_assert_eq(connects, 2);
+}
+
+Test(reclaim, an_inherited_dirty_session_fails_like_a_lost_connection)
+{
+    fake a = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    cr_assert(command(&a, PS_SQL_SESSION));
+    ps_fork_prepare();
+    ps_fork_child();
+    cr_assert_not(command(&a, 0));
+    cr_assert_eq(a.failure, 1 + PS_FAIL_GONE);
+    cr_assert_eq(abandons, 1);
+    cr_assert_eq(connects, 1, "nothing ran in another session");
+    cr_assert_eq(lease_of(&a)->state, PS_LEASE_REAPED);
+}
