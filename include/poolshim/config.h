@@ -4,6 +4,13 @@
 
 #include <stdint.h>
 
+/* The words of the BOOL and LEVEL types of config.def, shared by the parser (config.c) and the
+ * README table (tools/defgen.c); initialiser lists, use as {PS_CFG_LEVEL_NAMES}. The level
+ * names are in enum ps_log_level order. */
+#define PS_CFG_BOOL_YES    "1", "true", "yes", "on"
+#define PS_CFG_BOOL_NO     "0", "false", "no", "off"
+#define PS_CFG_LEVEL_NAMES "error", "warn", "info", "debug"
+
 typedef struct ps_config {
 #define PS_CFG_FIELD_BOOL(f)                           int f;
 #define PS_CFG_FIELD_INT(f)                            int64_t f;

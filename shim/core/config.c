@@ -14,7 +14,7 @@
 
 ps_config ps_cfg;
 
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char *const level_names[] = {PS_CFG_LEVEL_NAMES};
 
 /* Parses an unsigned decimal made of digits only into *OUT; false on anything else/overflow. */
 static bool parse_decimal(const char *s, int64_t *out)
@@ -34,9 +34,10 @@ static bool parse_decimal(const char *s, int64_t *out)
 /* Parses a boolean word into *OUT. */
 static bool parse_bool(const char *s, int *out)
 {
-    static const char *const yes[] = {"1", "true", "yes", "on"};
-    static const char *const no[] = {"0", "false", "no", "off"};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const yes[] = {PS_CFG_BOOL_YES};
+    static const char *const no[] = {PS_CFG_BOOL_NO};
+    _Static_assert(sizeof yes == sizeof no, "PS_CFG_BOOL_YES and PS_CFG_BOOL_NO pair up");
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
         if (!strcasecmp(s, yes[i]))
             return *out = 1, true;
         if (!strcasecmp(s, no[i]))
