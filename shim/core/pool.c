@@ -1,5 +1,6 @@
-/* The pool core (see pool.h for the state model). One process-wide mutex guards every pool;
- * connections that reach CLOSED are collected under it and closed after it is released. */
+/* The connection state machine of the pool core (see pool.h): transitions, waiting, acquire,
+ * park, close. Connections that reach CLOSED are collected under the lock and closed after it
+ * is released. The registry of pools and the lock are in pools.c. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,36 +13,15 @@
 #include "poolshim/config.h"
 #include "pool_internal.h"
 
-__thread int ps_hash_oom;
+#define lock  ps_pool_lock
+#define pools ps_pools
 
-pthread_mutex_t ps_pool_lock = PTHREAD_MUTEX_INITIALIZER;
-#define lock ps_pool_lock
-
-static ps_pool *pools;
 static ps_pool_ops ops;
 static ps_conn *closing;       /* reached CLOSED under the lock: closed and freed after it */
 static ps_conn *abandoning;    /* likewise, from INHERITED or ORPHAN: freed without a word */
 static int orphans;            /* ORPHAN connections in all pools (read without the lock) */
 static unsigned illegal_moves; /* refused transitions (POOLSHIM_STRICT aborts instead) */
 static uint64_t jitter_state = 0x9e3779b97f4a7c15ull;
-static pid_t cached_pid;
-
-pid_t ps_pid(void)
-{
-    pid_t p = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
-    if (!p) {
-        p = getpid();
-        __atomic_store_n(&cached_pid, p, __ATOMIC_RELAXED);
-    }
-    return p;
-}
-
-int64_t ps_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void ps_pool_set_ops(const ps_pool_ops *o)
 {
@@ -68,6 +48,15 @@ static const bool legal[PS_CONN_NSTATES][PS_CONN_NSTATES] = {
     [INHERITED] = {[CLOSED] = 1},
     [ORPHAN] = {[CLOSED] = 1},
 };
+
+/* How many connections P may open now: the configured cap, or less while the server has
+ * recently refused one (pool_limits.c). Caller holds the lock. */
+static int cap_of(const ps_pool *p)
+{
+    if (p->soft_cap && p->soft_cap < ps_cfg.max_per_key && ps_now_ms() < p->soft_cap_until_ms)
+        return p->soft_cap;
+    return (int)ps_cfg.max_per_key;
+}
 
 static bool listed(enum ps_conn_state s)
 {
@@ -203,122 +192,12 @@ static void serve_waiters(ps_pool *p)
         ps_conn *c = p->list[IDLE];
         if (c)
             set_state(c, p, LEASED, 0);
-        else if (ps_pool_open_locked(p) >= ps_pool_cap_locked(p) || !(c = new_slot(p)))
+        else if (ps_pool_open_locked(p) >= cap_of(p) || !(c = new_slot(p)))
             return;
         LL_DELETE2(p->wait_head, w, next);
         w->conn = c;
         pthread_cond_signal(&w->cond);
     }
-}
-
-/* ---- Pools ------------------------------------------------------------------------------ */
-
-ps_pool *ps_pool_find(const char *key)
-{
-    ps_pool *p;
-    pthread_mutex_lock(&lock);
-    HASH_FIND_STR(pools, key, p);
-    pthread_mutex_unlock(&lock);
-    return p;
-}
-
-ps_pool *ps_pool_get(const char *key, const char *label)
-{
-    ps_pool *p;
-    pthread_mutex_lock(&lock);
-    HASH_FIND_STR(pools, key, p);
-    if (!p && (p = calloc(1, sizeof *p)) != NULL) {
-        p->server_idle_limit_ms = INT64_MAX;
-        p->key = strdup(key);
-        p->label = strdup(label);
-        ps_hash_oom = 0;
-        if (p->key && p->label)
-            HASH_ADD_KEYPTR(hh, pools, p->key, strlen(p->key), p);
-        if (!p->key || !p->label || ps_hash_oom) {
-            free(p->key);
-            free(p->label);
-            free(p);
-            p = NULL;
-        }
-    }
-    pthread_mutex_unlock(&lock);
-    return p;
-}
-
-const char *ps_pool_label(const ps_pool *p)
-{
-    return p->label;
-}
-
-/* A malloc'd copy of S (NULL stays NULL); sets *OOM on failure. */
-static char *dup_or_null(const char *s, bool *oom)
-{
-    char *d = s ? strdup(s) : NULL;
-    if (s && !d)
-        *oom = true;
-    return d;
-}
-
-void ps_pool_set_args(ps_pool *p, const ps_connect_args *a)
-{
-    bool oom = false;
-    ps_connect_args copy = {dup_or_null(a->host, &oom),
-                            dup_or_null(a->user, &oom),
-                            dup_or_null(a->passwd, &oom),
-                            dup_or_null(a->db, &oom),
-                            dup_or_null(a->socket, &oom),
-                            a->port,
-                            a->flags};
-    pthread_mutex_lock(&lock);
-    bool set = !p->has_args && !oom;
-    if (set) {
-        p->args = copy;
-        p->has_args = true;
-    }
-    pthread_mutex_unlock(&lock);
-    if (!set) {
-        free((char *)copy.host), free((char *)copy.user), free((char *)copy.passwd);
-        free((char *)copy.db), free((char *)copy.socket);
-    }
-}
-
-const ps_connect_args *ps_pool_args(ps_pool *p)
-{
-    pthread_mutex_lock(&lock);
-    const ps_connect_args *a = p->has_args ? &p->args : NULL; /* immutable once set */
-    pthread_mutex_unlock(&lock);
-    return a;
-}
-
-bool ps_pool_full(ps_pool *p)
-{
-    pthread_mutex_lock(&lock);
-    bool full = !p->list[IDLE] && ps_pool_open_locked(p) >= ps_pool_cap_locked(p);
-    pthread_mutex_unlock(&lock);
-    return full;
-}
-
-void ps_pool_note(ps_pool *p, enum ps_pool_event ev)
-{
-    pthread_mutex_lock(&lock);
-    switch (ev) {
-    case PS_EV_VALIDATION_FAILED:
-        p->st.validation_failures++;
-        __attribute__((fallthrough)); /* a failed validation is a validation */
-    case PS_EV_VALIDATED:
-        p->st.validations++;
-        break;
-    case PS_EV_REAPED:
-        p->st.reaped++;
-        break;
-    case PS_EV_RENEWED:
-        p->st.renewed++;
-        break;
-    case PS_EV_LEAK_WARNING:
-        p->st.leak_warnings++;
-        break;
-    }
-    pthread_mutex_unlock(&lock);
 }
 
 /* ---- Acquire, park, close ---------------------------------------------------------------- */
@@ -395,7 +274,7 @@ enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, 
         close_orphans();
     expire_idle(p, now);
     ps_conn *c = p->list[IDLE];
-    bool must_wait = p->wait_head || (!c && ps_pool_open_locked(p) >= ps_pool_cap_locked(p));
+    bool must_wait = p->wait_head || (!c && ps_pool_open_locked(p) >= cap_of(p));
     if (must_wait)
         wait_for_grant(p, timeout_ms, &c, waited_ms);
     else if (c)
@@ -407,6 +286,14 @@ enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, 
     if (!c)
         return must_wait ? PS_ACQUIRE_TIMEOUT : PS_ACQUIRE_NOMEM;
     return c->state == CONNECTING ? PS_ACQUIRE_CONNECT : PS_ACQUIRE_IDLE;
+}
+
+bool ps_pool_full(ps_pool *p)
+{
+    pthread_mutex_lock(&lock);
+    bool full = !p->list[IDLE] && ps_pool_open_locked(p) >= cap_of(p);
+    pthread_mutex_unlock(&lock);
+    return full;
 }
 
 void ps_pool_connected(ps_conn *c, void *handle, void *facts)
@@ -450,16 +337,6 @@ void ps_pool_move(ps_conn *c, ps_pool *to)
     pthread_mutex_unlock(&lock);
 }
 
-void ps_pool_stats_get(ps_pool *p, ps_pool_stats *out, int *idle, int *leased, int *connecting)
-{
-    pthread_mutex_lock(&lock);
-    *out = p->st;
-    *idle = p->count[IDLE];
-    *leased = p->count[LEASED];
-    *connecting = p->count[CONNECTING];
-    pthread_mutex_unlock(&lock);
-}
-
 void ps_pool_drain_all(void)
 {
     pthread_mutex_lock(&lock);
@@ -468,24 +345,6 @@ void ps_pool_drain_all(void)
         while (p->list[IDLE])
             set_state(p->list[IDLE], p, CLOSED, PS_CLOSE_DRAINED);
     unlock_and_finish();
-}
-
-void ps_pool_foreach(void (*fn)(const ps_pool_snapshot *s, void *ctx), void *ctx)
-{
-    for (int i = 0;; i++) { /* pools are never freed: walk by index, snapshot under the lock */
-        pthread_mutex_lock(&lock);
-        ps_pool *p = pools;
-        for (int j = 0; p && j < i; j++)
-            p = p->hh.next;
-        ps_pool_snapshot s = {0};
-        if (p)
-            s = (ps_pool_snapshot){p->label, p->st, p->count[IDLE], p->count[LEASED],
-                                   p->count[CONNECTING]};
-        pthread_mutex_unlock(&lock);
-        if (!p)
-            return;
-        fn(&s, ctx);
-    }
 }
 
 /* Reports one violation of pool P. */
@@ -541,7 +400,7 @@ void ps_pool_after_fork_parent(void)
 
 void ps_pool_after_fork_child(void)
 {
-    cached_pid = getpid();
+    ps_pid_refresh();
     for (ps_pool *p = pools; p; p = p->hh.next) {
         p->wait_head = NULL; /* threads of the parent */
         while (p->list[CONNECTING])

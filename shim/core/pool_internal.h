@@ -1,4 +1,4 @@
-/* Private to pool.c and pool_limits.c: the pool struct and the lock that guards every pool. */
+/* Private to pools.c, pool.c and pool_limits.c: the pool struct and the lock of every pool. */
 #ifndef POOLSHIM_POOL_INTERNAL_H
 #define POOLSHIM_POOL_INTERNAL_H
 
@@ -35,12 +35,11 @@ struct ps_pool {
     ps_pool_stats st;
 };
 
-/* The one lock of every pool. Lock order: lease lock, then this one. */
+/* The one lock of every pool (pools.c). Lock order: lease lock, then this one. */
 extern pthread_mutex_t ps_pool_lock;
 
-/* How many connections P may open now: the configured cap, or less while the server has
- * recently refused one. Caller holds the lock. */
-int ps_pool_cap_locked(const ps_pool *p);
+/* Every pool, a hash by key (pools.c); pools are never freed. */
+extern ps_pool *ps_pools;
 
 /* Connections of P that count against its cap. Caller holds the lock. */
 static inline int ps_pool_open_locked(const ps_pool *p)

@@ -6,13 +6,6 @@
 #include "poolshim/log.h"
 #include "pool_internal.h"
 
-int ps_pool_cap_locked(const ps_pool *p)
-{
-    if (p->soft_cap && p->soft_cap < ps_cfg.max_per_key && ps_now_ms() < p->soft_cap_until_ms)
-        return p->soft_cap;
-    return (int)ps_cfg.max_per_key;
-}
-
 void ps_pool_server_refused(ps_pool *p)
 {
     pthread_mutex_lock(&ps_pool_lock);

@@ -1,0 +1,142 @@
+/* The registry of pools (one per key) and the lock that guards them all; counters, snapshots
+ * and the connect arguments of each key. The state machine is in pool.c. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool_internal.h"
+
+__thread int ps_hash_oom;
+pthread_mutex_t ps_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+ps_pool *ps_pools;
+
+#define lock  ps_pool_lock
+#define pools ps_pools
+
+ps_pool *ps_pool_find(const char *key)
+{
+    ps_pool *p;
+    pthread_mutex_lock(&lock);
+    HASH_FIND_STR(pools, key, p);
+    pthread_mutex_unlock(&lock);
+    return p;
+}
+
+ps_pool *ps_pool_get(const char *key, const char *label)
+{
+    ps_pool *p;
+    pthread_mutex_lock(&lock);
+    HASH_FIND_STR(pools, key, p);
+    if (!p && (p = calloc(1, sizeof *p)) != NULL) {
+        p->server_idle_limit_ms = INT64_MAX;
+        p->key = strdup(key);
+        p->label = strdup(label);
+        ps_hash_oom = 0;
+        if (p->key && p->label)
+            HASH_ADD_KEYPTR(hh, pools, p->key, strlen(p->key), p);
+        if (!p->key || !p->label || ps_hash_oom) {
+            free(p->key);
+            free(p->label);
+            free(p);
+            p = NULL;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return p;
+}
+
+const char *ps_pool_label(const ps_pool *p)
+{
+    return p->label;
+}
+
+/* A malloc'd copy of S (NULL stays NULL); sets *OOM on failure. */
+static char *dup_or_null(const char *s, bool *oom)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *oom = true;
+    return d;
+}
+
+void ps_pool_set_args(ps_pool *p, const ps_connect_args *a)
+{
+    bool oom = false;
+    ps_connect_args copy = {dup_or_null(a->host, &oom),
+                            dup_or_null(a->user, &oom),
+                            dup_or_null(a->passwd, &oom),
+                            dup_or_null(a->db, &oom),
+                            dup_or_null(a->socket, &oom),
+                            a->port,
+                            a->flags};
+    pthread_mutex_lock(&lock);
+    bool set = !p->has_args && !oom;
+    if (set) {
+        p->args = copy;
+        p->has_args = true;
+    }
+    pthread_mutex_unlock(&lock);
+    if (!set) {
+        free((char *)copy.host), free((char *)copy.user), free((char *)copy.passwd);
+        free((char *)copy.db), free((char *)copy.socket);
+    }
+}
+
+const ps_connect_args *ps_pool_args(ps_pool *p)
+{
+    pthread_mutex_lock(&lock);
+    const ps_connect_args *a = p->has_args ? &p->args : NULL; /* immutable once set */
+    pthread_mutex_unlock(&lock);
+    return a;
+}
+
+void ps_pool_note(ps_pool *p, enum ps_pool_event ev)
+{
+    pthread_mutex_lock(&lock);
+    switch (ev) {
+    case PS_EV_VALIDATION_FAILED:
+        p->st.validation_failures++;
+        __attribute__((fallthrough)); /* a failed validation is a validation */
+    case PS_EV_VALIDATED:
+        p->st.validations++;
+        break;
+    case PS_EV_REAPED:
+        p->st.reaped++;
+        break;
+    case PS_EV_RENEWED:
+        p->st.renewed++;
+        break;
+    case PS_EV_LEAK_WARNING:
+        p->st.leak_warnings++;
+        break;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void ps_pool_stats_get(ps_pool *p, ps_pool_stats *out, int *idle, int *leased, int *connecting)
+{
+    pthread_mutex_lock(&lock);
+    *out = p->st;
+    *idle = p->count[PS_CONN_IDLE];
+    *leased = p->count[PS_CONN_LEASED];
+    *connecting = p->count[PS_CONN_CONNECTING];
+    pthread_mutex_unlock(&lock);
+}
+
+void ps_pool_foreach(void (*fn)(const ps_pool_snapshot *s, void *ctx), void *ctx)
+{
+    for (int i = 0;; i++) { /* pools are never freed: walk by index, snapshot under the lock */
+        pthread_mutex_lock(&lock);
+        ps_pool *p = pools;
+        for (int j = 0; p && j < i; j++)
+            p = p->hh.next;
+        ps_pool_snapshot s = {0};
+        if (p)
+            s = (ps_pool_snapshot){p->label, p->st, p->count[PS_CONN_IDLE],
+                                   p->count[PS_CONN_LEASED], p->count[PS_CONN_CONNECTING]};
+        pthread_mutex_unlock(&lock);
+        if (!p)
+            return;
+        fn(&s, ctx);
+    }
+}
