@@ -1,15 +1,14 @@
-/* Activity tracking of leased handles, called by the client layer's I/O wrappers: every
- * command and result read on a pooled handle is bracketed by ps_call_begin/ps_call_end, which
- * is how the shim knows a handle is idle, what its session holds, and when a reaped handle
- * needs its connection back. */
+/* Activity tracking of leased handles: every command and result read on a pooled handle is
+ * bracketed by ps_call_begin/ps_call_end, which is how the shim knows a handle is idle, what its
+ * session holds, and when a reaped handle needs its connection back. The client layer's I/O
+ * wrappers reach them only through the ps_call_hooks table (client.h) that shim.c installs;
+ * the hooks that run library calls themselves (mysql_change_user) call them directly. */
 #ifndef POOLSHIM_CALLS_H
 #define POOLSHIM_CALLS_H
 
 #include <stdbool.h>
 
-typedef struct ps_call {
-    void *lease; /* NULL: the handle holds no lease (untracked) */
-} ps_call;
+#include "poolshim/client.h" /* ps_call */
 
 /* Starts a call on H. MAY_RELESE: this call sends a command, so a reaped H gets a connection
  * back first (with its session replayed). Returns false when that failed: H then carries the

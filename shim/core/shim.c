@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "poolshim/calls.h"
 #include "poolshim/config.h"
 #include "poolshim/log.h"
 #include "poolshim/real.h"
@@ -59,9 +60,9 @@ static void at_exit(void)
     ps_pool_drain_all();
 }
 
-const ps_client_ops *ps_client_select(void)
+const ps_client_ops *ps_client_select(const ps_call_hooks *hooks)
 {
-    const ps_client_ops *c = ps_client_mariadb3();
+    const ps_client_ops *c = ps_client_mariadb3(hooks);
     if (!c && !ps_real_mariadb_get_infov) /* (another MariaDB version has said so already) */
         ps_warn(NULL, "unsupported client library (not MariaDB Connector/C); "
                       "passing everything through");
@@ -72,13 +73,15 @@ const ps_client_ops *ps_client_select(void)
 static void init_shim(void)
 {
     static const ps_pool_ops ops = {.destroy = destroy_parked, .forget = forget_parked};
+    /* The client layer's I/O wrappers report through this table; it never calls up by name. */
+    static const ps_call_hooks call_hooks = {.begin = ps_call_begin, .end = ps_call_end};
     ps_config_load();
     bool resolved = ps_real_resolve();
     if (ps_cfg.disable) {
         ps_info(NULL, "POOLSHIM_DISABLE is set: passing everything through");
         return;
     }
-    if (!resolved || !(client = ps_client_select()))
+    if (!resolved || !(client = ps_client_select(&call_hooks)))
         return;
     ps_pool_set_ops(&ops);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
