@@ -9,8 +9,9 @@
  * session's app data). See README "How it works".
  *
  * Every function declared here has hidden visibility and the mdb_ prefix. The ops-table
- * functions (mdb_<op>) implement the ps_client_ops member of the same name, whose contract
- * client.h states; they take the handle as void * for that reason. */
+ * functions (mdb_<op>) implement the ps_client_ops member of the same name (client.h has the
+ * full contract; a summary is repeated here); they take the handle as void * for that reason.
+ * Library calls that can reach an interposed function or a tracked method run in PS_NESTED. */
 #ifndef POOLSHIM_MARIADB3_LAYOUT_H
 #define POOLSHIM_MARIADB3_LAYOUT_H
 
@@ -130,9 +131,13 @@ MDB_PRIVATE void mdb_tls_follow(MYSQL *h);
 
 /* ---- key.c: whether and under which key a handle is pooled -------------------------------- */
 
+/* NULL when unconnected H connecting with A may be pooled; else why not (static text). */
 MDB_PRIVATE const char *mdb_unpoolable_before(void *h, const ps_connect_args *a);
+/* Appends to K every argument of A and option of H that makes connections interchangeable. */
 MDB_PRIVATE void mdb_build_key(void *h, const ps_connect_args *a, ps_key *k);
+/* NULL when freshly connected H may be pooled; else why not. Checks the private layout. */
 MDB_PRIVATE const char *mdb_unpoolable_after(void *h);
+/* H's negotiated user (for re-keying); NULL if unknown. */
 MDB_PRIVATE const char *mdb_user(void *h);
 
 /* ---- transplant.c: moving a connection between MYSQL structs ------------------------------ */
@@ -141,34 +146,65 @@ MDB_PRIVATE const char *mdb_user(void *h);
  * no info, no pending result. */
 MDB_PRIVATE void mdb_show_connect_results(MYSQL *h, const ps_conn *c);
 
+/* Records in C what freshly connected H shows and what a reset restores. */
 MDB_PRIVATE void mdb_record(void *h, ps_conn *c);
+/* The object identifying H's live connection (its pvio); NULL when none. */
 MDB_PRIVATE void *mdb_transport(void *h);
+/* Moves C's parked connection into unconnected (or husk) APP, frees the parked struct, keeps
+ * APP's options and stmts; APP then shows C's connect results. C->handle becomes APP. */
 MDB_PRIVATE void mdb_adopt(void *app, ps_conn *c);
+/* Moves H's connection into a new heap handle (returned; NULL on OOM); H is freed, or left as
+ * mysql_close leaves program-owned storage. */
 MDB_PRIVATE void *mdb_detach(void *h);
+/* True when the library's close frees H (mysql_init(NULL) allocated it). */
 MDB_PRIVATE bool mdb_close_frees(void *h);
+/* Saves what H's last call left (results, error, info, db, charset) for mdb_husk; NULL on
+ * OOM. */
 MDB_PRIVATE void *mdb_save_results(void *h);
+/* Moves H's connection into a new heap handle with fresh options (returned), leaving H a husk
+ * with its options and the SAVED results (consumed); *INFO gets the husk's mysql_info() copy.
+ * NULL on OOM (H unchanged, SAVED consumed). */
 MDB_PRIVATE void *mdb_husk(void *h, void *saved, char **info);
+/* Frees husk H as mysql_close would. */
 MDB_PRIVATE void mdb_close_husk(void *h);
 
 /* ---- connection.c: making, checking and closing connections outside the program's handle -- */
 
+/* Connects a new heap handle with H's options (lent, then given back) and A; returns it with
+ * fresh options of its own, or NULL with the library's error in H and its number in *ERR. */
 MDB_PRIVATE void *mdb_connect_parked(void *h, const ps_connect_args *a, unsigned *err);
+/* Pings PARKED without reconnecting; true when alive. */
 MDB_PRIVATE bool mdb_validate(void *parked);
+/* True when PARKED's socket has input or a hangup waiting (or no socket): one poll. */
 MDB_PRIVATE bool mdb_input_pending(void *parked);
+/* True when H's failed connect means the server could not be reached; *ERR gets the error. */
 MDB_PRIVATE bool mdb_unreachable(void *h, ps_connect_error *err);
+/* Closes PARKED for real (COM_QUIT), never reconnecting. */
 MDB_PRIVATE void mdb_destroy(void *parked);
+/* Frees PARKED, inherited across fork, without sending anything to its server. */
 MDB_PRIVATE void mdb_forget(void *parked);
+/* Points H's socket at /dev/null so that a close sends nothing (fork child). */
 MDB_PRIVATE void mdb_neutralize(void *h);
+/* True when H has neither a connection nor a network buffer (never connected, or closed). */
 MDB_PRIVATE bool mdb_unconnected(void *h);
+/* Sets H's error as the library would: errno, sqlstate, message. */
 MDB_PRIVATE void mdb_set_error(void *h, unsigned err, const char *sqlstate, const char *msg);
 
 /* ---- session.c: what a session holds, its reset and its replay ---------------------------- */
 
+/* NULL when H's connection can be reset and parked; else why not (static text). */
 MDB_PRIVATE const char *mdb_unparkable(void *h);
+/* Resets H's session and restores C's connect-time database, charset, status and init
+ * commands; false when the connection must be closed instead. */
 MDB_PRIVATE bool mdb_reset(void *h, ps_conn *c);
+/* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings. */
 MDB_PRIVATE const char *mdb_unreapable(void *h);
+/* LAST_INSERT_ID() of H's session (one nested query); false when it cannot be read. */
 MDB_PRIVATE bool mdb_last_insert_id(void *h, unsigned long long *id);
+/* Adopts C into husk H, tracks H again and replays the husk's autocommit, charset, database
+ * and LAST_INSERT_ID; false when the replay failed. */
 MDB_PRIVATE bool mdb_relese(void *h, ps_conn *c, unsigned long long last_insert_id);
+/* The server's wait_timeout in ms read on H (0 unknown); H then shows C's connect results. */
 MDB_PRIVATE int64_t mdb_server_wait_timeout(void *h, ps_conn *c);
 
 /* ---- tracking.c: the library's I/O methods, wrapped --------------------------------------- */
@@ -185,7 +221,11 @@ MDB_PRIVATE void mdb_retrack(MYSQL *h);
 MDB_PRIVATE unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size_t len,
                                          bool *statement);
 
+/* Points H's methods at the tracked table (built once from the first tracked handle's, the
+ * library's); false, H unchanged, when H's methods are not the library's or no hooks are
+ * installed yet. */
 MDB_PRIVATE bool mdb_track(void *h);
+/* The id an OK packet just reported on H (0 after a result set). */
 MDB_PRIVATE unsigned long long mdb_reported_insert_id(void *h);
 
 #endif
