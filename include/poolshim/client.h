@@ -1,6 +1,9 @@
 /* The client-library layer: everything that knows a client library's handle internals lives
- * behind this table, in one file per library (client_mariadb3.c for MariaDB Connector/C 3.3).
- * Handles are void * so that the rest of the shim never depends on a MYSQL layout. */
+ * behind this table, in one directory per library (shim/core/mariadb3/ for MariaDB
+ * Connector/C 3.3). Handles are void * so that the rest of the shim never depends on a MYSQL
+ * layout. The layer is the bottom of the shim: it calls only the real library, the log, keys
+ * and the SQL classifier; what it must report upward (activity on a handle) goes through the
+ * ps_call_hooks table the shim installs when it selects the layer. */
 #ifndef POOLSHIM_CLIENT_H
 #define POOLSHIM_CLIENT_H
 
@@ -10,15 +13,21 @@
 #include "poolshim/key.h"
 #include "poolshim/pool.h"
 
-/* One call on a tracked handle, as the shim's call hooks see it. */
+/* One call on a handle, from the upper layer's begin to its end (opaque to the client layer). */
 typedef struct ps_call {
     void *lease; /* NULL: the handle holds no lease (untracked) */
 } ps_call;
 
-/* What the client layer's I/O wrappers report upward; installed once at selection, so the
- * client layer never calls up by name. */
+/* What the client layer's I/O wrappers report upward, for every command and every result read
+ * on a tracked handle (see track below); installed once, at selection. Neither is called while
+ * ps_depth > 0 (the shim's own and the library's nested calls). */
 typedef struct ps_call_hooks {
+    /* Starts a call on H. SENDS_COMMAND: the call sends a command (a reaped H may need its
+     * connection back first). False: the command must fail without touching the network (H
+     * then carries the error); a result read goes ahead anyway, without an end. */
     bool (*begin)(ps_call *call, void *h, bool sends_command);
+    /* Ends the call begun on H: STATEMENT when it ran a statement, EFFECTS its ps_sql_effect
+     * bits (0 when the command failed), APP_RESET when the program reset its own session. */
     void (*end)(ps_call *call, void *h, bool statement, unsigned effects, bool app_reset);
 } ps_call_hooks;
 

@@ -1,0 +1,244 @@
+/* Private to the MariaDB Connector/C 3.3 client layer (shim/core/mariadb3/): the mirrors of the
+ * library's private structs, the layout assertions, and the declarations these files share.
+ * This directory is the only place in the shim that knows MYSQL internals; nothing outside it
+ * may include this header (the unit test of the layer excepted).
+ *
+ * Moving a live connection between MYSQL structs ("transplant") follows what the library's own
+ * mariadb_reconnect does: a struct copy plus fix-ups of every pointer that leads back to the
+ * owning MYSQL (pvio->mysql, stmt->mysql, the session-tracking callback's data, the TLS
+ * session's app data). See README "How it works".
+ *
+ * Every function declared here has hidden visibility and the mdb_ prefix. The ops-table
+ * functions (mdb_<op>) implement the ps_client_ops member of the same name (client.h has the
+ * full contract; a summary is repeated here); they take the handle as void * for that reason.
+ * Library calls that can reach an interposed function or a tracked method run in PS_NESTED. */
+#ifndef POOLSHIM_MARIADB3_LAYOUT_H
+#define POOLSHIM_MARIADB3_LAYOUT_H
+
+#include <mysql.h>
+#include <ma_pvio.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "poolshim/client.h"
+
+#define MDB_PRIVATE __attribute__((visibility("hidden")))
+
+_Static_assert(sizeof(MYSQL) == 1272, "MYSQL layout differs from Connector/C 3.3 on x86-64");
+
+/* ---- Mirrors of private structs ---------------------------------------------------------- */
+
+/* Mirror of the private struct st_mysql_options_extension (include/ma_common.h, 3.3). Only
+ * status_callback/status_data are used; the layout is verified at run time after the first
+ * real connect (status_data must point at the connected handle), else pooling turns off. */
+typedef struct mdb_hashtbl {
+    unsigned key_offset, key_length, records, blength, current_record, flags;
+    struct {
+        char *buffer;
+        unsigned elements, max_element, alloc_increment, size_of_element;
+    } array;
+    void *get_key, *free_fn, *calc_hashnr;
+} mdb_hashtbl;
+
+typedef struct mdb_options_extension {
+    char *plugin_dir, *default_auth, *ssl_crl, *ssl_crlpath, *server_public_key_path;
+    void *async_context;
+    mdb_hashtbl connect_attrs;
+    size_t connect_attrs_len;
+    void *report_progress, *db_driver;
+    char *tls_fp, *tls_fp_list, *tls_pw;
+    my_bool multi_command;
+    char *url;
+    unsigned tls_cipher_strength;
+    char *tls_version;
+    my_bool read_only;
+    char *connection_handler;
+    void *set_option;
+    mdb_hashtbl userdata;
+    char *server_public_key, *proxy_header;
+    size_t proxy_header_len;
+    void *io_wait;
+    my_bool skip_read_response;
+    char *restricted_auth, *rpl_host;
+    unsigned short rpl_port;
+    void *status_callback;
+    void *status_data;
+    my_bool tls_verify_server_cert;
+} mdb_options_extension;
+
+/* MARIADB_TLS from ma_tls.h (ma_pvio.h declares pvio->ctls as void * unless HAVE_TLS). */
+typedef struct mdb_tls {
+    void *data;
+    MARIADB_PVIO *pvio;
+    void *ssl; /* OpenSSL's SSL *, whose app data (ex_data 0) is the owning MYSQL * */
+} mdb_tls;
+
+/* ---- options.c: the options block and its private extension ------------------------------ */
+
+/* The options extension of H (mirrored layout), or NULL when H has none. */
+MDB_PRIVATE mdb_options_extension *mdb_opt_ext(MYSQL *h);
+
+/* True once a real connect showed that the private layout is not the mirrored one (then
+ * nothing is pooled for the rest of the process). */
+MDB_PRIVATE bool mdb_layout_broken(void);
+
+/* Checks the mirrored layout on freshly connected H (its session-tracking callback data must
+ * be H). On a mismatch, logs one warning (first time only), marks the layout broken for the
+ * process and returns false. */
+MDB_PRIVATE bool mdb_layout_verify(MYSQL *h);
+
+/* String option OPT of H through the library's getter; NULL when unset. */
+MDB_PRIVATE const char *mdb_get_str_option(MYSQL *h, enum mysql_option opt);
+
+/* Boolean (IS_BOOL, a my_bool) or unsigned option OPT of H through the getter; 0 when unset. */
+MDB_PRIVATE unsigned mdb_get_uint_option(MYSQL *h, enum mysql_option opt, bool is_bool);
+
+/* True when H has a non-blocking (async) context: such handles are never pooled. */
+MDB_PRIVATE bool mdb_nonblocking(MYSQL *h);
+
+/* Makes a fresh options block in OUT, as mysql_init makes it, with the default
+ * session-tracking callback installed (its data still to be pointed at the handle that takes
+ * the block: mdb_install_options). The block comes from the library itself, so no private
+ * layout is assumed. False (OUT untouched) when the library could not make one. */
+MDB_PRIVATE bool mdb_fresh_options(struct st_mysql_options *out);
+
+/* Installs the fresh options block OPTS in H and points its callback data at H. */
+MDB_PRIVATE void mdb_install_options(MYSQL *h, const struct st_mysql_options *opts);
+
+/* Frees the options block OPTS through the library (OPTS is not used afterwards). */
+MDB_PRIVATE void mdb_free_options(const struct st_mysql_options *opts);
+
+/* Points H's session-tracking callback data at H when it still points at FROM (H's options
+ * were copied from, or lent to, FROM). */
+MDB_PRIVATE void mdb_options_follow(MYSQL *h, const MYSQL *from);
+
+/* ---- tls.c: moving TLS sessions between handles ------------------------------------------ */
+
+/* True when H asks for TLS (any TLS option set). */
+MDB_PRIVATE bool mdb_tls_wanted(MYSQL *h);
+
+/* True when H's live connection runs TLS. */
+MDB_PRIVATE bool mdb_tls_active(MYSQL *h);
+
+/* True when TLS connections can be moved between handles: the library's TLS library is
+ * OpenSSL and its SSL_set_ex_data was found (cached once known). False, not cached, while the
+ * library has not started TLS yet. */
+MDB_PRIVATE bool mdb_tls_movable(void);
+
+/* Points the TLS session of H's connection (if any) back at H (SSL app data, which the
+ * library's TLS error paths read); a no-op until mdb_tls_movable found the setter. */
+MDB_PRIVATE void mdb_tls_follow(MYSQL *h);
+
+/* ---- key.c: whether and under which key a handle is pooled -------------------------------- */
+
+/* NULL when unconnected H connecting with A may be pooled; else why not (static text). */
+MDB_PRIVATE const char *mdb_unpoolable_before(void *h, const ps_connect_args *a);
+/* Appends to K every argument of A and option of H that makes connections interchangeable. */
+MDB_PRIVATE void mdb_build_key(void *h, const ps_connect_args *a, ps_key *k);
+/* NULL when freshly connected H may be pooled; else why not. Checks the private layout. */
+MDB_PRIVATE const char *mdb_unpoolable_after(void *h);
+
+/* ---- transplant.c: moving a connection between MYSQL structs ------------------------------ */
+
+/* What a connect established (ps_conn.facts): restored by every reset and adopt. */
+typedef struct mdb_facts {
+    const MARIADB_CHARSET_INFO *charset; /* the charset the handshake negotiated */
+    char *dsn_db;                        /* the database the connect asked for (NULL: none) */
+    /* the client-side results the real connect left (a reused connection reads like new) */
+    unsigned long long affected_rows, insert_id;
+    unsigned server_status, warning_count;
+} mdb_facts;
+
+/* Makes H read exactly like the end of the real connect recorded in C's facts: its results,
+ * no error, no info, no pending result. */
+MDB_PRIVATE void mdb_show_connect_results(MYSQL *h, const ps_conn *c);
+
+/* The facts of freshly connected H: what it shows and what a reset restores (NULL on OOM). */
+MDB_PRIVATE void *mdb_record(void *h);
+/* Frees what mdb_record returned (NULL allowed). */
+MDB_PRIVATE void mdb_free_facts(void *facts);
+/* The object identifying H's live connection (its pvio); NULL when none. */
+MDB_PRIVATE void *mdb_transport(void *h);
+/* Moves C's parked connection into unconnected (or husk) APP, frees the parked struct, keeps
+ * APP's options and stmts; APP then shows C's connect results. C->handle becomes APP. */
+MDB_PRIVATE void mdb_adopt(void *app, ps_conn *c);
+/* Moves H's connection into a new heap handle (returned; NULL on OOM); H is freed, or left as
+ * mysql_close leaves program-owned storage. */
+MDB_PRIVATE void *mdb_detach(void *h);
+/* True when the library's close frees H (mysql_init(NULL) allocated it). */
+MDB_PRIVATE bool mdb_close_frees(void *h);
+/* Saves what H's last call left (results, error, info, db, charset) for mdb_husk; NULL on
+ * OOM. */
+MDB_PRIVATE void *mdb_save_results(void *h);
+/* Moves H's connection into a new heap handle with fresh options (returned), leaving H a husk
+ * with its options and the SAVED results (consumed); *INFO gets the husk's mysql_info() copy.
+ * NULL on OOM (H unchanged, SAVED consumed). */
+MDB_PRIVATE void *mdb_husk(void *h, void *saved, char **info);
+/* Frees husk H as mysql_close would. */
+MDB_PRIVATE void mdb_close_husk(void *h);
+
+/* ---- connection.c: making, checking and closing connections outside the program's handle -- */
+
+/* Connects a new heap handle with H's options (lent, then given back) and A; returns it with
+ * fresh options of its own, or NULL with the library's error in H. */
+MDB_PRIVATE void *mdb_connect_parked(void *h, const ps_connect_args *a);
+/* Pings PARKED without reconnecting; true when alive. */
+MDB_PRIVATE bool mdb_validate(void *parked);
+/* True when PARKED's socket has input or a hangup waiting (or no socket): one poll. */
+MDB_PRIVATE bool mdb_input_pending(void *parked);
+/* True when H's failed connect means the server could not be reached; *ERR gets the error. */
+MDB_PRIVATE bool mdb_unreachable(void *h, ps_connect_error *err);
+/* Closes PARKED for real (COM_QUIT), never reconnecting. */
+MDB_PRIVATE void mdb_close(void *parked);
+/* Closes H (parked, or the program's), inherited across fork, without a word to its server. */
+MDB_PRIVATE void mdb_abandon(void *h);
+/* Points H's socket at /dev/null so that whatever is sent on it next goes nowhere. */
+MDB_PRIVATE void mdb_mute(void *h);
+/* True when H has neither a connection nor a network buffer (never connected, or closed). */
+MDB_PRIVATE bool mdb_unconnected(void *h);
+/* Sets H's error as the library would: errno, sqlstate, message. */
+MDB_PRIVATE void mdb_set_error(void *h, unsigned err, const char *sqlstate, const char *msg);
+/* Sets H's error to the library's (or the server's) own for FAILURE, DETAIL appended. */
+MDB_PRIVATE void mdb_fail(void *h, enum ps_failure failure, const char *detail);
+/* True when H's failed connect was the server's "Too many connections" (1040). */
+MDB_PRIVATE bool mdb_server_full(void *h);
+
+/* ---- session.c: what a session holds, its reset and its replay ---------------------------- */
+
+/* NULL when H's connection can be reset and parked; else why not (static text). */
+MDB_PRIVATE const char *mdb_unparkable(void *h);
+/* Resets H's session and restores C's connect-time database, charset, status and init
+ * commands; false when the connection must be closed instead. */
+MDB_PRIVATE bool mdb_reset(void *h, ps_conn *c);
+/* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings. */
+MDB_PRIVATE const char *mdb_unreapable(void *h);
+/* LAST_INSERT_ID() of H's session (one nested query); false when it cannot be read. */
+MDB_PRIVATE bool mdb_last_insert_id(void *h, unsigned long long *id);
+/* Adopts C into husk H, tracks H again and replays the husk's autocommit, charset, database
+ * and LAST_INSERT_ID; false when the replay failed. */
+MDB_PRIVATE bool mdb_renew(void *h, ps_conn *c, unsigned long long last_insert_id);
+/* The server's wait_timeout in ms read on H (0 unknown); H then shows C's connect results. */
+MDB_PRIVATE int64_t mdb_server_wait_timeout(void *h, ps_conn *c);
+
+/* ---- tracking.c: the library's I/O methods, wrapped --------------------------------------- */
+
+/* Installs the table the wrappers report to (once, at selection; HOOKS has static storage). */
+MDB_PRIVATE void mdb_set_call_hooks(const ps_call_hooks *hooks);
+
+/* Points H's methods at the tracked table again after a transplant brought the library's back
+ * (H was tracked before, so the table exists). */
+MDB_PRIVATE void mdb_retrack(MYSQL *h);
+
+/* What command CMD with argument ARG[0..LEN) can leave in the session (ps_sql_effect bits);
+ * *STATEMENT is set when it runs a statement (ends the previous one's per-statement state). */
+MDB_PRIVATE unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size_t len,
+                                         bool *statement);
+
+/* Points H's methods at the tracked table (built once from the first tracked handle's, the
+ * library's); false, H unchanged, when H's methods are not the library's or no hooks are
+ * installed yet. */
+MDB_PRIVATE bool mdb_track(void *h);
+/* The id an OK packet just reported on H (0 after a result set). */
+MDB_PRIVATE unsigned long long mdb_reported_insert_id(void *h);
+
+#endif

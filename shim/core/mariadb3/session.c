@@ -1,0 +1,212 @@
+/* A connection's server session: whether it may be parked or reaped, the reset at release
+ * (COM_RESET_CONNECTION, or change_user on old servers, then the connect-time database,
+ * character set and init commands again), the replay of a reaped handle's session when it
+ * gets a connection back, and the one-value queries the pool needs. Every query here runs
+ * nested, so the tracking wrappers and the interposed functions pass it straight through. */
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout.h"
+#include "poolshim/real.h"
+
+const char *mdb_unparkable(void *hv)
+{
+    MYSQL *h = hv;
+    if (!h->net.pvio)
+        return "connection lost";
+    if (h->status != MYSQL_STATUS_READY)
+        return "unread result set";
+    if (h->server_status & SERVER_MORE_RESULTS_EXIST)
+        return "pending result sets";
+    if (h->stmts)
+        return "open prepared statements";
+    if (mdb_nonblocking(h))
+        return "non-blocking (async) handle";
+    return NULL;
+}
+
+const char *mdb_unreapable(void *hv)
+{
+    MYSQL *h = hv;
+    const char *why = mdb_unparkable(h);
+    if (why)
+        return why;
+    if (h->server_status & SERVER_STATUS_IN_TRANS)
+        return "open transaction";
+    if (h->warning_count)
+        return "warnings not yet read (SHOW WARNINGS)";
+    return NULL;
+}
+
+/* ---- queries ---------------------------------------------------------------------------- */
+
+/* Runs QUERY and discards all its results; true on success. */
+static bool run_discarding(MYSQL *h, const char *query)
+{
+    int rc;
+    PS_NESTED(rc = ps_real_mysql_real_query(h, query, (unsigned long)strlen(query)));
+    if (rc)
+        return false;
+    do {
+        MYSQL_RES *res;
+        PS_NESTED(res = ps_real_mysql_store_result(h));
+        if (res)
+            ps_real_mysql_free_result(res);
+        else if (ps_real_mysql_errno(h))
+            return false;
+        PS_NESTED(rc = ps_real_mysql_next_result(h));
+    } while (rc == 0);
+    return rc < 0;
+}
+
+/* Runs a one-value query on H and parses it as an unsigned number. */
+static bool query_number(MYSQL *h, const char *sql, unsigned long long *out)
+{
+    int rc;
+    PS_NESTED(rc = ps_real_mysql_real_query(h, sql, (unsigned long)strlen(sql)));
+    if (rc)
+        return false;
+    MYSQL_RES *res;
+    PS_NESTED(res = ps_real_mysql_store_result(h));
+    if (!res)
+        return false;
+    MYSQL_ROW row = ps_real_mysql_fetch_row(res);
+    bool ok = row && row[0];
+    if (ok)
+        *out = strtoull(row[0], NULL, 10);
+    ps_real_mysql_free_result(res);
+    return ok;
+}
+
+bool mdb_last_insert_id(void *hv, unsigned long long *id)
+{
+    return query_number(hv, "SELECT LAST_INSERT_ID()", id);
+}
+
+int64_t mdb_server_wait_timeout(void *hv, ps_conn *c)
+{
+    MYSQL *h = hv;
+    unsigned long long secs = 0;
+    if (!query_number(h, "SELECT @@wait_timeout", &secs))
+        secs = 0;
+    mdb_show_connect_results(h, c); /* the program must see a fresh connect's handle */
+    return (int64_t)secs * 1000;
+}
+
+/* ---- reset ------------------------------------------------------------------------------ */
+
+/* Replays H's init commands (MYSQL_INIT_COMMAND), as a fresh connect would run them. */
+static bool replay_init_commands(MYSQL *h)
+{
+    char **cmds = NULL;
+    unsigned n = 0;
+    if (ps_real_mysql_get_optionv(h, MYSQL_INIT_COMMAND, (void *)&cmds, &n) || !cmds)
+        return true;
+    for (unsigned i = 0; i < n; i++)
+        if (!run_discarding(h, cmds[i]))
+            return false;
+    return true;
+}
+
+/* Re-authenticates H as itself with database DB (NULL: none); the old-server reset. */
+static bool change_user_to(MYSQL *h, const char *db)
+{
+    my_bool rc;
+    PS_NESTED(rc = ps_real_mysql_change_user(h, h->user, h->passwd, db));
+    return rc == 0;
+}
+
+/* Makes the current database the connect-time DB again. */
+static bool restore_database(MYSQL *h, const char *db)
+{
+    bool tracked = (h->server_capabilities & CLIENT_SESSION_TRACKING) != 0;
+    if (db) {
+        if (tracked && h->db && !strcmp(h->db, db))
+            return true;
+        int rc;
+        PS_NESTED(rc = ps_real_mysql_select_db(h, db));
+        return rc == 0;
+    }
+    /* No database at connect: only a re-authentication can unselect one. */
+    if (tracked && !h->db)
+        return true;
+    return change_user_to(h, NULL);
+}
+
+bool mdb_reset(void *hv, ps_conn *c)
+{
+    MYSQL *h = hv;
+    my_bool reconnect = h->options.reconnect;
+    bool ok;
+    int rc;
+    h->options.reconnect = 0;
+    PS_NESTED(rc = ps_real_mysql_reset_connection(h));
+    if (rc == 0)
+        ok = restore_database(h, ((const mdb_facts *)c->facts)->dsn_db);
+    else if (ps_real_mysql_errno(h) == ER_UNKNOWN_COM_ERROR && h->net.pvio)
+        ok = change_user_to(h, ((const mdb_facts *)c->facts)->dsn_db); /* pre-10.2 server */
+    else
+        ok = false;
+    if (ok) {
+        h->charset = ((const mdb_facts *)c->facts)->charset;
+        h->server_status = SERVER_STATUS_AUTOCOMMIT;
+        ok = replay_init_commands(h);
+    }
+    h->options.reconnect = reconnect;
+    return ok;
+}
+
+/* ---- replay of a reaped handle's session ------------------------------------------------ */
+
+/* Appends ", " when SQL already has an assignment. */
+static void set_separator(char *sql, size_t n)
+{
+    if (strcmp(sql, "SET ") != 0)
+        strncat(sql, ", ", n - strlen(sql) - 1);
+}
+
+/* Replays on H what the husk had: autocommit, charset, LAST_INSERT_ID, database. */
+static bool replay_session(MYSQL *h, bool autocommit, const MARIADB_CHARSET_INFO *cs,
+                           const char *db, unsigned long long last_insert_id)
+{
+    char sql[256] = "SET ";
+    if (!autocommit)
+        strcat(sql, "autocommit=0");
+    if (cs && (strcmp(cs->csname, h->charset->csname) || strcmp(cs->name, h->charset->name))) {
+        set_separator(sql, sizeof sql);
+        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "NAMES '%s' COLLATE '%s'", cs->csname,
+                 cs->name);
+    }
+    if (last_insert_id) {
+        set_separator(sql, sizeof sql);
+        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "last_insert_id=%llu",
+                 last_insert_id);
+    }
+    if (strcmp(sql, "SET ") && !run_discarding(h, sql))
+        return false;
+    if (cs)
+        h->charset = cs;
+    if (db && (!h->db || strcmp(db, h->db))) {
+        int rc;
+        PS_NESTED(rc = ps_real_mysql_select_db(h, db));
+        return rc == 0;
+    }
+    return true;
+}
+
+bool mdb_renew(void *hv, ps_conn *c, unsigned long long last_insert_id)
+{
+    MYSQL *h = hv;
+    bool autocommit = (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
+    const MARIADB_CHARSET_INFO *cs = h->charset;
+    char *db = h->db ? strdup(h->db) : NULL;
+    if (h->db && !db)
+        return false;
+    mdb_adopt(h, c);
+    mdb_retrack(h);
+    bool ok = replay_session(h, autocommit, cs, db, last_insert_id);
+    free(db);
+    return ok;
+}
