@@ -21,8 +21,7 @@ extern const ps_call_hooks ps_call_hooks_table;
  * the network. */
 bool ps_call_begin(ps_call *call, void *h, bool sends_command) __attribute__((warn_unused_result));
 
-/* Ends a call on H: STATEMENT when it ran a statement (resets per-statement state), EFFECTS its
- * ps_sql_effect bits, APP_RESET when the program reset its own session. */
-void ps_call_end(ps_call *call, void *h, bool statement, unsigned effects, bool app_reset);
+/* Ends a call on H with its outcome O. */
+void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o);
 
 #endif

@@ -18,6 +18,14 @@ typedef struct ps_call {
     void *lease; /* NULL: the handle holds no lease (untracked) */
 } ps_call;
 
+/* How a call on a tracked handle ended, as the client layer saw it. */
+typedef struct ps_call_outcome {
+    bool statement;               /* it ran a statement (resets per-statement state) */
+    unsigned effects;             /* its ps_sql_effect bits (0 when the command failed) */
+    bool app_reset;               /* the program reset its own session (sticky bits cleared) */
+    unsigned long long insert_id; /* the id an OK packet just reported (0: none) */
+} ps_call_outcome;
+
 /* What the client layer's I/O wrappers report upward, for every command and every result read
  * on a tracked handle (see track below); installed once, at selection. Neither is called while
  * ps_depth > 0 (the shim's own and the library's nested calls). */
@@ -26,9 +34,8 @@ typedef struct ps_call_hooks {
      * connection back first). False: the command must fail without touching the network (H
      * then carries the error); a result read goes ahead anyway, without an end. */
     bool (*begin)(ps_call *call, void *h, bool sends_command);
-    /* Ends the call begun on H: STATEMENT when it ran a statement, EFFECTS its ps_sql_effect
-     * bits (0 when the command failed), APP_RESET when the program reset its own session. */
-    void (*end)(ps_call *call, void *h, bool statement, unsigned effects, bool app_reset);
+    /* Ends the call begun on H with its outcome O. */
+    void (*end)(ps_call *call, void *h, const ps_call_outcome *o);
 } ps_call_hooks;
 
 /* Errors the core asks the client layer to report in the library's own terms. */
@@ -121,8 +128,6 @@ typedef struct ps_client_ops {
     /* Makes a new parked connection with H's options and ARGS; NULL on failure, with the
      * library's error copied into H (see unreachable, server_full). */
     void *(*connect_parked)(void *h, const ps_connect_args *args);
-    /* The id an OK packet just reported on H (0 after result sets). */
-    unsigned long long (*reported_insert_id)(void *h);
     /* The server's wait_timeout in ms, read on H without disturbing what H shows; 0 unknown. */
     int64_t (*server_wait_timeout)(void *h, ps_conn *c);
 } ps_client_ops;

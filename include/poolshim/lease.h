@@ -37,6 +37,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "poolshim/client.h"
 #include "poolshim/pool.h"
 
 enum ps_lease_state {
@@ -63,14 +64,6 @@ typedef struct ps_lease_session {
     bool found_rows_pending;           /* the last statement used SQL_CALC_FOUND_ROWS */
     unsigned long long last_insert_id; /* last generated id seen in an OK packet */
 } ps_lease_session;
-
-/* How a call ended, for ps_lease_leave. */
-typedef struct ps_call_outcome {
-    bool statement;               /* it ran a statement (resets per-statement state) */
-    unsigned effects;             /* its ps_sql_effect bits */
-    bool app_reset;               /* the program reset its own session (sticky bits cleared) */
-    unsigned long long insert_id; /* the id an OK packet reported (0: none) */
-} ps_call_outcome;
 
 typedef struct ps_lease {
     enum ps_lease_state state; /* written only by lease.c's transition function */

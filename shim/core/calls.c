@@ -42,10 +42,9 @@ bool ps_call_begin(ps_call *call, void *h, bool sends_command)
     return false;
 }
 
-void ps_call_end(ps_call *call, void *h, bool statement, unsigned effects, bool app_reset)
+void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
 {
-    if (!call->lease)
-        return;
-    ps_call_outcome o = {statement, effects, app_reset, client->reported_insert_id(h)};
-    ps_lease_leave(call->lease, &o);
+    (void)h;
+    if (call->lease)
+        ps_lease_leave(call->lease, o);
 }

@@ -88,7 +88,8 @@ my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd
     PS_NESTED(r = ps_real_mysql_change_user(m, user, passwd, db));
     if (call.lease && r == 0)
         rekey(cl, call.lease, m, user, passwd, db);
-    ps_call_end(&call, m, true, 0, r == 0); /* a new session: nothing of the old one is left */
+    ps_call_outcome o = {.statement = true, .app_reset = r == 0}; /* a new session, if r == 0 */
+    ps_call_end(&call, m, &o);
     return r;
 }
 

@@ -37,13 +37,13 @@ static bool fake_begin(ps_call *call, void *h, bool sends_command)
     return !seen.refuse;
 }
 
-static void fake_end(ps_call *call, void *h, bool statement, unsigned effects, bool app_reset)
+static void fake_end(ps_call *call, void *h, const ps_call_outcome *o)
 {
     seen.ends++;
     cr_expect_eq(h, seen.h, "end on another handle than begin");
-    seen.statement = statement;
-    seen.effects = effects;
-    seen.app_reset = app_reset;
+    seen.statement = o->statement;
+    seen.effects = o->effects;
+    seen.app_reset = o->app_reset;
     seen.lease_at_end = call->lease;
 }
 
@@ -512,9 +512,9 @@ Test(mariadb3, reported_insert_id_only_after_ok_packets)
     MYSQL *h = new_handle();
     h->insert_id = 42;
     h->field_count = 0;
-    cr_expect_eq(ops->reported_insert_id(h), 42);
+    cr_expect_eq(mdb_reported_insert_id(h), 42);
     h->field_count = 2; /* a result set: its insert_id is stale */
-    cr_expect_eq(ops->reported_insert_id(h), 0);
+    cr_expect_eq(mdb_reported_insert_id(h), 0);
     h->field_count = 0;
     mysql_close(h);
 }

@@ -150,12 +150,6 @@ static bool f_lid(void *h, unsigned long long *id)
     return true;
 }
 
-static unsigned long long f_zero_id(void *h)
-{
-    (void)h;
-    return 0;
-}
-
 static int64_t f_wait_timeout(void *h, ps_conn *c)
 {
     (void)h, (void)c;
@@ -185,7 +179,6 @@ static const ps_client_ops fake_ops = {
     .husk = f_husk,
     .renew = f_renew,
     .connect_parked = f_connect_parked,
-    .reported_insert_id = f_zero_id,
     .server_wait_timeout = f_wait_timeout,
 };
 
@@ -234,7 +227,8 @@ static bool command(fake *f, unsigned effects)
     ps_call call;
     if (!ps_call_begin(&call, f, true))
         return false;
-    ps_call_end(&call, f, true, effects, false);
+    ps_call_outcome o = {.statement = true, .effects = effects};
+    ps_call_end(&call, f, &o);
     return true;
 }
 

@@ -36,7 +36,6 @@ static const ps_client_ops mariadb3_ops = {
     .renew = mdb_renew,
     .close_husk = mdb_close_husk,
     .connect_parked = mdb_connect_parked,
-    .reported_insert_id = mdb_reported_insert_id,
     .server_wait_timeout = mdb_server_wait_timeout,
 };
 

@@ -73,9 +73,11 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
     if (!up->begin(&call, m, true))
         return 1;
     int rc = lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
-    bool statement;
-    unsigned fx = mdb_command_effects(cmd, arg, len, &statement);
-    up->end(&call, m, statement, rc ? 0 : fx, rc == 0 && cmd == COM_RESET_CONNECTION);
+    ps_call_outcome o = {.app_reset = rc == 0 && cmd == COM_RESET_CONNECTION};
+    unsigned fx = mdb_command_effects(cmd, arg, len, &o.statement);
+    o.effects = rc ? 0 : fx;
+    o.insert_id = mdb_reported_insert_id(m);
+    up->end(&call, m, &o);
     return rc;
 }
 
@@ -87,7 +89,8 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
         if (ps_depth > 0 || !up->begin(&call, (m), false))                                         \
             return expr;                                                                           \
         __typeof__(expr) r_ = expr;                                                                \
-        up->end(&call, (m), false, 0, false);                                                      \
+        ps_call_outcome o_ = {.insert_id = mdb_reported_insert_id(m)};                             \
+        up->end(&call, (m), &o_);                                                                  \
         return r_;                                                                                 \
     } while (0)
 
