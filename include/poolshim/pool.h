@@ -25,6 +25,15 @@
  * freed once its handle is closed outside the lock.
  * A pool's open count never exceeds its cap, except after ps_pool_move (a re-key by
  * mysql_change_user); such surplus is closed when it is parked.
+ *
+ * Idle deadlines. An IDLE connection is due to be closed (EXPIRED) once it has idled
+ * POOLSHIM_IDLE_TIMEOUT_MS while it is one of its pool's POOLSHIM_MIN_IDLE most recently parked
+ * (the warm ones), POOLSHIM_SURPLUS_IDLE_MS (capped at the idle timeout) while it is not, or
+ * earlier at the server's wait_timeout or the end of its lifetime. Acquires close what is due
+ * on the way; once ps_pool_enable_keeper was called, the keeper thread (keeper.h), started at
+ * the first park and woken by parks that bring a deadline forward, closes every due connection
+ * on time whether or not anyone calls the pool again. It touches IDLE connections only.
+ *
  * All functions are thread-safe (one process-wide mutex, never held across I/O, never while
  * logging). */
 #ifndef POOLSHIM_POOL_H
@@ -147,7 +156,7 @@ enum ps_acquire {
 };
 
 /* Gets a connection for P: an idle one (LIFO), else a slot to connect, else waits FIFO up to
- * TIMEOUT_MS for either. Idle connections past their idle timeout or lifetime are closed on
+ * TIMEOUT_MS for either. P's idle connections that are due (see Idle deadlines) are closed on
  * the way. Validation is the caller's job (ps_conn.idle_since_ms says how long it idled). */
 enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, int64_t *waited_ms)
     __attribute__((warn_unused_result));
@@ -157,7 +166,8 @@ void ps_pool_connected(ps_conn *c, void *handle, void *facts);
 
 /* LEASED -> IDLE: parks C (session reset) with HANDLE as its parked client handle, or hands it
  * to the oldest waiter. Closes it instead (EXPIRED) when its lifetime is over or the pool is
- * over its cap after a re-key. */
+ * over its cap after a re-key. Wakes the keeper (starting it the first time) when the park
+ * brought a deadline forward. */
 void ps_pool_park(ps_conn *c, void *handle);
 
 /* Any state -> CLOSED for WHY. When C->handle is not NULL the pool closes it (abandons it for
@@ -177,8 +187,18 @@ bool ps_pool_full(ps_pool *p);
 /* Copies P's counters and current sizes. */
 void ps_pool_stats_get(ps_pool *p, ps_pool_stats *out, int *idle, int *leased, int *connecting);
 
-/* Closes every idle connection of every pool (exit, mysql_library_end). */
+/* Closes every idle connection of every pool (exit, mysql_library_end), after stopping the
+ * keeper (waiting for a close it is running; the next park starts it again, except at exit). */
 void ps_pool_drain_all(void);
+
+/* Installs the pool's job in the keeper (keeper.h): from now on due idle connections are closed
+ * on time by the keeper thread, which the first park starts. Without it (the unit tests of the
+ * state machine) only acquires close them. */
+void ps_pool_enable_keeper(void);
+
+/* The earliest deadline of any idle connection of any pool (ps_now_ms time); INT64_MAX when
+ * nothing is parked. */
+int64_t ps_pool_next_expiry(void);
 
 /* A consistent copy of one pool's label, counters and sizes. */
 typedef struct ps_pool_snapshot {
