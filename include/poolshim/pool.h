@@ -120,7 +120,9 @@ struct ps_conn {
     ps_conn *prev, *next; /* on the pool's list for the state */
 };
 
-/* What the pool asks of the client layer; called without the lock held. */
+/* What the pool asks of the client layer; called without the lock held, on the caller's
+ * thread or, for the close of an idle connection that is due, on the keeper thread (a parked
+ * handle is the pool's alone: no other thread touches it then). */
 typedef struct ps_pool_ops {
     /* Closes a parked handle for real (sends the client library's quit). */
     void (*close)(void *handle);
