@@ -80,7 +80,7 @@ static void run_job(int64_t now)
 static void *keeper_main(void *arg)
 {
     unsigned gen = (unsigned)(uintptr_t)arg;
-    pthread_setname_np(pthread_self(), "poolshim-keeper");
+    pthread_setname_np(pthread_self(), "poolshim-keeper"); /* as ps and top show it */
     pthread_mutex_lock(&k.lock);
     while (gen == k.gen) {
         int64_t now = now_ms();
@@ -97,11 +97,14 @@ static void *keeper_main(void *arg)
     return NULL;
 }
 
+/* atexit handler: registered at the first start, so it runs before the exit handlers
+ * registered earlier (the shim's drain, the libraries initialised before the first park). */
 static void stop_at_exit(void)
 {
     ps_keeper_stop(true);
 }
 
+/* Registers stop_at_exit (once per process; a fork child inherits it). */
 static void register_exit_hook(void)
 {
     atexit(stop_at_exit);
