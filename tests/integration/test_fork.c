@@ -10,11 +10,15 @@
 
 #define CHILDREN 100
 
-/* Runs fork_probe with ARGS (NULL-terminated, up to 3) under the shim or not. */
+/* Runs fork_probe with ARGS (NULL-terminated, up to 3) under the shim or not. The parent's
+ * parked connection must outlive the run however slow it is (100 TLS children under valgrind
+ * take about a minute, the default idle timeout): these tests are about what the children do
+ * to it, test_housekeeping about when it expires. */
 static pstest_result fork_probe(const char *a1, const char *a2, const char *a3, bool preload)
 {
+    static const char *const env[] = {"POOLSHIM_IDLE_TIMEOUT_MS=3600000", NULL};
     const char *argv[] = {"fork_probe", a1, a2, a3, NULL};
-    return pstest_run(argv, NULL, preload);
+    return pstest_run(argv, env, preload);
 }
 
 /* The inherit scenario over one transport (TRANSPORT NULL: unix socket). */

@@ -323,6 +323,8 @@ Test(keeper, a_forked_child_has_no_keeper_until_it_parks_and_never_closes_the_pa
     ps_pool *p = ps_pool_get("k-fork", "k-fork");
     ps_conn *c[1];
     park_n(p, 1, c); /* the parent's keeper runs; its warm connection stays */
+    /* (fork once it sleeps: a thread still starting can hold a sanitizer runtime's lock) */
+    cr_assert(wait_keeper_asleep());
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
