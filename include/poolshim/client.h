@@ -76,9 +76,12 @@ typedef struct ps_client_ops {
     void (*adopt)(void *app, ps_conn *c);
     /* NULL when H's connection can be reset and parked; else why not. */
     const char *(*unparkable)(void *h);
-    /* Resets H's session and restores the connect-time state recorded in C; false when the
-     * connection must be closed for real instead. */
-    bool (*reset)(void *h, ps_conn *c);
+    /* Resets H's session and restores the connect-time state recorded in C, including what
+     * the reset leaves behind of what the lease did: LASTING is every ps_sql_effect bit since
+     * it began (README "What the reset covers"; extra round trips only for the bits that need
+     * them). False when the connection must be closed for real instead (the reset failed, or
+     * the session holds state no reset can give back). */
+    bool (*reset)(void *h, ps_conn *c, unsigned lasting);
     /* Moves H's connection into a new heap handle (returned; NULL on OOM), leaving H as the
      * library leaves a closed handle (freed when the library allocated it). */
     void *(*detach)(void *h);

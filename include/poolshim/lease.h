@@ -60,7 +60,11 @@ typedef struct ps_trace {
 
 /* What the program's statements left in the session since the lease began (or its reset). */
 typedef struct ps_lease_session {
-    unsigned effects;                  /* sticky ps_sql_effect bits */
+    unsigned effects;                  /* sticky ps_sql_effect bits (cleared by the program's
+                                          own reset) */
+    unsigned lasting;                  /* every ps_sql_effect bit since the lease began, never
+                                          cleared: what the release's reset must give back
+                                          (PS_SQL_RESET_KEEPS bits also keep it from reaping) */
     bool found_rows_pending;           /* the last statement used SQL_CALC_FOUND_ROWS */
     unsigned long long last_insert_id; /* last generated id seen in an OK packet */
 } ps_lease_session;
@@ -145,6 +149,9 @@ void ps_lease_set_transport(ps_lease *l, void *transport);
 
 /* True when L's session holds nothing the shim cannot reproduce on a fresh connection. */
 bool ps_lease_replayable(ps_lease *l);
+
+/* The ps_sql_effect bits that make session S unreplayable (for reasons in reports). */
+unsigned ps_lease_session_dirt(const ps_lease_session *s);
 
 /* A consistent copy of L's session record. */
 ps_lease_session ps_lease_session_get(ps_lease *l);

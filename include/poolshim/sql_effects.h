@@ -18,7 +18,22 @@ enum ps_sql_effect {
     PS_SQL_LOCK = 1u << 2,
     /* SQL_CALC_FOUND_ROWS: the next statement's FOUND_ROWS() needs this very session. */
     PS_SQL_FOUND_ROWS = 1u << 3,
+    /* The bits below mark state COM_RESET_CONNECTION leaves behind (README "What the reset
+     * covers"); each comes with PS_SQL_SESSION. */
+    /* May change the current role: SET ROLE, and CALL / EXECUTE, which can run it unseen. */
+    PS_SQL_ROLE = 1u << 4,
+    /* SET DEFAULT ROLE: the account's default role, which only a new login takes up. */
+    PS_SQL_DEFAULT_ROLE = 1u << 5,
+    /* SET profiling / profiling_history_size: SHOW PROFILES' history, which no reset clears. */
+    PS_SQL_PROFILING = 1u << 6,
+    /* The server-side options of the connection (COM_SET_OPTION: multi-statements). Never
+     * from statement text: the client layer sets it for that command. */
+    PS_SQL_SERVER_OPTION = 1u << 7,
 };
+
+/* The effects whose state outlives COM_RESET_CONNECTION (and the program's own reset). */
+#define PS_SQL_RESET_KEEPS                                                                         \
+    (PS_SQL_ROLE | PS_SQL_DEFAULT_ROLE | PS_SQL_PROFILING | PS_SQL_SERVER_OPTION)
 
 /* The OR of the effects of every statement in SQL[0..LEN) (multi-statements included);
  * 0 for statements that leave nothing (SELECT, INSERT, COMMIT, DDL...). Never reads past LEN. */

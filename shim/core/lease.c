@@ -180,10 +180,16 @@ ps_lease *ps_lease_find(void *handle, void *transport)
     return l;
 }
 
-/* True when L has no effects the shim cannot replay. */
+unsigned ps_lease_session_dirt(const ps_lease_session *s)
+{
+    return (s->effects & dirty_effects) | (s->lasting & PS_SQL_RESET_KEEPS);
+}
+
+/* True when L has no effects the shim cannot replay (the program's own reset keeps what
+ * PS_SQL_RESET_KEEPS marks, so those pin it for the whole lease). */
 static bool clean(const ps_lease *l)
 {
-    return !(l->session.effects & dirty_effects) && !l->session.found_rows_pending;
+    return !ps_lease_session_dirt(&l->session) && !l->session.found_rows_pending;
 }
 
 /* True when LIVE lease L has idled past the point where its connection may be gone (the
@@ -237,6 +243,7 @@ void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
     if (o->app_reset)
         l->session.effects = 0;
     l->session.effects |= o->effects & ~PS_SQL_FOUND_ROWS;
+    l->session.lasting |= o->effects;
     if (o->statement || o->app_reset)
         l->session.found_rows_pending = (o->effects & PS_SQL_FOUND_ROWS) != 0;
     if (o->insert_id)

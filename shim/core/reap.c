@@ -33,7 +33,8 @@ bool ps_reap(const ps_client_ops *cl, ps_lease *l)
     unsigned long long lid = l->session.last_insert_id;
     /* LAST_INSERT_ID() can only be non-zero after an OK packet reported a generated id (the
      * statements that set it otherwise keep a handle from being reaped). */
-    alive = alive && saved && (lid == 0 || cl->last_insert_id(h, &lid)) && cl->reset(h, c);
+    alive = alive && saved && (lid == 0 || cl->last_insert_id(h, &lid)) &&
+            cl->reset(h, c, l->session.lasting);
     char *info = NULL;
     void *parked = cl->husk(h, saved, &info);
     if (!parked) {

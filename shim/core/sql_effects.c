@@ -129,12 +129,30 @@ static const char *const session_words[] = {"TEMPORARY", "NEXTVAL", "LASTVAL", "
 /* Values SET autocommit accepts. */
 static const char *const bool_words[] = {"0", "1", "ON", "OFF", "TRUE", "FALSE", NULL};
 
+/* The extra bits of a SET statement whose first word is T (ROLE, DEFAULT ROLE); consumes the
+ * word after DEFAULT when it is ROLE. */
+static unsigned set_role_effects(lexer *lx, const token *t)
+{
+    if (is_word(t, "ROLE"))
+        return PS_SQL_ROLE;
+    if (!is_word(t, "DEFAULT"))
+        return 0;
+    lexer peek = *lx;
+    token next = next_token(&peek);
+    if (!is_word(&next, "ROLE"))
+        return 0;
+    *lx = peek;
+    return PS_SQL_DEFAULT_ROLE;
+}
+
 /* Classifies the assignments of a SET statement (after the SET token): REPLAYABLE when every
- * one is autocommit, NAMES or CHARACTER SET, else SESSION. Consumes up to the statement end. */
+ * one is autocommit, NAMES or CHARACTER SET, else SESSION, with ROLE / DEFAULT_ROLE / PROFILING
+ * for those. Consumes up to the statement end. */
 static unsigned classify_set(lexer *lx)
 {
     unsigned effects = PS_SQL_REPLAYABLE;
     token t = next_token(lx);
+    unsigned extra = set_role_effects(lx, &t);
     for (;;) {
         if (t.kind == T_ATAT) /* @@autocommit, @@session.autocommit */
             t = next_token(lx);
@@ -172,9 +190,13 @@ static unsigned classify_set(lexer *lx)
     while (t.kind != T_END && t.kind != T_SEMI) {
         if (t.kind == T_AT)
             effects = PS_SQL_SESSION;
+        else if (is_word(&t, "profiling") || is_word(&t, "profiling_history_size"))
+            extra |= PS_SQL_PROFILING;
+        else if (is_word(&t, "CALL") || is_word(&t, "EXECUTE")) /* SET STATEMENT ... FOR */
+            extra |= PS_SQL_ROLE;
         t = next_token(lx);
     }
-    return effects == PS_SQL_REPLAYABLE ? effects : PS_SQL_SESSION;
+    return effects == PS_SQL_REPLAYABLE && !extra ? effects : PS_SQL_SESSION | extra;
 }
 
 /* Classifies one statement whose first token is FIRST; consumes it up to ';' or the end. */
@@ -189,6 +211,8 @@ static unsigned classify_statement(lexer *lx, token first)
         effects |= PS_SQL_LOCK;
     else if (!is_any(&first, harmless_first) && first.kind != T_PUNCT)
         effects |= PS_SQL_SESSION; /* CALL, DO, HANDLER, PREPARE, EXECUTE, XA, ... */
+    if (is_word(&first, "CALL") || is_word(&first, "EXECUTE"))
+        effects |= PS_SQL_ROLE; /* a procedure or prepared text can run SET ROLE */
     token prev = first;
     for (token t = next_token(lx); t.kind != T_END && t.kind != T_SEMI; t = next_token(lx)) {
         if (t.kind == T_AT)
@@ -228,6 +252,10 @@ unsigned ps_sql_effects(const char *sql, size_t len)
 
 const char *ps_sql_effect_reason(unsigned effects)
 {
+    if (effects & PS_SQL_RESET_KEEPS)
+        return "session state no reset gives back and a new connection cannot have (a role "
+               "set with SET ROLE or by a procedure, server options set with "
+               "mysql_set_server_option, profiling)";
     if (effects & PS_SQL_LOCK)
         return "holds or may hold a lock (LOCK TABLES / GET_LOCK)";
     if (effects & PS_SQL_SESSION)

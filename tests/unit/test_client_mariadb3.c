@@ -373,7 +373,8 @@ Test(mariadb3, other_commands_are_classified)
     bool st = false;
     cr_expect_eq(effects(COM_INIT_DB, "shop", &st), PS_SQL_REPLAYABLE);
     cr_expect(st);
-    cr_expect_eq(effects(COM_SET_OPTION, NULL, &st), PS_SQL_SESSION);
+    /* COM_RESET_CONNECTION keeps the server-side options: the release must set them back */
+    cr_expect_eq(effects(COM_SET_OPTION, NULL, &st), PS_SQL_SESSION | PS_SQL_SERVER_OPTION);
     cr_expect(st);
     cr_expect_eq(effects(COM_PROCESS_KILL, NULL, &st), PS_SQL_SESSION);
     cr_expect_eq(effects(COM_CHANGE_USER, NULL, &st), PS_SQL_SESSION);
@@ -731,8 +732,16 @@ Test(mariadb3, record_copies_what_a_reset_restores)
     h->insert_id = 8;
     h->server_status = SERVER_STATUS_AUTOCOMMIT;
     h->warning_count = 1;
+    h->client_flag = CLIENT_MULTI_STATEMENTS | CLIENT_IGNORE_SPACE;
     mdb_facts *c = ops->record(h);
     cr_assert_not_null(c);
+    cr_expect(c->multi_statements);
+    cr_expect(c->ignore_space);
+    cr_expect_not(c->interactive);
+    cr_expect_not(c->login_known, "no connection: what the login gave is unknown");
+    cr_expect_not(c->role_known);
+    cr_expect_eq(h->affected_rows, 2, "the handle still shows its own results");
+    cr_expect_eq(mysql_errno(h), 0);
     cr_expect_str_eq(c->dsn_db, "shop");
     cr_expect_neq(c->dsn_db, h->db);
     cr_expect_eq(c->charset, h->charset);

@@ -117,6 +117,27 @@ Test(lease, dirty_sessions_are_never_picked)
     cr_assert(ps_lease_replayable(l), "the program's own reset cleans the session");
 }
 
+/* What COM_RESET_CONNECTION keeps (a role, server options) outlives the program's own reset:
+ * the lease stays pinned and remembers it for the release's reset. */
+Test(lease, what_the_reset_keeps_pins_the_lease_for_good)
+{
+    int h, t;
+    ps_lease *l = live(&h, &t);
+    enum ps_enter how;
+    ps_lease_enter(&h, &t, true, &how);
+    ps_call_outcome role = {true, PS_SQL_SESSION | PS_SQL_ROLE, false, 0};
+    ps_lease_leave(l, &role);
+    ps_lease_enter(&h, &t, true, &how);
+    ps_call_outcome reset = {true, 0, true, 0};
+    ps_lease_leave(l, &reset);
+    cr_assert_not(ps_lease_replayable(l), "the program's reset keeps the role");
+    cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0));
+    ps_lease_session s = ps_lease_session_get(l);
+    cr_assert_eq(s.effects, 0);
+    cr_assert_eq(s.lasting, PS_SQL_SESSION | PS_SQL_ROLE);
+    cr_assert_eq(ps_lease_session_dirt(&s), PS_SQL_ROLE);
+}
+
 Test(lease, pick_takes_the_least_recently_used_first)
 {
     int h1, h2, t1, t2;

@@ -102,10 +102,13 @@ static const char *f_unreapable(void *h)
     return ((fake *)h)->unreapable;
 }
 
-static bool f_reset(void *h, ps_conn *c)
+static unsigned reset_lasting; /* the LASTING bits of the last reset */
+
+static bool f_reset(void *h, ps_conn *c, unsigned lasting)
 {
     (void)h, (void)c;
     resets++;
+    reset_lasting = lasting;
     return true;
 }
 
@@ -254,6 +257,18 @@ Test(reclaim, a_connect_at_the_cap_reaps_the_idle_clean_handle)
     cr_assert_eq(st.reaped, 1);
     cr_assert_eq(st.reuses, 1);
     cr_assert_eq(leased, 1);
+}
+
+/* The reset of a reap gets everything the lease did, e.g. SQL_CALC_FOUND_ROWS long done. */
+Test(reclaim, the_reap_tells_the_reset_what_the_lease_did)
+{
+    fake a = {0}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    cr_assert(command(&a, PS_SQL_FOUND_ROWS));
+    cr_assert(command(&a, PS_SQL_REPLAYABLE)); /* FOUND_ROWS() no longer pending */
+    connect(&b, PS_CONNECTED_POOLED);
+    cr_assert_eq(resets, 1);
+    cr_assert_eq(reset_lasting, PS_SQL_FOUND_ROWS | PS_SQL_REPLAYABLE);
 }
 
 Test(reclaim, a_reaped_handle_is_renewed_at_its_next_command)

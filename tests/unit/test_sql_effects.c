@@ -91,6 +91,39 @@ Test(sql_effects, locks_and_found_rows_are_flagged)
     cr_assert_str_eq(ps_sql_effect_reason(0), "");
 }
 
+Test(sql_effects, state_the_reset_keeps_is_flagged)
+{
+    const struct {
+        const char *sql;
+        unsigned bit;
+    } cases[] = {
+        {"SET ROLE r1", PS_SQL_ROLE},
+        {"set role NONE", PS_SQL_ROLE},
+        {"SET ROLE `weird``name`", PS_SQL_ROLE},
+        {"CALL p()", PS_SQL_ROLE},
+        {"EXECUTE s", PS_SQL_ROLE},
+        {"EXECUTE IMMEDIATE 'SET ROLE r1'", PS_SQL_ROLE},
+        {"SET STATEMENT max_statement_time = 1 FOR CALL p()", PS_SQL_ROLE},
+        {"SET DEFAULT ROLE r1", PS_SQL_DEFAULT_ROLE},
+        {"SET DEFAULT ROLE NONE FOR 'u'@'%'", PS_SQL_DEFAULT_ROLE},
+        {"SET profiling = 1", PS_SQL_PROFILING},
+        {"SET @@session.profiling = 1", PS_SQL_PROFILING},
+        {"SET autocommit = 1, profiling_history_size = 0", PS_SQL_PROFILING},
+        {"SET STATEMENT profiling = 1 FOR SELECT 1", PS_SQL_PROFILING},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        unsigned e = fx(cases[i].sql);
+        cr_assert_eq(e & PS_SQL_RESET_KEEPS, cases[i].bit, "'%s' -> %#x", cases[i].sql, e);
+        cr_assert(e & PS_SQL_SESSION, "'%s' -> %#x", cases[i].sql, e);
+    }
+    const char *not_kept[] = {"SET @role = 1",        "SELECT CURRENT_ROLE()",
+                              "SET NAMES latin1",     "SET default_week_format = 1",
+                              "SELECT 'SET ROLE r1'", "PREPARE s FROM 'SET ROLE r1'"};
+    for (size_t i = 0; i < sizeof not_kept / sizeof *not_kept; i++)
+        cr_assert_eq(fx(not_kept[i]) & PS_SQL_RESET_KEEPS, 0, "'%s'", not_kept[i]);
+    cr_assert_str_neq(ps_sql_effect_reason(PS_SQL_ROLE), "");
+}
+
 Test(sql_effects, never_reads_past_the_length)
 {
     /* Unterminated strings and comments, and a length shorter than the text. */

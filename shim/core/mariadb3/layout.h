@@ -147,6 +147,14 @@ typedef struct mdb_facts {
     /* the client-side results the real connect left (a reused connection reads like new) */
     unsigned long long affected_rows, insert_id;
     unsigned server_status, warning_count;
+    /* the connect's client flags whose effect on the session a reset does not keep */
+    bool multi_statements, interactive, ignore_space;
+    /* what the login gave the session, read once per connection (mdb_read_login) */
+    bool login_known;   /* the query below worked: the fields after it are set */
+    bool role_known;    /* ... and ROLE can be set back (a MariaDB server) */
+    char *role;         /* CURRENT_ROLE() after the login; NULL: none */
+    char *init_connect; /* the server's init_connect the login ran; NULL: none (or exempt) */
+    int64_t wait_timeout_ms; /* the session's wait_timeout after the login; 0 unknown */
 } mdb_facts;
 
 /* Makes H read exactly like the end of the real connect recorded in C's facts: its results,
@@ -208,8 +216,13 @@ MDB_PRIVATE bool mdb_server_full(void *h);
 /* NULL when H's connection can be reset and parked; else why not (static text). */
 MDB_PRIVATE const char *mdb_unparkable(void *h);
 /* Resets H's session and restores C's connect-time database, charset, status and init
- * commands; false when the connection must be closed instead. */
-MDB_PRIVATE bool mdb_reset(void *h, ps_conn *c);
+ * commands, and what COM_RESET_CONNECTION leaves of the LASTING effects of the lease; false
+ * when the connection must be closed instead. */
+MDB_PRIVATE bool mdb_reset(void *h, ps_conn *c, unsigned lasting);
+/* Reads into F what the login gave freshly connected H (role, the server's init_connect,
+ * wait_timeout): one query, nested. Leaves H's results to the caller (F->login_known false
+ * when the query failed). */
+MDB_PRIVATE void mdb_read_login(MYSQL *h, mdb_facts *f);
 /* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings. */
 MDB_PRIVATE const char *mdb_unreapable(void *h);
 /* LAST_INSERT_ID() of H's session (one nested query); false when it cannot be read. */

@@ -57,8 +57,10 @@ unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size
     case COM_QUIT:
         *statement = false;
         return 0;
+    case COM_SET_OPTION:
+        return PS_SQL_SESSION | PS_SQL_SERVER_OPTION; /* kept by COM_RESET_CONNECTION */
     default:
-        return PS_SQL_SESSION; /* COM_SET_OPTION, COM_PROCESS_KILL, ... */
+        return PS_SQL_SESSION; /* COM_PROCESS_KILL, ... */
     }
 }
 
