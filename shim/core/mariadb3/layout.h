@@ -150,10 +150,10 @@ typedef struct mdb_facts {
     /* the connect's client flags whose effect on the session a reset does not keep */
     bool multi_statements, interactive, ignore_space;
     /* what the login gave the session, read once per connection (mdb_read_login) */
-    bool login_known;   /* the query below worked: the fields after it are set */
-    bool role_known;    /* ... and ROLE can be set back (a MariaDB server) */
-    char *role;         /* CURRENT_ROLE() after the login; NULL: none */
-    char *init_connect; /* the server's init_connect the login ran; NULL: none (or exempt) */
+    bool login_known;        /* the login query worked: the fields below are set */
+    bool role_known;         /* ... and ROLE can be set back (a MariaDB server) */
+    char *role;              /* CURRENT_ROLE() after the login; NULL: none */
+    char *init_connect;      /* the server's init_connect the login ran; NULL: none (or exempt) */
     int64_t wait_timeout_ms; /* the session's wait_timeout after the login; 0 unknown */
 } mdb_facts;
 
