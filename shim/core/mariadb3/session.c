@@ -191,7 +191,7 @@ static bool restore_database(MYSQL *h, const char *db)
     return change_user_to(h, NULL);
 }
 
-/* Sets the multi-statement option of H's session (COM_SET_OPTION) to ON. */
+/* Sets the multi-statement option of H's session (COM_SET_OPTION): ON when ON, else OFF. */
 static bool set_multi_statements(MYSQL *h, bool on)
 {
     int rc;
