@@ -1,16 +1,20 @@
 /* fork_probe: a prefork-style program. The parent connects, then forks children that use the
  * handle they inherited, while the parent keeps querying on it.
  *
- *   fork_probe inherit N [--tcp|--tls]  N children each run queries on the inherited handle,
- * connect a handle of their own, and close both; the parent queries between forks. Prints
- * parent_errors, child_failures, children_fresh (children whose inherited handle reached a session
- * other than the parent's), child_took_parked (a child's own connect got the parent's parked
- * connection), parent_session_kept and parked_reused. fork_probe dirty               the handle
- * holds a user variable at fork: the child's first query fails (prints child_errno), its second
- * runs in a fresh session (child_var=NULL); the parent still sees its variable. fork_probe threads
- * N [--tcp]   8 threads connect/query/close in a loop while the main thread forks N children that
- * connect/query/close within 5 s (a deadlock in a child shows as child_failures, one in a
- *                                  sanitizer's allocator as child_sanitizer_hangs).
+ *   fork_probe inherit N [--tcp|--tls]
+ *       N children each run queries on the inherited handle, connect a handle of their own, and
+ *       close both; the parent queries between forks. Prints parent_errors, child_failures,
+ *       children_fresh (children whose inherited handle reached a session other than the
+ *       parent's), child_took_parked (a child's own connect got the parent's parked
+ *       connection), parent_session_kept and parked_reused.
+ *   fork_probe dirty
+ *       the handle holds a user variable at fork: the child's first query fails (prints
+ *       child_errno), its second runs in a fresh session (child_var=NULL); the parent still
+ *       sees its variable.
+ *   fork_probe threads N [--tcp]
+ *       8 threads connect/query/close in a loop while the main thread forks N children that
+ *       connect/query/close within 30 s (a deadlock in a child shows as child_failures, one in
+ *       a sanitizer's allocator as child_sanitizer_hangs).
  * Without the shim, children using the inherited handle corrupt or end the parent's session. */
 #define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
@@ -194,7 +198,10 @@ static int run_threads(long n)
         pid_t pid = fork();
         if (pid == 0) {
             signal(SIGALRM, report_hang);
-            alarm(5); /* a deadlock ends as SIGALRM: a failure, with where it hung */
+            /* a deadlock ends as SIGALRM: a failure, with where it hung. 30 s, not less: a
+             * child's work takes milliseconds, but a slow or loaded machine (valgrind) must
+             * never make a child that is merely late count as hung */
+            alarm(30);
             MYSQL *m = mysql_init(NULL);
             bool ok = app_connect(m, &dsn) && query_ok(m);
             mysql_close(m);

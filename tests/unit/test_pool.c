@@ -127,11 +127,35 @@ static void *waiter(void *v)
 {
     waiter_arg *a = v;
     int64_t waited;
-    a->got = ps_pool_acquire(a->p, 5000, &a->conn, &waited);
+    a->got = ps_pool_acquire(a->p, 600000, &a->conn, &waited); /* never times out here */
     pthread_mutex_lock(&order_lock);
     order[order_n++] = a->id;
     pthread_mutex_unlock(&order_lock);
     return NULL;
+}
+
+/* Waits (polling, however long it takes) until P has seen N waits in all. */
+static void until_waits(ps_pool *p, uint64_t n)
+{
+    ps_pool_stats st;
+    int idle, leased, connecting;
+    for (;; usleep(1000)) {
+        ps_pool_stats_get(p, &st, &idle, &leased, &connecting);
+        if (st.waits >= n)
+            return;
+    }
+}
+
+/* Waits until N waiters have been served. */
+static void until_served(int n)
+{
+    for (;; usleep(1000)) {
+        pthread_mutex_lock(&order_lock);
+        int served = order_n;
+        pthread_mutex_unlock(&order_lock);
+        if (served >= n)
+            return;
+    }
 }
 
 Test(pool, waiters_are_served_in_arrival_order)
@@ -143,14 +167,16 @@ Test(pool, waiters_are_served_in_arrival_order)
     for (int i = 0; i < 3; i++) {
         args[i] = (waiter_arg){.p = p, .id = i};
         pthread_create(&t[i], NULL, waiter, &args[i]);
-        usleep(50000); /* arrive in order 0, 1, 2 */
+        until_waits(p, (uint64_t)i + 1); /* waiter i is queued before i + 1 starts */
     }
     int h;
     ps_pool_park(c1, &h); /* handed to waiter 0 as an idle connection */
-    usleep(50000);
+    until_served(1);
     ps_pool_drop(c2, false); /* its slot goes to waiter 1 */
-    usleep(50000);
-    cr_assert_eq(order_n, 2);
+    until_served(2);
+    pthread_mutex_lock(&order_lock);
+    cr_assert_eq(order_n, 2); /* waiter 2 still waits: nothing was freed for it */
+    pthread_mutex_unlock(&order_lock);
     cr_assert_eq(order[0], 0);
     cr_assert_eq(order[1], 1);
     cr_assert_eq(args[0].got, PS_ACQUIRE_IDLE);
