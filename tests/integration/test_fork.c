@@ -14,11 +14,15 @@ static const char *children(void)
     return pstest_count(100, 25);
 }
 
-/* Runs fork_probe with ARGS (NULL-terminated, up to 3) under the shim or not. */
+/* Runs fork_probe with ARGS (NULL-terminated, up to 3) under the shim or not.
+ * POOLSHIM_REAP_IDLE_MS=0 (reap only at the cap, never reached here): the parent's handle must
+ * keep its session, which holds only while the shim does not reap it for idling 10 s (the
+ * default), as it may while a slow run waits for its children. */
 static pstest_result fork_probe(const char *a1, const char *a2, const char *a3, bool preload)
 {
     const char *argv[] = {"fork_probe", a1, a2, a3, NULL};
-    return pstest_run(argv, NULL, preload);
+    const char *env[] = {"POOLSHIM_REAP_IDLE_MS=0", NULL};
+    return pstest_run(argv, env, preload);
 }
 
 /* The inherit scenario over one transport (TRANSPORT NULL: unix socket). */
