@@ -50,7 +50,7 @@ static pstest_result observed_run(const char *const argv[], const char *const en
     return r;
 }
 
-/* Never-closed connects, 40 times what the server admits (10 times under valgrind): without
+/* Never-closed connects, 40 times what the server admits (10 times when slow): without
  * reclaiming, request 51 would fail. How fast leaking runs next to closing is a figure of
  * scripts/bench (never-closed handles), not something a test can assert on a shared VM. */
 Test(leak, never_closed_connects_far_beyond_max_connections_50, .init = small_server,
