@@ -13,8 +13,8 @@
  *       sees its variable.
  *   fork_probe threads N [--tcp]
  *       8 threads connect/query/close in a loop while the main thread forks N children that
- *       connect/query/close within 30 s (a deadlock in a child shows as child_failures, one in
- *       a sanitizer's allocator as child_sanitizer_hangs).
+ *       connect/query/close within 30 s (5 s under ASan/TSan; a deadlock in a child shows as
+ *       child_failures, one in a sanitizer's allocator as child_sanitizer_hangs).
  * Without the shim, children using the inherited handle corrupt or end the parent's session. */
 #define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
@@ -189,6 +189,14 @@ static int run_threads(long n)
 {
     pthread_t t[8];
     long failures = 0, sanitizer_hangs = 0;
+    /* How long a child may take before it counts as hung. Its work takes milliseconds, but a
+     * slow, loaded machine (valgrind: a child easily needs a second there) must never make a
+     * child that is merely late count as hung: 30 s. Under ASan/TSan a child can hang in the
+     * sanitizer's allocator (not fork-safe; not a failure) about once in 100 forks, and each
+     * such hang costs the whole wait: 5 s there, where children run a few times slower than
+     * natively, not a hundred. Decided here: dlsym is not safe in a child of threads. */
+    unsigned hung_after =
+        dlsym(RTLD_DEFAULT, "__asan_init") || dlsym(RTLD_DEFAULT, "__tsan_init") ? 5 : 30;
     MYSQL *warm = connect_or_die(); /* library and TLS initialised before any thread runs, as a */
     mysql_close(warm);              /* prefork server does: their init is not fork-safe */
     for (int i = 0; i < 8; i++)
@@ -198,10 +206,7 @@ static int run_threads(long n)
         pid_t pid = fork();
         if (pid == 0) {
             signal(SIGALRM, report_hang);
-            /* a deadlock ends as SIGALRM: a failure, with where it hung. 30 s, not less: a
-             * child's work takes milliseconds, but a slow or loaded machine (valgrind) must
-             * never make a child that is merely late count as hung */
-            alarm(30);
+            alarm(hung_after); /* a deadlock ends as SIGALRM: a failure, with where it hung */
             MYSQL *m = mysql_init(NULL);
             bool ok = app_connect(m, &dsn) && query_ok(m);
             mysql_close(m);

@@ -69,7 +69,7 @@ Test(state, without_the_shim_nothing_is_reused)
     pstest_result_free(&r);
 }
 
-/* 10,000 connect/SELECT/close requests (2,000 when slow: valgrind, TSan): the server sees at most
+/* 10,000 connect/SELECT/close requests (2,000 when slow: valgrind): the server sees at most
  * the pool size. */
 static void loop_requests(const char *opt)
 {

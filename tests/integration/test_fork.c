@@ -8,7 +8,7 @@
 
 #include "pstest.h"
 
-/* Children per scenario: 100, 25 when slow (valgrind, TSan: a fork takes about 1 s there). */
+/* Children per scenario: 100, 25 when slow (valgrind). */
 static const char *children(void)
 {
     return pstest_count(100, 25);

@@ -1,5 +1,5 @@
 /* Threads: 64 threads connecting per request, closing their handles or never closing them, 100
- * requests each (15 when slow: valgrind, TSan), and for at least PSTEST_STORM_SECONDS when it is
+ * requests each (15 when slow: valgrind), and for at least PSTEST_STORM_SECONDS when it is
  * set (longer storms): no errors, no session state seen by another request, no stall, and the
  * server never sees more than the shim's cap (20) at once. scripts/test --tsan runs the same
  * programs with the shim under ThreadSanitizer. */

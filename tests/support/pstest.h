@@ -73,7 +73,7 @@ void pstest_sampler_wait(pstest_sampler *s, long n);
 long long pstest_sampler_stop(pstest_sampler *s);
 
 /* True when the test apps run slowly by design: under valgrind (PSTEST_WRAPPER set) or with
- * PSTEST_SLOW=1 (scripts/test sets it for --valgrind and --tsan). Expensive tests then use
+ * PSTEST_SLOW=1 (scripts/test --valgrind sets it). Expensive tests then use
  * smaller counts; they never loosen a bound, and no test asserts a speed or a duration. */
 bool pstest_slow(void);
 
