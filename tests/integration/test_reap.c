@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pstest.h"
 
@@ -34,16 +35,28 @@ static long long number(const char *text, const char *key)
     return atoll(p + strlen(pat));
 }
 
+/* Seconds since an arbitrary start (monotonic). */
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Runs ARGV under the shim with default configuration; returns its result, the server's
  * Connections delta and peak Threads_connected (minus the sampler's and the admin's own
- * connections). */
+ * connections), and (SECONDS, unless NULL) how long the run took -- never asserted itself, only
+ * used where a bound of the shim's contract depends on the run's length. */
 static pstest_result observed_run(const char *const argv[], const char *const env[],
-                                  long long *delta, long long *peak)
+                                  long long *delta, long long *peak, double *seconds)
 {
     MYSQL *admin = pstest_admin();
     long long before = pstest_status(admin, "Connections");
     pstest_sampler *s = pstest_sampler_start();
+    double t0 = now();
     pstest_result r = pstest_run(argv, env, true);
+    if (seconds)
+        *seconds = now() - t0;
     *peak = pstest_sampler_stop(s) - 2;
     *delta = pstest_status(admin, "Connections") - before - 1; /* the sampler's */
     mysql_close(admin);
@@ -59,7 +72,7 @@ Test(leak, never_closed_connects_far_beyond_max_connections_50, .init = small_se
     const char *n = pstest_count(2000, 500);
     const char *leak[] = {"leaky", "--requests", n, "--select1", NULL};
     long long delta, peak;
-    pstest_result r = observed_run(leak, NULL, &delta, &peak);
+    pstest_result r = observed_run(leak, NULL, &delta, &peak, NULL);
     pstest_assert_ok(&r, "leaky (never closes)");
     cr_assert_eq(number(r.out, "ok"), atoll(n), "%s", r.out);
     cr_assert_eq(number(r.out, "errors"), 0, "%s", r.out);
@@ -76,11 +89,18 @@ Test(leak, server_refusals_are_answered_with_reclaimable_handles, .init = tiny_s
      * before the pool is full, and the shim must reclaim instead of failing. */
     const char *leak[] = {"leaky", "--requests", "500", NULL};
     long long delta, peak;
-    pstest_result r = observed_run(leak, NULL, &delta, &peak);
+    double secs;
+    pstest_result r = observed_run(leak, NULL, &delta, &peak, &secs);
     pstest_assert_ok(&r, "leaky against max_connections=8");
     cr_assert_eq(number(r.out, "ok"), 500, "%s", r.out);
     cr_assert_leq(peak, 9, "peak %lld: more than the server admits (8 + 1 SUPER)", peak);
-    cr_assert_leq(delta, 9, "Connections grew by %lld", delta);
+    /* Connections counts refused attempts too. After a 1040 the pool caps itself at what the
+     * server took for 5 s, then tries once more: at most 8 connects + 1 refusal, plus one more
+     * refusal per 5 s the run lasted. A run shorter than 5 s (natively, a fraction of a second)
+     * keeps the old bound of 9; a slow one must not fail for being slow (under valgrind, 3000
+     * such requests took 7 s and made 11). */
+    long long bound = 9 + (long long)(secs / 5);
+    cr_assert_leq(delta, bound, "Connections grew by %lld in %.1f s", delta, secs);
     pstest_result_free(&r);
 }
 
@@ -91,7 +111,7 @@ static void driver_leaks(const char *interpreter, const char *script)
     snprintf(path, sizeof path, "%s/tests/drivers/%s", PSTEST_SOURCE_DIR, script);
     const char *argv[] = {interpreter, path, "500", "--leak", NULL};
     long long delta, peak;
-    pstest_result r = observed_run(argv, NULL, &delta, &peak);
+    pstest_result r = observed_run(argv, NULL, &delta, &peak, NULL);
     pstest_assert_ok(&r, script);
     cr_assert_eq(number(r.out, "errors"), 0, "%s", r.out);
     cr_assert_leq(peak, 20, "peak Threads_connected %lld", peak);
