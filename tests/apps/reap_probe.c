@@ -9,7 +9,11 @@
  * and re-lease; any other state means A must not have been reaped at all.
  * Then A must work normally: ping, a prepared statement, thread_id == CONNECTION_ID().
  * Prints intact=1|0 detail=... husk_ok=1|0 works=1|0; exit 0 when all hold. Run with
- * POOLSHIM_REAP_IDLE_MS below --idle-ms to make the shim reap. */
+ * POOLSHIM_REAP_IDLE_MS below --idle-ms to make the shim reap.
+ * Right after making A's session state it writes "reap_probe: state of handle 0x... made" to
+ * stderr, so that the shim's debug lines after it ("reaped idle handle 0x...") show whether A
+ * was reaped while holding that state (a reap before it, during a stall of a slow machine, is
+ * legitimate: A was clean then). */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -264,6 +268,7 @@ int main(int argc, char **argv)
         app_die(0, "usage: reap_probe SCENARIO [--tcp] [--reconnect] [--idle-ms N]");
     MYSQL *a = open_handle();
     sc->dirty(a);
+    fprintf(stderr, "reap_probe: state of handle %p made\n", (void *)a);
     unsigned long long insert_id = mysql_insert_id(a), affected = mysql_affected_rows(a);
     unsigned err = mysql_errno(a), warnings = mysql_warning_count(a);
     usleep((useconds_t)idle_ms * 1000);

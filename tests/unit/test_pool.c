@@ -177,7 +177,7 @@ static void *waiter(void *v)
 {
     waiter_arg *a = v;
     int64_t waited;
-    a->got = ps_pool_acquire(a->p, 5000, &a->conn, &waited);
+    a->got = ps_pool_acquire(a->p, 600000, &a->conn, &waited); /* never times out here */
     pthread_mutex_lock(&order_lock);
     order[order_n++] = a->id;
     pthread_mutex_unlock(&order_lock);
