@@ -146,6 +146,7 @@ Test(sql_effects, strings_are_read_under_every_quoting_rule)
     cr_expect(fx("SELECT 'it\\', GET_LOCK('jobs', 0), '\\'") & PS_SQL_LOCK);
     /* ANSI_QUOTES: "a\" is an identifier, in which a backslash is a plain character. */
     const char *ansi[] = {"SELECT \"a\\\", @v := 5, \"b\"",
+                          "SELECT 1 AS \"a\\\", @v := 5, 2 AS \"b\"",
                           "SELECT 'x', \"a\\\", LAST_INSERT_ID(7), \"b\"",
                           "SELECT 'a\\'' , \"b\\\", @v := 1, \"c\"", NULL};
     expect_bits(ansi, PS_SQL_SESSION);
