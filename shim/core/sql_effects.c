@@ -323,8 +323,8 @@ static void start_statement(stmt *st, const token *first)
     }
 }
 
-/* The effects of a word W anywhere in the statement. */
-static void scan_word(stmt *st, const token *w)
+/* The effects word W marks wherever it stands; false when it marks none. */
+static bool danger_word(stmt *st, const token *w)
 {
     if (is_word(w, "LOCK") || is_word(w, "GET_LOCK"))
         st->effects |= PS_SQL_LOCK;
@@ -334,7 +334,17 @@ static void scan_word(stmt *st, const token *w)
         st->effects |= PS_SQL_SESSION;
     else if (st->kind == K_FLUSH && is_word(w, "EXPORT"))
         st->effects |= PS_SQL_LOCK; /* FLUSH TABLES t FOR EXPORT */
-    else if (st->kind == K_DDL && !st->grants && is_word(w, "SELECT"))
+    else
+        return false;
+    return true;
+}
+
+/* The effects of a word W anywhere in the statement, and what it tells about its shape. */
+static void scan_word(stmt *st, const token *w)
+{
+    if (danger_word(st, w))
+        return;
+    if (st->kind == K_DDL && !st->grants && is_word(w, "SELECT"))
         st->calls_run = true; /* CREATE TABLE ... SELECT */
     else if (st->kind == K_LOAD && is_word(w, "TABLE"))
         st->slot = SLOT_WAIT; /* LOAD DATA ... INTO TABLE t (col, ...) */
@@ -361,6 +371,10 @@ static void scan_call(stmt *st)
     size_t n;
     name_of(name, &s, &n);
     bool bare = name->kind == T_WORD && !st->qualified;
+    if (name->kind != T_WORD) { /* a quoted name marks what the bare word would */
+        token content = {T_WORD, s, n, false};
+        danger_word(st, &content);
+    }
     enum ps_sql_call kind = ps_sql_call_kind(s, n, name->glued && bare);
     if (st->qualified || (!bare && kind == PS_CALL_HARMLESS))
         kind = PS_CALL_UNKNOWN; /* db.f(), `now`(): a stored function's name */

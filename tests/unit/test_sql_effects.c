@@ -128,6 +128,9 @@ Test(sql_effects, quoted_function_names_are_still_calls)
                            "DO `GET_LOCK`('jobs', 0)",
                            NULL};
     expect_bits(locks, PS_SQL_LOCK);
+    /* A quoted name before '(' marks what the bare word would (found by fuzz_sql_effects). */
+    cr_expect_eq(fx("SELECT a}utocommit = 0 * GET_\xd9`LOCK`('x', 0)"),
+                 PS_SQL_LOCK | PS_SQL_SESSION);
     const char *session[] = {"SELECT `LAST_INSERT_ID`(99)",
                              "SELECT \"LAST_INSERT_ID\"(99)",
                              "SELECT `NEXTVAL`(seq)",
