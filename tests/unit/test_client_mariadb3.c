@@ -343,7 +343,8 @@ Test(mariadb3, layout_check_accepts_the_library_and_remembers_a_mismatch)
 static unsigned effects(enum enum_server_command cmd, const char *arg, bool *statement)
 {
     *statement = !*statement; /* must be overwritten */
-    return mdb_command_effects(cmd, arg, arg ? strlen(arg) : 0, statement);
+    bool explains;
+    return mdb_command_effects(cmd, arg, arg ? strlen(arg) : 0, statement, &explains);
 }
 
 Test(mariadb3, queries_are_classified_by_their_text)
@@ -765,5 +766,50 @@ Test(mariadb3, failures_are_reported_in_the_library_and_server_terms)
     cr_expect_eq(mysql_errno(h), CR_SERVER_GONE_ERROR);
     cr_expect_str_eq(mysql_error(h), "Server has gone away");
     cr_expect_not(ops->server_full(h));
+    mysql_close(h);
+}
+
+/* ---- the server's word: SERVER_SESSION_STATE_CHANGED ---------------------------------------- */
+
+/* Classifies CMD with text SQL on H as the tracked db_command does, and notes it. */
+static void note(MYSQL *h, enum enum_server_command cmd, const char *sql)
+{
+    bool statement, explains;
+    mdb_command_effects(cmd, sql, sql ? strlen(sql) : 0, &statement, &explains);
+    mdb_note_command(h, explains);
+}
+
+Test(mariadb3, a_state_change_the_text_does_not_explain_pins)
+{
+    MYSQL *h = new_handle(), *other = new_handle();
+    note(h, COM_QUERY, "SET NAMES latin1");
+    h->server_status = SERVER_STATUS_AUTOCOMMIT;
+    cr_expect_eq(mdb_state_change_effects(h), 0, "no flag, nothing to report");
+    h->server_status |= SERVER_SESSION_STATE_CHANGED;
+    cr_expect_eq(mdb_state_change_effects(h), 0, "SET NAMES explains its own change");
+    other->server_status = SERVER_SESSION_STATE_CHANGED;
+    cr_expect_eq(mdb_state_change_effects(other), PS_SQL_SESSION,
+                 "a response on a handle this thread sent nothing on");
+    const char *unexplained[] = {"INSERT INTO items (v) VALUES ('fires a trigger')",
+                                 "SELECT * FROM a_view", "SET NAMES latin1; SELECT 1",
+                                 "SET NAMES 'a\\', @v := 1, '"};
+    for (size_t i = 0; i < sizeof unexplained / sizeof *unexplained; i++) {
+        note(h, COM_QUERY, unexplained[i]);
+        cr_expect_eq(mdb_state_change_effects(h), PS_SQL_SESSION, "%s", unexplained[i]);
+    }
+    note(h, COM_STMT_EXECUTE, NULL); /* a prepared SET NAMES is not read again */
+    cr_expect_eq(mdb_state_change_effects(h), PS_SQL_SESSION);
+    mysql_close(h), mysql_close(other);
+}
+
+Test(mariadb3, a_failed_read_reports_no_stale_state_change)
+{
+    MYSQL *h = tracked_handle();
+    cr_assert_neq(mysql_real_query(h, "SELECT 1", 8), 0); /* notes an unexplained command */
+    h->server_status |= SERVER_SESSION_STATE_CHANGED;     /* left by an earlier response */
+    memset(&seen, 0, sizeof seen);
+    cr_assert_neq(mysql_read_query_result(h), 0);
+    cr_expect_eq(seen.ends, 1);
+    cr_expect_eq(seen.effects, 0, "a read that parsed no status reported the old flag");
     mysql_close(h);
 }

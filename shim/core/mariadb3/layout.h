@@ -243,9 +243,21 @@ MDB_PRIVATE void mdb_set_call_hooks(const ps_call_hooks *hooks);
 MDB_PRIVATE void mdb_retrack(MYSQL *h);
 
 /* What command CMD with argument ARG[0..LEN) can leave in the session (ps_sql_effect bits);
- * *STATEMENT is set when it runs a statement (ends the previous one's per-statement state). */
+ * *STATEMENT is set when it runs a statement (ends the previous one's per-statement state),
+ * *EXPLAINS when a session-state change the server reports for it is the one its text shows
+ * (a COM_QUERY of replayable statements only: SET NAMES, SET autocommit, USE). */
 MDB_PRIVATE unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size_t len,
-                                         bool *statement);
+                                         bool *statement, bool *explains);
+
+/* Records that the calling thread is sending a command on H whose text EXPLAINS (see
+ * mdb_command_effects) a session-state change the server may report for it. */
+MDB_PRIVATE void mdb_note_command(const MYSQL *h, bool explained);
+
+/* The server's own word on the response H just parsed: PS_SQL_SESSION when it flagged a change
+ * of session state (SERVER_SESSION_STATE_CHANGED: a trigger or stored function setting a user
+ * variable while session_track_state_change is on; the schema or a tracked system variable
+ * always) that the command this thread last noted on H does not explain; else 0. */
+MDB_PRIVATE unsigned mdb_state_change_effects(const MYSQL *h);
 
 /* Points H's methods at the tracked table (built once from the first tracked handle's, the
  * library's); false, H unchanged, when H's methods are not the library's or no hooks are
