@@ -85,6 +85,10 @@ typedef struct ps_client_ops {
     /* Moves H's connection into a new heap handle (returned; NULL on OOM), leaving H as the
      * library leaves a closed handle (freed when the library allocated it). */
     void *(*detach)(void *h);
+    /* True when parked handle H stays usable across the library's mysql_server_end and its
+     * next initialisation (nothing it uses is freed or unloaded by the end). Runs under the
+     * pool lock: it must not block. */
+    bool (*outlives_library_end)(void *parked);
     /* Closes a parked handle for real (the library's quit goes to the server). */
     void (*close)(void *parked);
     /* Closes H (parked, or the app's: freed as mysql_close frees it) without a word on the

@@ -67,7 +67,7 @@ enum ps_close_reason {
     PS_CLOSE_DISCARDED, /* LEASED: unsafe to park (closed for real) */
     PS_CLOSE_GONE,      /* LEASED or IDLE: the connection was lost or found dead */
     PS_CLOSE_EXPIRED,   /* idle timeout, lifetime, or over the cap at park */
-    PS_CLOSE_DRAINED,   /* IDLE: drained at exit or mysql_server_end */
+    PS_CLOSE_DRAINED,   /* IDLE: drained at exit (or mysql_server_end, see ps_pool_drain) */
     PS_CLOSE_ABANDONED, /* INHERITED or ORPHAN: freed without a word to the server */
 };
 
@@ -177,7 +177,12 @@ bool ps_pool_full(ps_pool *p);
 /* Copies P's counters and current sizes. */
 void ps_pool_stats_get(ps_pool *p, ps_pool_stats *out, int *idle, int *leased, int *connecting);
 
-/* Closes every idle connection of every pool (exit, mysql_library_end). */
+/* Closes every idle connection of every pool whose parked handle KEEP does not keep (every
+ * one when KEEP is NULL). KEEP runs under the pool lock: it must not block, log or call into
+ * the pool. Returns how many were closed; *KEPT (may be NULL) gets how many stayed. */
+int ps_pool_drain(bool (*keep)(void *handle), int *kept);
+
+/* Closes every idle connection of every pool (exit). */
 void ps_pool_drain_all(void);
 
 /* A consistent copy of one pool's label, counters and sizes. */

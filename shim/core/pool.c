@@ -337,14 +337,32 @@ void ps_pool_move(ps_conn *c, ps_pool *to)
     pthread_mutex_unlock(&lock);
 }
 
-void ps_pool_drain_all(void)
+int ps_pool_drain(bool (*keep)(void *handle), int *kept)
 {
+    int closed = 0, stayed = 0;
     pthread_mutex_lock(&lock);
     close_orphans();
-    for (ps_pool *p = pools; p; p = p->hh.next)
-        while (p->list[IDLE])
-            set_state(p->list[IDLE], p, CLOSED, PS_CLOSE_DRAINED);
+    for (ps_pool *p = pools; p; p = p->hh.next) {
+        ps_conn *next;
+        for (ps_conn *c = p->list[IDLE]; c; c = next) {
+            next = c->next;
+            if (keep && keep(c->handle)) {
+                stayed++;
+                continue;
+            }
+            set_state(c, p, CLOSED, PS_CLOSE_DRAINED);
+            closed++;
+        }
+    }
     unlock_and_finish();
+    if (kept)
+        *kept = stayed;
+    return closed;
+}
+
+void ps_pool_drain_all(void)
+{
+    (void)ps_pool_drain(NULL, NULL);
 }
 
 /* Reports one violation of pool P. */

@@ -125,6 +125,11 @@ MDB_PRIVATE bool mdb_tls_active(MYSQL *h);
  * library has not started TLS yet. */
 MDB_PRIVATE bool mdb_tls_movable(void);
 
+/* True when the library's TLS backend keeps no per-connection state in what mysql_server_end
+ * tears down (OpenSSL 1.1 and later, where the end only clears a flag); cached with
+ * mdb_tls_movable's answer. */
+MDB_PRIVATE bool mdb_tls_outlives_library_end(void);
+
 /* Points the TLS session of H's connection (if any) back at H (SSL app data, which the
  * library's TLS error paths read); a no-op until mdb_tls_movable found the setter. */
 MDB_PRIVATE void mdb_tls_follow(MYSQL *h);
@@ -196,6 +201,9 @@ MDB_PRIVATE bool mdb_validate(void *parked);
 MDB_PRIVATE bool mdb_input_pending(void *parked);
 /* True when H's failed connect means the server could not be reached; *ERR gets the error. */
 MDB_PRIVATE bool mdb_unreachable(void *h, ps_connect_error *err);
+/* True when PARKED stays usable across mysql_server_end and the next initialisation: a plain
+ * or TLS socket and heap structs (compressed connections excepted: see connection.c). */
+MDB_PRIVATE bool mdb_outlives_library_end(void *parked);
 /* Closes PARKED for real (COM_QUIT), never reconnecting. */
 MDB_PRIVATE void mdb_close(void *parked);
 /* Closes H (parked, or the program's), inherited across fork, without a word to its server. */

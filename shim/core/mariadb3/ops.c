@@ -20,6 +20,7 @@ static const ps_client_ops mariadb3_ops = {
     .unparkable = mdb_unparkable,
     .reset = mdb_reset,
     .detach = mdb_detach,
+    .outlives_library_end = mdb_outlives_library_end,
     .close = mdb_close,
     .abandon = mdb_abandon,
     .mute = mdb_mute,
