@@ -118,6 +118,13 @@ typedef struct ps_client_ops {
     const char *(*unreapable)(void *h);
     /* LAST_INSERT_ID() of H's session (one query); false when it cannot be read. */
     bool (*last_insert_id)(void *h, unsigned long long *id);
+    /* True when the session variables a replayable SET changed (PS_SQL_VARIABLES) can be read
+     * back from H's server and set again on another connection (no I/O). */
+    bool (*variables_replayable)(void *h);
+    /* The statement that sets every variable of ps_sql_replayed_variables to its value in H's
+     * session (one query, nested; run it after save_results: it changes H's results);
+     * malloc'd, NULL when they could not be read (the connection is gone) or on OOM. */
+    char *(*read_variables)(void *h);
     /* Saves what H's last call left for the program (results, errors, mysql_info()) before
      * the shim runs its own commands on H; NULL on OOM. */
     void *(*save_results)(void *h);
@@ -127,9 +134,10 @@ typedef struct ps_client_ops {
      * NULL on OOM (H unchanged, SAVED still consumed). */
     void *(*husk)(void *h, void *saved, char **info);
     /* Renews husk H: puts connection C (C->handle parked) into it, then replays H's session:
-     * autocommit, character set, current database and LAST_INSERT_ID; false when the replay
-     * failed (the caller turns H back into a husk and closes the connection). */
-    bool (*renew)(void *h, ps_conn *c, unsigned long long last_insert_id);
+     * autocommit, character set, current database, LAST_INSERT_ID and (VARIABLES, from
+     * read_variables; NULL: none) the session variables; false when the replay failed (the
+     * caller turns H back into a husk and closes the connection). */
+    bool (*renew)(void *h, ps_conn *c, unsigned long long last_insert_id, const char *variables);
     /* Frees husk H as mysql_close would. */
     void (*close_husk)(void *h);
     /* Makes a new parked connection with H's options and ARGS; NULL on failure, with the

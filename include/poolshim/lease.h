@@ -81,6 +81,11 @@ typedef struct ps_lease {
     pthread_t last_thread; /* the thread of the last call (or the connect) */
     ps_lease_session session;
     char *husk_info;              /* the husk's copy of mysql_info() while reaped */
+    char *husk_variables;         /* reaped: the client layer's statement that sets the session
+                                     variables the program set (PS_SQL_VARIABLES) again on the
+                                     next connection; NULL: none */
+    bool husk_variables_lost;     /* reaped: they were set, but could not be read back (the
+                                     connection was gone): the next command fails as lost */
     bool leak_warned;             /* a leak warning was logged (once per lease) */
     const char *unreapable;       /* why the last reap was refused (static text); NULL: try again */
     ps_trace trace;               /* where the handle was connected */

@@ -34,7 +34,20 @@ enum ps_sql_effect {
     /* The server-side options of the connection (COM_SET_OPTION: multi-statements). Never
      * from statement text: the client layer sets it for that command. */
     PS_SQL_SERVER_OPTION = 1u << 7,
+    /* Comes with PS_SQL_REPLAYABLE: a SET of session variables of ps_sql_replayed_variables to
+     * literal values, which the shim reads back when it reaps the handle and sets again on the
+     * new connection (drivers' connect-time SETs: DBD::MariaDB sets character_set_server and
+     * collation_connection). */
+    PS_SQL_VARIABLES = 1u << 8,
 };
+
+/* The bits of a statement the shim can give back on a new connection. */
+#define PS_SQL_REPLAYED (PS_SQL_REPLAYABLE | PS_SQL_VARIABLES)
+
+/* The session variables a replayable SET may change (lower case, NULL-terminated), in the order
+ * they must be set again: character sets before the collations they reset. Each takes a value
+ * as it reads back (@@session.name), needs no privilege, and has no effect beyond its value. */
+extern const char *const ps_sql_replayed_variables[];
 
 /* The effects whose state outlives COM_RESET_CONNECTION (and the program's own reset). */
 #define PS_SQL_RESET_KEEPS                                                                         \
@@ -47,7 +60,7 @@ enum ps_sql_effect {
 unsigned ps_sql_effects(const char *sql, size_t len);
 
 /* ps_sql_effects, and in *ONLY_REPLAYABLE whether SQL holds at least one statement and every
- * one is a replayable one (the result is then exactly PS_SQL_REPLAYABLE): a session-state
+ * one is a replayable one (the result then has no bit outside PS_SQL_REPLAYED): a session-state
  * change the server reports after such a command is the one its text shows. */
 unsigned ps_sql_effects_ex(const char *sql, size_t len, bool *only_replayable);
 

@@ -8,6 +8,7 @@
 #include "poolshim/leak.h"
 #include "poolshim/log.h"
 #include "poolshim/reap.h"
+#include "poolshim/sql_effects.h"
 
 /* What obtain got: a LEASED connection whose handle is parked, or a connected handle the pool
  * cannot keep, or nothing (the error is in the app's handle; NOMEM: nothing was tried). */
@@ -181,7 +182,11 @@ bool ps_acquire_renew(const ps_client_ops *cl, ps_lease *l)
 {
     const ps_connect_args *args = ps_pool_args(l->pool);
     void *h = l->handle;
-    if (!args) {
+    if (!args || l->husk_variables_lost) {
+        /* The session variables died with the connection: this command fails as it would
+         * have on it; the next one gets a fresh session, as after any reconnect. */
+        l->husk_variables_lost = false;
+        l->session.effects &= ~PS_SQL_VARIABLES; /* MOVING: the caller's alone */
         cl->fail(h, PS_FAIL_GONE, NULL);
         return false;
     }
@@ -196,14 +201,15 @@ bool ps_acquire_renew(const ps_client_ops *cl, ps_lease *l)
             cl->fail(h, PS_FAIL_GONE, NULL);
         return false;
     }
-    if (!cl->renew(h, o.conn, l->session.last_insert_id)) {
+    if (!cl->renew(h, o.conn, l->session.last_insert_id, l->husk_variables)) {
         replay_failed(cl, l, o.conn);
         return false;
     }
     o.conn->handle = h;
     cl->track(h);
     free(l->husk_info);
-    l->husk_info = NULL;
+    free(l->husk_variables);
+    l->husk_info = l->husk_variables = NULL;
     ps_lease_settle(l, o.conn, cl->transport(h), NULL);
     ps_pool_note(l->pool, PS_EV_RENEWED);
     return true;

@@ -160,6 +160,7 @@ void ps_lease_free(ps_lease *l)
 {
     if (l) {
         free(l->husk_info);
+        free(l->husk_variables);
         free(l);
     }
 }
@@ -322,7 +323,7 @@ void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *
         }
         pthread_mutex_unlock(&lock);
         for (int i = 0; i < n; i++) {
-            copies[i].husk_info = NULL;
+            copies[i].husk_info = copies[i].husk_variables = NULL;
             fn(&copies[i], ctx);
         }
     } while (n == BATCH);
@@ -409,6 +410,7 @@ void ps_lease_after_fork_child(void)
     {
         set_state(l, CLOSED); /* half-moved by a parent thread: never tracked here */
         free(l->husk_info);
+        free(l->husk_variables);
         free(l);
     }
     DL_FOREACH_SAFE(list[LIVE], l, tmp) set_state(l, INHERITED);

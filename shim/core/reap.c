@@ -2,10 +2,12 @@
 #include "poolshim/reap.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "poolshim/config.h"
 #include "poolshim/leak.h"
 #include "poolshim/log.h"
+#include "poolshim/sql_effects.h"
 
 /* Parks (or, dead, closes) connection C whose session was reset, now in handle PARKED. */
 static void give_back(const ps_client_ops *cl, ps_conn *c, void *parked, bool alive)
@@ -19,10 +21,33 @@ static void give_back(const ps_client_ops *cl, ps_conn *c, void *parked, bool al
     ps_pool_close(c, PS_CLOSE_GONE);
 }
 
+/* Why idle handle H of lease L cannot be reaped now (NULL: it can). */
+static const char *unreapable(const ps_client_ops *cl, ps_lease *l, void *h)
+{
+    const char *why = cl->unreapable(h);
+    if (!why && (l->session.effects & PS_SQL_VARIABLES) && !cl->variables_replayable(h))
+        why = "session variables set on a server whose variables the shim does not replay";
+    return why;
+}
+
+/* Reads on live H (results SAVED) what a new connection must be given back: the session
+ * variables (*VARS, when L set any) and LAST_INSERT_ID() (*LID, when an OK packet reported
+ * one: the statements that set it otherwise keep a handle from being reaped). False when the
+ * connection failed. */
+static bool read_replay_state(const ps_client_ops *cl, ps_lease *l, void *h,
+                              unsigned long long *lid, char **vars)
+{
+    *lid = l->session.last_insert_id;
+    *vars = NULL;
+    if ((l->session.effects & PS_SQL_VARIABLES) && !(*vars = cl->read_variables(h)))
+        return false;
+    return *lid == 0 || cl->last_insert_id(h, lid);
+}
+
 bool ps_reap(const ps_client_ops *cl, ps_lease *l)
 {
     void *h = l->handle;
-    const char *why = cl->unreapable(h);
+    const char *why = unreapable(cl, l, h);
     bool alive = cl->transport(h) != NULL;
     if (why && alive) {
         ps_lease_settle(l, l->conn, l->transport, why);
@@ -31,17 +56,19 @@ bool ps_reap(const ps_client_ops *cl, ps_lease *l)
     ps_conn *c = l->conn;
     void *saved = cl->save_results(h);
     unsigned long long lid = l->session.last_insert_id;
-    /* LAST_INSERT_ID() can only be non-zero after an OK packet reported a generated id (the
-     * statements that set it otherwise keep a handle from being reaped). */
-    alive = alive && saved && (lid == 0 || cl->last_insert_id(h, &lid)) &&
+    char *vars = NULL;
+    alive = alive && saved && read_replay_state(cl, l, h, &lid, &vars) &&
             cl->reset(h, c, l->session.lasting);
     char *info = NULL;
     void *parked = cl->husk(h, saved, &info);
     if (!parked) {
+        free(vars);
         ps_lease_settle(l, l->conn, l->transport, "out of memory");
         return false;
     }
     l->husk_info = info; /* the lease is MOVING: the caller's alone */
+    l->husk_variables = vars;
+    l->husk_variables_lost = (l->session.effects & PS_SQL_VARIABLES) && !vars;
     l->session.last_insert_id = lid;
     ps_lease_drop_conn(l);
     ps_pool_note(c->pool, PS_EV_REAPED);

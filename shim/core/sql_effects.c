@@ -198,10 +198,77 @@ static bool charset_name(lexer *lx, token *t)
     return true;
 }
 
-/* Reads one replayable assignment starting at *T: [@@][SESSION.|LOCAL ]autocommit = bool,
- * NAMES cs [COLLATE coll], CHARACTER SET cs, CHARSET cs. False when it is anything else. On
- * success *T is the token after it. */
-static bool replayable_assignment(lexer *lx, token *t)
+const char *const ps_sql_replayed_variables[] = {"character_set_client",
+                                                 "character_set_connection",
+                                                 "character_set_results",
+                                                 "character_set_server",
+                                                 "collation_connection",
+                                                 "collation_server",
+                                                 "sql_mode",
+                                                 "time_zone",
+                                                 "lc_time_names",
+                                                 "tx_isolation",
+                                                 "sql_auto_is_null",
+                                                 "sql_safe_updates",
+                                                 "sql_select_limit",
+                                                 "foreign_key_checks",
+                                                 "unique_checks",
+                                                 "wait_timeout",
+                                                 "interactive_timeout",
+                                                 "net_read_timeout",
+                                                 "net_write_timeout",
+                                                 "max_statement_time",
+                                                 "group_concat_max_len",
+                                                 "div_precision_increment",
+                                                 "innodb_lock_wait_timeout",
+                                                 "lock_wait_timeout",
+                                                 NULL};
+
+/* True when T is a word of digits only. */
+static bool is_digits(const token *t)
+{
+    if (t->kind != T_WORD)
+        return false;
+    for (size_t i = 0; i < t->n; i++)
+        if (!isdigit((unsigned char)t->s[i]))
+            return false;
+    return true;
+}
+
+/* Reads, at *T, the '=' or ':=' of an assignment and a literal after it: a quoted string, a
+ * word (ON, DEFAULT, NULL, a name, a number) or a decimal number, optionally negative; nothing
+ * that reads or calls anything. False when it is not that. On success *T is the next token. */
+static bool literal_value(lexer *lx, token *t)
+{
+    if (is_punct(t, ':'))
+        *t = next_token(lx);
+    if (!is_punct(t, '='))
+        return false;
+    *t = next_token(lx);
+    if (is_punct(t, '-'))
+        *t = next_token(lx);
+    if (t->kind == T_STRING || t->kind == T_DQUOTED) {
+        *t = next_token(lx);
+        return true;
+    }
+    if (t->kind != T_WORD)
+        return false;
+    bool digits = is_digits(t);
+    *t = next_token(lx);
+    if (digits && is_punct(t, '.')) {
+        *t = next_token(lx);
+        if (!is_digits(t))
+            return false;
+        *t = next_token(lx);
+    }
+    return !is_punct(t, '(');
+}
+
+/* Reads one replayable assignment starting at *T: [@@][SESSION.|LOCAL ]autocommit = bool, the
+ * same of a variable of ps_sql_replayed_variables with a literal value (*VARIABLE set), NAMES cs
+ * [COLLATE coll], CHARACTER SET cs, CHARSET cs. False when it is anything else. On success *T
+ * is the token after it. */
+static bool replayable_assignment(lexer *lx, token *t, bool *variable)
 {
     if (t->kind == T_ATAT)
         *t = next_token(lx);
@@ -222,6 +289,11 @@ static bool replayable_assignment(lexer *lx, token *t)
         *t = next_token(lx);
         return true;
     }
+    if (is_any(t, ps_sql_replayed_variables)) {
+        *t = next_token(lx);
+        *variable = true;
+        return literal_value(lx, t);
+    }
     bool names = is_word(t, "NAMES");
     if (!names && !is_word(t, "CHARSET") &&
         !(is_word(t, "CHARACTER") && (*t = next_token(lx), is_word(t, "SET"))))
@@ -236,16 +308,18 @@ static bool replayable_assignment(lexer *lx, token *t)
     return true;
 }
 
-/* After the SET token: PS_SQL_REPLAYABLE when the statement is nothing but replayable
- * assignments (then consumed up to its end), else 0 (the caller scans it again). */
+/* After the SET token: PS_SQL_REPLAYABLE (with PS_SQL_VARIABLES when it sets a variable of
+ * ps_sql_replayed_variables) when the statement is nothing but replayable assignments (then
+ * consumed up to its end), else 0 (the caller scans it again). */
 static unsigned replayable_set(lexer *lx)
 {
     token t = next_token(lx);
+    bool variable = false;
     for (;;) {
-        if (!replayable_assignment(lx, &t))
+        if (!replayable_assignment(lx, &t, &variable))
             return 0;
         if (ends(&t))
-            return PS_SQL_REPLAYABLE;
+            return PS_SQL_REPLAYABLE | (variable ? PS_SQL_VARIABLES : 0);
         if (!is_punct(&t, ','))
             return 0;
         t = next_token(lx);
@@ -486,8 +560,9 @@ static unsigned classify_statement(lexer *lx, token first)
     if (!is_word(&first, "SET"))
         return scan_statement(lx, first);
     lexer after_set = *lx;
-    if (replayable_set(lx) == PS_SQL_REPLAYABLE)
-        return PS_SQL_REPLAYABLE;
+    unsigned replayed = replayable_set(lx);
+    if (replayed)
+        return replayed;
     unsigned seen = lx->backslashes;
     *lx = after_set;
     unsigned effects = PS_SQL_SESSION | set_reset_keeps(after_set) | scan_statement(lx, first);
@@ -498,7 +573,8 @@ static unsigned classify_statement(lexer *lx, token first)
 /* ---- the passes --------------------------------------------------------------------------- */
 
 /* One pass over SQL[0..LEN) applying ESCAPES (ESC_* bits). *ONLY: at least one statement, and
- * every one exactly PS_SQL_REPLAYABLE. *BACKSLASHES: the runs a backslash was read in. */
+ * every one replayable (PS_SQL_REPLAYABLE, with PS_SQL_VARIABLES or not). *BACKSLASHES: the runs a
+ * backslash was read in. */
 static unsigned one_pass(const char *sql, size_t len, unsigned escapes, bool *only,
                          unsigned *backslashes)
 {
@@ -513,7 +589,7 @@ static unsigned one_pass(const char *sql, size_t len, unsigned escapes, bool *on
             continue;
         unsigned fx = classify_statement(&lx, first);
         any = true;
-        all = all && fx == PS_SQL_REPLAYABLE;
+        all = all && (fx & PS_SQL_REPLAYABLE) && !(fx & ~PS_SQL_REPLAYED);
         effects |= fx;
     }
     *only = any && all;
@@ -546,7 +622,7 @@ unsigned ps_sql_effects_ex(const char *sql, size_t len, bool *only_replayable)
     }
     if (charset_dependent(sql, len))
         effects |= PS_SQL_SESSION;
-    *only_replayable = only && effects == PS_SQL_REPLAYABLE;
+    *only_replayable = only && (effects & PS_SQL_REPLAYABLE) && !(effects & ~PS_SQL_REPLAYED);
     return effects;
 }
 

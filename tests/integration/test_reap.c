@@ -178,8 +178,8 @@ static int reaps_after_state(const char *err)
 
 Test(state, replayable_state_survives_a_reap_and_re_lease)
 {
-    const char *kinds[] = {"autocommit",     "use_db",         "select_db", "set_names",
-                           "last_insert_id", "all_replayable", "nothing"};
+    const char *kinds[] = {"autocommit",     "use_db",         "select_db",        "set_names",
+                           "last_insert_id", "all_replayable", "session_settings", "nothing"};
     const char *variants[] = {NULL, "--tcp", "--reconnect"};
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
         for (size_t t = 0; t < 3; t++) {

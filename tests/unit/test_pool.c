@@ -294,6 +294,30 @@ Test(pool, drain_destroys_every_idle_connection)
     cr_assert_eq(idle, 0);
 }
 
+static int kept_handle; /* the parked handle keep_only_this keeps */
+
+static bool keep_only_this(void *handle)
+{
+    return handle == &kept_handle;
+}
+
+/* mysql_server_end: only the connections the client layer says cannot outlive it are closed. */
+Test(pool, drain_with_a_predicate_closes_only_what_it_rejects)
+{
+    ps_pool *p = fresh_pool("k-drain-some");
+    ps_conn *c1 = lease(p, PS_ACQUIRE_CONNECT), *c2 = lease(p, PS_ACQUIRE_CONNECT);
+    int other;
+    ps_pool_park(c1, &kept_handle);
+    ps_pool_park(c2, &other);
+    int kept = -1, closed = ps_pool_drain(keep_only_this, &kept);
+    cr_assert_geq(closed, 1);
+    cr_assert_geq(kept, 1);
+    int idle, leased, connecting;
+    sizes(p, &idle, &leased, &connecting, NULL);
+    cr_assert_eq(idle, 1);
+    cr_assert_eq(lease(p, PS_ACQUIRE_IDLE)->handle, &kept_handle);
+}
+
 Test(pool, fork_child_forgets_the_parents_idle_connections)
 {
     ps_pool *p = fresh_pool("k-fork");

@@ -65,9 +65,10 @@ static void *f_husk(void *h, void *saved, char **info)
     return p;
 }
 
-static bool f_renew(void *h, ps_conn *c, unsigned long long lid)
+static bool f_renew(void *h, ps_conn *c, unsigned long long lid, const char *variables)
 {
     (void)lid;
+    (void)variables;
     renews++;
     f_adopt(h, c);
     return renew_ok;

@@ -53,13 +53,45 @@ Test(sql_effects, replayable_state_is_recognised)
                      fx(replayable[i]));
 }
 
+Test(sql_effects, session_variables_the_shim_reads_back_are_replayable)
+{
+    const char *variables[] = {"SET sql_mode = 'ANSI'",
+                               "SET time_zone = '+00:00'",
+                               "SET character_set_server = 'utf8mb4'",
+                               "SET collation_connection = 'utf8mb4_unicode_ci'",
+                               "SET SESSION sql_mode = \"ANSI_QUOTES\"",
+                               "set @@session.WAIT_TIMEOUT := 77",
+                               "SET LOCAL max_statement_time = 1.5, sql_select_limit = -1",
+                               "SET character_set_results = NULL",
+                               "SET sql_mode = DEFAULT, foreign_key_checks = OFF",
+                               "SET NAMES utf8mb4, collation_connection = utf8mb4_bin, "
+                               "autocommit = 0",
+                               "/* x */ SET tx_isolation = 'READ-COMMITTED'; SET NAMES latin1"};
+    for (size_t i = 0; i < sizeof variables / sizeof *variables; i++) {
+        bool only = false;
+        unsigned fx = ps_sql_effects_ex(variables[i], strlen(variables[i]), &only);
+        cr_assert_eq(fx, PS_SQL_REPLAYABLE | PS_SQL_VARIABLES, "'%s' -> %#x", variables[i], fx);
+        cr_assert(only, "'%s' explains its state change", variables[i]);
+    }
+    for (const char *const *v = ps_sql_replayed_variables; *v; v++)
+        for (const char *c = *v; *c; c++)
+            cr_assert(*c == '_' || (*c >= 'a' && *c <= 'z'), "'%s': a lower-case name", *v);
+}
+
 Test(sql_effects, unreplayable_session_state_is_flagged)
 {
     const char *session[] = {"SET @u = 1",
                              "SELECT @u := 5",
                              "SELECT 1 INTO @x",
-                             "SET sql_mode = 'ANSI'",
-                             "SET time_zone = '+00:00'",
+                             "SET sql_mode = CONCAT(@@sql_mode, ',ANSI')",
+                             "SET time_zone = @tz",
+                             "SET max_join_size = 1000",
+                             "SET GLOBAL sql_mode = 'ANSI'",
+                             "SET @@global.time_zone = '+00:00'",
+                             "SET sql_mode = 'ANSI', @u = 1",
+                             "SET wait_timeout = f(1)",
+                             "SET wait_timeout = 1 + 1",
+                             "SET time_zone = '+00:00' FOR SELECT 1",
                              "SET autocommit = 0, @u = 1",
                              "SET autocommit = @v",
                              "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",

@@ -235,9 +235,16 @@ MDB_PRIVATE void mdb_read_login(MYSQL *h, mdb_facts *f);
 MDB_PRIVATE const char *mdb_unreapable(void *h);
 /* LAST_INSERT_ID() of H's session (one nested query); false when it cannot be read. */
 MDB_PRIVATE bool mdb_last_insert_id(void *h, unsigned long long *id);
-/* Adopts C into husk H, tracks H again and replays the husk's autocommit, charset, database
- * and LAST_INSERT_ID; false when the replay failed. */
-MDB_PRIVATE bool mdb_renew(void *h, ps_conn *c, unsigned long long last_insert_id);
+/* True when H's server has every variable of ps_sql_replayed_variables (MariaDB). */
+MDB_PRIVATE bool mdb_variables_replayable(void *h);
+/* The SET giving a new connection H's values of ps_sql_replayed_variables (one nested query;
+ * malloc'd), or NULL when they could not be read. */
+MDB_PRIVATE char *mdb_read_variables(void *h);
+/* Adopts C into husk H, tracks H again and replays the husk's autocommit, charset, database,
+ * LAST_INSERT_ID and VARIABLES (mdb_read_variables' SET; NULL: none); false when the replay
+ * failed. */
+MDB_PRIVATE bool mdb_renew(void *h, ps_conn *c, unsigned long long last_insert_id,
+                           const char *variables);
 /* The server's wait_timeout in ms read on H (0 unknown); H then shows C's connect results. */
 MDB_PRIVATE int64_t mdb_server_wait_timeout(void *h, ps_conn *c);
 

@@ -88,6 +88,67 @@ bool mdb_last_insert_id(void *hv, unsigned long long *id)
     return query_number(hv, "SELECT LAST_INSERT_ID()", id);
 }
 
+/* ---- session variables set by replayable SETs (PS_SQL_VARIABLES) -------------------------- */
+
+bool mdb_variables_replayable(void *hv)
+{
+    MYSQL *h = hv;
+    /* MariaDB has every variable of the list (10.1 and later); another server may not. */
+    return h->server_version && strstr(h->server_version, "MariaDB");
+}
+
+/* "SELECT @@session.v, ..." for every replayed variable, in the list's order; false when it
+ * does not fit in SQL (N bytes). */
+static bool variables_query(char *sql, size_t n)
+{
+    size_t len = (size_t)snprintf(sql, n, "SELECT ");
+    for (const char *const *v = ps_sql_replayed_variables; *v && len < n; v++)
+        len += (size_t)snprintf(sql + len, n - len, "%s@@session.%s",
+                                v == ps_sql_replayed_variables ? "" : ", ", *v);
+    return len < n;
+}
+
+/* Appends "NAME = VALUE" to the SET in OUT (N bytes): VALUE unquoted when it is NULL or a
+ * number, quoted otherwise; false when VALUE has a quote, backslash or control byte (never
+ * in these variables' values) or OUT is full. */
+static bool append_assignment(char *out, size_t n, const char *name, const char *value)
+{
+    bool number = value && *value && strspn(value, "0123456789.") == strlen(value);
+    for (const char *p = value; p && *p; p++)
+        if (*p == '\\' || *p == '\'' || (unsigned char)*p < 0x20)
+            return false;
+    size_t len = strlen(out);
+    int w =
+        snprintf(out + len, n - len, "%s%s = %s%s%s", len > 4 ? ", " : "", name,
+                 number || !value ? "" : "'", value ? value : "NULL", number || !value ? "" : "'");
+    return w > 0 && (size_t)w < n - len;
+}
+
+char *mdb_read_variables(void *hv)
+{
+    MYSQL *h = hv;
+    char sql[1024], *set = malloc(2048);
+    MYSQL_RES *res = NULL;
+    int rc = 1;
+    if (set && variables_query(sql, sizeof sql))
+        PS_NESTED(rc = ps_real_mysql_real_query(h, sql, (unsigned long)strlen(sql)));
+    if (rc == 0)
+        PS_NESTED(res = ps_real_mysql_store_result(h));
+    MYSQL_ROW row = res ? ps_real_mysql_fetch_row(res) : NULL;
+    bool ok = row != NULL;
+    if (ok)
+        strcpy(set, "SET ");
+    for (unsigned i = 0; ok && ps_sql_replayed_variables[i]; i++)
+        ok = append_assignment(set, 2048, ps_sql_replayed_variables[i], row[i]);
+    if (res)
+        ps_real_mysql_free_result(res);
+    if (!ok) {
+        free(set);
+        return NULL;
+    }
+    return set;
+}
+
 int64_t mdb_server_wait_timeout(void *hv, ps_conn *c)
 {
     MYSQL *h = hv;
@@ -337,7 +398,7 @@ static bool replay_session(MYSQL *h, bool autocommit, const MARIADB_CHARSET_INFO
     return true;
 }
 
-bool mdb_renew(void *hv, ps_conn *c, unsigned long long last_insert_id)
+bool mdb_renew(void *hv, ps_conn *c, unsigned long long last_insert_id, const char *variables)
 {
     MYSQL *h = hv;
     bool autocommit = (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
@@ -347,7 +408,8 @@ bool mdb_renew(void *hv, ps_conn *c, unsigned long long last_insert_id)
         return false;
     mdb_adopt(h, c);
     mdb_retrack(h);
-    bool ok = replay_session(h, autocommit, cs, db, last_insert_id);
+    bool ok = replay_session(h, autocommit, cs, db, last_insert_id) &&
+              (!variables || run_discarding(h, variables));
     free(db);
     return ok;
 }
