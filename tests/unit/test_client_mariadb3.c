@@ -317,6 +317,37 @@ Test(mariadb3, tls_handles_are_pooled_with_openssl)
     mysql_close(h);
 }
 
+/* The library's own calls are told apart by their return address (see hook_connect.c). */
+Test(mariadb3, addresses_in_the_client_library_are_recognised)
+{
+    int local;
+    cr_expect(ps_real_in_library(*(void **)&ps_real_mysql_real_connect));
+    cr_expect(ps_real_in_library(*(void **)&ps_real_mariadb_reconnect));
+    cr_expect_not(ps_real_in_library((void *)&setup), "the test's own code");
+    cr_expect_not(ps_real_in_library(&local), "the stack");
+    cr_expect_not(ps_real_in_library(NULL));
+}
+
+/* mysql_server_end keeps parked connections unless they are compressed (a plugin pointer) or
+ * not connected; with OpenSSL >= 1.1, TLS ones too. */
+Test(mariadb3, what_outlives_the_library_end)
+{
+    MYSQL *h = new_handle();
+    cr_expect_not(ops->outlives_library_end(h), "no connection");
+    MARIADB_PVIO plain;
+    memset(&plain, 0, sizeof plain); /* a socket without TLS */
+    h->net.pvio = &plain;
+    cr_expect(ops->outlives_library_end(h), "a plain connection");
+    h->net.compress = 1;
+    cr_expect_not(ops->outlives_library_end(h), "a compressed connection");
+    h->net.compress = 0;
+    h->net.pvio = NULL;
+    mysql_close(h);
+    const char *lib = NULL;
+    cr_assert_eq(mariadb_get_infov(NULL, MARIADB_TLS_LIBRARY, &lib), 0);
+    cr_expect(mdb_tls_outlives_library_end(), "TLS library %s", lib ? lib : "(none)");
+}
+
 Test(mariadb3, layout_check_accepts_the_library_and_remembers_a_mismatch)
 {
     MYSQL *h = new_handle();
