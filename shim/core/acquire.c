@@ -134,8 +134,11 @@ static enum ps_connected start_lease(const ps_client_ops *cl, ps_conn *c, void *
 {
     ps_trace trace;
     ps_trace_capture(&trace);
-    if (cl->track(handle) && ps_lease_begin(c, handle, cl->transport(handle), &trace))
+    bool tracked = cl->track(handle);
+    if (tracked && ps_lease_begin(c, handle, cl->transport(handle), &trace))
         return PS_CONNECTED_POOLED;
+    ps_debug(ps_pool_label(c->pool), "not pooling handle %p: %s", handle,
+             tracked ? "out of memory" : "its I/O methods are not the client library's own");
     c->handle = NULL; /* the program's handle keeps it */
     ps_pool_close(c, PS_CLOSE_UNUSED);
     return PS_CONNECTED_UNPOOLED;
