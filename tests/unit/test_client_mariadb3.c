@@ -345,6 +345,7 @@ Test(mariadb3, what_outlives_the_library_end)
     mysql_close(h);
     const char *lib = NULL;
     cr_assert_eq(mariadb_get_infov(NULL, MARIADB_TLS_LIBRARY, &lib), 0);
+    cr_assert(mdb_tls_movable()); /* what a TLS connection's pooling asked first */
     cr_expect(mdb_tls_outlives_library_end(), "TLS library %s", lib ? lib : "(none)");
 }
 

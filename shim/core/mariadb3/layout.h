@@ -126,8 +126,8 @@ MDB_PRIVATE bool mdb_tls_active(MYSQL *h);
 MDB_PRIVATE bool mdb_tls_movable(void);
 
 /* True when the library's TLS backend keeps no per-connection state in what mysql_server_end
- * tears down (OpenSSL 1.1 and later, where the end only clears a flag); cached with
- * mdb_tls_movable's answer. */
+ * tears down (OpenSSL 1.1 and later, where the end only clears a flag), as mdb_tls_movable
+ * found it; false while mdb_tls_movable has not answered yes. Never blocks. */
 MDB_PRIVATE bool mdb_tls_outlives_library_end(void);
 
 /* Points the TLS session of H's connection (if any) back at H (SSL app data, which the

@@ -65,5 +65,7 @@ void mdb_tls_follow(MYSQL *h)
 
 bool mdb_tls_outlives_library_end(void)
 {
-    return mdb_tls_movable() && tls_end_harmless;
+    /* Only the cached answer (no lookup: this runs under the pool lock). A TLS connection was
+     * pooled only once mdb_tls_movable had answered yes. */
+    return __atomic_load_n(&tls_fixup_state, __ATOMIC_ACQUIRE) > 0 && tls_end_harmless;
 }
