@@ -347,6 +347,14 @@ void ps_pool_drain_all(void)
     unlock_and_finish();
 }
 
+void ps_pool_drain(ps_pool *p, enum ps_close_reason why)
+{
+    pthread_mutex_lock(&lock);
+    while (p->list[IDLE])
+        set_state(p->list[IDLE], p, CLOSED, why);
+    unlock_and_finish();
+}
+
 /* Reports one violation of pool P. */
 static int violation(void (*report)(const char *, void *), void *ctx, const ps_pool *p,
                      const char *what, int state)

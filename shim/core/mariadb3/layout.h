@@ -210,6 +210,9 @@ MDB_PRIVATE const char *mdb_unparkable(void *h);
 /* Resets H's session and restores C's connect-time database, charset, status and init
  * commands; false when the connection must be closed instead. */
 MDB_PRIVATE bool mdb_reset(void *h, ps_conn *c);
+/* Re-authenticates C's parked connection as itself with the options of unconnected APP
+ * (lent): COM_CHANGE_USER, a statement, APP's init commands; *ERR gets the error otherwise. */
+MDB_PRIVATE enum ps_reauth mdb_reauthenticate(void *app, ps_conn *c, ps_connect_error *err);
 /* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings. */
 MDB_PRIVATE const char *mdb_unreapable(void *h);
 /* LAST_INSERT_ID() of H's session (one nested query); false when it cannot be read. */
