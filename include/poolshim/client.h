@@ -44,6 +44,14 @@ enum ps_failure {
     PS_FAIL_GONE,     /* the session cannot continue: the library's "server has gone away" */
 };
 
+/* How a re-authentication of a parked connection ended (see reauthenticate). */
+enum ps_reauth {
+    PS_REAUTH_OK,      /* accepted, and the session runs statements: it reads like a new one */
+    PS_REAUTH_REFUSED, /* the server refused the credentials (or accepted them into a session
+                          that can run no statement: an expired password) */
+    PS_REAUTH_FAILED,  /* anything else (connection lost, init command failed, out of memory) */
+};
+
 typedef struct ps_client_ops {
     const char *name; /* e.g. "MariaDB Connector/C 3.3" */
 
@@ -64,6 +72,15 @@ typedef struct ps_client_ops {
     void *(*transport)(void *h);
     /* Pings a parked handle without reconnecting; true when it is alive. */
     bool (*validate)(void *parked);
+    /* Re-authenticates C's parked connection (C->handle) with the user, password and database
+     * it was connected with, and with the options of the app's unconnected handle APP (lent
+     * for the call: the character set, authentication options and init commands a fresh
+     * connect of APP would use): COM_CHANGE_USER, which also resets the session, a statement
+     * (a session that cannot run one is refused), then APP's init commands. OK: C's handle
+     * then reads like a fresh connect's (C's facts hold). Otherwise *ERR gets the error; the
+     * connection must be closed. A refusal takes the server about a second (it delays every
+     * failed COM_CHANGE_USER). */
+    enum ps_reauth (*reauthenticate)(void *app, ps_conn *c, ps_connect_error *err);
     /* True when a parked handle's socket has input or a hangup waiting (a server restart or
      * KILL closed it): one non-blocking poll, no round trip. */
     bool (*input_pending)(void *parked);

@@ -206,7 +206,7 @@ static void serve_waiters(ps_pool *p)
 static bool idle_expired(const ps_conn *c, int64_t now)
 {
     int64_t idle = now - c->idle_since_ms;
-    return idle >= ps_cfg.idle_timeout_ms || idle >= c->pool->server_idle_limit_ms ||
+    return idle >= ps_cfg.idle_timeout_ms || idle >= ps_pool_server_idle_limit(c->pool) ||
            now >= c->expires_ms;
 }
 
@@ -344,6 +344,14 @@ void ps_pool_drain_all(void)
     for (ps_pool *p = pools; p; p = p->hh.next)
         while (p->list[IDLE])
             set_state(p->list[IDLE], p, CLOSED, PS_CLOSE_DRAINED);
+    unlock_and_finish();
+}
+
+void ps_pool_drain(ps_pool *p, enum ps_close_reason why)
+{
+    pthread_mutex_lock(&lock);
+    while (p->list[IDLE])
+        set_state(p->list[IDLE], p, CLOSED, why);
     unlock_and_finish();
 }
 

@@ -21,8 +21,9 @@ typedef struct fake {
     int failure; /* 1 + the last ps_failure set, or 100 for set_error */
 } fake;
 
-static int connects, closes, abandons, renews, resets;
+static int connects, closes, abandons, renews, resets, reauths;
 static bool renew_ok = true, connect_ok = true;
+static enum ps_reauth reauth_result = PS_REAUTH_OK;
 static int next_transport;
 
 static fake *new_fake(void *transport)
@@ -71,6 +72,14 @@ static bool f_renew(void *h, ps_conn *c, unsigned long long lid)
     renews++;
     f_adopt(h, c);
     return renew_ok;
+}
+
+static enum ps_reauth f_reauthenticate(void *app, ps_conn *c, ps_connect_error *e)
+{
+    (void)app, (void)c;
+    reauths++;
+    e->code = 1045;
+    return reauth_result;
 }
 
 static void f_close(void *p)
@@ -166,6 +175,7 @@ static const ps_client_ops fake_ops = {
     .free_facts = free,
     .transport = f_transport,
     .validate = f_true,
+    .reauthenticate = f_reauthenticate,
     .input_pending = f_false,
     .unreachable = f_unreachable,
     .adopt = f_adopt,
@@ -367,4 +377,119 @@ Test(reclaim, an_inherited_dirty_session_fails_like_a_lost_connection)
     cr_assert_eq(abandons, 1);
     cr_assert_eq(connects, 1, "nothing ran in another session");
     cr_assert_eq(lease_of(&a)->state, PS_LEASE_REAPED);
+}
+
+/* ---- re-verifying credentials before reuse (POOLSHIM_REVERIFY_MS) ----------------------- */
+
+/* Closes F the way mysql_close does for a clean session: its connection is parked. */
+static void release(fake *f)
+{
+    enum ps_lease_state was;
+    ps_lease *l = ps_lease_take(f, f->transport, &was);
+    cr_assert_not_null(l);
+    ps_conn *c = l->conn;
+    fake *parked = new_fake(f->transport);
+    f->transport = NULL;
+    ps_pool_park(c, parked);
+    ps_lease_free(l);
+}
+
+static ps_pool_stats stats(int *idle)
+{
+    ps_pool_stats st;
+    int leased, connecting;
+    ps_pool_stats_get(pool, &st, idle, &leased, &connecting);
+    return st;
+}
+
+Test(reclaim, a_reuse_re_authenticates_once_per_window_and_a_real_connect_proves_nothing)
+{
+    fake a = {0}, b = {0}, c = {0}, d = {0};
+    ps_cfg.reverify_ms = 60000;
+    connect(&a, PS_CONNECTED_POOLED);
+    release(&a);
+    connect(&b, PS_CONNECTED_POOLED);
+    cr_assert_eq(reauths, 1, "the first reuse re-authenticates (a connect proves nothing)");
+    release(&b);
+    connect(&c, PS_CONNECTED_POOLED);
+    cr_assert_eq(reauths, 1, "within the window a reuse does not");
+    release(&c);
+    ps_cfg.reverify_ms = 0;
+    connect(&d, PS_CONNECTED_POOLED);
+    cr_assert_eq(reauths, 2, "with a zero window every reuse does");
+    cr_assert_eq(connects, 1);
+    int idle;
+    cr_assert_eq(stats(&idle).reauths, 2);
+}
+
+Test(reclaim, a_refusal_closes_every_parked_connection_of_the_key_and_connects_for_real)
+{
+    fake a = {0}, b = {0}, c = {0};
+    ps_cfg.max_per_key = 3;
+    connect(&a, PS_CONNECTED_POOLED);
+    connect(&b, PS_CONNECTED_POOLED);
+    release(&a);
+    release(&b);
+    reauth_result = PS_REAUTH_REFUSED;
+    connect(&c, PS_CONNECTED_POOLED);
+    cr_assert_eq(reauths, 1, "one refusal is enough for the whole key");
+    cr_assert_eq(closes, 2, "the refused connection and the other parked one are closed");
+    cr_assert_eq(connects, 3, "the program's connect is a real one: the server's own answer");
+    int idle;
+    ps_pool_stats st = stats(&idle);
+    cr_assert_eq(st.reauth_refusals, 1);
+    cr_assert_eq(idle, 0);
+}
+
+Test(reclaim, a_refused_key_closes_parked_connections_unasked_until_a_connect_succeeds)
+{
+    fake a = {0}, b = {0}, c = {0}, d = {0}, e = {0}, f = {0};
+    ps_cfg.max_per_key = 3;
+    ps_cfg.reverify_ms = 0;
+    connect(&a, PS_CONNECTED_POOLED);
+    connect(&b, PS_CONNECTED_POOLED);
+    release(&a);
+    reauth_result = PS_REAUTH_REFUSED;
+    connect_ok = false; /* the server refuses the real connect too */
+    connect(&c, PS_CONNECTED_FAILED);
+    cr_assert_eq(c.failure, 100, "the real connect's error");
+    release(&b); /* leased during the refusal: parked, but no better proven */
+    connect(&d, PS_CONNECTED_FAILED);
+    cr_assert_eq(reauths, 1, "a refused key does not ask again (each refusal costs a second)");
+    cr_assert_eq(closes, 2);
+    connect_ok = true;
+    reauth_result = PS_REAUTH_OK;
+    connect(&e, PS_CONNECTED_POOLED);
+    release(&e);
+    connect(&f, PS_CONNECTED_POOLED);
+    cr_assert_eq(reauths, 2, "after a successful connect, reuses re-authenticate again");
+}
+
+Test(reclaim, a_failed_re_authentication_closes_only_that_connection)
+{
+    fake a = {0}, b = {0}, c = {0};
+    ps_cfg.max_per_key = 2;
+    connect(&a, PS_CONNECTED_POOLED);
+    connect(&b, PS_CONNECTED_POOLED);
+    release(&a);
+    release(&b);
+    reauth_result = PS_REAUTH_FAILED; /* e.g. the connection was lost */
+    connect(&c, PS_CONNECTED_POOLED);
+    cr_assert_eq(reauths, 2, "each parked connection is tried");
+    cr_assert_eq(connects, 3);
+    int idle;
+    cr_assert_eq(stats(&idle).reauth_refusals, 0);
+}
+
+Test(reclaim, a_renewal_takes_a_parked_connection_without_re_authenticating)
+{
+    fake a = {0}, b = {0};
+    ps_cfg.reverify_ms = 0;
+    connect(&a, PS_CONNECTED_POOLED);
+    connect(&b, PS_CONNECTED_POOLED); /* the cap is 1: reaps a, reuses its connection */
+    cr_assert_eq(reauths, 1, "b is a connect: re-authenticated");
+    reauth_result = PS_REAUTH_REFUSED; /* would fail the renewal if it were asked */
+    cr_assert(command(&a, 0), "a's command reaps b and renews a");
+    cr_assert_eq(renews, 1);
+    cr_assert_eq(reauths, 1, "a renewal continues the program's session: never re-verified");
 }

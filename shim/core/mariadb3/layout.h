@@ -223,6 +223,9 @@ MDB_PRIVATE bool mdb_reset(void *h, ps_conn *c, unsigned lasting);
  * wait_timeout): one query, nested. Leaves H's results to the caller (F->login_known false
  * when the query failed). */
 MDB_PRIVATE void mdb_read_login(MYSQL *h, mdb_facts *f);
+/* Re-authenticates C's parked connection as itself with the options of unconnected APP
+ * (lent): COM_CHANGE_USER, a statement, APP's init commands; *ERR gets the error otherwise. */
+MDB_PRIVATE enum ps_reauth mdb_reauthenticate(void *app, ps_conn *c, ps_connect_error *err);
 /* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings. */
 MDB_PRIVATE const char *mdb_unreapable(void *h);
 /* LAST_INSERT_ID() of H's session (one nested query); false when it cannot be read. */

@@ -14,6 +14,7 @@ static const ps_client_ops mariadb3_ops = {
     .free_facts = mdb_free_facts,
     .transport = mdb_transport,
     .validate = mdb_validate,
+    .reauthenticate = mdb_reauthenticate,
     .input_pending = mdb_input_pending,
     .unreachable = mdb_unreachable,
     .adopt = mdb_adopt,

@@ -4,6 +4,7 @@
  * reset covers"), the replay of a reaped handle's session when it gets a connection back, and
  * the queries the pool needs. Every query here runs nested, so the tracking wrappers and the
  * interposed functions pass it straight through. */
+#include <errmsg.h>
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,59 @@ bool mdb_reset(void *hv, ps_conn *c, unsigned lasting)
     bool ok = reset_session(h, f) && restore_login(h, f, lasting) && replay_init_commands(h);
     h->options.reconnect = reconnect;
     return ok;
+}
+
+/* ---- re-authentication ------------------------------------------------------------------ */
+
+/* How H's failed call ended: refused when the server answered with an error, failed when the
+ * library could not get an answer (its own error codes). *ERR gets H's error. */
+static enum ps_reauth reauth_failure(MYSQL *h, ps_connect_error *err)
+{
+    unsigned e = h->net.last_errno;
+    bool client =
+        (e >= CR_MIN_ERROR && e <= CR_MAX_ERROR) || (e >= CER_MIN_ERROR && e <= CER_MAX_ERROR);
+    err->code = e;
+    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", h->net.sqlstate);
+    snprintf(err->message, sizeof err->message, "%s", h->net.last_error);
+    return e && !client && h->net.pvio ? PS_REAUTH_REFUSED : PS_REAUTH_FAILED;
+}
+
+/* COM_CHANGE_USER on parked P as its own user, then a statement, then P's init commands;
+ * P's options are the app's (lent), with reconnection off. */
+static enum ps_reauth change_user_checked(MYSQL *p, const mdb_facts *f, ps_connect_error *err)
+{
+    my_bool rc;
+    PS_NESTED(rc = ps_real_mysql_change_user(p, p->user, p->passwd, f->dsn_db));
+    if (rc)
+        return reauth_failure(p, err);
+    /* An expired password is accepted into a "sandbox" session that refuses every statement
+     * but SET (1820): only a statement tells it from a usable session. */
+    if (!run_discarding(p, "DO 1"))
+        return reauth_failure(p, err);
+    p->charset = f->charset;
+    p->server_status = SERVER_STATUS_AUTOCOMMIT;
+    if (!replay_init_commands(p))
+        return reauth_failure(p, err);
+    return PS_REAUTH_OK;
+}
+
+enum ps_reauth mdb_reauthenticate(void *appv, ps_conn *c, ps_connect_error *err)
+{
+    MYSQL *app = appv, *p = c->handle;
+    mdb_options_extension *ext = mdb_opt_ext(app);
+    if (!ext || !ext->status_callback) /* the library calls it with session-tracking data */
+        ps_real_mysql_optionsv(app, MARIADB_OPT_STATUS_CALLBACK, NULL, NULL);
+    struct st_mysql_options own = p->options;
+    p->options = app->options; /* the charset, auth plugin and init commands of a new connect */
+    mdb_options_follow(p, app);
+    my_bool reconnect = p->options.reconnect;
+    p->options.reconnect = 0;
+    enum ps_reauth r = change_user_checked(p, c->facts, err);
+    p->options.reconnect = reconnect;
+    app->options = p->options;
+    mdb_options_follow(app, p);
+    p->options = own;
+    return r;
 }
 
 /* ---- replay of a reaped handle's session ------------------------------------------------ */
