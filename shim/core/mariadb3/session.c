@@ -322,8 +322,8 @@ static enum ps_reauth reauth_failure(MYSQL *h, ps_connect_error *err)
     return e && !client && h->net.pvio ? PS_REAUTH_REFUSED : PS_REAUTH_FAILED;
 }
 
-/* COM_CHANGE_USER on parked P as its own user, then a statement, then P's init commands;
- * P's options are the app's (lent), with reconnection off. */
+/* COM_CHANGE_USER on parked P as its own user, then a statement, then what the login set
+ * (restore_login) and P's init commands; P's options are the app's (lent), reconnection off. */
 static enum ps_reauth change_user_checked(MYSQL *p, const mdb_facts *f, ps_connect_error *err)
 {
     my_bool rc;
@@ -331,12 +331,14 @@ static enum ps_reauth change_user_checked(MYSQL *p, const mdb_facts *f, ps_conne
     if (rc)
         return reauth_failure(p, err);
     /* An expired password is accepted into a "sandbox" session that refuses every statement
-     * but SET (1820): only a statement tells it from a usable session. */
-    if (!run_discarding(p, "DO 1"))
+     * but SET (1820): only a statement tells it from a usable session. SELECT 1 also leaves
+     * FOUND_ROWS() at 1, as a fresh session has it (COM_CHANGE_USER keeps the old count). */
+    if (!run_discarding(p, "SELECT 1"))
         return reauth_failure(p, err);
     p->charset = f->charset;
     p->server_status = SERVER_STATUS_AUTOCOMMIT;
-    if (!replay_init_commands(p))
+    /* COM_CHANGE_USER drops what the login set, like COM_RESET_CONNECTION: give it back */
+    if (!restore_login(p, f, 0) || !replay_init_commands(p))
         return reauth_failure(p, err);
     return PS_REAUTH_OK;
 }
