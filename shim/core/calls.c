@@ -16,27 +16,46 @@ void ps_calls_init(const ps_client_ops *cl)
     client = cl;
 }
 
-/* Gets moving lease L (the caller's) a connection of its own before its call, per HOW.
- * True when the call may go on (L is LIVE). */
-static bool renew(const ps_client_ops *cl, ps_lease *l, enum ps_enter how)
+/* Gets moving lease L (the caller's) a connection of its own before its call, per HOW. DONE
+ * when the call may go on (L is LIVE); else why not (see ps_acquire_renew). */
+static enum ps_replay renew(const ps_client_ops *cl, ps_lease *l, enum ps_enter how)
 {
     if (how == PS_ENTER_TAKEOVER && !ps_fork_take_over(cl, l))
-        return false;
+        return PS_REPLAY_LOST;
     if (l->conn && !ps_reap(cl, l))
-        return true; /* idle past the server's patience, but not reapable: settled LIVE */
+        return PS_REPLAY_DONE; /* idle past the server's patience, but not reapable: LIVE */
     return ps_acquire_renew(cl, l);
+}
+
+/* The PS_CALL_* bits of a call on H that sends a command when SENDS_COMMAND. */
+static unsigned call_kind(const ps_client_ops *cl, void *h, bool sends_command)
+{
+    if (!sends_command)
+        return 0;
+    return PS_CALL_SENDS | (cl->reconnects(h) ? PS_CALL_RECONNECTS : 0);
 }
 
 bool ps_call_begin(ps_call *call, void *h, bool sends_command)
 {
     const ps_client_ops *cl = client;
     enum ps_enter how = PS_ENTER_UNTRACKED;
-    ps_lease *l = cl ? ps_lease_enter(h, cl->transport(h), sends_command, &how) : NULL;
+    ps_lease *l =
+        cl ? ps_lease_enter(h, cl->transport(h), call_kind(cl, h, sends_command), &how) : NULL;
     call->lease = l;
-    if (how == PS_ENTER_UNTRACKED || how == PS_ENTER_CALL || renew(cl, l, how))
+    if (how == PS_ENTER_BROKEN) { /* its session is gone, as if the server had dropped it */
+        cl->fail(h, PS_FAIL_GONE, NULL);
+        return false;
+    }
+    if (how == PS_ENTER_UNTRACKED || how == PS_ENTER_CALL)
+        return true;
+    enum ps_replay r = renew(cl, l, how);
+    if (r == PS_REPLAY_DONE)
         return true;
     static const ps_call_outcome failed = {false, 0, false, 0};
-    ps_lease_settle(l, NULL, NULL, NULL); /* a husk, REAPED */
+    if (r == PS_REPLAY_REFUSED || how == PS_ENTER_RECONNECT)
+        ps_lease_break(l); /* a broken husk: the session cannot be had (again) */
+    else
+        ps_lease_settle(l, NULL, NULL, NULL); /* a husk, REAPED: its next command tries again */
     ps_lease_leave(l, &failed);
     call->lease = NULL;
     return false;

@@ -18,11 +18,12 @@
 typedef struct fake {
     void *transport;
     const char *unreapable;
-    int failure; /* 1 + the last ps_failure set, or 100 for set_error */
+    int failure;     /* 1 + the last ps_failure set, or 100 for set_error */
+    bool reconnects; /* the program's reconnect option */
 } fake;
 
 static int connects, closes, abandons, renews, resets;
-static bool renew_ok = true, connect_ok = true;
+static bool connect_ok = true;
 static int next_transport;
 
 static fake *new_fake(void *transport)
@@ -65,12 +66,20 @@ static void *f_husk(void *h, void *saved, char **info)
     return p;
 }
 
-static bool f_renew(void *h, ps_conn *c, unsigned long long lid)
+static enum ps_replay renew_result = PS_REPLAY_DONE;
+static ps_replay_values renewed_with; /* the values of the last renewal */
+
+static enum ps_replay f_renew(void *h, ps_conn *c, const ps_replay_values *v)
 {
-    (void)lid;
     renews++;
+    renewed_with = *v;
     f_adopt(h, c);
-    return renew_ok;
+    return renew_result;
+}
+
+static bool f_reconnects(void *h)
+{
+    return ((fake *)h)->reconnects;
 }
 
 static void f_close(void *p)
@@ -147,9 +156,12 @@ static void *f_saved(void *h)
     return h;
 }
 
-static bool f_lid(void *h, unsigned long long *id)
+static ps_replay_values server_values = {7, 3, -1, true}; /* what the "server" says at a reap */
+
+static bool f_read_values(void *h, ps_replay_values *v)
 {
-    (void)h, (void)id;
+    (void)h;
+    *v = server_values;
     return true;
 }
 
@@ -177,10 +189,11 @@ static const ps_client_ops fake_ops = {
     .server_full = f_false,
     .track = f_true,
     .unreapable = f_unreapable,
-    .last_insert_id = f_lid,
+    .read_values = f_read_values,
     .save_results = f_saved,
     .husk = f_husk,
     .renew = f_renew,
+    .reconnects = f_reconnects,
     .connect_parked = f_connect_parked,
     .server_wait_timeout = f_wait_timeout,
 };
@@ -291,7 +304,7 @@ Test(reclaim, a_failed_replay_leaves_a_husk_an_error_and_no_connection_behind)
     connect(&a, PS_CONNECTED_POOLED);
     ps_lease *la = lease_of(&a);
     connect(&b, PS_CONNECTED_POOLED);
-    renew_ok = false;
+    renew_result = PS_REPLAY_LOST;
     cr_assert_not(command(&a, 0));
     cr_assert_eq(la->state, PS_LEASE_REAPED);
     cr_assert_null(a.transport);
