@@ -169,8 +169,8 @@ static void replay_failed(const ps_client_ops *cl, ps_lease *l, ps_conn *c, enum
     char *info = NULL;
     if (r == PS_REPLAY_REFUSED)
         ps_warn(ps_pool_label(c->pool),
-                "could not replay the session of reaped handle %p: it now fails like a lost "
-                "connection until it is closed",
+                "could not replay the session of reaped handle %p (its error says why): the "
+                "handle now fails like a connection the server dropped",
                 l->handle);
     else
         ps_debug(ps_pool_label(c->pool), "lost the connection replaying handle %p's session",

@@ -298,9 +298,10 @@ void ps_lease_settle(ps_lease *l, ps_conn *c, void *transport, const char *why)
 void ps_lease_break(ps_lease *l)
 {
     pthread_mutex_lock(&lock);
-    l->conn = NULL;
-    l->transport = NULL;
-    set_state(l, BROKEN);
+    if (set_state(l, BROKEN)) {
+        l->conn = NULL;
+        l->transport = NULL;
+    }
     pthread_mutex_unlock(&lock);
 }
 

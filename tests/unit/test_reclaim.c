@@ -1,8 +1,10 @@
 /* The core's flows through the client-ops seam, with a fake client layer (no library, no
  * server): connect through the pool, reap at the cap, renew a reaped handle at its next
- * command (and fail it cleanly when the replay fails), never reap a dirty session, fail with
- * the cap's error after the wait, take over a handle inherited across fork, and refuse to
- * move a dirty inherited session. Pool and lease invariants are checked after every test. */
+ * command with what the reap read (and fail it cleanly when the replay fails: a husk that
+ * tries again when the connection was lost under it, a broken one when the server refused the
+ * session), never reap a dirty session, fail with the cap's error after the wait, take over a
+ * handle inherited across fork, and refuse to move a dirty inherited session. Pool and lease
+ * invariants are checked after every test. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
@@ -298,7 +300,30 @@ Test(reclaim, a_reaped_handle_is_renewed_at_its_next_command)
     cr_assert_eq(connects, 1);
 }
 
-Test(reclaim, a_failed_replay_leaves_a_husk_an_error_and_no_connection_behind)
+/* The reap reads what the renewal gives back; a dead connection's reap keeps the last id an OK
+ * packet reported and replays no diagnostics. */
+Test(reclaim, the_renewal_gives_back_what_the_reap_read)
+{
+    fake a = {0}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    connect(&b, PS_CONNECTED_POOLED);
+    cr_assert(command(&a, 0));
+    cr_assert_eq(renewed_with.last_insert_id, server_values.last_insert_id);
+    cr_assert_eq(renewed_with.found_rows, server_values.found_rows);
+    cr_assert_eq(renewed_with.row_count, server_values.row_count);
+    cr_assert(renewed_with.diagnostics_known);
+    ps_call call;
+    cr_assert(ps_call_begin(&call, &a, true));
+    ps_call_outcome inserted = {.statement = true, .insert_id = 42};
+    ps_call_end(&call, &a, &inserted);
+    a.transport = NULL; /* a's connection dies: b's command reaps it without a word */
+    cr_assert(command(&b, 0));
+    cr_assert(command(&a, 0));
+    cr_assert_eq(renewed_with.last_insert_id, 42);
+    cr_assert_not(renewed_with.diagnostics_known);
+}
+
+Test(reclaim, a_connection_lost_under_the_replay_leaves_a_husk_that_tries_again)
 {
     fake a = {0}, b = {0};
     connect(&a, PS_CONNECTED_POOLED);
@@ -314,6 +339,53 @@ Test(reclaim, a_failed_replay_leaves_a_husk_an_error_and_no_connection_behind)
     ps_pool_stats_get(pool, &st, &idle, &leased, &connecting);
     cr_assert_eq(st.discards, 1);
     cr_assert_eq(idle + leased + connecting, 0);
+    renew_result = PS_REPLAY_DONE;
+    cr_assert(command(&a, 0), "nothing was lost: the next command renews");
+    cr_assert_eq(la->state, PS_LEASE_LIVE);
+}
+
+Test(reclaim, a_replay_the_server_refuses_breaks_the_handle_until_it_is_closed)
+{
+    fake a = {0}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    ps_lease *la = lease_of(&a);
+    connect(&b, PS_CONNECTED_POOLED);
+    renew_result = PS_REPLAY_REFUSED;
+    cr_assert_not(command(&a, 0));
+    cr_assert_eq(la->state, PS_LEASE_BROKEN);
+    cr_assert_null(a.transport);
+    cr_assert_eq(closes, 1, "the connection that failed the replay is closed");
+    renew_result = PS_REPLAY_DONE;
+    a.failure = 0;
+    cr_assert_not(command(&a, 0), "every later command fails");
+    cr_assert_eq(a.failure, 1 + PS_FAIL_GONE, "as on a connection the server dropped");
+    cr_assert_eq(renews, 1, "without trying another session");
+    cr_assert_eq(connects, 1);
+    cr_assert(command(&b, 0), "b, reaped for a, renews as usual");
+    enum ps_lease_state was;
+    ps_lease *l = ps_lease_take(&a, NULL, &was);
+    cr_assert_eq(l, la);
+    cr_assert_eq(was, PS_LEASE_BROKEN);
+    ps_lease_free(l);
+}
+
+Test(reclaim, a_broken_handle_whose_program_reconnects_tries_the_session_again)
+{
+    fake a = {.reconnects = true}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    ps_lease *la = lease_of(&a);
+    connect(&b, PS_CONNECTED_POOLED);
+    renew_result = PS_REPLAY_REFUSED;
+    cr_assert_not(command(&a, 0));
+    cr_assert_eq(la->state, PS_LEASE_BROKEN);
+    renew_result = PS_REPLAY_LOST;
+    cr_assert_not(command(&a, 0));
+    cr_assert_eq(renews, 2, "each command tries");
+    cr_assert_eq(la->state, PS_LEASE_BROKEN, "a lost try leaves it broken, not reaped");
+    renew_result = PS_REPLAY_DONE;
+    cr_assert(command(&a, 0), "the session could be had again");
+    cr_assert_eq(la->state, PS_LEASE_LIVE);
+    cr_assert_not_null(a.transport);
 }
 
 Test(reclaim, a_dirty_session_is_never_reaped_and_the_cap_fails_with_too_many)
