@@ -167,14 +167,8 @@ enum ps_connected ps_acquire_connect(const ps_client_ops *cl, ps_pool *p, void *
 static void replay_failed(const ps_client_ops *cl, ps_lease *l, ps_conn *c, enum ps_replay r)
 {
     char *info = NULL;
-    if (r == PS_REPLAY_REFUSED)
-        ps_warn(ps_pool_label(c->pool),
-                "could not replay the session of reaped handle %p (its error says why): the "
-                "handle now fails like a connection the server dropped",
-                l->handle);
-    else
-        ps_debug(ps_pool_label(c->pool), "lost the connection replaying handle %p's session",
-                 l->handle);
+    ps_debug(ps_pool_label(c->pool), "replaying handle %p's session: %s", l->handle,
+             r == PS_REPLAY_REFUSED ? "refused by the server" : "connection lost");
     void *parked = cl->husk(l->handle, cl->save_results(l->handle), &info);
     if (parked) {
         free(l->husk_info);

@@ -5,6 +5,7 @@
 #include "poolshim/acquire.h"
 #include "poolshim/fork.h"
 #include "poolshim/lease.h"
+#include "poolshim/log.h"
 #include "poolshim/reap.h"
 
 static const ps_client_ops *client;
@@ -35,6 +36,24 @@ static unsigned call_kind(const ps_client_ops *cl, void *h, bool sends_command)
     return PS_CALL_SENDS | (cl->reconnects(h) ? PS_CALL_RECONNECTS : 0);
 }
 
+/* Ends the move of lease L (the caller's) whose renewal for H's call, entered as HOW, ended
+ * with R: broken when the server refused the session (or a broken lease's try failed), else
+ * reaped (a husk whose next command tries again); the call is over. */
+static void renewal_failed(ps_lease *l, void *h, enum ps_enter how, enum ps_replay r)
+{
+    static const ps_call_outcome failed = {false, 0, false, 0};
+    if (r == PS_REPLAY_REFUSED && how != PS_ENTER_RECONNECT)
+        ps_warn(ps_pool_label(l->pool),
+                "could not replay the session of reaped handle %p (its error says why): the "
+                "handle now fails like a connection the server dropped",
+                h);
+    if (r == PS_REPLAY_REFUSED || how == PS_ENTER_RECONNECT)
+        ps_lease_break(l);
+    else
+        ps_lease_settle(l, NULL, NULL, NULL);
+    ps_lease_leave(l, &failed);
+}
+
 bool ps_call_begin(ps_call *call, void *h, bool sends_command)
 {
     const ps_client_ops *cl = client;
@@ -51,12 +70,7 @@ bool ps_call_begin(ps_call *call, void *h, bool sends_command)
     enum ps_replay r = renew(cl, l, how);
     if (r == PS_REPLAY_DONE)
         return true;
-    static const ps_call_outcome failed = {false, 0, false, 0};
-    if (r == PS_REPLAY_REFUSED || how == PS_ENTER_RECONNECT)
-        ps_lease_break(l); /* a broken husk: the session cannot be had (again) */
-    else
-        ps_lease_settle(l, NULL, NULL, NULL); /* a husk, REAPED: its next command tries again */
-    ps_lease_leave(l, &failed);
+    renewal_failed(l, h, how, r);
     call->lease = NULL;
     return false;
 }

@@ -27,6 +27,7 @@ enum op_kind {
     REVOKE,  /* revoke the app user's privileges on rp_db2 */
     GRANT,   /* grant them back */
     A_USE,   /* mysql_select_db on A (the op's sql is the database), printed */
+    A_RECON, /* mariadb_reconnect on A, printed */
     A_DB,    /* print the database A's handle names */
     A_SAVE,  /* read a status counter (the statement's second column) and keep it */
     A_DELTA, /* read it again and print its growth */
@@ -70,6 +71,20 @@ static const op drop_db[] = {
     REMAKE_DB2,
     {A, "s7", COUNT_DB2},
     {A, "s8", "SELECT DATABASE()"},
+    END,
+};
+
+/* Item 5: the program calls mariadb_reconnect itself once rp_db2 is back (--reconnect). */
+static const op drop_db_reconnect_call[] = {
+    {A, "s0", "USE rp_db2"},
+    {A, "s1", COUNT_DB2},
+    {REAP, "b1", NULL},
+    {ADMIN, NULL, "DROP DATABASE rp_db2"},
+    {A, "s2", COUNT_DB2},
+    REMAKE_DB2,
+    {A_RECON, "r1", NULL},
+    {A, "s3", COUNT_DB2},
+    {A, "s4", "SELECT DATABASE()"},
     END,
 };
 
@@ -204,6 +219,7 @@ static const op session_status_schema[] = {
 
 static const scenario scenarios[] = {
     {"drop_db", drop_db},
+    {"drop_db_reconnect_call", drop_db_reconnect_call},
     {"revoke_db", revoke_db},
     {"keep_db", keep_db},
     {"found_rows", found_rows},
@@ -329,6 +345,12 @@ static void run_op(MYSQL *a, MYSQL *admin, const op *o, long long *saved)
     case REVOKE:
     case GRANT:
         privileges(admin, o->kind == GRANT);
+        break;
+    case A_RECON:
+        if (mariadb_reconnect(a))
+            printf("%s=err:%u\n", o->name, mysql_errno(a));
+        else
+            printf("%s=ok:\n", o->name);
         break;
     case A_DB:
         mariadb_get_infov(a, MARIADB_CONNECTION_SCHEMA, &db);

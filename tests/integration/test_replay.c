@@ -180,6 +180,19 @@ Test(failed, with_auto_reconnect_each_command_tries_the_database_again)
     free_runs(&r);
 }
 
+Test(failed, the_programs_own_reconnect_gets_a_session_in_its_database)
+{
+    runs r = run_both("drop_db_reconnect_call", true);
+    expect_reaped(&r);
+    const char *keys[] = {"s0", "s1", "s2", "r1", "s3", "s4"};
+    never_succeeds_differently(&r, keys, 6);
+    expect_line(&r.with, "with", "s2", "err:1049");
+    const char *same[] = {"r1", "s3", "s4"};
+    pstest_expect_same_values(&r.with, &r.without, same, 3);
+    expect_line(&r.with, "with", "s4", "ok:rp_db2");
+    free_runs(&r);
+}
+
 static const char *const revoke_keys[] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"};
 
 Test(failed, a_revoked_database_never_leaves_the_handle_in_another_one)
