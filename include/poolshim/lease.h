@@ -8,17 +8,20 @@
  * build), keeps the lists and the handle/transport indexes in step, and wakes the threads
  * waiting for a move to end:
  *
- *           begin                 pick (reap), enter (renew)
- *    NEW ----------> LIVE  -----------------------------------> MOVING
- *                     ^  ^ <---------------- kept, renewed -----  |  ^  ^
- *                     |  |                                        |  |  |
- *          take       |  +--- fork (child): LIVE -> INHERITED     |  |  | enter (renew)
- *   CLOSED <----------+           INHERITED --- enter ----------> +  |  |
- *     ^ ^ <--- take --- INHERITED                                 v  |  |
- *     | +----- take --------------------------------------------- REAPED |
- *     |                                        replay refused     |     | enter (renew: the
- *     +------- take --------------------------- BROKEN <----------+     | program's reconnect
- *                                                 +---------------------+ option)
+ *             begin            pick (reap), enter (renew)
+ *      NEW ---------> LIVE ----------------------------------> MOVING <-----------+
+ *                      ^ <------------- kept, renewed -------- | ^  |             |
+ *                      |                                       | |  | refused     |
+ *                      +-- fork (child) --> INHERITED -- enter --+  v             |
+ *                                                              | |  BROKEN -------+
+ *           reaped, take-over failed, replay lost, ...         v |    enter (renew again:
+ *                                                          REAPED |   the program reconnects)
+ *                                                              |  |
+ *                                                              +--+ enter (renew)
+ *
+ *   take (mysql_close): LIVE, REAPED, INHERITED, BROKEN -> CLOSED; MOVING -> CLOSED only in a
+ *   forked child (a parent thread was moving the lease at fork time). BROKEN -> CLOSED also when
+ *   the program's own mariadb_reconnect gave the handle a new connection (unpooled).
  *
  *   LIVE      the handle holds lease->conn; on the LRU list (least recently used first);
  *   MOVING    one thread (a reaper, the handle's own thread renewing or taking over an
