@@ -207,6 +207,7 @@ enum ps_replay ps_acquire_renew(const ps_client_ops *cl, ps_lease *l)
     cl->track(h);
     free(l->husk_info);
     l->husk_info = NULL;
+    l->session.values.diagnostics_known = false; /* given back: the next reap reads them again */
     ps_lease_settle(l, o.conn, cl->transport(h), NULL);
     ps_pool_note(l->pool, PS_EV_RENEWED);
     return PS_REPLAY_DONE;

@@ -593,7 +593,8 @@ const char *ps_sql_effect_reason(unsigned effects)
                "FOR EXPORT / BACKUP)";
     if (effects & PS_SQL_SESSION)
         return "session state the shim cannot replay or rule out (user variable, temporary "
-               "table, prepared SQL, session variable, stored function or procedure...)";
+               "table, prepared SQL, session variable, stored function or procedure, session "
+               "status counters read...)";
     if (effects & PS_SQL_FOUND_ROWS)
         return "SQL_CALC_FOUND_ROWS result pending";
     return "";

@@ -440,6 +440,22 @@ Test(reclaim, an_inherited_handle_is_taken_over_without_a_word_to_the_parent_ses
     cr_assert_eq(connects, 2);
 }
 
+/* A child's take-over reads nothing of the parent's session: no diagnostics of an older reap
+ * are replayed. */
+Test(reclaim, an_inherited_handle_replays_no_diagnostics_of_an_older_reap)
+{
+    fake a = {0}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    connect(&b, PS_CONNECTED_POOLED);
+    cr_assert(command(&a, 0)); /* a renewed with what the reap read */
+    cr_assert(renewed_with.diagnostics_known);
+    ps_fork_prepare();
+    ps_fork_child();
+    cr_assert(command(&a, 0));
+    cr_assert_eq(renews, 2);
+    cr_assert_not(renewed_with.diagnostics_known);
+}
+
 Test(reclaim, an_inherited_dirty_session_fails_like_a_lost_connection)
 {
     fake a = {0};
