@@ -38,6 +38,24 @@ typedef struct ps_call_hooks {
     void (*end)(ps_call *call, void *h, const ps_call_outcome *o);
 } ps_call_hooks;
 
+/* What the server's per-session functions said for a handle's session when it was reaped,
+ * for its renewal to give back (LAST_INSERT_ID(), and the last statement's FOUND_ROWS() and
+ * ROW_COUNT()). */
+typedef struct ps_replay_values {
+    unsigned long long last_insert_id;
+    unsigned long long found_rows;
+    long long row_count;
+    bool diagnostics_known; /* found_rows and row_count were read (else: unknown, not replayed) */
+} ps_replay_values;
+
+/* How the replay of a husk's session on a new connection ended. */
+enum ps_replay {
+    PS_REPLAY_DONE,    /* the session is the husk's again */
+    PS_REPLAY_LOST,    /* the connection failed under it: nothing was refused, another may do */
+    PS_REPLAY_REFUSED, /* the server refused part of it (the database was dropped or its
+                          privileges revoked...): no new session can be the husk's now */
+};
+
 /* Errors the core asks the client layer to report in the library's own terms. */
 enum ps_failure {
     PS_FAIL_TOO_MANY, /* the pool's cap held for the whole wait: the server's 1040 */
@@ -129,8 +147,10 @@ typedef struct ps_client_ops {
     bool (*track)(void *h);
     /* NULL when idle handle H may be reaped now; else why not (static text). */
     const char *(*unreapable)(void *h);
-    /* LAST_INSERT_ID() of H's session (one query); false when it cannot be read. */
-    bool (*last_insert_id)(void *h, unsigned long long *id);
+    /* Reads what a renewal must give back of H's session (one query, before its reset):
+     * LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT() into *V. False (V unchanged) when they
+     * cannot be read. */
+    bool (*read_values)(void *h, ps_replay_values *v);
     /* Saves what H's last call left for the program (results, errors, mysql_info()) before
      * the shim runs its own commands on H; NULL on OOM. */
     void *(*save_results)(void *h);
@@ -140,9 +160,14 @@ typedef struct ps_client_ops {
      * NULL on OOM (H unchanged, SAVED still consumed). */
     void *(*husk)(void *h, void *saved, char **info);
     /* Renews husk H: puts connection C (C->handle parked) into it, then replays H's session:
-     * autocommit, character set, current database and LAST_INSERT_ID; false when the replay
-     * failed (the caller turns H back into a husk and closes the connection). */
-    bool (*renew)(void *h, ps_conn *c, unsigned long long last_insert_id);
+     * autocommit, character set, current database, and V (LAST_INSERT_ID(), then FOUND_ROWS()
+     * and ROW_COUNT() as the program's last statement left them, when V knows them). Unless
+     * DONE, H holds C's connection but reads as the husk did (database, charset, status,
+     * insert id) with the error of the replay's failed step: the caller turns it back into a
+     * husk and closes the connection. */
+    enum ps_replay (*renew)(void *h, ps_conn *c, const ps_replay_values *v);
+    /* True when the program asked H to reconnect by itself (MYSQL_OPT_RECONNECT). */
+    bool (*reconnects)(void *h);
     /* Frees husk H as mysql_close would. */
     void (*close_husk)(void *h);
     /* Makes a new parked connection with H's options and ARGS; NULL on failure, with the

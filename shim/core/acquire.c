@@ -213,11 +213,13 @@ enum ps_connected ps_acquire_connect(const ps_client_ops *cl, ps_pool *p, void *
     return start_lease(cl, o.conn, handle);
 }
 
-/* Turns L's handle back into a husk after a failed replay and closes connection C. */
-static void replay_failed(const ps_client_ops *cl, ps_lease *l, ps_conn *c)
+/* Turns L's handle back into a husk after replay R failed on connection C, and closes C. The
+ * handle reads as the husk did, with the error of the failed step. */
+static void replay_failed(const ps_client_ops *cl, ps_lease *l, ps_conn *c, enum ps_replay r)
 {
     char *info = NULL;
-    ps_warn(ps_pool_label(c->pool), "could not replay the session of a reaped handle");
+    ps_debug(ps_pool_label(c->pool), "replaying handle %p's session: %s", l->handle,
+             r == PS_REPLAY_REFUSED ? "refused by the server" : "connection lost");
     void *parked = cl->husk(l->handle, cl->save_results(l->handle), &info);
     if (parked) {
         free(l->husk_info);
@@ -228,34 +230,36 @@ static void replay_failed(const ps_client_ops *cl, ps_lease *l, ps_conn *c)
     ps_pool_close(c, PS_CLOSE_DISCARDED);
 }
 
-bool ps_acquire_renew(const ps_client_ops *cl, ps_lease *l)
+enum ps_replay ps_acquire_renew(const ps_client_ops *cl, ps_lease *l)
 {
     const ps_connect_args *args = ps_pool_args(l->pool);
     void *h = l->handle;
     if (!args) {
         cl->fail(h, PS_FAIL_GONE, NULL);
-        return false;
+        return PS_REPLAY_LOST;
     }
     obtained o = obtain(cl, l->pool, h, args, false);
     if (o.unpooled) { /* a renewal must replay the session: only a pooled connection can */
         cl->close(o.unpooled);
         cl->fail(h, PS_FAIL_GONE, NULL);
-        return false;
+        return PS_REPLAY_LOST;
     }
     if (!o.conn) {
         if (o.nomem)
             cl->fail(h, PS_FAIL_GONE, NULL);
-        return false;
+        return PS_REPLAY_LOST;
     }
-    if (!cl->renew(h, o.conn, l->session.last_insert_id)) {
-        replay_failed(cl, l, o.conn);
-        return false;
+    enum ps_replay r = cl->renew(h, o.conn, &l->session.values);
+    if (r != PS_REPLAY_DONE) {
+        replay_failed(cl, l, o.conn, r);
+        return r;
     }
     o.conn->handle = h;
     cl->track(h);
     free(l->husk_info);
     l->husk_info = NULL;
+    l->session.values.diagnostics_known = false; /* given back: the next reap reads them again */
     ps_lease_settle(l, o.conn, cl->transport(h), NULL);
     ps_pool_note(l->pool, PS_EV_RENEWED);
-    return true;
+    return PS_REPLAY_DONE;
 }

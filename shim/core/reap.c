@@ -30,11 +30,12 @@ bool ps_reap(const ps_client_ops *cl, ps_lease *l)
     }
     ps_conn *c = l->conn;
     void *saved = cl->save_results(h);
-    unsigned long long lid = l->session.last_insert_id;
-    /* LAST_INSERT_ID() can only be non-zero after an OK packet reported a generated id (the
-     * statements that set it otherwise keep a handle from being reaped). */
-    alive = alive && saved && (lid == 0 || cl->last_insert_id(h, &lid)) &&
-            cl->reset(h, c, l->session.lasting);
+    /* What the renewal gives back, read before the reset. Unread (a dead connection): the
+     * last generated id an OK packet reported (the statements that set LAST_INSERT_ID()
+     * otherwise keep a handle from being reaped), and no diagnostics. */
+    ps_replay_values v = l->session.values;
+    v.diagnostics_known = false;
+    alive = alive && saved && cl->read_values(h, &v) && cl->reset(h, c, l->session.lasting);
     char *info = NULL;
     void *parked = cl->husk(h, saved, &info);
     if (!parked) {
@@ -42,7 +43,7 @@ bool ps_reap(const ps_client_ops *cl, ps_lease *l)
         return false;
     }
     l->husk_info = info; /* the lease is MOVING: the caller's alone */
-    l->session.last_insert_id = lid;
+    l->session.values = v;
     ps_lease_drop_conn(l);
     ps_pool_note(c->pool, PS_EV_REAPED);
     ps_debug(ps_pool_label(c->pool), "reaped idle handle %p (%s)", h,

@@ -1,8 +1,10 @@
 /* The core's flows through the client-ops seam, with a fake client layer (no library, no
  * server): connect through the pool, reap at the cap, renew a reaped handle at its next
- * command (and fail it cleanly when the replay fails), never reap a dirty session, fail with
- * the cap's error after the wait, take over a handle inherited across fork, and refuse to
- * move a dirty inherited session. Pool and lease invariants are checked after every test. */
+ * command with what the reap read (and fail it cleanly when the replay fails: a husk that
+ * tries again when the connection was lost under it, a broken one when the server refused the
+ * session), never reap a dirty session, fail with the cap's error after the wait, take over a
+ * handle inherited across fork, and refuse to move a dirty inherited session. Pool and lease
+ * invariants are checked after every test. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
@@ -18,11 +20,12 @@
 typedef struct fake {
     void *transport;
     const char *unreapable;
-    int failure; /* 1 + the last ps_failure set, or 100 for set_error */
+    int failure;     /* 1 + the last ps_failure set, or 100 for set_error */
+    bool reconnects; /* the program's reconnect option */
 } fake;
 
 static int connects, closes, abandons, renews, resets, reauths;
-static bool renew_ok = true, connect_ok = true;
+static bool connect_ok = true;
 static enum ps_reauth reauth_result = PS_REAUTH_OK;
 static int next_transport;
 
@@ -66,12 +69,20 @@ static void *f_husk(void *h, void *saved, char **info)
     return p;
 }
 
-static bool f_renew(void *h, ps_conn *c, unsigned long long lid)
+static enum ps_replay renew_result = PS_REPLAY_DONE;
+static ps_replay_values renewed_with; /* the values of the last renewal */
+
+static enum ps_replay f_renew(void *h, ps_conn *c, const ps_replay_values *v)
 {
-    (void)lid;
     renews++;
+    renewed_with = *v;
     f_adopt(h, c);
-    return renew_ok;
+    return renew_result;
+}
+
+static bool f_reconnects(void *h)
+{
+    return ((fake *)h)->reconnects;
 }
 
 static enum ps_reauth f_reauthenticate(void *app, ps_conn *c, ps_connect_error *e)
@@ -156,9 +167,12 @@ static void *f_saved(void *h)
     return h;
 }
 
-static bool f_lid(void *h, unsigned long long *id)
+static ps_replay_values server_values = {7, 3, -1, true}; /* what the "server" says at a reap */
+
+static bool f_read_values(void *h, ps_replay_values *v)
 {
-    (void)h, (void)id;
+    (void)h;
+    *v = server_values;
     return true;
 }
 
@@ -187,10 +201,11 @@ static const ps_client_ops fake_ops = {
     .server_full = f_false,
     .track = f_true,
     .unreapable = f_unreapable,
-    .last_insert_id = f_lid,
+    .read_values = f_read_values,
     .save_results = f_saved,
     .husk = f_husk,
     .renew = f_renew,
+    .reconnects = f_reconnects,
     .connect_parked = f_connect_parked,
     .server_wait_timeout = f_wait_timeout,
 };
@@ -295,13 +310,36 @@ Test(reclaim, a_reaped_handle_is_renewed_at_its_next_command)
     cr_assert_eq(connects, 1);
 }
 
-Test(reclaim, a_failed_replay_leaves_a_husk_an_error_and_no_connection_behind)
+/* The reap reads what the renewal gives back; a dead connection's reap keeps the last id an OK
+ * packet reported and replays no diagnostics. */
+Test(reclaim, the_renewal_gives_back_what_the_reap_read)
+{
+    fake a = {0}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    connect(&b, PS_CONNECTED_POOLED);
+    cr_assert(command(&a, 0));
+    cr_assert_eq(renewed_with.last_insert_id, server_values.last_insert_id);
+    cr_assert_eq(renewed_with.found_rows, server_values.found_rows);
+    cr_assert_eq(renewed_with.row_count, server_values.row_count);
+    cr_assert(renewed_with.diagnostics_known);
+    ps_call call;
+    cr_assert(ps_call_begin(&call, &a, true));
+    ps_call_outcome inserted = {.statement = true, .insert_id = 42};
+    ps_call_end(&call, &a, &inserted);
+    a.transport = NULL; /* a's connection dies: b's command reaps it without a word */
+    cr_assert(command(&b, 0));
+    cr_assert(command(&a, 0));
+    cr_assert_eq(renewed_with.last_insert_id, 42);
+    cr_assert_not(renewed_with.diagnostics_known);
+}
+
+Test(reclaim, a_connection_lost_under_the_replay_leaves_a_husk_that_tries_again)
 {
     fake a = {0}, b = {0};
     connect(&a, PS_CONNECTED_POOLED);
     ps_lease *la = lease_of(&a);
     connect(&b, PS_CONNECTED_POOLED);
-    renew_ok = false;
+    renew_result = PS_REPLAY_LOST;
     cr_assert_not(command(&a, 0));
     cr_assert_eq(la->state, PS_LEASE_REAPED);
     cr_assert_null(a.transport);
@@ -311,6 +349,53 @@ Test(reclaim, a_failed_replay_leaves_a_husk_an_error_and_no_connection_behind)
     ps_pool_stats_get(pool, &st, &idle, &leased, &connecting);
     cr_assert_eq(st.discards, 1);
     cr_assert_eq(idle + leased + connecting, 0);
+    renew_result = PS_REPLAY_DONE;
+    cr_assert(command(&a, 0), "nothing was lost: the next command renews");
+    cr_assert_eq(la->state, PS_LEASE_LIVE);
+}
+
+Test(reclaim, a_replay_the_server_refuses_breaks_the_handle_until_it_is_closed)
+{
+    fake a = {0}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    ps_lease *la = lease_of(&a);
+    connect(&b, PS_CONNECTED_POOLED);
+    renew_result = PS_REPLAY_REFUSED;
+    cr_assert_not(command(&a, 0));
+    cr_assert_eq(la->state, PS_LEASE_BROKEN);
+    cr_assert_null(a.transport);
+    cr_assert_eq(closes, 1, "the connection that failed the replay is closed");
+    renew_result = PS_REPLAY_DONE;
+    a.failure = 0;
+    cr_assert_not(command(&a, 0), "every later command fails");
+    cr_assert_eq(a.failure, 1 + PS_FAIL_GONE, "as on a connection the server dropped");
+    cr_assert_eq(renews, 1, "without trying another session");
+    cr_assert_eq(connects, 1);
+    cr_assert(command(&b, 0), "b, reaped for a, renews as usual");
+    enum ps_lease_state was;
+    ps_lease *l = ps_lease_take(&a, NULL, &was);
+    cr_assert_eq(l, la);
+    cr_assert_eq(was, PS_LEASE_BROKEN);
+    ps_lease_free(l);
+}
+
+Test(reclaim, a_broken_handle_whose_program_reconnects_tries_the_session_again)
+{
+    fake a = {.reconnects = true}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    ps_lease *la = lease_of(&a);
+    connect(&b, PS_CONNECTED_POOLED);
+    renew_result = PS_REPLAY_REFUSED;
+    cr_assert_not(command(&a, 0));
+    cr_assert_eq(la->state, PS_LEASE_BROKEN);
+    renew_result = PS_REPLAY_LOST;
+    cr_assert_not(command(&a, 0));
+    cr_assert_eq(renews, 2, "each command tries");
+    cr_assert_eq(la->state, PS_LEASE_BROKEN, "a lost try leaves it broken, not reaped");
+    renew_result = PS_REPLAY_DONE;
+    cr_assert(command(&a, 0), "the session could be had again");
+    cr_assert_eq(la->state, PS_LEASE_LIVE);
+    cr_assert_not_null(a.transport);
 }
 
 Test(reclaim, a_dirty_session_is_never_reaped_and_the_cap_fails_with_too_many)
@@ -363,6 +448,22 @@ Test(reclaim, an_inherited_handle_is_taken_over_without_a_word_to_the_parent_ses
     cr_assert_eq(la->state, PS_LEASE_LIVE);
     cr_assert_neq(a.transport, parents, "the child has a connection of its own");
     cr_assert_eq(connects, 2);
+}
+
+/* A child's take-over reads nothing of the parent's session: no diagnostics of an older reap
+ * are replayed. */
+Test(reclaim, an_inherited_handle_replays_no_diagnostics_of_an_older_reap)
+{
+    fake a = {0}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    connect(&b, PS_CONNECTED_POOLED);
+    cr_assert(command(&a, 0)); /* a renewed with what the reap read */
+    cr_assert(renewed_with.diagnostics_known);
+    ps_fork_prepare();
+    ps_fork_child();
+    cr_assert(command(&a, 0));
+    cr_assert_eq(renews, 2);
+    cr_assert_not(renewed_with.diagnostics_known);
 }
 
 Test(reclaim, an_inherited_dirty_session_fails_like_a_lost_connection)

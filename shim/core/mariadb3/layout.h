@@ -226,13 +226,18 @@ MDB_PRIVATE void mdb_read_login(MYSQL *h, mdb_facts *f);
 /* Re-authenticates C's parked connection as itself with the options of unconnected APP
  * (lent): COM_CHANGE_USER, a statement, APP's init commands; *ERR gets the error otherwise. */
 MDB_PRIVATE enum ps_reauth mdb_reauthenticate(void *app, ps_conn *c, ps_connect_error *err);
-/* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings. */
+/* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings, and its
+ * last command did not fail with the server's error (SHOW WARNINGS would show it). */
 MDB_PRIVATE const char *mdb_unreapable(void *h);
-/* LAST_INSERT_ID() of H's session (one nested query); false when it cannot be read. */
-MDB_PRIVATE bool mdb_last_insert_id(void *h, unsigned long long *id);
-/* Adopts C into husk H, tracks H again and replays the husk's autocommit, charset, database
- * and LAST_INSERT_ID; false when the replay failed. */
-MDB_PRIVATE bool mdb_renew(void *h, ps_conn *c, unsigned long long last_insert_id);
+/* Reads LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT() of H's session into *V (one nested
+ * query); false (V unchanged) when they cannot be read. */
+MDB_PRIVATE bool mdb_read_values(void *h, ps_replay_values *v);
+/* Adopts C into husk H, tracks H again and replays the husk's autocommit, charset, database,
+ * and V's LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT(). Unless DONE, H reads as the husk did
+ * (database, charset, status, insert id) with the failed step's error. */
+MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values *v);
+/* True when the program set MYSQL_OPT_RECONNECT on H. */
+MDB_PRIVATE bool mdb_reconnects(void *h);
 /* The server's wait_timeout in ms read on H (0 unknown); H then shows C's connect results. */
 MDB_PRIVATE int64_t mdb_server_wait_timeout(void *h, ps_conn *c);
 
