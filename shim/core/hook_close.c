@@ -86,7 +86,7 @@ void ps_hook_mysql_server_end(void)
 {
     const ps_client_ops *cl = ps_shim();
     if (cl && ps_depth == 0) {
-        int kept = 0, closed = ps_pool_drain(cl->outlives_library_end, &kept);
+        int kept = 0, closed = ps_pool_drain_except(cl->outlives_library_end, &kept);
         ps_debug(NULL,
                  "mysql_server_end: %d parked connection(s) kept for the next connect, %d closed "
                  "(compressed, or TLS the end would break)",

@@ -206,7 +206,7 @@ static void serve_waiters(ps_pool *p)
 static bool idle_expired(const ps_conn *c, int64_t now)
 {
     int64_t idle = now - c->idle_since_ms;
-    return idle >= ps_cfg.idle_timeout_ms || idle >= c->pool->server_idle_limit_ms ||
+    return idle >= ps_cfg.idle_timeout_ms || idle >= ps_pool_server_idle_limit(c->pool) ||
            now >= c->expires_ms;
 }
 
@@ -337,7 +337,7 @@ void ps_pool_move(ps_conn *c, ps_pool *to)
     pthread_mutex_unlock(&lock);
 }
 
-int ps_pool_drain(bool (*keep)(void *handle), int *kept)
+int ps_pool_drain_except(bool (*keep)(void *handle), int *kept)
 {
     int closed = 0, stayed = 0;
     pthread_mutex_lock(&lock);
@@ -362,7 +362,15 @@ int ps_pool_drain(bool (*keep)(void *handle), int *kept)
 
 void ps_pool_drain_all(void)
 {
-    (void)ps_pool_drain(NULL, NULL);
+    (void)ps_pool_drain_except(NULL, NULL);
+}
+
+void ps_pool_drain(ps_pool *p, enum ps_close_reason why)
+{
+    pthread_mutex_lock(&lock);
+    while (p->list[IDLE])
+        set_state(p->list[IDLE], p, CLOSED, why);
+    unlock_and_finish();
 }
 
 /* Reports one violation of pool P. */

@@ -30,20 +30,6 @@ static const char *unreapable(const ps_client_ops *cl, ps_lease *l, void *h)
     return why;
 }
 
-/* Reads on live H (results SAVED) what a new connection must be given back: the session
- * variables (*VARS, when L set any) and LAST_INSERT_ID() (*LID, when an OK packet reported
- * one: the statements that set it otherwise keep a handle from being reaped). False when the
- * connection failed. */
-static bool read_replay_state(const ps_client_ops *cl, ps_lease *l, void *h,
-                              unsigned long long *lid, char **vars)
-{
-    *lid = l->session.last_insert_id;
-    *vars = NULL;
-    if ((l->session.effects & PS_SQL_VARIABLES) && !(*vars = cl->read_variables(h)))
-        return false;
-    return *lid == 0 || cl->last_insert_id(h, lid);
-}
-
 bool ps_reap(const ps_client_ops *cl, ps_lease *l)
 {
     void *h = l->handle;
@@ -55,9 +41,15 @@ bool ps_reap(const ps_client_ops *cl, ps_lease *l)
     }
     ps_conn *c = l->conn;
     void *saved = cl->save_results(h);
-    unsigned long long lid = l->session.last_insert_id;
+    /* What the renewal gives back, read before the reset in one query: the diagnostics and,
+     * when the program set any, the session variables. Unread (a dead connection): the last
+     * generated id an OK packet reported (the statements that set LAST_INSERT_ID() otherwise
+     * keep a handle from being reaped), no diagnostics, and variables lost. */
+    ps_replay_values v = l->session.values;
+    v.diagnostics_known = false;
     char *vars = NULL;
-    alive = alive && saved && read_replay_state(cl, l, h, &lid, &vars) &&
+    bool set_vars = (l->session.effects & PS_SQL_VARIABLES) != 0;
+    alive = alive && saved && cl->read_values(h, &v, set_vars ? &vars : NULL) &&
             cl->reset(h, c, l->session.lasting);
     char *info = NULL;
     void *parked = cl->husk(h, saved, &info);
@@ -67,9 +59,10 @@ bool ps_reap(const ps_client_ops *cl, ps_lease *l)
         return false;
     }
     l->husk_info = info; /* the lease is MOVING: the caller's alone */
+    free(l->husk_variables);
     l->husk_variables = vars;
-    l->husk_variables_lost = (l->session.effects & PS_SQL_VARIABLES) && !vars;
-    l->session.last_insert_id = lid;
+    l->husk_variables_lost = set_vars && !vars;
+    l->session.values = v;
     ps_lease_drop_conn(l);
     ps_pool_note(c->pool, PS_EV_REAPED);
     ps_debug(ps_pool_label(c->pool), "reaped idle handle %p (%s)", h,

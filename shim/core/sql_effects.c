@@ -329,7 +329,7 @@ static unsigned replayable_set(lexer *lx)
 /* ---- any other statement ------------------------------------------------------------------ */
 
 /* How the statement's first word shapes the scan. */
-enum stmt_kind { K_PLAIN, K_DDL, K_FLUSH, K_LOAD, K_BEGIN };
+enum stmt_kind { K_PLAIN, K_DDL, K_FLUSH, K_LOAD, K_BEGIN, K_SHOW };
 
 /* Where an INSERT/REPLACE/LOAD's table (or a WITH's first CTE) name stands: before it (WAIT),
  * right after a part of it (NAME: a '(' here opens a column list, not a call), after a '.' in it
@@ -369,6 +369,10 @@ static const char *const lock_first[] = {"LOCK", "BACKUP", NULL};
 static const char *const session_words[] = {"TEMPORARY", "NEXTVAL", "LASTVAL", "SETVAL",
                                             "PREVIOUS",  "NEXT",    NULL};
 
+/* Tables of the session's own status counters, which a new session counts afresh: a program
+ * that reads them keeps its session (quoted or not: the names are case-insensitive). */
+static const char *const status_tables[] = {"SESSION_STATUS", "STATUS_BY_THREAD", NULL};
+
 /* Words that may stand between INSERT/REPLACE/LOAD ... TABLE/WITH and the name. */
 static const char *const slot_words[] = {"INTO",          "IGNORE",    "LOW_PRIORITY", "DELAYED",
                                          "HIGH_PRIORITY", "RECURSIVE", "TABLE",        NULL};
@@ -394,6 +398,8 @@ static void start_statement(stmt *st, const token *first)
         st->kind = K_LOAD;
     } else if (is_word(first, "BEGIN")) {
         st->kind = K_BEGIN;
+    } else if (is_word(first, "SHOW")) {
+        st->kind = K_SHOW;
     } else if (is_word(first, "INSERT") || is_word(first, "REPLACE") || is_word(first, "WITH")) {
         st->slot = SLOT_WAIT;
     }
@@ -499,6 +505,24 @@ static void track_names(stmt *st, const token *t)
     }
 }
 
+/* True when name T (a word or a quoted name) reads the session's status counters: one of
+ * status_tables, or STATUS right after SHOW or SHOW SESSION / LOCAL (SHOW GLOBAL STATUS and
+ * SHOW TABLE / SLAVE / ENGINE ... STATUS read no session counter). */
+static bool reads_session_status(const stmt *st, const token *t)
+{
+    if (!is_name(t))
+        return false;
+    const char *s;
+    size_t n;
+    name_of(t, &s, &n);
+    token content = {T_WORD, s, n, false};
+    if (is_any(&content, status_tables))
+        return true;
+    bool scope = is_word(&st->prev, "SESSION") || is_word(&st->prev, "LOCAL");
+    return st->kind == K_SHOW && is_word(t, "STATUS") &&
+           (st->ntok == 1 || (st->ntok == 2 && scope));
+}
+
 /* The effects of token T of statement ST. */
 static void scan_token(stmt *st, const token *t)
 {
@@ -510,6 +534,8 @@ static void scan_token(stmt *st, const token *t)
     if (st->kind == K_BEGIN && st->ntok == 1 && !is_word(t, "WORK"))
         st->effects |= PS_SQL_SESSION; /* BEGIN NOT ATOMIC ... END: a compound statement */
     if (t->kind == T_AT && !account_name(st, t))
+        st->effects |= PS_SQL_SESSION;
+    else if (reads_session_status(st, t))
         st->effects |= PS_SQL_SESSION;
     else if (t->kind == T_WORD)
         scan_word(st, t);
@@ -643,7 +669,8 @@ const char *ps_sql_effect_reason(unsigned effects)
                "FOR EXPORT / BACKUP)";
     if (effects & PS_SQL_SESSION)
         return "session state the shim cannot replay or rule out (user variable, temporary "
-               "table, prepared SQL, session variable, stored function or procedure...)";
+               "table, prepared SQL, session variable, stored function or procedure, session "
+               "status counters read...)";
     if (effects & PS_SQL_FOUND_ROWS)
         return "SQL_CALC_FOUND_ROWS result pending";
     return "";

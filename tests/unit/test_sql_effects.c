@@ -351,6 +351,31 @@ Test(sql_effects, text_whose_quoting_depends_on_the_charset_pins)
     cr_expect(fx("SELECT \xa9`x`") & PS_SQL_SESSION);
 }
 
+/* Session status counters start afresh in a new session: a program that reads its own keeps
+ * its session (issue 9 item 6). Other STATUS statements read nothing of the session. */
+Test(sql_effects, reading_the_session_status_counters_pins)
+{
+    const char *status[] = {"SHOW STATUS",
+                            "show session status like 'Com_select'",
+                            "SHOW LOCAL STATUS WHERE Variable_name = 'Questions'",
+                            "SHOW /*!50000 SESSION */ STATUS",
+                            "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS",
+                            "SELECT * FROM information_schema.`session_status`",
+                            "SELECT * FROM performance_schema.status_by_thread",
+                            "SELECT 1; SHOW STATUS LIKE 'Last_query_cost'",
+                            NULL};
+    expect_bits(status, PS_SQL_SESSION);
+    const char *harmless[] = {"SHOW GLOBAL STATUS LIKE 'Threads_connected'",
+                              "SHOW TABLE STATUS",
+                              "SHOW ENGINE INNODB STATUS",
+                              "SHOW MASTER STATUS",
+                              "SHOW PROCEDURE STATUS",
+                              "SELECT status FROM items",
+                              "SELECT * FROM information_schema.GLOBAL_STATUS",
+                              NULL};
+    expect_harmless(harmless);
+}
+
 Test(sql_effects, only_replayable_tells_whether_the_text_explains_a_state_change)
 {
     const struct {

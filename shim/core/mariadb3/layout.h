@@ -231,20 +231,27 @@ MDB_PRIVATE bool mdb_reset(void *h, ps_conn *c, unsigned lasting);
  * wait_timeout): one query, nested. Leaves H's results to the caller (F->login_known false
  * when the query failed). */
 MDB_PRIVATE void mdb_read_login(MYSQL *h, mdb_facts *f);
-/* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings. */
+/* Re-authenticates C's parked connection as itself with the options of unconnected APP
+ * (lent): COM_CHANGE_USER, a statement, APP's init commands; *ERR gets the error otherwise. */
+MDB_PRIVATE enum ps_reauth mdb_reauthenticate(void *app, ps_conn *c, ps_connect_error *err);
+/* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings, and its
+ * last command did not fail with the server's error (SHOW WARNINGS would show it). */
 MDB_PRIVATE const char *mdb_unreapable(void *h);
-/* LAST_INSERT_ID() of H's session (one nested query); false when it cannot be read. */
-MDB_PRIVATE bool mdb_last_insert_id(void *h, unsigned long long *id);
 /* True when H's server has every variable of ps_sql_replayed_variables (MariaDB). */
 MDB_PRIVATE bool mdb_variables_replayable(void *h);
-/* The SET giving a new connection H's values of ps_sql_replayed_variables (one nested query;
- * malloc'd), or NULL when they could not be read. */
-MDB_PRIVATE char *mdb_read_variables(void *h);
+/* Reads LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT() of H's session into *V and, when
+ * VARIABLES is not NULL, into *VARIABLES the SET giving a new connection H's values of
+ * ps_sql_replayed_variables (malloc'd): one nested query. False (V and *VARIABLES unchanged)
+ * when they cannot be read. */
+MDB_PRIVATE bool mdb_read_values(void *h, ps_replay_values *v, char **variables);
 /* Adopts C into husk H, tracks H again and replays the husk's autocommit, charset, database,
- * LAST_INSERT_ID and VARIABLES (mdb_read_variables' SET; NULL: none); false when the replay
- * failed. */
-MDB_PRIVATE bool mdb_renew(void *h, ps_conn *c, unsigned long long last_insert_id,
-                           const char *variables);
+ * V's LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT(), and VARIABLES (mdb_read_values' SET;
+ * NULL: none). Unless DONE, H reads as the husk did (database, charset, status, insert id)
+ * with the failed step's error. */
+MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values *v,
+                                     const char *variables);
+/* True when the program set MYSQL_OPT_RECONNECT on H. */
+MDB_PRIVATE bool mdb_reconnects(void *h);
 /* The server's wait_timeout in ms read on H (0 unknown); H then shows C's connect results. */
 MDB_PRIVATE int64_t mdb_server_wait_timeout(void *h, ps_conn *c);
 
