@@ -221,6 +221,18 @@ MDB_PRIVATE bool mdb_server_full(void *h);
 
 /* ---- session.c: what a session holds, its reset and its replay ---------------------------- */
 
+/* True when ERR came from the server (an error packet), not from the client library. */
+MDB_PRIVATE bool mdb_server_error(unsigned err);
+/* Runs QUERY on H (nested) and discards every result; true on success. */
+MDB_PRIVATE bool mdb_run_discarding(MYSQL *h, const char *query);
+/* Appends ", " to the SET statement SQL (N bytes) when it already has an assignment. */
+MDB_PRIVATE void mdb_set_separator(char *sql, size_t n);
+/* Runs H's init commands (MYSQL_INIT_COMMAND) again, as a fresh connect runs them. */
+MDB_PRIVATE bool mdb_replay_init_commands(MYSQL *h);
+/* Gives back on H, after a reset or a re-authentication, what the login set (F) and what the
+ * reset leaves of the lease's LASTING effects (README "What the reset covers"). */
+MDB_PRIVATE bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting);
+
 /* NULL when H's connection can be reset and parked; else why not (static text). */
 MDB_PRIVATE const char *mdb_unparkable(void *h);
 /* Resets H's session and restores C's connect-time database, charset, status and init
