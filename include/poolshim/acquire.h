@@ -22,8 +22,11 @@ enum ps_connected ps_acquire_connect(const ps_client_ops *cl, ps_pool *p, void *
                                      const ps_connect_args *args);
 
 /* Renews lease L (MOVING, the caller's; its handle a husk): gets a connection for L's pool
- * with the pool's arguments and replays the husk's session. True: L is LIVE with it. False:
- * the handle carries the error (a husk again), and L is still MOVING, without a connection. */
-bool ps_acquire_renew(const ps_client_ops *cl, ps_lease *l);
+ * with the pool's arguments and replays the husk's session. DONE: L is LIVE with it.
+ * Otherwise the handle carries the error, a husk again, and L is still MOVING, without a
+ * connection: LOST when no connection could be had or it failed under the replay (the husk's
+ * session is intact: a later renewal may succeed), REFUSED when the server refused part of the
+ * session (the caller breaks L). */
+enum ps_replay ps_acquire_renew(const ps_client_ops *cl, ps_lease *l);
 
 #endif

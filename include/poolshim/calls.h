@@ -16,9 +16,10 @@ void ps_calls_init(const ps_client_ops *cl);
 extern const ps_call_hooks ps_call_hooks_table;
 
 /* Starts a call on H. SENDS_COMMAND: this call sends a command, so a reaped H gets a
- * connection back first (with its session replayed), and an inherited one its own. Returns
- * false when that failed: H then carries the error and the call must fail without touching
- * the network. */
+ * connection back first (with its session replayed), and an inherited one its own, while a
+ * broken one (a renewal the server refused) fails like a connection the server dropped, or
+ * tries again when the program set its reconnect option. Returns false when the command
+ * cannot go on: H then carries the error and the call must fail without touching the network. */
 bool ps_call_begin(ps_call *call, void *h, bool sends_command) __attribute__((warn_unused_result));
 
 /* Ends a call on H with its outcome O. */

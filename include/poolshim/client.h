@@ -38,10 +38,36 @@ typedef struct ps_call_hooks {
     void (*end)(ps_call *call, void *h, const ps_call_outcome *o);
 } ps_call_hooks;
 
+/* What the server's per-session functions said for a handle's session when it was reaped,
+ * for its renewal to give back (LAST_INSERT_ID(), and the last statement's FOUND_ROWS() and
+ * ROW_COUNT()). */
+typedef struct ps_replay_values {
+    unsigned long long last_insert_id;
+    unsigned long long found_rows;
+    long long row_count;
+    bool diagnostics_known; /* found_rows and row_count were read (else: unknown, not replayed) */
+} ps_replay_values;
+
+/* How the replay of a husk's session on a new connection ended. */
+enum ps_replay {
+    PS_REPLAY_DONE,    /* the session is the husk's again */
+    PS_REPLAY_LOST,    /* the connection failed under it: nothing was refused, another may do */
+    PS_REPLAY_REFUSED, /* the server refused part of it (the database was dropped or its
+                          privileges revoked...): no new session can be the husk's now */
+};
+
 /* Errors the core asks the client layer to report in the library's own terms. */
 enum ps_failure {
     PS_FAIL_TOO_MANY, /* the pool's cap held for the whole wait: the server's 1040 */
     PS_FAIL_GONE,     /* the session cannot continue: the library's "server has gone away" */
+};
+
+/* How a re-authentication of a parked connection ended (see reauthenticate). */
+enum ps_reauth {
+    PS_REAUTH_OK,      /* accepted, and the session runs statements: it reads like a new one */
+    PS_REAUTH_REFUSED, /* the server refused the credentials (or accepted them into a session
+                          that can run no statement: an expired password) */
+    PS_REAUTH_FAILED,  /* anything else (connection lost, init command failed, out of memory) */
 };
 
 typedef struct ps_client_ops {
@@ -64,6 +90,15 @@ typedef struct ps_client_ops {
     void *(*transport)(void *h);
     /* Pings a parked handle without reconnecting; true when it is alive. */
     bool (*validate)(void *parked);
+    /* Re-authenticates C's parked connection (C->handle) with the user, password and database
+     * it was connected with, and with the options of the app's unconnected handle APP (lent
+     * for the call: the character set, authentication options and init commands a fresh
+     * connect of APP would use): COM_CHANGE_USER, which also resets the session, a statement
+     * (a session that cannot run one is refused), then APP's init commands. OK: C's handle
+     * then reads like a fresh connect's (C's facts hold). Otherwise *ERR gets the error; the
+     * connection must be closed. A refusal takes the server about a second (it delays every
+     * failed COM_CHANGE_USER). */
+    enum ps_reauth (*reauthenticate)(void *app, ps_conn *c, ps_connect_error *err);
     /* True when a parked handle's socket has input or a hangup waiting (a server restart or
      * KILL closed it): one non-blocking poll, no round trip. */
     bool (*input_pending)(void *parked);
@@ -76,12 +111,19 @@ typedef struct ps_client_ops {
     void (*adopt)(void *app, ps_conn *c);
     /* NULL when H's connection can be reset and parked; else why not. */
     const char *(*unparkable)(void *h);
-    /* Resets H's session and restores the connect-time state recorded in C; false when the
-     * connection must be closed for real instead. */
-    bool (*reset)(void *h, ps_conn *c);
+    /* Resets H's session and restores the connect-time state recorded in C, including what
+     * the reset leaves behind of what the lease did: LASTING is every ps_sql_effect bit since
+     * it began (README "What the reset covers"; extra round trips only for the bits that need
+     * them). False when the connection must be closed for real instead (the reset failed, or
+     * the session holds state no reset can give back). */
+    bool (*reset)(void *h, ps_conn *c, unsigned lasting);
     /* Moves H's connection into a new heap handle (returned; NULL on OOM), leaving H as the
      * library leaves a closed handle (freed when the library allocated it). */
     void *(*detach)(void *h);
+    /* True when parked handle H stays usable across the library's mysql_server_end and its
+     * next initialisation (nothing it uses is freed or unloaded by the end). Runs under the
+     * pool lock: it must not block. */
+    bool (*outlives_library_end)(void *parked);
     /* Closes a parked handle for real (the library's quit goes to the server). */
     void (*close)(void *parked);
     /* Closes H (parked, or the app's: freed as mysql_close frees it) without a word on the
@@ -109,8 +151,16 @@ typedef struct ps_client_ops {
     bool (*track)(void *h);
     /* NULL when idle handle H may be reaped now; else why not (static text). */
     const char *(*unreapable)(void *h);
-    /* LAST_INSERT_ID() of H's session (one query); false when it cannot be read. */
-    bool (*last_insert_id)(void *h, unsigned long long *id);
+    /* True when the session variables a replayable SET changed (PS_SQL_VARIABLES) can be read
+     * back from H's server and set again on another connection (no I/O). */
+    bool (*variables_replayable)(void *h);
+    /* Reads what a renewal must give back of H's session (one query, before its reset; run it
+     * after save_results: it changes H's results): LAST_INSERT_ID(), FOUND_ROWS() and
+     * ROW_COUNT() into *V and, when VARIABLES is not NULL, into *VARIABLES the statement that
+     * sets every variable of ps_sql_replayed_variables to its value in H's session (malloc'd).
+     * False (V and *VARIABLES unchanged) when they cannot be read (the connection is gone) or
+     * on OOM. */
+    bool (*read_values)(void *h, ps_replay_values *v, char **variables);
     /* Saves what H's last call left for the program (results, errors, mysql_info()) before
      * the shim runs its own commands on H; NULL on OOM. */
     void *(*save_results)(void *h);
@@ -120,9 +170,15 @@ typedef struct ps_client_ops {
      * NULL on OOM (H unchanged, SAVED still consumed). */
     void *(*husk)(void *h, void *saved, char **info);
     /* Renews husk H: puts connection C (C->handle parked) into it, then replays H's session:
-     * autocommit, character set, current database and LAST_INSERT_ID; false when the replay
-     * failed (the caller turns H back into a husk and closes the connection). */
-    bool (*renew)(void *h, ps_conn *c, unsigned long long last_insert_id);
+     * autocommit, character set, current database, V (LAST_INSERT_ID(), then FOUND_ROWS()
+     * and ROW_COUNT() as the program's last statement left them, when V knows them) and
+     * VARIABLES (from read_values; NULL: none) the session variables. Unless DONE, H holds C's
+     * connection but reads as the husk did (database, charset, status, insert id) with the
+     * error of the replay's failed step: the caller turns it back into a husk and closes the
+     * connection. */
+    enum ps_replay (*renew)(void *h, ps_conn *c, const ps_replay_values *v, const char *variables);
+    /* True when the program asked H to reconnect by itself (MYSQL_OPT_RECONNECT). */
+    bool (*reconnects)(void *h);
     /* Frees husk H as mysql_close would. */
     void (*close_husk)(void *h);
     /* Makes a new parked connection with H's options and ARGS; NULL on failure, with the

@@ -12,10 +12,11 @@
  *     it has none); ps_keeper_wake with an earlier deadline wakes it. It never polls.
  *   - Fork: the thread does not exist in the child; the child's first wake starts its own.
  *   - Stopped by ps_keeper_stop: before every drain (mysql_library_end: restarted by the next
- *     wake) and at exit, for good, from an atexit handler registered when the thread first
- *     starts (so it runs before the shim's exit drain and before the exit handlers of the
- *     libraries initialised by then, such as OpenSSL's). A job already running is waited for,
- *     at most PS_KEEPER_STOP_WAIT_MS: exit never hangs on the keeper.
+ *     wake, which the shim makes itself once the library's end has returned when parked
+ *     connections were kept) and at exit, for good, from an atexit handler registered when the
+ *     thread first starts (so it runs before the shim's exit drain and before the exit handlers
+ *     of the libraries initialised by then, such as OpenSSL's). A job already running is
+ *     waited for, at most PS_KEEPER_STOP_WAIT_MS: exit never hangs on the keeper.
  *
  * Deadlines are ps_now_ms() times (CLOCK_MONOTONIC milliseconds). Thread-safe. The keeper's
  * lock is never held while the job runs and never taken inside another shim lock's hold by

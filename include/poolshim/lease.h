@@ -8,20 +8,32 @@
  * build), keeps the lists and the handle/transport indexes in step, and wakes the threads
  * waiting for a move to end:
  *
- *           begin                 pick (reap), enter (renew)
- *    NEW ----------> LIVE  -----------------------------------> MOVING
- *                     ^  ^ <---------------- kept, renewed -----  |  ^
- *                     |  |                                        |  |
- *          take       |  +--- fork (child): LIVE -> INHERITED     |  | enter (renew)
- *   CLOSED <----------+           INHERITED --- enter ----------> +  |
- *     ^   <--- take --- INHERITED                                 v  |
- *     +------- take --------------------------------------------- REAPED
+ *             begin            pick (reap), enter (renew)
+ *      NEW ---------> LIVE ----------------------------------> MOVING <-----------+
+ *                      ^ <------------- kept, renewed -------- | ^  |             |
+ *                      |                                       | |  | refused     |
+ *                      +-- fork (child) --> INHERITED -- enter --+  v             |
+ *                                                              | |  BROKEN -------+
+ *           reaped, take-over failed, replay lost, ...         v |    enter (renew again:
+ *                                                          REAPED |   the program reconnects)
+ *                                                              |  |
+ *                                                              +--+ enter (renew)
+ *
+ *   take (mysql_close): LIVE, REAPED, INHERITED, BROKEN -> CLOSED; MOVING -> CLOSED only in a
+ *   forked child (a parent thread was moving the lease at fork time). BROKEN -> CLOSED also when
+ *   the program's own mariadb_reconnect gave the handle a new connection (unpooled).
  *
  *   LIVE      the handle holds lease->conn; on the LRU list (least recently used first);
  *   MOVING    one thread (a reaper, the handle's own thread renewing or taking over an
  *             inherited connection) owns the lease; every other thread waits (condition
  *             variable) for the move to end;
  *   REAPED    the handle is a husk: no connection, client-side results and options kept;
+ *   BROKEN    a husk whose session a renewal could not give back (the server refused part of
+ *             it: its database dropped or revoked...): like a session the server dropped, every
+ *             command fails (2006) until the program closes the handle; with the program's
+ *             MYSQL_OPT_RECONNECT each command tries a renewal again instead, as the library
+ *             reconnects a lost connection. Never runs a statement in a session that is not
+ *             the husk's;
  *   INHERITED forked child: the handle holds the parent's connection. The child's calls pass
  *             straight through until its first command takes it over (MOVING): the parent's
  *             connection is let go without a word and the handle renewed with its own;
@@ -46,6 +58,7 @@ enum ps_lease_state {
     PS_LEASE_MOVING,
     PS_LEASE_REAPED,
     PS_LEASE_INHERITED,
+    PS_LEASE_BROKEN,
     PS_LEASE_CLOSED,
     PS_LEASE_NSTATES
 };
@@ -60,9 +73,13 @@ typedef struct ps_trace {
 
 /* What the program's statements left in the session since the lease began (or its reset). */
 typedef struct ps_lease_session {
-    unsigned effects;                  /* sticky ps_sql_effect bits */
-    bool found_rows_pending;           /* the last statement used SQL_CALC_FOUND_ROWS */
-    unsigned long long last_insert_id; /* last generated id seen in an OK packet */
+    unsigned effects;        /* sticky ps_sql_effect bits (cleared by the program's own reset) */
+    unsigned lasting;        /* every ps_sql_effect bit since the lease began, never cleared:
+                                what the release's reset must give back (PS_SQL_RESET_KEEPS
+                                bits also keep it from reaping) */
+    bool found_rows_pending; /* the last statement used SQL_CALC_FOUND_ROWS */
+    ps_replay_values values; /* what a renewal gives back: last_insert_id is the last generated
+                                id an OK packet reported; the reap reads all of it */
 } ps_lease_session;
 
 typedef struct ps_lease {
@@ -77,6 +94,11 @@ typedef struct ps_lease {
     pthread_t last_thread; /* the thread of the last call (or the connect) */
     ps_lease_session session;
     char *husk_info;              /* the husk's copy of mysql_info() while reaped */
+    char *husk_variables;         /* reaped: the client layer's statement that sets the session
+                                     variables the program set (PS_SQL_VARIABLES) again on the
+                                     next connection; NULL: none */
+    bool husk_variables_lost;     /* reaped: they were set, but could not be read back (the
+                                     connection was gone): the next command fails as lost */
     bool leak_warned;             /* a leak warning was logged (once per lease) */
     const char *unreapable;       /* why the last reap was refused (static text); NULL: try again */
     ps_trace trace;               /* where the handle was connected */
@@ -112,12 +134,23 @@ enum ps_enter {
     PS_ENTER_RENEW,     /* MOVING, the caller's: get a connection back first (reaped, or idle
                            past the server's patience: l->conn still set, reap it first) */
     PS_ENTER_TAKEOVER,  /* MOVING, the caller's: let go of the parent's connection, then renew */
+    PS_ENTER_RECONNECT, /* MOVING, the caller's: a broken handle whose program reconnects: try a
+                           renewal again; if it fails, the lease is BROKEN again */
+    PS_ENTER_BROKEN,    /* a broken handle's command: fail it as on a lost connection, without
+                           touching the network (nothing counted, no lease returned) */
 };
 
-/* Starts a call on HANDLE (TRANSPORT): counts it in progress and tells the caller what to do
- * (*HOW). Only a call that sends a command (SENDS_COMMAND) renews or takes over; result reads
- * never do. Returns the lease, or NULL with PS_ENTER_UNTRACKED. */
-ps_lease *ps_lease_enter(void *handle, void *transport, bool sends_command, enum ps_enter *how);
+/* What kind of call ps_lease_enter starts (bits). */
+enum {
+    PS_CALL_SENDS = 1u << 0,      /* it sends a command (else: it reads results) */
+    PS_CALL_RECONNECTS = 1u << 1, /* the program's reconnect option is set on the handle */
+};
+
+/* Starts a call on HANDLE (TRANSPORT) of kind WHAT (PS_CALL_* bits; true is PS_CALL_SENDS):
+ * counts it in progress and tells the caller what to do (*HOW). Only a call that sends a
+ * command renews, takes over or fails on a broken handle; result reads never do. Returns the
+ * lease, or NULL with PS_ENTER_UNTRACKED or PS_ENTER_BROKEN. */
+ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_enter *how);
 
 /* Ends a call that entered with L: records its outcome O, the time and the thread. */
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
@@ -133,6 +166,10 @@ ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t m
  * WHY (static text, may be NULL) records a refused reap when L stays LIVE. */
 void ps_lease_settle(ps_lease *l, ps_conn *c, void *transport, const char *why);
 
+/* Ends the caller's move of L, whose session a renewal could not give back: BROKEN, with no
+ * connection (see the state model above). */
+void ps_lease_break(ps_lease *l);
+
 /* While the caller moves L: L no longer holds a connection (it was reaped or let go). */
 void ps_lease_drop_conn(ps_lease *l);
 
@@ -145,6 +182,9 @@ void ps_lease_set_transport(ps_lease *l, void *transport);
 
 /* True when L's session holds nothing the shim cannot reproduce on a fresh connection. */
 bool ps_lease_replayable(ps_lease *l);
+
+/* The ps_sql_effect bits that make session S unreplayable (for reasons in reports). */
+unsigned ps_lease_session_dirt(const ps_lease_session *s);
 
 /* A consistent copy of L's session record. */
 ps_lease_session ps_lease_session_get(ps_lease *l);

@@ -76,7 +76,8 @@ enum ps_close_reason {
     PS_CLOSE_DISCARDED, /* LEASED: unsafe to park (closed for real) */
     PS_CLOSE_GONE,      /* LEASED or IDLE: the connection was lost or found dead */
     PS_CLOSE_EXPIRED,   /* idle timeout, lifetime, or over the cap at park */
-    PS_CLOSE_DRAINED,   /* IDLE: drained at exit or mysql_server_end */
+    PS_CLOSE_REFUSED,   /* LEASED or IDLE: the server refused its key's credentials */
+    PS_CLOSE_DRAINED,   /* IDLE: drained at exit (or mysql_server_end, see ps_pool_drain_except) */
     PS_CLOSE_ABANDONED, /* INHERITED or ORPHAN: freed without a word to the server */
 };
 
@@ -97,6 +98,8 @@ typedef struct ps_pool_stats {
     uint64_t reaped;  /* idle handles whose connection was taken back */
     uint64_t renewed; /* reaped handles that got a connection back at their next call */
     uint64_t leak_warnings;
+    uint64_t reauths;         /* parked connections re-authenticated before reuse */
+    uint64_t reauth_refusals; /* ... that the server refused (its key's parked ones closed) */
 } ps_pool_stats;
 
 /* Events the pool counts for its callers (the rest is derived from state changes). */
@@ -106,6 +109,8 @@ enum ps_pool_event {
     PS_EV_REAPED,
     PS_EV_RENEWED,
     PS_EV_LEAK_WARNING,
+    PS_EV_REAUTHENTICATED, /* a parked connection was re-authenticated (or tried to be) */
+    PS_EV_REAUTH_REFUSED,  /* ... and the server refused its credentials */
 };
 
 typedef struct ps_conn ps_conn;
@@ -189,14 +194,29 @@ bool ps_pool_full(ps_pool *p);
 /* Copies P's counters and current sizes. */
 void ps_pool_stats_get(ps_pool *p, ps_pool_stats *out, int *idle, int *leased, int *connecting);
 
-/* Closes every idle connection of every pool (exit, mysql_library_end), after stopping the
- * keeper (waiting for a close it is running; the next park starts it again, except at exit). */
+/* Closes every idle connection of every pool whose parked handle KEEP does not keep (every
+ * one when KEEP is NULL), after stopping the keeper (waiting for a close it is running; the
+ * next park or ps_pool_wake_keeper starts it again, except at exit). KEEP runs under the pool
+ * lock: it must not block, log or call into the pool. Returns how many were closed; *KEPT (may
+ * be NULL) gets how many stayed. */
+int ps_pool_drain_except(bool (*keep)(void *handle), int *kept);
+
+/* Closes every idle connection of every pool (exit), after stopping the keeper. */
 void ps_pool_drain_all(void);
+
+/* Closes every idle connection of P for WHY. */
+void ps_pool_drain(ps_pool *p, enum ps_close_reason why);
 
 /* Installs the pool's job in the keeper (keeper.h): from now on due idle connections are closed
  * on time by the keeper thread, which the first park starts. Without it (the unit tests of the
  * state machine) only acquires close them. */
 void ps_pool_enable_keeper(void);
+
+/* Starts the keeper again after a drain that kept parked connections (mysql_server_end), so
+ * they are still closed when due whether or not the program parks again: wakes it for the
+ * earliest deadline of any idle connection. Nothing when nothing is parked, and nothing after
+ * the keeper was stopped for good (exit). Call with no pool lock held. */
+void ps_pool_wake_keeper(void);
 
 /* The earliest deadline of any idle connection of any pool (ps_now_ms time); INT64_MAX when
  * nothing is parked. */
@@ -215,6 +235,37 @@ void ps_pool_foreach(void (*fn)(const ps_pool_snapshot *s, void *ctx), void *ctx
 /* Checks every list/count invariant of every pool (tests). Returns the number of violations,
  * each described through REPORT when it is not NULL. */
 int ps_pool_check(void (*report)(const char *what, void *ctx), void *ctx);
+
+/* ---- Credentials (pools.c) ------------------------------------------------------------- */
+
+/* A parked connection's session was authenticated when it was made, possibly long ago: the
+ * server may have refused its key's credentials since (ALTER USER, DROP USER, ACCOUNT LOCK,
+ * PASSWORD EXPIRE, REVOKE) while leaving the session alive. So before a connect reuses one,
+ * the key's credentials must have been proven recently: accepted by the server on a
+ * re-authentication whose session then ran a statement (an expired password is accepted
+ * into a session that can run none). A real connect proves nothing for that reason, but it
+ * ends a refusal. */
+enum ps_proof {
+    PS_PROOF_FRESH,   /* proven within the window: reuse as is */
+    PS_PROOF_STALE,   /* re-authenticate before reuse */
+    PS_PROOF_REFUSED, /* the server refused the key's last re-authentication, and no connect
+                         has succeeded since: close parked connections instead of trying */
+};
+
+/* What the server just said about P's credentials. */
+enum ps_login {
+    PS_LOGIN_PROVEN,   /* a re-authentication that started at STARTED_MS was accepted */
+    PS_LOGIN_ACCEPTED, /* a real connect succeeded: a refusal is over (proves nothing) */
+    PS_LOGIN_REFUSED,  /* a re-authentication that started at STARTED_MS was refused */
+};
+
+/* Where P's credentials stand for a reuse now, with the window WINDOW_MS (0: every reuse
+ * re-authenticates). */
+enum ps_proof ps_pool_proof(ps_pool *p, int64_t window_ms);
+
+/* Records what the server said about P's credentials. Of concurrent re-authentications, the
+ * one that started last decides. */
+void ps_pool_login(ps_pool *p, enum ps_login what, int64_t started_ms);
 
 /* ---- Limits learned from the server (pool_limits.c) ---------------------------------- */
 

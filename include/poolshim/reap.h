@@ -12,7 +12,8 @@
 #include "poolshim/lease.h"
 
 /* Takes the connection back from lease L (MOVING, the caller's): saves what the handle shows,
- * reads LAST_INSERT_ID() when needed, resets the session and parks the connection (a dead one
+ * reads what the renewal must give back (LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT()), resets
+ * the session and parks the connection (a dead one
  * is closed), leaving the handle a husk and L without a connection, still MOVING (the caller
  * settles it REAPED or renews it). When the handle cannot be reaped, L is settled LIVE with
  * the reason and false is returned. */

@@ -8,6 +8,7 @@
 #include "poolshim/leak.h"
 #include "poolshim/log.h"
 #include "poolshim/reap.h"
+#include "poolshim/sql_effects.h"
 
 /* What obtain got: a LEASED connection whose handle is parked, or a connected handle the pool
  * cannot keep, or nothing (the error is in the app's handle; NOMEM: nothing was tried). */
@@ -44,6 +45,54 @@ static bool still_alive(const ps_client_ops *cl, ps_conn *c)
     return alive;
 }
 
+/* Re-authenticates idle connection C with the options of HANDLE, the app's (see
+ * reauthenticate). True: C is proven and reads like a new connection. False: C is closed;
+ * when the server refused the credentials, so is every other parked connection of its key
+ * (their sessions are no better proven), and the key stays refused until a connect succeeds:
+ * the caller's real connect then gets the server's own answer. */
+static bool reauthenticated(const ps_client_ops *cl, ps_conn *c, void *handle)
+{
+    ps_pool *p = c->pool;
+    ps_connect_error e;
+    int64_t start = ps_now_ms();
+    enum ps_reauth r = cl->reauthenticate(handle, c, &e);
+    ps_pool_note(p, r == PS_REAUTH_REFUSED ? PS_EV_REAUTH_REFUSED : PS_EV_REAUTHENTICATED);
+    if (r == PS_REAUTH_OK) {
+        ps_pool_login(p, PS_LOGIN_PROVEN, start);
+        return true;
+    }
+    ps_pool_close(c, r == PS_REAUTH_REFUSED ? PS_CLOSE_REFUSED : PS_CLOSE_GONE);
+    if (r != PS_REAUTH_REFUSED) {
+        ps_debug(ps_pool_label(p), "re-authentication failed (%u %s); closed", e.code, e.message);
+        return false;
+    }
+    ps_pool_login(p, PS_LOGIN_REFUSED, start);
+    ps_pool_drain(p, PS_CLOSE_REFUSED);
+    ps_info(ps_pool_label(p),
+            "the server refused this key's credentials (%u %s): parked connections closed", e.code,
+            e.message);
+    return false;
+}
+
+/* True when idle connection C may be handed to a connect of HANDLE (VERIFY) or to a renewal:
+ * alive and, for a connect, its key's credentials proven within POOLSHIM_REVERIFY_MS
+ * (re-authenticated here when they are not). A renewal continues a session the program never gave
+ * up (the server keeps sessions alive across ALTER USER, DROP USER, REVOKE...): it never
+ * re-verifies. A connection that may not be handed out is closed. */
+static bool usable(const ps_client_ops *cl, ps_conn *c, void *handle, bool verify)
+{
+    switch (verify ? ps_pool_proof(c->pool, ps_cfg.reverify_ms) : PS_PROOF_FRESH) {
+    case PS_PROOF_REFUSED:
+        ps_pool_close(c, PS_CLOSE_REFUSED); /* another refusal would only cost a second */
+        return false;
+    case PS_PROOF_STALE:
+        return reauthenticated(cl, c, handle); /* a round trip: proves it alive too */
+    case PS_PROOF_FRESH:
+    default:
+        return still_alive(cl, c);
+    }
+}
+
 /* Runs a real connect for slot C (CONNECTING) with HANDLE's options and ARGS. Returns C
  * LEASED (handle parked), or NULL: failed (error in HANDLE; *FULL when the server refused it
  * for too many connections), or *UNPOOLED set to a connected handle the pool cannot keep. */
@@ -61,6 +110,7 @@ static ps_conn *connect_new(const ps_client_ops *cl, ps_conn *c, void *handle,
         return NULL;
     }
     ps_pool_connect_outcome(p, NULL, 0);
+    ps_pool_login(p, PS_LOGIN_ACCEPTED, 0);
     const char *why = cl->unpoolable_after(parked);
     void *facts = why ? NULL : cl->record(parked);
     if (!why && !facts)
@@ -89,8 +139,10 @@ static bool backed_off(const ps_client_ops *cl, ps_conn *c, void *handle)
     return true;
 }
 
-/* Gets a connection for P (see obtained), reaping at the cap and on the server's 1040. */
-static obtained obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const ps_connect_args *a)
+/* Gets a connection for P (see obtained), reaping at the cap and on the server's 1040.
+ * VERIFY: for a connect (see usable). */
+static obtained obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const ps_connect_args *a,
+                       bool verify)
 {
     int64_t start = ps_now_ms(), deadline = start + ps_cfg.wait_timeout_ms;
     obtained r = {NULL, NULL, false};
@@ -102,7 +154,7 @@ static obtained obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const 
         bool full = false;
         switch (ps_pool_acquire(p, slice, &r.conn, &waited)) {
         case PS_ACQUIRE_IDLE:
-            if (!still_alive(cl, r.conn))
+            if (!usable(cl, r.conn, handle, verify))
                 continue;
             return r;
         case PS_ACQUIRE_CONNECT:
@@ -133,8 +185,11 @@ static enum ps_connected start_lease(const ps_client_ops *cl, ps_conn *c, void *
 {
     ps_trace trace;
     ps_trace_capture(&trace);
-    if (cl->track(handle) && ps_lease_begin(c, handle, cl->transport(handle), &trace))
+    bool tracked = cl->track(handle);
+    if (tracked && ps_lease_begin(c, handle, cl->transport(handle), &trace))
         return PS_CONNECTED_POOLED;
+    ps_debug(ps_pool_label(c->pool), "not pooling handle %p: %s", handle,
+             tracked ? "out of memory" : "its I/O methods are not the client library's own");
     c->handle = NULL; /* the program's handle keeps it */
     ps_pool_close(c, PS_CLOSE_UNUSED);
     return PS_CONNECTED_UNPOOLED;
@@ -143,7 +198,7 @@ static enum ps_connected start_lease(const ps_client_ops *cl, ps_conn *c, void *
 enum ps_connected ps_acquire_connect(const ps_client_ops *cl, ps_pool *p, void *handle,
                                      const ps_connect_args *args)
 {
-    obtained o = obtain(cl, p, handle, args);
+    obtained o = obtain(cl, p, handle, args, true);
     if (o.unpooled) {
         void *facts = cl->record(o.unpooled);
         ps_conn unpooled = {.pool = p, .handle = o.unpooled, .facts = facts};
@@ -162,11 +217,13 @@ enum ps_connected ps_acquire_connect(const ps_client_ops *cl, ps_pool *p, void *
     return start_lease(cl, o.conn, handle);
 }
 
-/* Turns L's handle back into a husk after a failed replay and closes connection C. */
-static void replay_failed(const ps_client_ops *cl, ps_lease *l, ps_conn *c)
+/* Turns L's handle back into a husk after replay R failed on connection C, and closes C. The
+ * handle reads as the husk did, with the error of the failed step. */
+static void replay_failed(const ps_client_ops *cl, ps_lease *l, ps_conn *c, enum ps_replay r)
 {
     char *info = NULL;
-    ps_warn(ps_pool_label(c->pool), "could not replay the session of a reaped handle");
+    ps_debug(ps_pool_label(c->pool), "replaying handle %p's session: %s", l->handle,
+             r == PS_REPLAY_REFUSED ? "refused by the server" : "connection lost");
     void *parked = cl->husk(l->handle, cl->save_results(l->handle), &info);
     if (parked) {
         free(l->husk_info);
@@ -177,34 +234,41 @@ static void replay_failed(const ps_client_ops *cl, ps_lease *l, ps_conn *c)
     ps_pool_close(c, PS_CLOSE_DISCARDED);
 }
 
-bool ps_acquire_renew(const ps_client_ops *cl, ps_lease *l)
+enum ps_replay ps_acquire_renew(const ps_client_ops *cl, ps_lease *l)
 {
     const ps_connect_args *args = ps_pool_args(l->pool);
     void *h = l->handle;
-    if (!args) {
+    if (!args || l->husk_variables_lost) {
+        /* The session variables died with the connection: this command fails as it would
+         * have on it; the next one gets a fresh session, as after any reconnect. */
+        l->husk_variables_lost = false;
+        l->session.effects &= ~PS_SQL_VARIABLES; /* MOVING: the caller's alone */
         cl->fail(h, PS_FAIL_GONE, NULL);
-        return false;
+        return PS_REPLAY_LOST;
     }
-    obtained o = obtain(cl, l->pool, h, args);
+    obtained o = obtain(cl, l->pool, h, args, false);
     if (o.unpooled) { /* a renewal must replay the session: only a pooled connection can */
         cl->close(o.unpooled);
         cl->fail(h, PS_FAIL_GONE, NULL);
-        return false;
+        return PS_REPLAY_LOST;
     }
     if (!o.conn) {
         if (o.nomem)
             cl->fail(h, PS_FAIL_GONE, NULL);
-        return false;
+        return PS_REPLAY_LOST;
     }
-    if (!cl->renew(h, o.conn, l->session.last_insert_id)) {
-        replay_failed(cl, l, o.conn);
-        return false;
+    enum ps_replay r = cl->renew(h, o.conn, &l->session.values, l->husk_variables);
+    if (r != PS_REPLAY_DONE) {
+        replay_failed(cl, l, o.conn, r);
+        return r;
     }
     o.conn->handle = h;
     cl->track(h);
     free(l->husk_info);
-    l->husk_info = NULL;
+    free(l->husk_variables);
+    l->husk_info = l->husk_variables = NULL;
+    l->session.values.diagnostics_known = false; /* given back: the next reap reads them again */
     ps_lease_settle(l, o.conn, cl->transport(h), NULL);
     ps_pool_note(l->pool, PS_EV_RENEWED);
-    return true;
+    return PS_REPLAY_DONE;
 }

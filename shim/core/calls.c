@@ -5,6 +5,7 @@
 #include "poolshim/acquire.h"
 #include "poolshim/fork.h"
 #include "poolshim/lease.h"
+#include "poolshim/log.h"
 #include "poolshim/reap.h"
 
 static const ps_client_ops *client;
@@ -16,28 +17,60 @@ void ps_calls_init(const ps_client_ops *cl)
     client = cl;
 }
 
-/* Gets moving lease L (the caller's) a connection of its own before its call, per HOW.
- * True when the call may go on (L is LIVE). */
-static bool renew(const ps_client_ops *cl, ps_lease *l, enum ps_enter how)
+/* Gets moving lease L (the caller's) a connection of its own before its call, per HOW. DONE
+ * when the call may go on (L is LIVE); else why not (see ps_acquire_renew). */
+static enum ps_replay renew(const ps_client_ops *cl, ps_lease *l, enum ps_enter how)
 {
     if (how == PS_ENTER_TAKEOVER && !ps_fork_take_over(cl, l))
-        return false;
+        return PS_REPLAY_LOST;
     if (l->conn && !ps_reap(cl, l))
-        return true; /* idle past the server's patience, but not reapable: settled LIVE */
+        return PS_REPLAY_DONE; /* idle past the server's patience, but not reapable: LIVE */
     return ps_acquire_renew(cl, l);
+}
+
+/* The PS_CALL_* bits of a call on H that sends a command when SENDS_COMMAND. */
+static unsigned call_kind(const ps_client_ops *cl, void *h, bool sends_command)
+{
+    if (!sends_command)
+        return 0;
+    return PS_CALL_SENDS | (cl->reconnects(h) ? PS_CALL_RECONNECTS : 0);
+}
+
+/* Ends the move of lease L (the caller's) whose renewal for H's call, entered as HOW, ended
+ * with R: broken when the server refused the session (or a broken lease's try failed), else
+ * reaped (a husk whose next command tries again); the call is over. */
+static void renewal_failed(ps_lease *l, void *h, enum ps_enter how, enum ps_replay r)
+{
+    static const ps_call_outcome failed = {false, 0, false, 0};
+    if (r == PS_REPLAY_REFUSED && how != PS_ENTER_RECONNECT)
+        ps_warn(ps_pool_label(l->pool),
+                "could not replay the session of reaped handle %p (its error says why): the "
+                "handle now fails like a connection the server dropped",
+                h);
+    if (r == PS_REPLAY_REFUSED || how == PS_ENTER_RECONNECT)
+        ps_lease_break(l);
+    else
+        ps_lease_settle(l, NULL, NULL, NULL);
+    ps_lease_leave(l, &failed);
 }
 
 bool ps_call_begin(ps_call *call, void *h, bool sends_command)
 {
     const ps_client_ops *cl = client;
     enum ps_enter how = PS_ENTER_UNTRACKED;
-    ps_lease *l = cl ? ps_lease_enter(h, cl->transport(h), sends_command, &how) : NULL;
+    ps_lease *l =
+        cl ? ps_lease_enter(h, cl->transport(h), call_kind(cl, h, sends_command), &how) : NULL;
     call->lease = l;
-    if (how == PS_ENTER_UNTRACKED || how == PS_ENTER_CALL || renew(cl, l, how))
+    if (how == PS_ENTER_BROKEN) { /* its session is gone, as if the server had dropped it */
+        cl->fail(h, PS_FAIL_GONE, NULL);
+        return false;
+    }
+    if (how == PS_ENTER_UNTRACKED || how == PS_ENTER_CALL)
         return true;
-    static const ps_call_outcome failed = {false, 0, false, 0};
-    ps_lease_settle(l, NULL, NULL, NULL); /* a husk, REAPED */
-    ps_lease_leave(l, &failed);
+    enum ps_replay r = renew(cl, l, how);
+    if (r == PS_REPLAY_DONE)
+        return true;
+    renewal_failed(l, h, how, r);
     call->lease = NULL;
     return false;
 }

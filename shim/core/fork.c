@@ -36,8 +36,11 @@ void ps_fork_child(void)
 static const char *unmovable(const ps_client_ops *cl, ps_lease *l)
 {
     const char *why = cl->unreapable(l->handle);
+    ps_lease_session s = ps_lease_session_get(l);
     if (!why && !ps_lease_replayable(l))
-        why = ps_sql_effect_reason(ps_lease_session_get(l).effects);
+        why = ps_sql_effect_reason(ps_lease_session_dirt(&s));
+    if (!why && (s.effects & PS_SQL_VARIABLES))
+        why = "session variables set with SET, which only the parent's connection could tell";
     return why;
 }
 

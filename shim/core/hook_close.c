@@ -29,7 +29,7 @@ static void release(const ps_client_ops *cl, ps_lease *l, enum ps_lease_state wa
         return;
     }
     const char *why = cl->unparkable(m);
-    if (!why && !cl->reset(m, c))
+    if (!why && !cl->reset(m, c, l->session.lasting))
         why = "reset failed";
     if (!why) {
         void *parked = cl->detach(m);
@@ -77,10 +77,26 @@ int ps_hook_mysql_close_start(MYSQL *m)
     return r;
 }
 
+/* mysql_server_end (mysql_library_end): the program ends the library, often to start it again
+ * at its next connect (DBD::MariaDB does so whenever its last handle closes). Parked
+ * connections are the shim's, not the library's: the end does not track them, and they stay
+ * usable once the next mysql_init has initialised the library again, so they are kept for the
+ * next connect (closed when due by the keeper, restarted after the end, or at exit, as always);
+ * only those the end could break are closed now. */
 void ps_hook_mysql_server_end(void)
 {
-    if (ps_shim())
-        ps_pool_drain_all();
+    const ps_client_ops *cl = ps_shim();
+    if (cl && ps_depth == 0) {
+        int kept = 0, closed = ps_pool_drain_except(cl->outlives_library_end, &kept);
+        ps_debug(NULL,
+                 "mysql_server_end: %d parked connection(s) kept for the next connect, %d closed "
+                 "(compressed, or TLS the end would break)",
+                 kept, closed);
+    }
     if (ps_real_mysql_server_end)
-        ps_real_mysql_server_end();
+        PS_NESTED(ps_real_mysql_server_end());
+    /* The drain stopped the keeper so that none of its closes overlaps the end; the kept
+     * connections are still closed when due, whether or not the program connects again. */
+    if (cl && ps_depth == 0)
+        ps_pool_wake_keeper();
 }

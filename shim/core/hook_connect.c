@@ -53,6 +53,28 @@ static MYSQL *pooled_connect(const ps_client_ops *cl, ps_pool *p, MYSQL *m,
     }
 }
 
+/* Why a connect of M must pass straight through whatever M is; NULL when it may be pooled. The
+ * library's own reconnect (mariadb_reconnect: a mysql_init + mysql_real_connect on a stack
+ * temporary, then a struct copy into the program's handle) must never be pooled. In 3.3 every
+ * internal path to it (mthd_my_send_cmd's reconnect before and after a failed write,
+ * mysql_ping's retry) calls mariadb_reconnect through the library's PLT, so the shim's
+ * mariadb_reconnect hook has raised ps_depth; a call that comes from the library's own code
+ * anyway (a build that calls mariadb_reconnect directly) is caught by its return address. The
+ * CLIENT_REMEMBER_OPTIONS flag tells nothing: drivers pass it on every connect. */
+static const char *passthrough_reason(const ps_client_ops *cl, MYSQL *m)
+{
+    if (!cl)
+        return "pooling is off (POOLSHIM_DISABLE, or an unsupported client library)";
+    if (ps_depth > 0)
+        return "a connect inside a client library call (the client library's own reconnect, "
+               "or a non-blocking connect)";
+    if (ps_real_in_library(ps_caller))
+        return "called from inside the client library (the client library's own reconnect)";
+    if (!m)
+        return "NULL handle";
+    return NULL;
+}
+
 MYSQL *ps_hook_mysql_real_connect(MYSQL *m, const char *host, const char *user, const char *passwd,
                                   const char *db, unsigned int port, const char *unix_socket,
                                   unsigned long flags)
@@ -62,13 +84,12 @@ MYSQL *ps_hook_mysql_real_connect(MYSQL *m, const char *host, const char *user, 
     ps_close_guard_forget(m); /* a handle being connected is no longer a closed one */
     if (!ps_real_mysql_real_connect)
         return NULL;
-    /* CLIENT_REMEMBER_OPTIONS marks the library's own reconnect on a stack temporary. */
-    if (!cl || ps_depth > 0 || !m || (flags & CLIENT_REMEMBER_OPTIONS))
-        return real_connect(m, &a);
-    const char *why = cl->unpoolable_before(m, &a);
+    const char *why = passthrough_reason(cl, m);
+    if (!why)
+        why = cl->unpoolable_before(m, &a);
     ps_pool *p = why ? NULL : pool_for(cl, m, &a);
     if (!p) {
-        ps_debug(NULL, "not pooling: %s", why ? why : "out of memory");
+        ps_debug(NULL, "not pooling handle %p: %s", (void *)m, why ? why : "out of memory");
         return real_connect(m, &a);
     }
     ps_housekeep(cl);
@@ -84,6 +105,8 @@ int ps_hook_mysql_real_connect_start(MYSQL **ret, MYSQL *m, const char *host, co
     if (!ps_real_mysql_real_connect_start)
         return 0;
     /* Non-blocking connects are never pooled; the nested mysql_real_connect passes through. */
+    ps_debug(NULL, "not pooling handle %p: non-blocking connect (mysql_real_connect_start)",
+             (void *)m);
     PS_NESTED(r = ps_real_mysql_real_connect_start(ret, m, host, user, passwd, db, port,
                                                    unix_socket, flags));
     return r;

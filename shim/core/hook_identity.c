@@ -10,6 +10,14 @@
 #include "poolshim/lease.h"
 #include "poolshim/shim.h"
 
+/* Lets go of M's broken lease after the library's own reconnect gave M a new session (in the
+ * husk's database, as without the shim): the program asked for it, and it is not pooled. */
+static void forget_broken(const ps_client_ops *cl, MYSQL *m)
+{
+    enum ps_lease_state was;
+    ps_lease_free(ps_lease_take(m, cl->transport(m), &was));
+}
+
 my_bool ps_hook_mariadb_reconnect(MYSQL *m)
 {
     const ps_client_ops *cl = ps_shim();
@@ -34,7 +42,9 @@ my_bool ps_hook_mariadb_reconnect(MYSQL *m)
      * all nested, all passed through. Then the lease follows the new transport, and M's I/O
      * is tracked again (the struct copy brought the library's methods back). */
     PS_NESTED(r = ps_real_mariadb_reconnect(m));
-    if (l && r == 0) {
+    if (l && r == 0 && l->state == PS_LEASE_BROKEN)
+        forget_broken(cl, m);
+    else if (l && r == 0) {
         ps_lease_set_transport(l, cl->transport(m));
         cl->track(m);
     }

@@ -62,7 +62,8 @@ static void warn_leak(const ps_lease *l, void *ctx)
     (void)ctx;
     int64_t now = ps_now_ms();
     const char *label = ps_pool_label(l->pool);
-    const char *why = l->unreapable ? l->unreapable : ps_sql_effect_reason(l->session.effects);
+    const char *why =
+        l->unreapable ? l->unreapable : ps_sql_effect_reason(ps_lease_session_dirt(&l->session));
     ps_warn(label,
             "possible connection leak: handle %p connected %.1f s ago, idle %.1f s, "
             "cannot be reclaimed: %s; connected at:",

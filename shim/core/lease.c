@@ -24,15 +24,17 @@ static const unsigned dirty_effects = PS_SQL_SESSION | PS_SQL_LOCK;
 #define MOVING    PS_LEASE_MOVING
 #define REAPED    PS_LEASE_REAPED
 #define INHERITED PS_LEASE_INHERITED
+#define BROKEN    PS_LEASE_BROKEN
 #define CLOSED    PS_LEASE_CLOSED
 
 /* The moves lease.h draws (MOVING -> CLOSED only in a forked child). */
 static const bool legal[PS_LEASE_NSTATES][PS_LEASE_NSTATES] = {
     [NEW] = {[LIVE] = 1},
     [LIVE] = {[MOVING] = 1, [CLOSED] = 1, [INHERITED] = 1},
-    [MOVING] = {[LIVE] = 1, [REAPED] = 1, [CLOSED] = 1},
+    [MOVING] = {[LIVE] = 1, [REAPED] = 1, [BROKEN] = 1, [CLOSED] = 1},
     [REAPED] = {[MOVING] = 1, [CLOSED] = 1},
     [INHERITED] = {[MOVING] = 1, [CLOSED] = 1},
+    [BROKEN] = {[MOVING] = 1, [CLOSED] = 1},
 };
 
 static bool listed(enum ps_lease_state s)
@@ -160,6 +162,7 @@ void ps_lease_free(ps_lease *l)
 {
     if (l) {
         free(l->husk_info);
+        free(l->husk_variables);
         free(l);
     }
 }
@@ -180,10 +183,16 @@ ps_lease *ps_lease_find(void *handle, void *transport)
     return l;
 }
 
-/* True when L has no effects the shim cannot replay. */
+unsigned ps_lease_session_dirt(const ps_lease_session *s)
+{
+    return (s->effects & dirty_effects) | (s->lasting & PS_SQL_RESET_KEEPS);
+}
+
+/* True when L has no effects the shim cannot replay (the program's own reset keeps what
+ * PS_SQL_RESET_KEEPS marks, so those pin it for the whole lease). */
 static bool clean(const ps_lease *l)
 {
-    return !(l->session.effects & dirty_effects) && !l->session.found_rows_pending;
+    return !ps_lease_session_dirt(&l->session) && !l->session.found_rows_pending;
 }
 
 /* True when LIVE lease L has idled past the point where its connection may be gone (the
@@ -197,9 +206,10 @@ static bool past_patience(const ps_lease *l)
     return l->calls == 0 && clean(l) && ps_now_ms() - l->last_call_ms >= limit;
 }
 
-/* What a call entering lease L must do. Caller holds the lock. */
-static enum ps_enter entry_for(const ps_lease *l, bool sends_command)
+/* What a call of kind WHAT (PS_CALL_* bits) entering lease L must do. Caller holds the lock. */
+static enum ps_enter entry_for(const ps_lease *l, unsigned what)
 {
+    bool sends_command = (what & PS_CALL_SENDS) != 0;
     switch (l->state) {
     case INHERITED:
         return sends_command ? PS_ENTER_TAKEOVER : PS_ENTER_UNTRACKED;
@@ -207,17 +217,21 @@ static enum ps_enter entry_for(const ps_lease *l, bool sends_command)
         return sends_command ? PS_ENTER_RENEW : PS_ENTER_CALL;
     case LIVE:
         return sends_command && past_patience(l) ? PS_ENTER_RENEW : PS_ENTER_CALL;
+    case BROKEN: /* result reads find nothing to read on the husk, as on a lost connection */
+        if (!sends_command)
+            return PS_ENTER_UNTRACKED;
+        return what & PS_CALL_RECONNECTS ? PS_ENTER_RECONNECT : PS_ENTER_BROKEN;
     default:
         return PS_ENTER_UNTRACKED;
     }
 }
 
-ps_lease *ps_lease_enter(void *handle, void *transport, bool sends_command, enum ps_enter *how)
+ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_enter *how)
 {
     pthread_mutex_lock(&lock);
     ps_lease *l = find_settled(handle, transport);
-    *how = l ? entry_for(l, sends_command) : PS_ENTER_UNTRACKED;
-    if (*how == PS_ENTER_UNTRACKED) {
+    *how = l ? entry_for(l, what) : PS_ENTER_UNTRACKED;
+    if (*how == PS_ENTER_UNTRACKED || *how == PS_ENTER_BROKEN) {
         l = NULL;
     } else {
         if (handle && l->handle != handle)
@@ -237,10 +251,11 @@ void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
     if (o->app_reset)
         l->session.effects = 0;
     l->session.effects |= o->effects & ~PS_SQL_FOUND_ROWS;
+    l->session.lasting |= o->effects;
     if (o->statement || o->app_reset)
         l->session.found_rows_pending = (o->effects & PS_SQL_FOUND_ROWS) != 0;
     if (o->insert_id)
-        l->session.last_insert_id = o->insert_id;
+        l->session.values.last_insert_id = o->insert_id;
     l->last_thread = pthread_self();
     l->unreapable = NULL; /* a new call: judge afresh at the next reap */
     l->last_call_ms = ps_now_ms();
@@ -281,6 +296,16 @@ void ps_lease_settle(ps_lease *l, ps_conn *c, void *transport, const char *why)
     pthread_mutex_unlock(&lock);
 }
 
+void ps_lease_break(ps_lease *l)
+{
+    pthread_mutex_lock(&lock);
+    if (set_state(l, BROKEN)) {
+        l->conn = NULL;
+        l->transport = NULL;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 void ps_lease_drop_conn(ps_lease *l)
 {
     pthread_mutex_lock(&lock);
@@ -315,7 +340,7 @@ void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *
         }
         pthread_mutex_unlock(&lock);
         for (int i = 0; i < n; i++) {
-            copies[i].husk_info = NULL;
+            copies[i].husk_info = copies[i].husk_variables = NULL;
             fn(&copies[i], ctx);
         }
     } while (n == BATCH);
@@ -366,8 +391,8 @@ int ps_lease_check(void (*report)(const char *what, void *ctx), void *ctx)
                 bad += violation(report, ctx, "a lease on the wrong list", s);
             if ((s == LIVE || s == INHERITED) && (!l->conn || !l->transport))
                 bad += violation(report, ctx, "holds no connection", s);
-            if (s == REAPED && (l->conn || l->transport))
-                bad += violation(report, ctx, "reaped but holds a connection", s);
+            if ((s == REAPED || s == BROKEN) && (l->conn || l->transport))
+                bad += violation(report, ctx, "a husk that holds a connection", s);
             found = NULL;
             if (l->handle)
                 HASH_FIND_PTR(by_handle, &l->handle, found);
@@ -402,6 +427,7 @@ void ps_lease_after_fork_child(void)
     {
         set_state(l, CLOSED); /* half-moved by a parent thread: never tracked here */
         free(l->husk_info);
+        free(l->husk_variables);
         free(l);
     }
     DL_FOREACH_SAFE(list[LIVE], l, tmp) set_state(l, INHERITED);

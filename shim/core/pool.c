@@ -213,7 +213,7 @@ static int64_t idle_deadline(const ps_conn *c, int i)
     int64_t t = ps_cfg.idle_timeout_ms;
     if (i >= ps_cfg.min_idle && ps_cfg.surplus_idle_ms < t)
         t = ps_cfg.surplus_idle_ms;
-    int64_t server = __atomic_load_n(&c->pool->server_idle_limit_ms, __ATOMIC_RELAXED);
+    int64_t server = ps_pool_server_idle_limit(c->pool);
     if (server < t)
         t = server;
     int64_t due = c->idle_since_ms + t;
@@ -273,6 +273,13 @@ int64_t ps_pool_next_expiry(void)
     }
     pthread_mutex_unlock(&lock);
     return next;
+}
+
+void ps_pool_wake_keeper(void)
+{
+    int64_t due = ps_pool_next_expiry();
+    if (due != INT64_MAX)
+        ps_keeper_wake(due);
 }
 
 /* The deadlines a park can have brought forward in P: the parked connection's (now first on
@@ -413,14 +420,40 @@ void ps_pool_move(ps_conn *c, ps_pool *to)
     pthread_mutex_unlock(&lock);
 }
 
-void ps_pool_drain_all(void)
+int ps_pool_drain_except(bool (*keep)(void *handle), int *kept)
 {
+    int closed = 0, stayed = 0;
     ps_keeper_stop(false); /* no close of the keeper's overlaps what follows (library end) */
     pthread_mutex_lock(&lock);
     close_orphans();
-    for (ps_pool *p = pools; p; p = p->hh.next)
-        while (p->list[IDLE])
-            set_state(p->list[IDLE], p, CLOSED, PS_CLOSE_DRAINED);
+    for (ps_pool *p = pools; p; p = p->hh.next) {
+        ps_conn *next;
+        for (ps_conn *c = p->list[IDLE]; c; c = next) {
+            next = c->next;
+            if (keep && keep(c->handle)) {
+                stayed++;
+                continue;
+            }
+            set_state(c, p, CLOSED, PS_CLOSE_DRAINED);
+            closed++;
+        }
+    }
+    unlock_and_finish();
+    if (kept)
+        *kept = stayed;
+    return closed;
+}
+
+void ps_pool_drain_all(void)
+{
+    (void)ps_pool_drain_except(NULL, NULL);
+}
+
+void ps_pool_drain(ps_pool *p, enum ps_close_reason why)
+{
+    pthread_mutex_lock(&lock);
+    while (p->list[IDLE])
+        set_state(p->list[IDLE], p, CLOSED, why);
     unlock_and_finish();
 }
 

@@ -32,6 +32,10 @@ struct ps_pool {
     int64_t retry_at_ms;           /* connects fail with last_failure until then */
     int64_t failing_since_ms;      /* 0: the last connect succeeded */
     uint64_t failed_in_outage;     /* connects failed (real or backed off) since then */
+    int64_t proven_ms;             /* start of the last accepted re-authentication ... */
+    bool proven;                   /* ... if there was one (see ps_pool_proof) */
+    bool refused;                  /* the last re-authentication was refused ... */
+    int64_t refused_ms;            /* ... one that started then */
     ps_pool_stats st;
 };
 

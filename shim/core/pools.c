@@ -109,6 +109,49 @@ void ps_pool_note(ps_pool *p, enum ps_pool_event ev)
     case PS_EV_LEAK_WARNING:
         p->st.leak_warnings++;
         break;
+    case PS_EV_REAUTH_REFUSED:
+        p->st.reauth_refusals++;
+        __attribute__((fallthrough)); /* a refused re-authentication is a re-authentication */
+    case PS_EV_REAUTHENTICATED:
+        p->st.reauths++;
+        break;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+enum ps_proof ps_pool_proof(ps_pool *p, int64_t window_ms)
+{
+    int64_t now = ps_now_ms();
+    pthread_mutex_lock(&lock);
+    enum ps_proof r = PS_PROOF_STALE;
+    if (p->refused)
+        r = PS_PROOF_REFUSED;
+    else if (window_ms > 0 && p->proven && now - p->proven_ms <= window_ms)
+        r = PS_PROOF_FRESH;
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+void ps_pool_login(ps_pool *p, enum ps_login what, int64_t started_ms)
+{
+    pthread_mutex_lock(&lock);
+    switch (what) {
+    case PS_LOGIN_PROVEN:
+        if (p->refused && started_ms <= p->refused_ms)
+            break; /* a concurrent, older success does not undo a refusal */
+        if (!p->proven || started_ms > p->proven_ms)
+            p->proven_ms = started_ms; /* concurrent re-authentications: the latest start */
+        p->proven = true;
+        p->refused = false;
+        break;
+    case PS_LOGIN_ACCEPTED:
+        p->refused = false;
+        break;
+    case PS_LOGIN_REFUSED:
+        p->refused = true;
+        p->refused_ms = started_ms;
+        p->proven = false;
+        break;
     }
     pthread_mutex_unlock(&lock);
 }

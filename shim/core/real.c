@@ -2,8 +2,10 @@
 #include "poolshim/real.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "poolshim/log.h"
 
@@ -33,6 +35,8 @@ static const char *const client_libraries[] = {"libmariadb.so.3", "libmysqlclien
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static bool resolved_ok;
+/* The address range [lib_lo, lib_hi) the client library is mapped at (0, 0: unknown). */
+static uintptr_t lib_lo, lib_hi;
 
 /* True when ADDR lies in this shared object (a lookup that found our own wrapper). */
 static bool is_own_symbol(void *addr)
@@ -61,6 +65,41 @@ static void *lookup(const char *name)
     return NULL;
 }
 
+/* dl_iterate_phdr callback: when the object INFO describes holds the address *DATA, records
+ * the span of its loaded segments as the library's range and stops. */
+static int find_range(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uintptr_t addr = *(const uintptr_t *)data, lo = UINTPTR_MAX, hi = 0;
+    bool holds = false;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
+        holds = holds || (addr >= start && addr < end);
+        lo = start < lo ? start : lo;
+        hi = end > hi ? end : hi;
+    }
+    if (!holds)
+        return 0;
+    lib_lo = lo;
+    lib_hi = hi;
+    return 1;
+}
+
+/* Records where the library holding FN is mapped, and pins it (RTLD_NODELETE): the parked
+ * connections and the resolved pointers use its code and data, so a program's dlclose (after
+ * its mysql_library_end, say) must not unmap it while the shim runs. */
+static void locate_library(void *fn)
+{
+    uintptr_t addr = (uintptr_t)fn;
+    dl_iterate_phdr(find_range, &addr);
+    Dl_info info;
+    if (dladdr(fn, &info) && info.dli_fname)
+        (void)dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE); /* never closed */
+}
+
 /* Fills every pointer; logs the missing required ones. */
 static void resolve_all(void)
 {
@@ -73,10 +112,18 @@ static void resolve_all(void)
             resolved_ok = false;
         }
     }
+    if (ps_real_mysql_real_connect)
+        locate_library(*(void **)&ps_real_mysql_real_connect);
 }
 
 bool ps_real_resolve(void)
 {
     pthread_once(&once, resolve_all);
     return resolved_ok;
+}
+
+bool ps_real_in_library(const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr;
+    return lib_lo < lib_hi && a >= lib_lo && a < lib_hi;
 }

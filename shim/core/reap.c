@@ -2,10 +2,12 @@
 #include "poolshim/reap.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "poolshim/config.h"
 #include "poolshim/leak.h"
 #include "poolshim/log.h"
+#include "poolshim/sql_effects.h"
 
 /* Parks (or, dead, closes) connection C whose session was reset, now in handle PARKED. */
 static void give_back(const ps_client_ops *cl, ps_conn *c, void *parked, bool alive)
@@ -19,10 +21,19 @@ static void give_back(const ps_client_ops *cl, ps_conn *c, void *parked, bool al
     ps_pool_close(c, PS_CLOSE_GONE);
 }
 
+/* Why idle handle H of lease L cannot be reaped now (NULL: it can). */
+static const char *unreapable(const ps_client_ops *cl, ps_lease *l, void *h)
+{
+    const char *why = cl->unreapable(h);
+    if (!why && (l->session.effects & PS_SQL_VARIABLES) && !cl->variables_replayable(h))
+        why = "session variables set on a server whose variables the shim does not replay";
+    return why;
+}
+
 bool ps_reap(const ps_client_ops *cl, ps_lease *l)
 {
     void *h = l->handle;
-    const char *why = cl->unreapable(h);
+    const char *why = unreapable(cl, l, h);
     bool alive = cl->transport(h) != NULL;
     if (why && alive) {
         ps_lease_settle(l, l->conn, l->transport, why);
@@ -30,18 +41,28 @@ bool ps_reap(const ps_client_ops *cl, ps_lease *l)
     }
     ps_conn *c = l->conn;
     void *saved = cl->save_results(h);
-    unsigned long long lid = l->session.last_insert_id;
-    /* LAST_INSERT_ID() can only be non-zero after an OK packet reported a generated id (the
-     * statements that set it otherwise keep a handle from being reaped). */
-    alive = alive && saved && (lid == 0 || cl->last_insert_id(h, &lid)) && cl->reset(h, c);
+    /* What the renewal gives back, read before the reset in one query: the diagnostics and,
+     * when the program set any, the session variables. Unread (a dead connection): the last
+     * generated id an OK packet reported (the statements that set LAST_INSERT_ID() otherwise
+     * keep a handle from being reaped), no diagnostics, and variables lost. */
+    ps_replay_values v = l->session.values;
+    v.diagnostics_known = false;
+    char *vars = NULL;
+    bool set_vars = (l->session.effects & PS_SQL_VARIABLES) != 0;
+    alive = alive && saved && cl->read_values(h, &v, set_vars ? &vars : NULL) &&
+            cl->reset(h, c, l->session.lasting);
     char *info = NULL;
     void *parked = cl->husk(h, saved, &info);
     if (!parked) {
+        free(vars);
         ps_lease_settle(l, l->conn, l->transport, "out of memory");
         return false;
     }
     l->husk_info = info; /* the lease is MOVING: the caller's alone */
-    l->session.last_insert_id = lid;
+    free(l->husk_variables);
+    l->husk_variables = vars;
+    l->husk_variables_lost = set_vars && !vars;
+    l->session.values = v;
     ps_lease_drop_conn(l);
     ps_pool_note(c->pool, PS_EV_REAPED);
     ps_debug(ps_pool_label(c->pool), "reaped idle handle %p (%s)", h,

@@ -1,6 +1,16 @@
-/* A small SQL lexer, just enough to classify statements (see sql_effects.h): it skips strings,
- * quoted identifiers and comments (but reads inside MariaDB's executable comments), splits
- * multi-statements on ';', and looks at keywords. */
+/* A small SQL lexer, just enough to classify statements (see sql_effects.h). It errs towards
+ * keeping a handle: whatever it cannot prove harmless counts as session state.
+ *  - Quoting depends on the session's sql_mode, which the text does not show: a backslash in a
+ *    '...' or "..." run is an escape unless NO_BACKSLASH_ESCAPES, and "..." is a string or (with
+ *    ANSI_QUOTES) an identifier, in which a backslash is a plain character. Text with a backslash
+ *    inside quotes is lexed once per rule the server may apply and the verdicts are ORed; "..."
+ *    followed by '(' is a call under either reading.
+ *  - In multi-byte character sets (big5, cp932, gbk, sjis) a backslash or a backtick can be the
+ *    second byte of a character: a byte >= 0x80 right before one makes the text ambiguous.
+ *  - Comments are skipped; MariaDB's executable comments (slash-star-! and slash-star-M-!) are
+ *    read as code.
+ *  - Calls: only names the server resolves to its own functions are harmless (sql_names.h); an
+ *    unknown, quoted or qualified name followed by '(' may run a stored function. */
 #include "poolshim/sql_effects.h"
 
 #include <ctype.h>
@@ -8,16 +18,24 @@
 #include <string.h>
 #include <strings.h>
 
-enum tok_kind { T_END, T_WORD, T_AT, T_ATAT, T_STRING, T_QUOTED_ID, T_SEMI, T_PUNCT };
+#include "poolshim/sql_names.h"
+
+enum tok_kind { T_END, T_WORD, T_AT, T_ATAT, T_STRING, T_QUOTED_ID, T_DQUOTED, T_SEMI, T_PUNCT };
+
+/* Backslashes inside '...' and "..." runs: the escapes a pass applies, the runs that held one. */
+enum { ESC_SINGLE = 1u << 0, ESC_DOUBLE = 1u << 1 };
 
 typedef struct lexer {
     const char *p, *end;
+    unsigned escapes;     /* ESC_* bits this pass treats as escapes */
+    unsigned backslashes; /* ESC_* bits of the runs a backslash was read in */
 } lexer;
 
 typedef struct token {
     enum tok_kind kind;
     const char *s;
     size_t n;
+    bool glued; /* '(' follows with nothing in between */
 } token;
 
 /* True when C can be part of an unquoted word. */
@@ -26,49 +44,70 @@ static bool word_char(char c)
     return isalnum((unsigned char)c) || c == '_' || c == '$';
 }
 
-/* Skips a quoted run starting at the opening quote Q; backslash escapes and doubled quotes. */
+/* Skips a quoted run starting at the opening quote Q: doubled quotes, and backslash escapes
+ * where this pass applies them. */
 static void skip_quoted(lexer *lx, char q)
 {
+    unsigned run = q == '\'' ? ESC_SINGLE : q == '"' ? ESC_DOUBLE : 0;
     lx->p++;
     while (lx->p < lx->end) {
         char c = *lx->p++;
-        if (c == '\\' && q != '`' && lx->p < lx->end)
-            lx->p++;
-        else if (c == q && (lx->p >= lx->end || *lx->p != q))
-            return;
-        else if (c == q)
-            lx->p++;
+        if (c == '\\' && run) {
+            lx->backslashes |= run;
+            if ((lx->escapes & run) && lx->p < lx->end)
+                lx->p++;
+        } else if (c == q) {
+            if (lx->p >= lx->end || *lx->p != q)
+                return;
+            lx->p++; /* a doubled quote stands for one */
+        }
     }
 }
 
-/* Skips white space and comments; executable comments (/ *! and / *M!) are opened, so their
- * content is lexed as code. Returns when at a token or the end. */
+/* Skips the version number after an executable comment's opening, as the server does: only a
+ * digit run that is not glued to a word (the server would read "50000now" differently). */
+static void skip_version(lexer *lx)
+{
+    const char *q = lx->p;
+    while (q < lx->end && isdigit((unsigned char)*q))
+        q++;
+    if (q == lx->end || !word_char(*q))
+        lx->p = q;
+}
+
+/* Skips a comment starting at P (LEFT bytes to the end); false when P starts none. Executable
+ * comments are opened, so their content is lexed as code. */
+static bool skip_comment(lexer *lx, const char *p, size_t left)
+{
+    if (*p == '#' ||
+        (left >= 2 && p[0] == '-' && p[1] == '-' && (left == 2 || isspace((unsigned char)p[2])))) {
+        while (lx->p < lx->end && *lx->p != '\n')
+            lx->p++;
+    } else if (left >= 3 && p[0] == '/' && p[1] == '*' && (p[2] == '!' || p[2] == 'M')) {
+        lx->p += (p[2] == 'M' && left >= 4 && p[3] == '!') ? 4 : 3;
+        skip_version(lx);
+    } else if (left >= 2 && p[0] == '/' && p[1] == '*') {
+        const char *close = NULL;
+        for (const char *q = p + 2; q + 1 < lx->end && !close; q++)
+            if (q[0] == '*' && q[1] == '/')
+                close = q;
+        lx->p = close ? close + 2 : lx->end;
+    } else if (left >= 2 && p[0] == '*' && p[1] == '/') {
+        lx->p += 2; /* end of an executable comment */
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* Skips white space and comments; returns at a token or the end. */
 static void skip_space(lexer *lx)
 {
     while (lx->p < lx->end) {
-        const char *p = lx->p;
-        size_t left = (size_t)(lx->end - p);
-        if (isspace((unsigned char)*p)) {
+        if (isspace((unsigned char)*lx->p))
             lx->p++;
-        } else if (*p == '#' || (left >= 2 && p[0] == '-' && p[1] == '-' &&
-                                 (left == 2 || isspace((unsigned char)p[2])))) {
-            while (lx->p < lx->end && *lx->p != '\n')
-                lx->p++;
-        } else if (left >= 3 && p[0] == '/' && p[1] == '*' && (p[2] == '!' || p[2] == 'M')) {
-            lx->p += (p[2] == 'M' && left >= 4 && p[3] == '!') ? 4 : 3;
-            while (lx->p < lx->end && isdigit((unsigned char)*lx->p))
-                lx->p++;
-        } else if (left >= 2 && p[0] == '/' && p[1] == '*') {
-            const char *close = NULL;
-            for (const char *q = p + 2; q + 1 < lx->end && !close; q++)
-                if (q[0] == '*' && q[1] == '/')
-                    close = q;
-            lx->p = close ? close + 2 : lx->end;
-        } else if (left >= 2 && p[0] == '*' && p[1] == '/') {
-            lx->p += 2; /* end of an executable comment */
-        } else {
+        else if (!skip_comment(lx, lx->p, (size_t)(lx->end - lx->p)))
             return;
-        }
     }
 }
 
@@ -76,13 +115,13 @@ static void skip_space(lexer *lx)
 static token next_token(lexer *lx)
 {
     skip_space(lx);
-    token t = {T_END, lx->p, 0};
+    token t = {T_END, lx->p, 0, false};
     if (lx->p >= lx->end)
         return t;
     char c = *lx->p;
     if (c == '\'' || c == '"' || c == '`') {
         skip_quoted(lx, c);
-        t.kind = c == '`' ? T_QUOTED_ID : T_STRING;
+        t.kind = c == '`' ? T_QUOTED_ID : c == '"' ? T_DQUOTED : T_STRING;
     } else if (c == '@') {
         bool system = lx->p + 1 < lx->end && lx->p[1] == '@';
         lx->p += system ? 2 : 1;
@@ -96,6 +135,7 @@ static token next_token(lexer *lx)
         t.kind = c == ';' ? T_SEMI : T_PUNCT;
     }
     t.n = (size_t)(lx->p - t.s);
+    t.glued = lx->p < lx->end && *lx->p == '(';
     return t;
 }
 
@@ -114,125 +154,523 @@ static bool is_any(const token *t, const char *const *words)
     return false;
 }
 
+/* True when T is the punctuation character C. */
+static bool is_punct(const token *t, char c)
+{
+    return t->kind == T_PUNCT && *t->s == c;
+}
+
+/* True when T can name a function, table or column. */
+static bool is_name(const token *t)
+{
+    return t->kind == T_WORD || t->kind == T_QUOTED_ID || t->kind == T_DQUOTED;
+}
+
+/* True when T ends a statement. */
+static bool ends(const token *t)
+{
+    return t->kind == T_END || t->kind == T_SEMI;
+}
+
+/* The name T spells into *S, *N: a word as written, a quoted run without its quotes. */
+static void name_of(const token *t, const char **s, size_t *n)
+{
+    *s = t->s;
+    *n = t->n;
+    if (t->kind == T_WORD || t->n == 0)
+        return;
+    bool closed = t->n >= 2 && t->s[t->n - 1] == t->s[0];
+    *s = t->s + 1;
+    *n = t->n - (closed ? 2 : 1);
+}
+
+/* ---- SET ---------------------------------------------------------------------------------- */
+
+/* Values SET autocommit accepts that the shim can replay. */
+static const char *const bool_words[] = {"0", "1", "ON", "OFF", "TRUE", "FALSE", NULL};
+
+/* Reads a charset or collation name at T (a word or a quoted name); false when it is not one. */
+static bool charset_name(lexer *lx, token *t)
+{
+    if (t->kind != T_WORD && t->kind != T_STRING && t->kind != T_DQUOTED && t->kind != T_QUOTED_ID)
+        return false;
+    *t = next_token(lx);
+    return true;
+}
+
+const char *const ps_sql_replayed_variables[] = {"character_set_client",
+                                                 "character_set_connection",
+                                                 "character_set_results",
+                                                 "character_set_server",
+                                                 "collation_connection",
+                                                 "collation_server",
+                                                 "sql_mode",
+                                                 "time_zone",
+                                                 "lc_time_names",
+                                                 "tx_isolation",
+                                                 "sql_auto_is_null",
+                                                 "sql_safe_updates",
+                                                 "sql_select_limit",
+                                                 "foreign_key_checks",
+                                                 "unique_checks",
+                                                 "wait_timeout",
+                                                 "interactive_timeout",
+                                                 "net_read_timeout",
+                                                 "net_write_timeout",
+                                                 "max_statement_time",
+                                                 "group_concat_max_len",
+                                                 "div_precision_increment",
+                                                 "innodb_lock_wait_timeout",
+                                                 "lock_wait_timeout",
+                                                 NULL};
+
+/* True when T is a word of digits only. */
+static bool is_digits(const token *t)
+{
+    if (t->kind != T_WORD)
+        return false;
+    for (size_t i = 0; i < t->n; i++)
+        if (!isdigit((unsigned char)t->s[i]))
+            return false;
+    return true;
+}
+
+/* Reads, at *T, the '=' or ':=' of an assignment and a literal after it: a quoted string, a
+ * word (ON, DEFAULT, NULL, a name, a number) or a decimal number, optionally negative; nothing
+ * that reads or calls anything. False when it is not that. On success *T is the next token. */
+static bool literal_value(lexer *lx, token *t)
+{
+    if (is_punct(t, ':'))
+        *t = next_token(lx);
+    if (!is_punct(t, '='))
+        return false;
+    *t = next_token(lx);
+    if (is_punct(t, '-'))
+        *t = next_token(lx);
+    if (t->kind == T_STRING || t->kind == T_DQUOTED) {
+        *t = next_token(lx);
+        return true;
+    }
+    if (t->kind != T_WORD)
+        return false;
+    bool digits = is_digits(t);
+    *t = next_token(lx);
+    if (digits && is_punct(t, '.')) {
+        *t = next_token(lx);
+        if (!is_digits(t))
+            return false;
+        *t = next_token(lx);
+    }
+    return !is_punct(t, '(');
+}
+
+/* Reads one replayable assignment starting at *T: [@@][SESSION.|LOCAL ]autocommit = bool, the
+ * same of a variable of ps_sql_replayed_variables with a literal value (*VARIABLE set), NAMES cs
+ * [COLLATE coll], CHARACTER SET cs, CHARSET cs. False when it is anything else. On success *T
+ * is the token after it. */
+static bool replayable_assignment(lexer *lx, token *t, bool *variable)
+{
+    if (t->kind == T_ATAT)
+        *t = next_token(lx);
+    if (is_word(t, "SESSION") || is_word(t, "LOCAL")) {
+        *t = next_token(lx);
+        if (is_punct(t, '.'))
+            *t = next_token(lx);
+    }
+    if (is_word(t, "autocommit")) {
+        *t = next_token(lx);
+        if (is_punct(t, ':'))
+            *t = next_token(lx);
+        if (!is_punct(t, '='))
+            return false;
+        *t = next_token(lx);
+        if (!is_any(t, bool_words))
+            return false;
+        *t = next_token(lx);
+        return true;
+    }
+    if (is_any(t, ps_sql_replayed_variables)) {
+        *t = next_token(lx);
+        *variable = true;
+        return literal_value(lx, t);
+    }
+    bool names = is_word(t, "NAMES");
+    if (!names && !is_word(t, "CHARSET") &&
+        !(is_word(t, "CHARACTER") && (*t = next_token(lx), is_word(t, "SET"))))
+        return false;
+    *t = next_token(lx);
+    if (!charset_name(lx, t))
+        return false;
+    if (names && is_word(t, "COLLATE")) {
+        *t = next_token(lx);
+        return charset_name(lx, t);
+    }
+    return true;
+}
+
+/* After the SET token: PS_SQL_REPLAYABLE (with PS_SQL_VARIABLES when it sets a variable of
+ * ps_sql_replayed_variables) when the statement is nothing but replayable assignments (then
+ * consumed up to its end), else 0 (the caller scans it again). */
+static unsigned replayable_set(lexer *lx)
+{
+    token t = next_token(lx);
+    bool variable = false;
+    for (;;) {
+        if (!replayable_assignment(lx, &t, &variable))
+            return 0;
+        if (ends(&t))
+            return PS_SQL_REPLAYABLE | (variable ? PS_SQL_VARIABLES : 0);
+        if (!is_punct(&t, ','))
+            return 0;
+        t = next_token(lx);
+    }
+}
+
+/* ---- any other statement ------------------------------------------------------------------ */
+
+/* How the statement's first word shapes the scan. */
+enum stmt_kind { K_PLAIN, K_DDL, K_FLUSH, K_LOAD, K_BEGIN, K_SHOW };
+
+/* Where an INSERT/REPLACE/LOAD's table (or a WITH's first CTE) name stands: before it (WAIT),
+ * right after a part of it (NAME: a '(' here opens a column list, not a call), after a '.' in it
+ * (DOT), past it (DONE). */
+enum slot { SLOT_NONE, SLOT_WAIT, SLOT_NAME, SLOT_DOT, SLOT_DONE };
+
+typedef struct stmt {
+    unsigned effects;
+    enum stmt_kind kind;
+    enum slot slot;
+    bool calls_run;     /* functions named here run now (DDL: only once a SELECT shows up) */
+    bool grants;        /* GRANT/REVOKE: SELECT is a privilege there, never a query */
+    bool insert_id_arg; /* after LAST_INSERT_ID(: the next token tells whether it sets it */
+    bool qualified;     /* the current name run has a '.' (db.f) */
+    unsigned ntok;      /* tokens seen so far */
+    token prev;         /* the previous token */
+    token lead;         /* the token before the current name run */
+} stmt;
+
 /* Statements that read or write data but leave no session state of their own. */
 static const char *const harmless_first[] = {
     "SELECT",   "WITH",     "SHOW",      "DESCRIBE", "DESC",     "EXPLAIN", "VALUES", "TABLE",
     "HELP",     "INSERT",   "UPDATE",    "DELETE",   "REPLACE",  "LOAD",    "BEGIN",  "START",
     "COMMIT",   "ROLLBACK", "SAVEPOINT", "RELEASE",  "CREATE",   "ALTER",   "DROP",   "RENAME",
     "TRUNCATE", "ANALYZE",  "OPTIMIZE",  "CHECK",    "CHECKSUM", "REPAIR",  "GRANT",  "REVOKE",
-    "UNLOCK",   "FLUSH",    "USE",       "SET",      "LOCK",     NULL};
+    "UNLOCK",   "FLUSH",    "USE",       "SET",      NULL};
+
+/* Statements whose calls do not run when they do (until a SELECT in them), and in which
+ * 'user'@'host' names accounts. */
+static const char *const ddl_first[] = {"CREATE",   "ALTER", "DROP",   "RENAME",
+                                        "TRUNCATE", "GRANT", "REVOKE", NULL};
+
+/* Statements that take locks which outlive them: LOCK TABLES, BACKUP STAGE / BACKUP LOCK. */
+static const char *const lock_first[] = {"LOCK", "BACKUP", NULL};
 
 /* Words that mark session state wherever they appear in a statement. */
 static const char *const session_words[] = {"TEMPORARY", "NEXTVAL", "LASTVAL", "SETVAL",
                                             "PREVIOUS",  "NEXT",    NULL};
 
-/* Values SET autocommit accepts. */
-static const char *const bool_words[] = {"0", "1", "ON", "OFF", "TRUE", "FALSE", NULL};
+/* Tables of the session's own status counters, which a new session counts afresh: a program
+ * that reads them keeps its session (quoted or not: the names are case-insensitive). */
+static const char *const status_tables[] = {"SESSION_STATUS", "STATUS_BY_THREAD", NULL};
 
-/* Classifies the assignments of a SET statement (after the SET token): REPLAYABLE when every
- * one is autocommit, NAMES or CHARACTER SET, else SESSION. Consumes up to the statement end. */
-static unsigned classify_set(lexer *lx)
+/* Words that may stand between INSERT/REPLACE/LOAD ... TABLE/WITH and the name. */
+static const char *const slot_words[] = {"INTO",          "IGNORE",    "LOW_PRIORITY", "DELAYED",
+                                         "HIGH_PRIORITY", "RECURSIVE", "TABLE",        NULL};
+
+/* Sets up ST for a statement whose first token is FIRST. */
+static void start_statement(stmt *st, const token *first)
 {
-    unsigned effects = PS_SQL_REPLAYABLE;
-    token t = next_token(lx);
-    for (;;) {
-        if (t.kind == T_ATAT) /* @@autocommit, @@session.autocommit */
-            t = next_token(lx);
-        if (is_word(&t, "SESSION") || is_word(&t, "LOCAL")) {
-            t = next_token(lx);
-            if (t.kind == T_PUNCT && *t.s == '.')
-                t = next_token(lx);
-        }
-        if (is_word(&t, "autocommit")) {
-            t = next_token(lx);
-            if (t.kind == T_PUNCT && (*t.s == '=' || *t.s == ':'))
-                t = next_token(lx);
-            if (t.kind == T_PUNCT && *t.s == '=')
-                t = next_token(lx);
-            if (!is_any(&t, bool_words))
-                effects = PS_SQL_SESSION;
-            t = next_token(lx);
-        } else if (is_word(&t, "NAMES") || is_word(&t, "CHARSET") ||
-                   (is_word(&t, "CHARACTER") && is_word((t = next_token(lx), &t), "SET"))) {
-            t = next_token(lx); /* the charset */
-            if (t.kind != T_WORD && t.kind != T_STRING)
-                effects = PS_SQL_SESSION;
-            t = next_token(lx);
-            if (is_word(&t, "COLLATE")) {
-                next_token(lx);
-                t = next_token(lx);
-            }
+    if (is_word(first, "USE"))
+        st->effects |= PS_SQL_REPLAYABLE;
+    else if (is_any(first, lock_first))
+        st->effects |= PS_SQL_LOCK;
+    else if (!is_any(first, harmless_first) && first->kind != T_PUNCT)
+        st->effects |= PS_SQL_SESSION; /* CALL, DO, HANDLER, PREPARE, EXECUTE, XA, ... */
+    if (is_word(first, "CALL") || is_word(first, "EXECUTE"))
+        st->effects |= PS_SQL_ROLE; /* a procedure or prepared text can run SET ROLE */
+    if (is_any(first, ddl_first)) {
+        st->kind = K_DDL;
+        st->calls_run = false;
+        st->grants = is_word(first, "GRANT") || is_word(first, "REVOKE");
+    } else if (is_word(first, "FLUSH")) {
+        st->kind = K_FLUSH;
+    } else if (is_word(first, "LOAD")) {
+        st->kind = K_LOAD;
+    } else if (is_word(first, "BEGIN")) {
+        st->kind = K_BEGIN;
+    } else if (is_word(first, "SHOW")) {
+        st->kind = K_SHOW;
+    } else if (is_word(first, "INSERT") || is_word(first, "REPLACE") || is_word(first, "WITH")) {
+        st->slot = SLOT_WAIT;
+    }
+}
+
+/* The effects word W marks wherever it stands; false when it marks none. */
+static bool danger_word(stmt *st, const token *w)
+{
+    if (is_word(w, "LOCK") || is_word(w, "GET_LOCK"))
+        st->effects |= PS_SQL_LOCK;
+    else if (is_word(w, "SQL_CALC_FOUND_ROWS"))
+        st->effects |= PS_SQL_FOUND_ROWS;
+    else if (is_any(w, session_words))
+        st->effects |= PS_SQL_SESSION;
+    else if (st->kind == K_FLUSH && is_word(w, "EXPORT"))
+        st->effects |= PS_SQL_LOCK; /* FLUSH TABLES t FOR EXPORT */
+    else
+        return false;
+    return true;
+}
+
+/* The effects of a word W anywhere in the statement, and what it tells about its shape. */
+static void scan_word(stmt *st, const token *w)
+{
+    if (danger_word(st, w))
+        return;
+    if (st->kind == K_DDL && !st->grants && is_word(w, "SELECT"))
+        st->calls_run = true; /* CREATE TABLE ... SELECT */
+    else if (st->kind == K_LOAD && is_word(w, "TABLE"))
+        st->slot = SLOT_WAIT; /* LOAD DATA ... INTO TABLE t (col, ...) */
+}
+
+/* True when the '(' after ST's previous token is grammar, not a call of an unknown name: a
+ * column list after the table name, MATCH (...) AGAINST (...), MEMBER OF (...), or a name in a
+ * statement whose calls do not run. */
+static bool not_a_call(const stmt *st)
+{
+    if (st->slot == SLOT_NAME || !st->calls_run)
+        return true;
+    return (is_word(&st->prev, "AGAINST") && is_punct(&st->lead, ')')) ||
+           (is_word(&st->prev, "OF") && is_word(&st->lead, "MEMBER"));
+}
+
+/* The effects of a '(' after ST's previous token: a call when that is a name. */
+static void scan_call(stmt *st)
+{
+    const token *name = &st->prev;
+    if (!is_name(name))
+        return;
+    const char *s;
+    size_t n;
+    name_of(name, &s, &n);
+    bool bare = name->kind == T_WORD && !st->qualified;
+    if (name->kind != T_WORD) { /* a quoted name marks what the bare word would */
+        token content = {T_WORD, s, n, false};
+        danger_word(st, &content);
+    }
+    enum ps_sql_call kind = ps_sql_call_kind(s, n, name->glued && bare);
+    if (st->qualified || (!bare && kind == PS_CALL_HARMLESS))
+        kind = PS_CALL_UNKNOWN; /* db.f(), `now`(): a stored function's name */
+    if (!bare && kind == PS_CALL_INSERT_ID)
+        st->effects |= PS_SQL_SESSION;
+    if (kind == PS_CALL_UNKNOWN && !not_a_call(st))
+        st->effects |= PS_SQL_SESSION;
+    else if (kind == PS_CALL_LOCK)
+        st->effects |= PS_SQL_LOCK | (bare ? 0 : PS_SQL_SESSION);
+    else if (kind == PS_CALL_SESSION)
+        st->effects |= PS_SQL_SESSION;
+    else if (kind == PS_CALL_INSERT_ID)
+        st->insert_id_arg = true; /* LAST_INSERT_ID(expr) sets the session's value */
+}
+
+/* True when the '@' token AT names an account ('app'@'%') in a DDL statement's text. */
+static bool account_name(const stmt *st, const token *at)
+{
+    return st->kind == K_DDL && !st->calls_run && st->ntok > 0 &&
+           st->prev.s + st->prev.n == at->s && (is_name(&st->prev) || st->prev.kind == T_STRING);
+}
+
+/* Follows name runs (a.b.c) and the INSERT/REPLACE/LOAD/WITH name slot past token T. */
+static void track_names(stmt *st, const token *t)
+{
+    if (is_name(t)) {
+        if (is_punct(&st->prev, '.') && st->ntok > 0) {
+            st->qualified = true;
         } else {
-            effects = PS_SQL_SESSION;
+            st->lead = st->prev;
+            st->qualified = false;
         }
-        if (t.kind != T_PUNCT || *t.s != ',')
-            break;
-        t = next_token(lx);
     }
-    while (t.kind != T_END && t.kind != T_SEMI) {
-        if (t.kind == T_AT)
-            effects = PS_SQL_SESSION;
-        t = next_token(lx);
+    switch (st->slot) {
+    case SLOT_WAIT:
+        st->slot = is_any(t, slot_words) ? SLOT_WAIT : is_name(t) ? SLOT_NAME : SLOT_DONE;
+        break;
+    case SLOT_NAME:
+        st->slot = is_punct(t, '.') ? SLOT_DOT : SLOT_DONE;
+        break;
+    case SLOT_DOT:
+        st->slot = is_name(t) ? SLOT_NAME : SLOT_DONE;
+        break;
+    default:
+        break;
     }
-    return effects == PS_SQL_REPLAYABLE ? effects : PS_SQL_SESSION;
+}
+
+/* True when name T (a word or a quoted name) reads the session's status counters: one of
+ * status_tables, or STATUS right after SHOW or SHOW SESSION / LOCAL (SHOW GLOBAL STATUS and
+ * SHOW TABLE / SLAVE / ENGINE ... STATUS read no session counter). */
+static bool reads_session_status(const stmt *st, const token *t)
+{
+    if (!is_name(t))
+        return false;
+    const char *s;
+    size_t n;
+    name_of(t, &s, &n);
+    token content = {T_WORD, s, n, false};
+    if (is_any(&content, status_tables))
+        return true;
+    bool scope = is_word(&st->prev, "SESSION") || is_word(&st->prev, "LOCAL");
+    return st->kind == K_SHOW && is_word(t, "STATUS") &&
+           (st->ntok == 1 || (st->ntok == 2 && scope));
+}
+
+/* The effects of token T of statement ST. */
+static void scan_token(stmt *st, const token *t)
+{
+    if (st->insert_id_arg) {
+        st->insert_id_arg = false;
+        if (!is_punct(t, ')'))
+            st->effects |= PS_SQL_SESSION;
+    }
+    if (st->kind == K_BEGIN && st->ntok == 1 && !is_word(t, "WORK"))
+        st->effects |= PS_SQL_SESSION; /* BEGIN NOT ATOMIC ... END: a compound statement */
+    if (t->kind == T_AT && !account_name(st, t))
+        st->effects |= PS_SQL_SESSION;
+    else if (reads_session_status(st, t))
+        st->effects |= PS_SQL_SESSION;
+    else if (t->kind == T_WORD)
+        scan_word(st, t);
+    else if (is_punct(t, '('))
+        scan_call(st);
+    track_names(st, t);
+    st->prev = *t;
+    st->ntok++;
 }
 
 /* Classifies one statement whose first token is FIRST; consumes it up to ';' or the end. */
+static unsigned scan_statement(lexer *lx, token first)
+{
+    stmt st = {.calls_run = true};
+    scan_token(&st, &first);
+    start_statement(&st, &first);
+    for (token t = next_token(lx); !ends(&t); t = next_token(lx))
+        scan_token(&st, &t);
+    if (st.insert_id_arg)
+        st.effects |= PS_SQL_SESSION; /* "LAST_INSERT_ID(" at the very end */
+    return st.effects;
+}
+
+/* The bits of state COM_RESET_CONNECTION keeps that a SET statement (read from LX, a copy,
+ * right after SET) may leave: SET ROLE, SET DEFAULT ROLE, profiling, and SET STATEMENT ... FOR
+ * CALL/EXECUTE (which can run SET ROLE). */
+static unsigned set_reset_keeps(lexer lx)
+{
+    token t = next_token(&lx);
+    unsigned bits = 0;
+    if (is_word(&t, "ROLE"))
+        bits |= PS_SQL_ROLE;
+    for (bool after_default = false; !ends(&t); t = next_token(&lx)) {
+        if (after_default && is_word(&t, "ROLE"))
+            bits |= PS_SQL_DEFAULT_ROLE;
+        if (is_word(&t, "profiling") || is_word(&t, "profiling_history_size"))
+            bits |= PS_SQL_PROFILING;
+        if (is_word(&t, "CALL") || is_word(&t, "EXECUTE"))
+            bits |= PS_SQL_ROLE;
+        after_default = is_word(&t, "DEFAULT");
+    }
+    return bits;
+}
+
+/* Classifies one statement whose first token is FIRST (see scan_statement). */
 static unsigned classify_statement(lexer *lx, token first)
 {
-    if (is_word(&first, "SET"))
-        return classify_set(lx);
+    if (!is_word(&first, "SET"))
+        return scan_statement(lx, first);
+    lexer after_set = *lx;
+    unsigned replayed = replayable_set(lx);
+    if (replayed)
+        return replayed;
+    unsigned seen = lx->backslashes;
+    *lx = after_set;
+    unsigned effects = PS_SQL_SESSION | set_reset_keeps(after_set) | scan_statement(lx, first);
+    lx->backslashes |= seen;
+    return effects;
+}
+
+/* ---- the passes --------------------------------------------------------------------------- */
+
+/* One pass over SQL[0..LEN) applying ESCAPES (ESC_* bits). *ONLY: at least one statement, and
+ * every one replayable (PS_SQL_REPLAYABLE, with PS_SQL_VARIABLES or not). *BACKSLASHES: the runs a
+ * backslash was read in. */
+static unsigned one_pass(const char *sql, size_t len, unsigned escapes, bool *only,
+                         unsigned *backslashes)
+{
+    lexer lx = {sql, sql + len, escapes, 0};
     unsigned effects = 0;
-    if (is_word(&first, "USE"))
-        effects |= PS_SQL_REPLAYABLE;
-    else if (is_word(&first, "LOCK"))
-        effects |= PS_SQL_LOCK;
-    else if (!is_any(&first, harmless_first) && first.kind != T_PUNCT)
-        effects |= PS_SQL_SESSION; /* CALL, DO, HANDLER, PREPARE, EXECUTE, XA, ... */
-    token prev = first;
-    for (token t = next_token(lx); t.kind != T_END && t.kind != T_SEMI; t = next_token(lx)) {
-        if (t.kind == T_AT)
-            effects |= PS_SQL_SESSION;
-        else if (is_word(&t, "LOCK") || is_word(&t, "GET_LOCK"))
-            effects |= PS_SQL_LOCK;
-        else if (is_word(&t, "SQL_CALC_FOUND_ROWS"))
-            effects |= PS_SQL_FOUND_ROWS;
-        else if (is_any(&t, session_words))
-            effects |= PS_SQL_SESSION;
-        else if (t.kind == T_PUNCT && *t.s == '(' && is_word(&prev, "LAST_INSERT_ID")) {
-            token arg = next_token(lx); /* LAST_INSERT_ID(expr) sets the value */
-            if (arg.kind != T_PUNCT || *arg.s != ')')
-                effects |= PS_SQL_SESSION;
-            if (arg.kind == T_END || arg.kind == T_SEMI)
-                break;
-            t = arg;
-        }
-        prev = t;
+    bool any = false, all = true;
+    for (;;) {
+        token first = next_token(&lx);
+        if (first.kind == T_END)
+            break;
+        if (first.kind == T_SEMI)
+            continue;
+        unsigned fx = classify_statement(&lx, first);
+        any = true;
+        all = all && (fx & PS_SQL_REPLAYABLE) && !(fx & ~PS_SQL_REPLAYED);
+        effects |= fx;
     }
+    *only = any && all;
+    *backslashes = lx.backslashes;
+    return effects;
+}
+
+/* True when SQL[0..LEN) has a byte >= 0x80 right before a backslash or a backtick: in big5,
+ * cp932, gbk and sjis the two can be one character, so its quoting depends on the charset. */
+static bool charset_dependent(const char *sql, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++)
+        if ((unsigned char)sql[i] >= 0x80 && (sql[i + 1] == '\\' || sql[i + 1] == '`'))
+            return true;
+    return false;
+}
+
+unsigned ps_sql_effects_ex(const char *sql, size_t len, bool *only_replayable)
+{
+    unsigned backslashes, ignored;
+    bool only, also;
+    unsigned effects = one_pass(sql, len, ESC_SINGLE | ESC_DOUBLE, &only, &backslashes);
+    if (backslashes & ESC_DOUBLE) { /* ANSI_QUOTES: "..." is an identifier, no escapes */
+        effects |= one_pass(sql, len, ESC_SINGLE, &also, &ignored);
+        only = only && also;
+    }
+    if (backslashes) { /* NO_BACKSLASH_ESCAPES */
+        effects |= one_pass(sql, len, 0, &also, &ignored);
+        only = only && also;
+    }
+    if (charset_dependent(sql, len))
+        effects |= PS_SQL_SESSION;
+    *only_replayable = only && (effects & PS_SQL_REPLAYABLE) && !(effects & ~PS_SQL_REPLAYED);
     return effects;
 }
 
 unsigned ps_sql_effects(const char *sql, size_t len)
 {
-    lexer lx = {sql, sql + len};
-    unsigned effects = 0;
-    for (;;) {
-        token first = next_token(&lx);
-        if (first.kind == T_END)
-            return effects;
-        if (first.kind == T_SEMI)
-            continue;
-        effects |= classify_statement(&lx, first);
-    }
+    bool only;
+    return ps_sql_effects_ex(sql, len, &only);
 }
 
 const char *ps_sql_effect_reason(unsigned effects)
 {
+    if (effects & PS_SQL_RESET_KEEPS)
+        return "session state no reset gives back and a new connection cannot have (a role "
+               "set with SET ROLE or by a procedure, server options set with "
+               "mysql_set_server_option, profiling)";
     if (effects & PS_SQL_LOCK)
-        return "holds or may hold a lock (LOCK TABLES / GET_LOCK)";
+        return "holds or may hold a lock (LOCK TABLES / GET_LOCK / FLUSH ... WITH READ LOCK / "
+               "FOR EXPORT / BACKUP)";
     if (effects & PS_SQL_SESSION)
-        return "session state the shim cannot replay (user variable, temporary table, "
-               "prepared SQL, session variable, stored procedure...)";
+        return "session state the shim cannot replay or rule out (user variable, temporary "
+               "table, prepared SQL, session variable, stored function or procedure, session "
+               "status counters read...)";
     if (effects & PS_SQL_FOUND_ROWS)
         return "SQL_CALC_FOUND_ROWS result pending";
     return "";

@@ -229,9 +229,9 @@ static void closed_heap_address_reused(void)
     MYSQL *d = mysql_init(NULL), tmpl;
     must_connect(d);
     mysql_close(d);
-    mysql_init(&tmpl);
-    MYSQL *copy = malloc(sizeof *copy);
+    MYSQL *copy = malloc(sizeof *copy); /* before mysql_init: its allocations may take D's */
     say("x_copy_reused", "%d", copy == d);
+    mysql_init(&tmpl);
     *copy = tmpl; /* the program's copy replaces TMPL, which is not used again */
     if (connect_as(copy, "copy_connect", NULL))
         select_1(copy, "copy_select");

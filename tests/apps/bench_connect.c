@@ -11,6 +11,13 @@
  *                within this one process, timed separately: the rates see the same machine at
  *                the same moments, so their ratios survive the drift of a shared VM. Prints
  *                per_request_ops_per_sec, persistent_ops_per_sec, floor_ops_per_sec.
+ *   leak-interleaved  connect-per-request programs that never close their handles (the leak
+ *                of tests/apps/leaky: mysql_init(NULL) + mysql_real_connect + "SELECT 1", the
+ *                handle kept for ever) against ones that close them (per-request), in
+ *                alternating batches of 100 ops within this one process, timed separately.
+ *                Under the shim in its default configuration every leaked connect beyond the
+ *                cap reaps the least recently used leaked handle. Prints leak_ops_per_sec,
+ *                close_ops_per_sec, leaked (handles never closed).
  *   renew       two handles used alternately ("SELECT 1"); run it with POOLSHIM_MAX_PER_KEY=1
  *                so that every op reaps the other handle and re-leases this one: the cost of
  *                transparently giving a reclaimed handle its connection back
@@ -64,16 +71,53 @@ static void interleaved(const app_dsn *d, MYSQL *conn, double seconds)
            (double)ops[2] / t[2]);
 }
 
+/* Alternates batches of leaked and closed per-request ops for SECONDS; prints the two rates.
+ * The leaked handles stay reachable (a list) until exit, as in tests/apps/leaky. */
+static void leak_interleaved(const app_dsn *d, double seconds)
+{
+    enum { BATCH = 100 };
+    double t[2] = {0}, start = app_now();
+    long ops[2] = {0};
+    MYSQL **leaked = NULL;
+    size_t nleaked = 0, cap = 0;
+    while (app_now() - start < seconds) {
+        if (nleaked + BATCH > cap) {
+            cap = cap ? cap * 2 : 4096;
+            if (!(leaked = realloc(leaked, cap * sizeof *leaked)))
+                app_die(0, "out of memory");
+        }
+        double t0 = app_now();
+        for (int i = 0; i < BATCH; i++) {
+            MYSQL *m = mysql_init(NULL);
+            if (!m)
+                app_die(0, "mysql_init failed");
+            if (!app_connect(m, d) || !app_query(m, "SELECT 1"))
+                app_die(mysql_errno(m), "leaked handle %zu: %s", nleaked, app_error(m));
+            leaked[nleaked++] = m;
+        }
+        t[0] += app_now() - t0;
+        t0 = app_now();
+        for (int i = 0; i < BATCH; i++)
+            per_request_op(d);
+        t[1] += app_now() - t0;
+        ops[0] += BATCH;
+        ops[1] += BATCH;
+    }
+    printf("ops=%ld\nleak_ops_per_sec=%.1f\nclose_ops_per_sec=%.1f\nleaked=%zu\n", ops[0] + ops[1],
+           (double)ops[0] / t[0], (double)ops[1] / t[1], nleaked);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
     bool tcp = false, tls = false, per_request = !strcmp(mode, "per-request");
     bool both = !strcmp(mode, "interleaved"), renew = !strcmp(mode, "renew");
+    bool leak = !strcmp(mode, "leak-interleaved");
     double seconds = 2;
     long max_ops = 0;
-    if (!per_request && !both && !renew && strcmp(mode, "persistent") != 0)
-        app_die(0, "usage: bench_connect per-request|persistent|interleaved [--tcp|--tls] "
-                   "[--seconds S | --ops N]");
+    if (!per_request && !both && !renew && !leak && strcmp(mode, "persistent") != 0)
+        app_die(0, "usage: bench_connect per-request|persistent|interleaved|leak-interleaved|"
+                   "renew [--tcp|--tls] [--seconds S | --ops N]");
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--tcp"))
             tcp = true;
@@ -87,6 +131,10 @@ int main(int argc, char **argv)
             app_die(0, "bad argument '%s'", argv[i]);
     }
     app_dsn dsn = tls ? app_tls_dsn() : app_user_dsn(tcp);
+    if (leak) {
+        leak_interleaved(&dsn, seconds);
+        return 0;
+    }
     MYSQL *conn = NULL;
     if (!per_request) {
         conn = mysql_init(NULL);

@@ -1,16 +1,20 @@
 /* fork_probe: a prefork-style program. The parent connects, then forks children that use the
  * handle they inherited, while the parent keeps querying on it.
  *
- *   fork_probe inherit N [--tcp|--tls]  N children each run queries on the inherited handle,
- * connect a handle of their own, and close both; the parent queries between forks. Prints
- * parent_errors, child_failures, children_fresh (children whose inherited handle reached a session
- * other than the parent's), child_took_parked (a child's own connect got the parent's parked
- * connection), parent_session_kept and parked_reused. fork_probe dirty               the handle
- * holds a user variable at fork: the child's first query fails (prints child_errno), its second
- * runs in a fresh session (child_var=NULL); the parent still sees its variable. fork_probe threads
- * N [--tcp]   8 threads connect/query/close in a loop while the main thread forks N children that
- * connect/query/close within 5 s (a deadlock in a child shows as child_failures, one in a
- *                                  sanitizer's allocator as child_sanitizer_hangs).
+ *   fork_probe inherit N [--tcp|--tls]
+ *       N children each run queries on the inherited handle, connect a handle of their own, and
+ *       close both; the parent queries between forks. Prints parent_errors, child_failures,
+ *       children_fresh (children whose inherited handle reached a session other than the
+ *       parent's), child_took_parked (a child's own connect got the parent's parked
+ *       connection), parent_session_kept and parked_reused.
+ *   fork_probe dirty
+ *       the handle holds a user variable at fork: the child's first query fails (prints
+ *       child_errno), its second runs in a fresh session (child_var=NULL); the parent still
+ *       sees its variable.
+ *   fork_probe threads N [--tcp]
+ *       8 threads connect/query/close in a loop while the main thread forks N children that
+ *       connect/query/close within 30 s (5 s under ASan/TSan; a deadlock in a child shows as
+ *       child_failures, one in a sanitizer's allocator as child_sanitizer_hangs).
  * Without the shim, children using the inherited handle corrupt or end the parent's session. */
 #define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
@@ -185,6 +189,14 @@ static int run_threads(long n)
 {
     pthread_t t[8];
     long failures = 0, sanitizer_hangs = 0;
+    /* How long a child may take before it counts as hung. Its work takes milliseconds, but a
+     * slow, loaded machine (valgrind: a child easily needs a second there) must never make a
+     * child that is merely late count as hung: 30 s. Under ASan/TSan a child can hang in the
+     * sanitizer's allocator (not fork-safe; not a failure) about once in 100 forks, and each
+     * such hang costs the whole wait: 5 s there, where children run a few times slower than
+     * natively, not a hundred. Decided here: dlsym is not safe in a child of threads. */
+    unsigned hung_after =
+        dlsym(RTLD_DEFAULT, "__asan_init") || dlsym(RTLD_DEFAULT, "__tsan_init") ? 5 : 30;
     MYSQL *warm = connect_or_die(); /* library and TLS initialised before any thread runs, as a */
     mysql_close(warm);              /* prefork server does: their init is not fork-safe */
     for (int i = 0; i < 8; i++)
@@ -194,7 +206,7 @@ static int run_threads(long n)
         pid_t pid = fork();
         if (pid == 0) {
             signal(SIGALRM, report_hang);
-            alarm(5); /* a deadlock ends as SIGALRM: a failure, with where it hung */
+            alarm(hung_after); /* a deadlock ends as SIGALRM: a failure, with where it hung */
             MYSQL *m = mysql_init(NULL);
             bool ok = app_connect(m, &dsn) && query_ok(m);
             mysql_close(m);

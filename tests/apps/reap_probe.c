@@ -5,11 +5,16 @@
  * connects and closes another handle B (which lets the shim's housekeeping run), reads A's
  * client-side results without a call (a reaped handle is a husk: they must still be there),
  * and finally checks with real calls that A's session still is what the program made it:
- * replayable state (autocommit, database, charset, LAST_INSERT_ID) must have survived a reap
+ * replayable state (autocommit, database, charset, LAST_INSERT_ID, the session variables a
+ * plain SET gave a literal value: session_settings) must have survived a reap
  * and re-lease; any other state means A must not have been reaped at all.
  * Then A must work normally: ping, a prepared statement, thread_id == CONNECTION_ID().
  * Prints intact=1|0 detail=... husk_ok=1|0 works=1|0; exit 0 when all hold. Run with
- * POOLSHIM_REAP_IDLE_MS below --idle-ms to make the shim reap. */
+ * POOLSHIM_REAP_IDLE_MS below --idle-ms to make the shim reap.
+ * Right after making A's session state it writes "reap_probe: state of handle 0x... made" to
+ * stderr, so that the shim's debug lines after it ("reaped idle handle 0x...") show whether A
+ * was reaped while holding that state (a reap before it, during a stall of a slow machine, is
+ * legitimate: A was clean then). */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,11 +55,30 @@ static const char *c_temp_table(MYSQL *a)
 }
 static void d_session_var(MYSQL *a)
 {
-    app_run(a, "SET SESSION sql_mode = 'ANSI_QUOTES'");
+    app_run(a, "SET SESSION max_join_size = 1000"); /* not a variable the shim replays */
 }
 static const char *c_session_var(MYSQL *a)
 {
-    return app_expect(a, "SELECT @@session.sql_mode", "ANSI_QUOTES");
+    return app_expect(a, "SELECT @@session.max_join_size", "1000");
+}
+/* DBD::MariaDB's connect-time SETs, then more of the variables the shim reads back and sets
+ * again (ps_sql_replayed_variables), character_set_results = NULL among them. */
+static void d_settings(MYSQL *a)
+{
+    app_run(a, "SET NAMES 'utf8mb4'");
+    app_run(a, "SET character_set_server = 'utf8mb4'");
+    app_run(a, "SET collation_connection = 'utf8mb4_unicode_ci'");
+    app_run(a, "SET collation_server = 'utf8mb4_unicode_ci'");
+    app_run(a, "SET SESSION sql_mode = 'ANSI_QUOTES', @@session.time_zone := '+05:00', "
+               "LOCAL wait_timeout = 77, sql_select_limit = 5, character_set_results = NULL");
+}
+static const char *c_settings(MYSQL *a)
+{
+    return app_expect(a,
+                      "SELECT CONCAT_WS('|', @@character_set_server, @@collation_connection, "
+                      "@@collation_server, @@sql_mode, @@time_zone, @@wait_timeout, "
+                      "@@sql_select_limit, IFNULL(@@character_set_results, 'NULL'))",
+                      "utf8mb4|utf8mb4_unicode_ci|utf8mb4_unicode_ci|ANSI_QUOTES|+05:00|77|5|NULL");
 }
 static void d_sql_prepare(MYSQL *a)
 {
@@ -224,6 +248,7 @@ static const scenario scenarios[] = {
     {"set_names", d_set_names, c_set_names},
     {"last_insert_id", d_last_insert_id, c_last_insert_id},
     {"all_replayable", d_all_replayable, c_all_replayable},
+    {"session_settings", d_settings, c_settings},
     {"nothing", d_nothing, c_nothing},
 };
 
@@ -264,6 +289,7 @@ int main(int argc, char **argv)
         app_die(0, "usage: reap_probe SCENARIO [--tcp] [--reconnect] [--idle-ms N]");
     MYSQL *a = open_handle();
     sc->dirty(a);
+    fprintf(stderr, "reap_probe: state of handle %p made\n", (void *)a);
     unsigned long long insert_id = mysql_insert_id(a), affected = mysql_affected_rows(a);
     unsigned err = mysql_errno(a), warnings = mysql_warning_count(a);
     usleep((useconds_t)idle_ms * 1000);

@@ -1,12 +1,13 @@
 /* thread_storm: many threads connecting per request, as a threaded legacy server does.
  *
- *   thread_storm close|leak THREADS SECONDS [--tcp]
+ *   thread_storm close|leak THREADS N [--tcp] [--seconds S]
  *     close  each request: connect, check the session is fresh (@storm IS NULL), set @storm to
  *            a value of its own and read it back, close.
  *     leak   each request: connect, SELECT, and never close the handle.
- * Each thread loops until SECONDS have passed. A watchdog reports a stall (no request finished
- * anywhere for 30 s) and aborts. Prints requests, errors, stale_state (a session that showed
- * another request's @storm), first_error and seconds. */
+ * Each thread makes N requests, and with --seconds goes on until S seconds have passed too (a
+ * longer storm; the amount of work is never decided by the clock alone). A watchdog reports a
+ * stall (no request finished anywhere for 60 s) and aborts. Prints requests, errors,
+ * stale_state (a session that showed another request's @storm), first_error and seconds. */
 #include <pthread.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 static app_dsn dsn;
 static double deadline;
+static long per_thread;
 static bool leak;
 static long requests, errors, stale_state;
 static char first_error[256];
@@ -66,11 +68,11 @@ static void request_leak(void)
         fail(m, "SELECT 1");
 }
 
-/* A worker thread: requests until the deadline. ARG is its index. */
+/* A worker thread: PER_THREAD requests, and more until the deadline. ARG is its index. */
 static void *worker(void *arg)
 {
     long me = (long)(intptr_t)arg, n = 0;
-    while (app_now() < deadline) {
+    while (n < per_thread || app_now() < deadline) {
         if (leak)
             request_leak();
         else
@@ -81,13 +83,13 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Aborts the program when no request completes for 30 s (a deadlock or a hang). */
+/* Aborts the program when no request completes for 60 s (a deadlock or a hang). */
 static void *watchdog(void *arg)
 {
     (void)arg;
     long last = -1;
     for (;;) {
-        sleep(30);
+        sleep(60);
         long now = __atomic_load_n(&requests, __ATOMIC_RELAXED);
         if (now == last) {
             printf("stall=1\n");
@@ -102,11 +104,21 @@ static void *watchdog(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 4 || (strcmp(argv[1], "close") && strcmp(argv[1], "leak")))
-        app_die(0, "usage: thread_storm close|leak THREADS SECONDS [--tcp]");
+        app_die(0, "usage: thread_storm close|leak THREADS N [--tcp] [--seconds S]");
     leak = strcmp(argv[1], "leak") == 0;
     long threads = app_long_arg("THREADS", argv[2]);
-    double seconds = (double)app_long_arg("SECONDS", argv[3]), start = app_now();
-    dsn = app_user_dsn(argc > 4 && strcmp(argv[4], "--tcp") == 0);
+    per_thread = app_long_arg("N", argv[3]);
+    double seconds = 0, start = app_now();
+    bool tcp = false;
+    for (int i = 4; i < argc; i++) {
+        if (!strcmp(argv[i], "--tcp"))
+            tcp = true;
+        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+            seconds = (double)app_long_arg("--seconds", argv[++i]);
+        else
+            app_die(0, "bad argument '%s'", argv[i]);
+    }
+    dsn = app_user_dsn(tcp);
     deadline = start + seconds;
     pthread_t dog, *t = calloc((size_t)threads, sizeof *t);
     pthread_create(&dog, NULL, watchdog, NULL);

@@ -8,18 +8,24 @@
 
 #include "pstest.h"
 
-#define CHILDREN 100
+/* Children per scenario: 100, 25 when slow (valgrind). */
+static const char *children(void)
+{
+    return pstest_count(100, 25);
+}
 
 /* Runs fork_probe with ARGS (NULL-terminated, up to 3) under the shim or not. The parent's
- * parked connection must outlive the run however slow it is: 100 TLS children under valgrind
- * take about a minute (the default idle timeout), and a loaded machine can leave the parent's
- * handle idle long enough to be reaped, which parks its connection in front of that one (and a
- * connection behind the warm minimum goes after 5 s). These tests are about what the children
- * do to it; test_housekeeping is about when it expires. */
+ * parked connection and its handle's session must outlive the run however slow it is:
+ * POOLSHIM_REAP_IDLE_MS=0 (reap only at the cap, never reached here) keeps the shim from reaping
+ * the parent's handle for idling 10 s (the default) while a slow run waits for its children;
+ * 100 TLS children under valgrind take about a minute (the default idle timeout), hence the 1 h
+ * idle timeout; and POOLSHIM_MIN_IDLE=20 keeps any connection parked in front of the parent's
+ * from making it surplus (which goes after 5 s). These tests are about what the children do to
+ * it; test_housekeeping is about when it expires. */
 static pstest_result fork_probe(const char *a1, const char *a2, const char *a3, bool preload)
 {
-    static const char *const env[] = {"POOLSHIM_IDLE_TIMEOUT_MS=3600000", "POOLSHIM_MIN_IDLE=20",
-                                      NULL};
+    static const char *const env[] = {"POOLSHIM_REAP_IDLE_MS=0", "POOLSHIM_IDLE_TIMEOUT_MS=3600000",
+                                      "POOLSHIM_MIN_IDLE=20", NULL};
     const char *argv[] = {"fork_probe", a1, a2, a3, NULL};
     return pstest_run(argv, env, preload);
 }
@@ -29,11 +35,12 @@ static void inherit(const char *transport)
 {
     MYSQL *admin = pstest_admin();
     long long aborted = pstest_status(admin, "Aborted_clients");
-    pstest_result r = fork_probe("inherit", "100", transport, true);
+    const char *n = children();
+    pstest_result r = fork_probe("inherit", n, transport, true);
     pstest_assert_ok(&r, "fork_probe inherit");
     cr_expect_eq(pstest_value_ll(&r, "parent_errors"), 0, "%s", r.out);
     cr_expect_eq(pstest_value_ll(&r, "child_failures"), 0, "%s\n%s", r.out, r.err);
-    cr_expect_eq(pstest_value_ll(&r, "children_fresh"), CHILDREN, "%s", r.out);
+    cr_expect_eq(pstest_value_ll(&r, "children_fresh"), atoll(n), "%s", r.out);
     cr_expect_eq(pstest_value_ll(&r, "child_took_parked"), 0, "%s", r.out);
     cr_expect_eq(pstest_value_ll(&r, "parent_session_kept"), 1, "%s", r.out);
     cr_expect_eq(pstest_value_ll(&r, "parked_reused"), 1, "%s", r.out);
@@ -82,7 +89,7 @@ Test(fork, inherited_session_state_is_reported_lost_not_dropped_silently, .timeo
 
 Test(fork, fork_while_other_threads_use_the_pool_never_deadlocks, .timeout = 300)
 {
-    pstest_result r = fork_probe("threads", "100", NULL, true);
+    pstest_result r = fork_probe("threads", children(), NULL, true);
     pstest_assert_ok(&r, "fork_probe threads");
     cr_expect_eq(pstest_value_ll(&r, "child_failures"), 0, "%s\n%s", r.out, r.err);
     cr_expect_eq(pstest_value_ll(&r, "thread_errors"), 0, "%s\n%s", r.out, r.err);

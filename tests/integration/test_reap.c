@@ -44,8 +44,9 @@ static double now(void)
 }
 
 /* Runs ARGV under the shim with default configuration; returns its result, the server's
- * Connections delta, peak Threads_connected (minus the sampler's and the admin's own
- * connections) and the wall time. */
+ * Connections delta and peak Threads_connected (minus the sampler's and the admin's own
+ * connections), and (SECONDS, unless NULL) how long the run took -- never asserted itself, only
+ * used where a bound of the shim's contract depends on the run's length. */
 static pstest_result observed_run(const char *const argv[], const char *const env[],
                                   long long *delta, long long *peak, double *seconds)
 {
@@ -54,44 +55,31 @@ static pstest_result observed_run(const char *const argv[], const char *const en
     pstest_sampler *s = pstest_sampler_start();
     double t0 = now();
     pstest_result r = pstest_run(argv, env, true);
-    *seconds = now() - t0;
+    if (seconds)
+        *seconds = now() - t0;
     *peak = pstest_sampler_stop(s) - 2;
     *delta = pstest_status(admin, "Connections") - before - 1; /* the sampler's */
     mysql_close(admin);
     return r;
 }
 
-Test(leak, twenty_thousand_never_closed_connects_against_max_connections_50, .init = small_server,
+/* Never-closed connects, 40 times what the server admits (10 times when slow): without
+ * reclaiming, request 51 would fail. How fast leaking runs next to closing is a figure of
+ * scripts/bench (never-closed handles), not something a test can assert on a shared VM. */
+Test(leak, never_closed_connects_far_beyond_max_connections_50, .init = small_server,
      .fini = pstest_sandbox_stop, .timeout = 300)
 {
-    const char *leak[] = {"leaky", "--requests", "20000", "--select1", NULL};
-    const char *closing[] = {"leaky", "--requests", "20000", "--select1", "--close", NULL};
-    long long delta = 0, peak = 0, delta_c, peak_c;
-    double secs = 1e9, secs_c = 1e9;
-    pstest_result r = {0}, c = {0};
-    for (int round = 0; round < 2; round++) { /* alternate, keep the best of each: VM noise */
-        long long d, pk;
-        double s;
-        pstest_result_free(&c);
-        c = observed_run(closing, NULL, &delta_c, &peak_c, &s);
-        pstest_assert_ok(&c, "leaky --close");
-        secs_c = s < secs_c ? s : secs_c;
-        pstest_result_free(&r);
-        r = observed_run(leak, NULL, &d, &pk, &s);
-        pstest_assert_ok(&r, "leaky (never closes)");
-        secs = s < secs ? s : secs;
-        delta = d > delta ? d : delta;
-        peak = pk > peak ? pk : peak;
-    }
-    cr_assert_eq(number(r.out, "ok"), 20000, "%s", r.out);
+    const char *n = pstest_count(2000, 500);
+    const char *leak[] = {"leaky", "--requests", n, "--select1", NULL};
+    long long delta, peak;
+    pstest_result r = observed_run(leak, NULL, &delta, &peak, NULL);
+    pstest_assert_ok(&r, "leaky (never closes)");
+    cr_assert_eq(number(r.out, "ok"), atoll(n), "%s", r.out);
     cr_assert_eq(number(r.out, "errors"), 0, "%s", r.out);
     cr_assert_leq(peak, 20, "peak Threads_connected %lld above the cap", peak);
     cr_assert_leq(delta, 20, "Connections grew by %lld", delta);
-    cr_log_info("leak: %.2f s, close: %.2f s, ratio %.2f, peak %lld, Connections +%lld", secs,
-                secs_c, secs_c / secs, peak, delta);
-    cr_assert_geq(secs_c / secs, 0.5, "leaking ran at %.2fx the speed of closing", secs_c / secs);
+    cr_log_info("leak: %s requests, peak %lld, Connections +%lld", n, peak, delta);
     pstest_result_free(&r);
-    pstest_result_free(&c);
 }
 
 Test(leak, server_refusals_are_answered_with_reclaimable_handles, .init = tiny_server,
@@ -106,7 +94,13 @@ Test(leak, server_refusals_are_answered_with_reclaimable_handles, .init = tiny_s
     pstest_assert_ok(&r, "leaky against max_connections=8");
     cr_assert_eq(number(r.out, "ok"), 500, "%s", r.out);
     cr_assert_leq(peak, 9, "peak %lld: more than the server admits (8 + 1 SUPER)", peak);
-    cr_assert_leq(delta, 9, "Connections grew by %lld", delta);
+    /* Connections counts refused attempts too. After a 1040 the pool caps itself at what the
+     * server took for 5 s, then tries once more: at most 8 connects + 1 refusal, plus one more
+     * refusal per 5 s the run lasted. A run shorter than 5 s (natively, a fraction of a second)
+     * keeps the old bound of 9; a slow one must not fail for being slow (under valgrind, 3000
+     * such requests took 7 s and made 11). */
+    long long bound = 9 + (long long)(secs / 5);
+    cr_assert_leq(delta, bound, "Connections grew by %lld in %.1f s", delta, secs);
     pstest_result_free(&r);
 }
 
@@ -117,8 +111,7 @@ static void driver_leaks(const char *interpreter, const char *script)
     snprintf(path, sizeof path, "%s/tests/drivers/%s", PSTEST_SOURCE_DIR, script);
     const char *argv[] = {interpreter, path, "500", "--leak", NULL};
     long long delta, peak;
-    double secs;
-    pstest_result r = observed_run(argv, NULL, &delta, &peak, &secs);
+    pstest_result r = observed_run(argv, NULL, &delta, &peak, NULL);
     pstest_assert_ok(&r, script);
     cr_assert_eq(number(r.out, "errors"), 0, "%s", r.out);
     cr_assert_leq(peak, 20, "peak Threads_connected %lld", peak);
@@ -138,38 +131,63 @@ Test(leak, python_mysqldb_leaks_are_reclaimed, .init = small_server, .fini = pst
     driver_leaks("/usr/bin/python3", "mysqldb_loop.py");
 }
 
+/* Each gap lasts until the server has closed every connection of the app (gap_borrow
+ * --until-gone: its wait_timeout is 2 s), so the shim always faces dead connections, on any
+ * machine, and the run without the shim always fails. */
 Test(leak, idle_gaps_longer_than_wait_timeout_cause_no_errors, .init = impatient_server,
      .fini = pstest_sandbox_stop, .timeout = 180)
 {
-    const char *argv[] = {"gap_borrow", "--gaps", "10",     "--gap-ms", "3000",
-                          "--borrows",  "10000",  "--held", "3",        NULL};
+    const char *borrows = pstest_count(10000, 2000);
+    const char *argv[] = {"gap_borrow", "--gaps", "5", "--until-gone", "--borrows", borrows,
+                          "--held",     "3",      NULL};
     pstest_result r = pstest_run(argv, NULL, true);
     pstest_assert_ok(&r, "gap_borrow under the shim");
-    cr_assert_eq(number(r.out, "borrows"), 10000);
-    cr_assert_eq(number(r.out, "held_uses"), 33);
+    cr_assert_eq(number(r.out, "borrows"), atoll(borrows));
+    cr_assert_eq(number(r.out, "held_uses"), 3 * 6, "%s", r.out); /* 3 handles, 6 bursts */
     pstest_result_free(&r);
-    const char *quick[] = {"gap_borrow", "--gaps", "1",      "--gap-ms", "3000",
-                           "--borrows",  "10",     "--held", "1",        NULL};
+    const char *quick[] = {"gap_borrow", "--gaps", "1", "--until-gone", "--borrows", "10",
+                           "--held",     "1",      NULL};
     r = pstest_run(quick, NULL, false); /* proves the scenario: without the shim it fails */
     cr_assert_neq(r.exit_code, 0, "without the shim the held handle should have gone away");
     pstest_result_free(&r);
 }
 
-/* reap_probe environment: reap after 300 ms idle, warn about leaks after 300 ms. */
-static const char *const probe_env[] = {"POOLSHIM_REAP_IDLE_MS=300", "POOLSHIM_LEAK_WARN_MS=300",
-                                        "POOLSHIM_LOG_LEVEL=info", NULL};
+/* reap_probe environment: reap after 100 ms idle, warn about leaks after 100 ms, log every reap
+ * (debug). The probe idles PROBE_IDLE_MS: at least that long, which is more than both thresholds
+ * and the shim's 100 ms between two housekeeping runs, so a slower machine only makes the handle
+ * idler (the reap or the warning is due all the same). */
+static const char *const probe_env[] = {"POOLSHIM_REAP_IDLE_MS=100", "POOLSHIM_LEAK_WARN_MS=100",
+                                        "POOLSHIM_LOG_LEVEL=debug", NULL};
+#define PROBE_IDLE_MS "250"
+
+/* How often the shim reaped the probe's handle after the probe had made its session state (the
+ * probe's "state of handle 0x... made" line on ERR; a stall while it was being made may give a
+ * legitimate reap before that line, as the handle was still clean). */
+static int reaps_after_state(const char *err)
+{
+    static const char mark[] = "reap_probe: state of handle ";
+    const char *m = strstr(err, mark);
+    char handle[32], needle[64];
+    cr_assert(m && sscanf(m + strlen(mark), "%31s", handle) == 1, "no '%s' line:\n%s", mark, err);
+    snprintf(needle, sizeof needle, "reaped idle handle %s ", handle);
+    int n = 0;
+    for (const char *p = m; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
 
 Test(state, replayable_state_survives_a_reap_and_re_lease)
 {
-    const char *kinds[] = {"autocommit",     "use_db",         "select_db", "set_names",
-                           "last_insert_id", "all_replayable", "nothing"};
+    const char *kinds[] = {"autocommit",     "use_db",         "select_db",        "set_names",
+                           "last_insert_id", "all_replayable", "session_settings", "nothing"};
     const char *variants[] = {NULL, "--tcp", "--reconnect"};
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
         for (size_t t = 0; t < 3; t++) {
-            const char *argv[] = {"reap_probe", kinds[i], variants[t], NULL};
+            const char *argv[] = {"reap_probe",  kinds[i],    "--idle-ms",
+                                  PROBE_IDLE_MS, variants[t], NULL};
             pstest_result r = pstest_run(argv, probe_env, true);
             pstest_assert_ok(&r, kinds[i]);
-            cr_assert_geq(number(r.err, "reaped"), 1, "%s was not reaped:\n%s", kinds[i], r.err);
+            cr_assert_geq(reaps_after_state(r.err), 1, "%s was not reaped:\n%s", kinds[i], r.err);
             cr_assert_geq(number(r.err, "renewed"), 1, "%s:\n%s", kinds[i], r.err);
             pstest_result_free(&r);
         }
@@ -180,10 +198,10 @@ Test(state, unreplayable_state_is_never_reaped_and_is_reported_as_a_leak)
     const char *kinds[] = {"user_var",    "temp_table", "session_var", "sql_prepare", "open_txn",
                            "lock_tables", "get_lock",   "stmt_open",   "found_rows",  "warnings"};
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
-        const char *argv[] = {"reap_probe", kinds[i], NULL};
+        const char *argv[] = {"reap_probe", kinds[i], "--idle-ms", PROBE_IDLE_MS, NULL};
         pstest_result r = pstest_run(argv, probe_env, true);
         pstest_assert_ok(&r, kinds[i]);
-        cr_assert_eq(number(r.err, "reaped"), 0, "%s was reaped:\n%s", kinds[i], r.err);
+        cr_assert_eq(reaps_after_state(r.err), 0, "%s was reaped:\n%s", kinds[i], r.err);
         cr_assert_geq(number(r.err, "leak_warnings"), 1, "%s:\n%s", kinds[i], r.err);
         const char *w = strstr(r.err, "possible connection leak");
         cr_assert(w && strstr(r.err, "[app@") && strstr(w, "cannot be reclaimed") &&

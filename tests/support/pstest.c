@@ -348,8 +348,10 @@ struct pstest_sampler {
     pthread_t thread;
     MYSQL *conn;
     atomic_bool stop;
-    long long peak; /* written by the thread only until it is joined */
-    char err[512];  /* first sampling error, reported by pstest_sampler_stop */
+    atomic_long samples; /* successful samples so far */
+    atomic_bool ended;   /* the thread has returned (asked to stop, or a sample failed) */
+    long long peak;      /* written by the thread only until it is joined */
+    char err[512];       /* first sampling error, reported by pstest_sampler_stop */
 };
 
 /* Takes one sample into S->peak; returns false on failure (the first error is kept in S->err). */
@@ -361,6 +363,8 @@ static bool sample(pstest_sampler *s)
         memcpy(s->err, err, sizeof err);
     if (v > s->peak)
         s->peak = v;
+    if (v >= 0)
+        atomic_fetch_add(&s->samples, 1);
     return v >= 0;
 }
 
@@ -371,6 +375,7 @@ static void *sampler_main(void *arg)
     const struct timespec tick = {0, 5 * 1000 * 1000};
     while (!atomic_load(&s->stop) && sample(s))
         nanosleep(&tick, NULL);
+    atomic_store(&s->ended, true);
     return NULL;
 }
 
@@ -381,9 +386,22 @@ pstest_sampler *pstest_sampler_start(void)
     s->conn = pstest_admin();
     s->peak = -1;
     atomic_init(&s->stop, false);
+    atomic_init(&s->samples, 0);
+    atomic_init(&s->ended, false);
     cr_assert(sample(s), "sampler: %s", s->err);
     cr_assert(pthread_create(&s->thread, NULL, sampler_main, s) == 0, "pthread_create failed");
     return s;
+}
+
+void pstest_sampler_wait(pstest_sampler *s, long n)
+{
+    const struct timespec tick = {0, 1000 * 1000};
+    long target = atomic_load(&s->samples) + n;
+    while (atomic_load(&s->samples) < target) {
+        if (atomic_load(&s->ended))
+            cr_assert_fail("the sampler thread ended: %s", s->err);
+        nanosleep(&tick, NULL);
+    }
 }
 
 long long pstest_sampler_stop(pstest_sampler *s)
@@ -398,6 +416,21 @@ long long pstest_sampler_stop(pstest_sampler *s)
     free(s);
     cr_assert(err[0] == '\0', "sampler: %s", err);
     return peak;
+}
+
+bool pstest_slow(void)
+{
+    const char *slow = getenv("PSTEST_SLOW"), *wrapper = getenv("PSTEST_WRAPPER");
+    return (slow && strcmp(slow, "1") == 0) || (wrapper && *wrapper);
+}
+
+const char *pstest_count(long n, long slow_n)
+{
+    static _Thread_local char buf[4][24];
+    static _Thread_local unsigned next;
+    char *b = buf[next++ % 4];
+    snprintf(b, sizeof buf[0], "%ld", pstest_slow() ? slow_n : n);
+    return b;
 }
 
 /* ---- Throwaway servers of a test's own ----------------------------------------------- */

@@ -63,10 +63,23 @@ const char *pstest_line_value(const char *out, const char *key);
 
 /* Samples the server's Threads_connected every 5 ms on a background thread with its own admin
  * connection (which is itself counted). pstest_sampler_start() takes a first sample before it
- * returns; pstest_sampler_stop() joins the thread, frees S and returns the peak seen. */
+ * returns; pstest_sampler_stop() joins the thread, frees S and returns the peak seen.
+ * pstest_sampler_wait(S, N) returns once N more samples have completed than when it was called
+ * (with N >= 2, at least one of them started after the call), however long that takes: no
+ * assertion may depend on the sampler keeping pace with the server. */
 typedef struct pstest_sampler pstest_sampler;
 pstest_sampler *pstest_sampler_start(void);
+void pstest_sampler_wait(pstest_sampler *s, long n);
 long long pstest_sampler_stop(pstest_sampler *s);
+
+/* True when the test apps run slowly by design: under valgrind (PSTEST_WRAPPER set) or with
+ * PSTEST_SLOW=1 (scripts/test --valgrind sets it). Expensive tests then use
+ * smaller counts; they never loosen a bound, and no test asserts a speed or a duration. */
+bool pstest_slow(void);
+
+/* N, or SLOW_N when pstest_slow(), as a decimal string for an app's argv (thread-local storage
+ * of 4 slots, so up to 4 such strings can be used in one argv). */
+const char *pstest_count(long n, long slow_n);
 
 /* Asserts that R exited 0, showing its output otherwise (WHAT names the run). */
 void pstest_assert_ok(const pstest_result *r, const char *what);

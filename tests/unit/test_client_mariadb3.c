@@ -317,6 +317,38 @@ Test(mariadb3, tls_handles_are_pooled_with_openssl)
     mysql_close(h);
 }
 
+/* The library's own calls are told apart by their return address (see hook_connect.c). */
+Test(mariadb3, addresses_in_the_client_library_are_recognised)
+{
+    int local;
+    cr_expect(ps_real_in_library(*(void **)&ps_real_mysql_real_connect));
+    cr_expect(ps_real_in_library(*(void **)&ps_real_mariadb_reconnect));
+    cr_expect_not(ps_real_in_library((void *)&setup), "the test's own code");
+    cr_expect_not(ps_real_in_library(&local), "the stack");
+    cr_expect_not(ps_real_in_library(NULL));
+}
+
+/* mysql_server_end keeps parked connections unless they are compressed (a plugin pointer) or
+ * not connected; with OpenSSL >= 1.1, TLS ones too. */
+Test(mariadb3, what_outlives_the_library_end)
+{
+    MYSQL *h = new_handle();
+    cr_expect_not(ops->outlives_library_end(h), "no connection");
+    MARIADB_PVIO plain;
+    memset(&plain, 0, sizeof plain); /* a socket without TLS */
+    h->net.pvio = &plain;
+    cr_expect(ops->outlives_library_end(h), "a plain connection");
+    h->net.compress = 1;
+    cr_expect_not(ops->outlives_library_end(h), "a compressed connection");
+    h->net.compress = 0;
+    h->net.pvio = NULL;
+    mysql_close(h);
+    const char *lib = NULL;
+    cr_assert_eq(mariadb_get_infov(NULL, MARIADB_TLS_LIBRARY, &lib), 0);
+    cr_assert(mdb_tls_movable()); /* what a TLS connection's pooling asked first */
+    cr_expect(mdb_tls_outlives_library_end(), "TLS library %s", lib ? lib : "(none)");
+}
+
 Test(mariadb3, layout_check_accepts_the_library_and_remembers_a_mismatch)
 {
     MYSQL *h = new_handle();
@@ -343,7 +375,8 @@ Test(mariadb3, layout_check_accepts_the_library_and_remembers_a_mismatch)
 static unsigned effects(enum enum_server_command cmd, const char *arg, bool *statement)
 {
     *statement = !*statement; /* must be overwritten */
-    return mdb_command_effects(cmd, arg, arg ? strlen(arg) : 0, statement);
+    bool explains;
+    return mdb_command_effects(cmd, arg, arg ? strlen(arg) : 0, statement, &explains);
 }
 
 Test(mariadb3, queries_are_classified_by_their_text)
@@ -373,7 +406,8 @@ Test(mariadb3, other_commands_are_classified)
     bool st = false;
     cr_expect_eq(effects(COM_INIT_DB, "shop", &st), PS_SQL_REPLAYABLE);
     cr_expect(st);
-    cr_expect_eq(effects(COM_SET_OPTION, NULL, &st), PS_SQL_SESSION);
+    /* COM_RESET_CONNECTION keeps the server-side options: the release must set them back */
+    cr_expect_eq(effects(COM_SET_OPTION, NULL, &st), PS_SQL_SESSION | PS_SQL_SERVER_OPTION);
     cr_expect(st);
     cr_expect_eq(effects(COM_PROCESS_KILL, NULL, &st), PS_SQL_SESSION);
     cr_expect_eq(effects(COM_CHANGE_USER, NULL, &st), PS_SQL_SESSION);
@@ -731,8 +765,16 @@ Test(mariadb3, record_copies_what_a_reset_restores)
     h->insert_id = 8;
     h->server_status = SERVER_STATUS_AUTOCOMMIT;
     h->warning_count = 1;
+    h->client_flag = CLIENT_MULTI_STATEMENTS | CLIENT_IGNORE_SPACE;
     mdb_facts *c = ops->record(h);
     cr_assert_not_null(c);
+    cr_expect(c->multi_statements);
+    cr_expect(c->ignore_space);
+    cr_expect_not(c->interactive);
+    cr_expect_not(c->login_known, "no connection: what the login gave is unknown");
+    cr_expect_not(c->role_known);
+    cr_expect_eq(h->affected_rows, 2, "the handle still shows its own results");
+    cr_expect_eq(mysql_errno(h), 0);
     cr_expect_str_eq(c->dsn_db, "shop");
     cr_expect_neq(c->dsn_db, h->db);
     cr_expect_eq(c->charset, h->charset);
@@ -756,5 +798,50 @@ Test(mariadb3, failures_are_reported_in_the_library_and_server_terms)
     cr_expect_eq(mysql_errno(h), CR_SERVER_GONE_ERROR);
     cr_expect_str_eq(mysql_error(h), "Server has gone away");
     cr_expect_not(ops->server_full(h));
+    mysql_close(h);
+}
+
+/* ---- the server's word: SERVER_SESSION_STATE_CHANGED ---------------------------------------- */
+
+/* Classifies CMD with text SQL on H as the tracked db_command does, and notes it. */
+static void note(MYSQL *h, enum enum_server_command cmd, const char *sql)
+{
+    bool statement, explains;
+    mdb_command_effects(cmd, sql, sql ? strlen(sql) : 0, &statement, &explains);
+    mdb_note_command(h, explains);
+}
+
+Test(mariadb3, a_state_change_the_text_does_not_explain_pins)
+{
+    MYSQL *h = new_handle(), *other = new_handle();
+    note(h, COM_QUERY, "SET NAMES latin1");
+    h->server_status = SERVER_STATUS_AUTOCOMMIT;
+    cr_expect_eq(mdb_state_change_effects(h), 0, "no flag, nothing to report");
+    h->server_status |= SERVER_SESSION_STATE_CHANGED;
+    cr_expect_eq(mdb_state_change_effects(h), 0, "SET NAMES explains its own change");
+    other->server_status = SERVER_SESSION_STATE_CHANGED;
+    cr_expect_eq(mdb_state_change_effects(other), PS_SQL_SESSION,
+                 "a response on a handle this thread sent nothing on");
+    const char *unexplained[] = {"INSERT INTO items (v) VALUES ('fires a trigger')",
+                                 "SELECT * FROM a_view", "SET NAMES latin1; SELECT 1",
+                                 "SET NAMES 'a\\', @v := 1, '"};
+    for (size_t i = 0; i < sizeof unexplained / sizeof *unexplained; i++) {
+        note(h, COM_QUERY, unexplained[i]);
+        cr_expect_eq(mdb_state_change_effects(h), PS_SQL_SESSION, "%s", unexplained[i]);
+    }
+    note(h, COM_STMT_EXECUTE, NULL); /* a prepared SET NAMES is not read again */
+    cr_expect_eq(mdb_state_change_effects(h), PS_SQL_SESSION);
+    mysql_close(h), mysql_close(other);
+}
+
+Test(mariadb3, a_failed_read_reports_no_stale_state_change)
+{
+    MYSQL *h = tracked_handle();
+    cr_assert_neq(mysql_real_query(h, "SELECT 1", 8), 0); /* notes an unexplained command */
+    h->server_status |= SERVER_SESSION_STATE_CHANGED;     /* left by an earlier response */
+    memset(&seen, 0, sizeof seen);
+    cr_assert_neq(mysql_read_query_result(h), 0);
+    cr_expect_eq(seen.ends, 1);
+    cr_expect_eq(seen.effects, 0, "a read that parsed no status reported the old flag");
     mysql_close(h);
 }

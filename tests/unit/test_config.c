@@ -52,6 +52,7 @@ Test(config, defaults_match_the_documented_table)
     cr_assert_eq(c.surplus_idle_ms, 5000);
     cr_assert_eq(c.max_lifetime_ms, 1800000);
     cr_assert_eq(c.validate_idle_ms, 500);
+    cr_assert_eq(c.reverify_ms, 1000);
     cr_assert_eq(c.log_level, 1);
     cr_assert_str_empty(c.log_file);
 }
@@ -65,6 +66,7 @@ Test(config, accepts_valid_values)
                             {"POOLSHIM_IDLE_TIMEOUT_MS", "1000"},
                             {"POOLSHIM_MAX_LIFETIME_MS", "0"},
                             {"POOLSHIM_VALIDATE_IDLE_MS", "86400000"},
+                            {"POOLSHIM_REVERIFY_MS", "0"},
                             {"POOLSHIM_LOG_LEVEL", "DEBUG"},
                             {"POOLSHIM_LOG_FILE", "/tmp/x.log"}}};
     cr_assert_eq(ps_config_parse(&c, fake_get, fake_report, &e), 0, "%s", e.last);
@@ -74,6 +76,7 @@ Test(config, accepts_valid_values)
     cr_assert_eq(c.idle_timeout_ms, 1000);
     cr_assert_eq(c.max_lifetime_ms, 0);
     cr_assert_eq(c.validate_idle_ms, 86400000);
+    cr_assert_eq(c.reverify_ms, 0);
     cr_assert_eq(c.log_level, 3);
     cr_assert_str_eq(c.log_file, "/tmp/x.log");
 }
@@ -117,7 +120,8 @@ Test(config, every_numeric_variable_is_range_checked)
                 {"POOLSHIM_MIN_IDLE", "-1", "100001"},
                 {"POOLSHIM_SURPLUS_IDLE_MS", "x", "86400001"},
                 {"POOLSHIM_MAX_LIFETIME_MS", "-1", "604800001"},
-                {"POOLSHIM_VALIDATE_IDLE_MS", "x", "86400001"}};
+                {"POOLSHIM_VALIDATE_IDLE_MS", "x", "86400001"},
+                {"POOLSHIM_REVERIFY_MS", "-1", "3600001"}};
     ps_config c, d;
     ps_config_defaults(&d);
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {

@@ -1,7 +1,8 @@
 /* The lease state machine alone: every legal move, the refusal of illegal ones, the indexes
  * (by handle, by transport, a copied struct followed to its new address), LRU order, waiting
- * for a move to end on a condition variable, leak batches, and fork. After every test the
- * module's own invariant check must find nothing. */
+ * for a move to end on a condition variable, leak batches, fork, and broken leases (a renewal
+ * the server refused: BROKEN until closed, or renewed again for a program that reconnects).
+ * After every test the module's own invariant check must find nothing. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <signal.h>
@@ -115,6 +116,27 @@ Test(lease, dirty_sessions_are_never_picked)
     ps_call_outcome reset = {true, 0, true, 0};
     ps_lease_leave(l, &reset);
     cr_assert(ps_lease_replayable(l), "the program's own reset cleans the session");
+}
+
+/* What COM_RESET_CONNECTION keeps (a role, server options) outlives the program's own reset:
+ * the lease stays pinned and remembers it for the release's reset. */
+Test(lease, what_the_reset_keeps_pins_the_lease_for_good)
+{
+    int h, t;
+    ps_lease *l = live(&h, &t);
+    enum ps_enter how;
+    ps_lease_enter(&h, &t, true, &how);
+    ps_call_outcome role = {true, PS_SQL_SESSION | PS_SQL_ROLE, false, 0};
+    ps_lease_leave(l, &role);
+    ps_lease_enter(&h, &t, true, &how);
+    ps_call_outcome reset = {true, 0, true, 0};
+    ps_lease_leave(l, &reset);
+    cr_assert_not(ps_lease_replayable(l), "the program's reset keeps the role");
+    cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0));
+    ps_lease_session s = ps_lease_session_get(l);
+    cr_assert_eq(s.effects, 0);
+    cr_assert_eq(s.lasting, PS_SQL_SESSION | PS_SQL_ROLE);
+    cr_assert_eq(ps_lease_session_dirt(&s), PS_SQL_ROLE);
 }
 
 Test(lease, pick_takes_the_least_recently_used_first)
@@ -240,6 +262,75 @@ Test(lease, fork_child_marks_live_leases_inherited_and_drops_moving_ones)
     cr_assert_eq(a->state, PS_LEASE_REAPED);
 }
 
+/* A REAPED lease renewed, whose replay the server refused: MOVING -> BROKEN. */
+static ps_lease *broken(void *handle, void *transport)
+{
+    ps_lease *l = live(handle, transport);
+    cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), l);
+    ps_lease_drop_conn(l);
+    ps_lease_settle(l, NULL, NULL, NULL);
+    enum ps_enter how;
+    cr_assert_eq(ps_lease_enter(handle, NULL, PS_CALL_SENDS, &how), l);
+    cr_assert_eq(how, PS_ENTER_RENEW);
+    ps_lease_break(l);
+    ps_lease_leave(l, &plain_call);
+    cr_assert_eq(l->state, PS_LEASE_BROKEN);
+    cr_assert_null(l->conn);
+    return l;
+}
+
+Test(lease, a_broken_lease_fails_every_command_and_is_never_picked)
+{
+    int h, t;
+    ps_lease *l = broken(&h, &t);
+    enum ps_enter how;
+    cr_assert_null(ps_lease_enter(&h, NULL, PS_CALL_SENDS, &how));
+    cr_assert_eq(how, PS_ENTER_BROKEN, "a command fails: its session is gone");
+    cr_assert_eq(l->calls, 0, "nothing counted");
+    cr_assert_eq(l->state, PS_LEASE_BROKEN);
+    cr_assert_null(ps_lease_enter(&h, NULL, 0, &how));
+    cr_assert_eq(how, PS_ENTER_UNTRACKED, "a result read goes to the husk");
+    cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0));
+    cr_assert(ps_lease_held(&h, NULL));
+    enum ps_lease_state was;
+    cr_assert_eq(ps_lease_take(&h, NULL, &was), l);
+    cr_assert_eq(was, PS_LEASE_BROKEN);
+    cr_assert_eq(l->state, PS_LEASE_CLOSED);
+    ps_lease_free(l);
+}
+
+Test(lease, a_broken_lease_whose_program_reconnects_is_renewed_again)
+{
+    int h, t, t2;
+    ps_lease *l = broken(&h, &t);
+    static ps_conn c;
+    c.pool = l->pool;
+    enum ps_enter how;
+    cr_assert_eq(ps_lease_enter(&h, NULL, PS_CALL_SENDS | PS_CALL_RECONNECTS, &how), l);
+    cr_assert_eq(how, PS_ENTER_RECONNECT);
+    cr_assert_eq(l->state, PS_LEASE_MOVING);
+    ps_lease_break(l); /* refused again */
+    ps_lease_leave(l, &plain_call);
+    cr_assert_eq(l->state, PS_LEASE_BROKEN);
+    cr_assert_eq(ps_lease_enter(&h, NULL, PS_CALL_SENDS | PS_CALL_RECONNECTS, &how), l);
+    ps_lease_settle(l, &c, &t2, NULL); /* this time the session could be had */
+    ps_lease_leave(l, &plain_call);
+    cr_assert_eq(l->state, PS_LEASE_LIVE);
+    cr_assert_eq(ps_lease_find(NULL, &t2), l);
+}
+
+Test(lease, a_broken_lease_stays_broken_in_a_forked_child)
+{
+    int h, t;
+    ps_lease *l = broken(&h, &t);
+    ps_lease_before_fork();
+    ps_lease_after_fork_child();
+    cr_assert_eq(l->state, PS_LEASE_BROKEN);
+    enum ps_enter how;
+    cr_assert_null(ps_lease_enter(&h, NULL, PS_CALL_SENDS, &how));
+    cr_assert_eq(how, PS_ENTER_BROKEN);
+}
+
 /* An illegal move: settling a lease nobody is moving. */
 static void settle_unowned(void)
 {
@@ -248,15 +339,34 @@ static void settle_unowned(void)
     ps_lease_settle(l, NULL, NULL, NULL); /* LIVE -> REAPED without a move: illegal */
 }
 
+/* Another: breaking a lease nobody is moving (only a failed renewal breaks one). */
+static void break_unowned(void)
+{
+    int h, t;
+    ps_lease *l = live(&h, &t);
+    ps_lease_break(l); /* LIVE -> BROKEN: illegal */
+}
+
 #ifdef POOLSHIM_STRICT
 Test(lease_strict, an_illegal_move_aborts, .signal = SIGABRT, .init = setup)
 {
     settle_unowned();
 }
+
+Test(lease_strict, breaking_a_live_lease_aborts, .signal = SIGABRT, .init = setup)
+{
+    break_unowned();
+}
 #else
 Test(lease_lenient, an_illegal_move_is_refused_and_reported, .init = setup)
 {
     settle_unowned();
+    cr_assert_gt(ps_lease_check(NULL, NULL), 0);
+}
+
+Test(lease_lenient, breaking_a_live_lease_is_refused_and_reported, .init = setup)
+{
+    break_unowned();
     cr_assert_gt(ps_lease_check(NULL, NULL), 0);
 }
 #endif

@@ -1,6 +1,6 @@
 /* The pool core with fake handles: the connection state machine (every legal move, illegal
- * ones refused), cap, LIFO reuse, FIFO waiting, timeouts, expiry, re-key, fork. After every
- * test the pool's own invariant check must find nothing. */
+ * ones refused), cap, LIFO reuse, FIFO waiting, timeouts, expiry, re-key, fork, the proof of
+ * a key's credentials. After every test the pool's own invariant check must find nothing. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <signal.h>
@@ -177,7 +177,7 @@ static void *waiter(void *v)
 {
     waiter_arg *a = v;
     int64_t waited;
-    a->got = ps_pool_acquire(a->p, 5000, &a->conn, &waited);
+    a->got = ps_pool_acquire(a->p, 600000, &a->conn, &waited); /* never times out here */
     pthread_mutex_lock(&order_lock);
     order[order_n++] = a->id;
     pthread_mutex_unlock(&order_lock);
@@ -292,6 +292,81 @@ Test(pool, drain_destroys_every_idle_connection)
     int idle, leased, connecting;
     sizes(p, &idle, &leased, &connecting, NULL);
     cr_assert_eq(idle, 0);
+}
+
+static int kept_handle; /* the parked handle keep_only_this keeps */
+
+static bool keep_only_this(void *handle)
+{
+    return handle == &kept_handle;
+}
+
+/* mysql_server_end: only the connections the client layer says cannot outlive it are closed. */
+Test(pool, drain_with_a_predicate_closes_only_what_it_rejects)
+{
+    ps_pool *p = fresh_pool("k-drain-some");
+    ps_conn *c1 = lease(p, PS_ACQUIRE_CONNECT), *c2 = lease(p, PS_ACQUIRE_CONNECT);
+    int other;
+    ps_pool_park(c1, &kept_handle);
+    ps_pool_park(c2, &other);
+    int kept = -1, closed = ps_pool_drain_except(keep_only_this, &kept);
+    cr_assert_geq(closed, 1);
+    cr_assert_geq(kept, 1);
+    int idle, leased, connecting;
+    sizes(p, &idle, &leased, &connecting, NULL);
+    cr_assert_eq(idle, 1);
+    cr_assert_eq(lease(p, PS_ACQUIRE_IDLE)->handle, &kept_handle);
+}
+
+Test(pool, drain_of_one_pool_closes_its_idle_connections_only)
+{
+    ps_pool *p = fresh_pool("k-drain-one"), *other = fresh_pool("k-drain-other");
+    ps_conn *c1 = lease(p, PS_ACQUIRE_CONNECT), *c2 = lease(p, PS_ACQUIRE_CONNECT);
+    ps_conn *o = lease(other, PS_ACQUIRE_CONNECT);
+    int h1, h2, ho;
+    ps_pool_park(c1, &h1);
+    ps_pool_park(o, &ho);
+    ps_pool_drain(p, PS_CLOSE_REFUSED);
+    cr_assert_eq(destroyed, 1);
+    int idle, leased, connecting;
+    sizes(p, &idle, &leased, &connecting, NULL);
+    cr_assert_eq(idle, 0);
+    cr_assert_eq(leased, 1, "a leased connection is the program's");
+    sizes(other, &idle, &leased, &connecting, NULL);
+    cr_assert_eq(idle, 1);
+    ps_pool_park(c2, &h2);
+}
+
+Test(pool, credentials_are_proven_for_a_window_by_a_re_authentication_only)
+{
+    ps_pool *p = fresh_pool("k-proof");
+    cr_assert_eq(ps_pool_proof(p, 60000), PS_PROOF_STALE, "never proven");
+    ps_pool_login(p, PS_LOGIN_ACCEPTED, 0);
+    cr_assert_eq(ps_pool_proof(p, 60000), PS_PROOF_STALE, "a real connect proves nothing");
+    ps_pool_login(p, PS_LOGIN_PROVEN, ps_now_ms());
+    cr_assert_eq(ps_pool_proof(p, 60000), PS_PROOF_FRESH);
+    cr_assert_eq(ps_pool_proof(p, 0), PS_PROOF_STALE, "a zero window re-verifies every reuse");
+    ps_pool_login(p, PS_LOGIN_PROVEN, ps_now_ms() - 61000);
+    cr_assert_eq(ps_pool_proof(p, 60000), PS_PROOF_FRESH, "an older proof does not replace one");
+    ps_pool *q = fresh_pool("k-proof-old");
+    ps_pool_login(q, PS_LOGIN_PROVEN, ps_now_ms() - 61000);
+    cr_assert_eq(ps_pool_proof(q, 60000), PS_PROOF_STALE, "past the window");
+}
+
+Test(pool, a_refusal_holds_until_a_connect_succeeds_or_a_later_proof)
+{
+    ps_pool *p = fresh_pool("k-refused");
+    int64_t now = ps_now_ms();
+    ps_pool_login(p, PS_LOGIN_PROVEN, now - 10);
+    ps_pool_login(p, PS_LOGIN_REFUSED, now - 5);
+    cr_assert_eq(ps_pool_proof(p, 60000), PS_PROOF_REFUSED);
+    ps_pool_login(p, PS_LOGIN_PROVEN, now - 6); /* started before the refusal */
+    cr_assert_eq(ps_pool_proof(p, 60000), PS_PROOF_REFUSED, "an older success undid it");
+    ps_pool_login(p, PS_LOGIN_ACCEPTED, 0);
+    cr_assert_eq(ps_pool_proof(p, 60000), PS_PROOF_STALE, "a connect ends it, proves nothing");
+    ps_pool_login(p, PS_LOGIN_REFUSED, now);
+    ps_pool_login(p, PS_LOGIN_PROVEN, now + 1);
+    cr_assert_eq(ps_pool_proof(p, 60000), PS_PROOF_FRESH, "a later proof ends it");
 }
 
 Test(pool, fork_child_forgets_the_parents_idle_connections)

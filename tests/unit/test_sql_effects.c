@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "poolshim/sql_effects.h"
+#include "poolshim/sql_names.h"
 
 /* Effects of the NUL-terminated SQL. */
 static unsigned fx(const char *sql)
@@ -52,13 +53,45 @@ Test(sql_effects, replayable_state_is_recognised)
                      fx(replayable[i]));
 }
 
+Test(sql_effects, session_variables_the_shim_reads_back_are_replayable)
+{
+    const char *variables[] = {"SET sql_mode = 'ANSI'",
+                               "SET time_zone = '+00:00'",
+                               "SET character_set_server = 'utf8mb4'",
+                               "SET collation_connection = 'utf8mb4_unicode_ci'",
+                               "SET SESSION sql_mode = \"ANSI_QUOTES\"",
+                               "set @@session.WAIT_TIMEOUT := 77",
+                               "SET LOCAL max_statement_time = 1.5, sql_select_limit = -1",
+                               "SET character_set_results = NULL",
+                               "SET sql_mode = DEFAULT, foreign_key_checks = OFF",
+                               "SET NAMES utf8mb4, collation_connection = utf8mb4_bin, "
+                               "autocommit = 0",
+                               "/* x */ SET tx_isolation = 'READ-COMMITTED'; SET NAMES latin1"};
+    for (size_t i = 0; i < sizeof variables / sizeof *variables; i++) {
+        bool only = false;
+        unsigned fx = ps_sql_effects_ex(variables[i], strlen(variables[i]), &only);
+        cr_assert_eq(fx, PS_SQL_REPLAYABLE | PS_SQL_VARIABLES, "'%s' -> %#x", variables[i], fx);
+        cr_assert(only, "'%s' explains its state change", variables[i]);
+    }
+    for (const char *const *v = ps_sql_replayed_variables; *v; v++)
+        for (const char *c = *v; *c; c++)
+            cr_assert(*c == '_' || (*c >= 'a' && *c <= 'z'), "'%s': a lower-case name", *v);
+}
+
 Test(sql_effects, unreplayable_session_state_is_flagged)
 {
     const char *session[] = {"SET @u = 1",
                              "SELECT @u := 5",
                              "SELECT 1 INTO @x",
-                             "SET sql_mode = 'ANSI'",
-                             "SET time_zone = '+00:00'",
+                             "SET sql_mode = CONCAT(@@sql_mode, ',ANSI')",
+                             "SET time_zone = @tz",
+                             "SET max_join_size = 1000",
+                             "SET GLOBAL sql_mode = 'ANSI'",
+                             "SET @@global.time_zone = '+00:00'",
+                             "SET sql_mode = 'ANSI', @u = 1",
+                             "SET wait_timeout = f(1)",
+                             "SET wait_timeout = 1 + 1",
+                             "SET time_zone = '+00:00' FOR SELECT 1",
                              "SET autocommit = 0, @u = 1",
                              "SET autocommit = @v",
                              "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
@@ -91,6 +124,39 @@ Test(sql_effects, locks_and_found_rows_are_flagged)
     cr_assert_str_eq(ps_sql_effect_reason(0), "");
 }
 
+Test(sql_effects, state_the_reset_keeps_is_flagged)
+{
+    const struct {
+        const char *sql;
+        unsigned bit;
+    } cases[] = {
+        {"SET ROLE r1", PS_SQL_ROLE},
+        {"set role NONE", PS_SQL_ROLE},
+        {"SET ROLE `weird``name`", PS_SQL_ROLE},
+        {"CALL p()", PS_SQL_ROLE},
+        {"EXECUTE s", PS_SQL_ROLE},
+        {"EXECUTE IMMEDIATE 'SET ROLE r1'", PS_SQL_ROLE},
+        {"SET STATEMENT max_statement_time = 1 FOR CALL p()", PS_SQL_ROLE},
+        {"SET DEFAULT ROLE r1", PS_SQL_DEFAULT_ROLE},
+        {"SET DEFAULT ROLE NONE FOR 'u'@'%'", PS_SQL_DEFAULT_ROLE},
+        {"SET profiling = 1", PS_SQL_PROFILING},
+        {"SET @@session.profiling = 1", PS_SQL_PROFILING},
+        {"SET autocommit = 1, profiling_history_size = 0", PS_SQL_PROFILING},
+        {"SET STATEMENT profiling = 1 FOR SELECT 1", PS_SQL_PROFILING},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        unsigned e = fx(cases[i].sql);
+        cr_assert_eq(e & PS_SQL_RESET_KEEPS, cases[i].bit, "'%s' -> %#x", cases[i].sql, e);
+        cr_assert(e & PS_SQL_SESSION, "'%s' -> %#x", cases[i].sql, e);
+    }
+    const char *not_kept[] = {"SET @role = 1",        "SELECT CURRENT_ROLE()",
+                              "SET NAMES latin1",     "SET default_week_format = 1",
+                              "SELECT 'SET ROLE r1'", "PREPARE s FROM 'SET ROLE r1'"};
+    for (size_t i = 0; i < sizeof not_kept / sizeof *not_kept; i++)
+        cr_assert_eq(fx(not_kept[i]) & PS_SQL_RESET_KEEPS, 0, "'%s'", not_kept[i]);
+    cr_assert_str_neq(ps_sql_effect_reason(PS_SQL_ROLE), "");
+}
+
 Test(sql_effects, never_reads_past_the_length)
 {
     /* Unterminated strings and comments, and a length shorter than the text. */
@@ -100,4 +166,255 @@ Test(sql_effects, never_reads_past_the_length)
     cr_assert_eq(ps_sql_effects("SET @", 4) & PS_SQL_SESSION, PS_SQL_SESSION);
     char odd[] = {'S', 'E', 'L', 'E', 'C', 'T', ' ', '\'', '\\'};
     cr_assert_eq(ps_sql_effects(odd, sizeof odd), 0);
+}
+
+/* ---- issue 9 item 4: ordinary SQL that bypassed the classifier ---------------------------- */
+
+/* Asserts that every NULL-terminated statement of LIST has all the bits of WANT. */
+static void expect_bits(const char *const *list, unsigned want)
+{
+    for (; *list; list++)
+        cr_expect_eq(fx(*list) & want, want, "'%s' -> %#x, wanted %#x", *list, fx(*list), want);
+}
+
+/* Asserts that every NULL-terminated statement of LIST leaves nothing. */
+static void expect_harmless(const char *const *list)
+{
+    for (; *list; list++)
+        cr_expect_eq(fx(*list), 0, "'%s' -> %#x", *list, fx(*list));
+}
+
+Test(sql_effects, quoted_function_names_are_still_calls)
+{
+    const char *locks[] = {"SELECT `GET_LOCK`('jobs',0)",
+                           "select `get_lock` ( 'jobs' , 0 )",
+                           "SELECT \"GET_LOCK\"('jobs', 0)", /* ANSI_QUOTES */
+                           "SELECT 1; SELECT `GET_LOCK`('jobs', 0)",
+                           "DO `GET_LOCK`('jobs', 0)",
+                           NULL};
+    expect_bits(locks, PS_SQL_LOCK);
+    /* A quoted name before '(' marks what the bare word would (found by fuzz_sql_effects). */
+    cr_expect_eq(fx("SELECT a}utocommit = 0 * GET_\xd9`LOCK`('x', 0)"),
+                 PS_SQL_LOCK | PS_SQL_SESSION);
+    const char *session[] = {"SELECT `LAST_INSERT_ID`(99)",
+                             "SELECT \"LAST_INSERT_ID\"(99)",
+                             "SELECT `NEXTVAL`(seq)",
+                             "SELECT `now`()",
+                             "SELECT `t`.`f`()",
+                             "SELECT `t` . `f` ()",
+                             NULL};
+    expect_bits(session, PS_SQL_SESSION);
+}
+
+Test(sql_effects, strings_are_read_under_every_quoting_rule)
+{
+    /* NO_BACKSLASH_ESCAPES (e.g. from an init command): 'a\' is a whole string there. */
+    const char *nbe[] = {"SELECT 'a\\', @v := 5, 'b'", "SELECT 'a\\'; SET @v = 1; SELECT '", NULL};
+    expect_bits(nbe, PS_SQL_SESSION);
+    cr_expect(fx("SELECT 'it\\', GET_LOCK('jobs', 0), '\\'") & PS_SQL_LOCK);
+    /* ANSI_QUOTES: "a\" is an identifier, in which a backslash is a plain character. */
+    const char *ansi[] = {"SELECT \"a\\\", @v := 5, \"b\"",
+                          "SELECT 1 AS \"a\\\", @v := 5, 2 AS \"b\"",
+                          "SELECT 'x', \"a\\\", LAST_INSERT_ID(7), \"b\"",
+                          "SELECT 'a\\'' , \"b\\\", @v := 1, \"c\"", NULL};
+    expect_bits(ansi, PS_SQL_SESSION);
+    /* gbk/big5/sjis: 0x81 0x5C is one character, so that backslash escapes nothing. */
+    const char *mb[] = {"SELECT 'x\\'y', '\x81\\', @v:=1, 'z'", "SELECT `\x81`, @v:=1, `x`", NULL};
+    expect_bits(mb, PS_SQL_SESSION);
+}
+
+Test(sql_effects, calls_of_names_not_proven_builtin_may_run_stored_functions)
+{
+    const char *session[] = {"SELECT f()",
+                             "SELECT t.f(1)",
+                             "SELECT my_func(a) FROM items",
+                             "SELECT now ()", /* with a space: a stored function t.now */
+                             "SELECT now/**/()",
+                             "SELECT COUNT (*) FROM items",
+                             "SELECT SUBSTRING ('abc', 2)",
+                             "SELECT HIGH_PRIORITY f()",
+                             "INSERT INTO items SELECT f()",
+                             "INSERT INTO items (v) VALUES (f())",
+                             "UPDATE items SET v = f(v)",
+                             "DELETE FROM items WHERE f(id)",
+                             "SELECT * FROM items WHERE id IN (SELECT f())",
+                             "CREATE TABLE x AS SELECT f() AS a",
+                             "SELECT against(1)",
+                             "SELECT 1 /*!50000now()*/",
+                             NULL};
+    expect_bits(session, PS_SQL_SESSION);
+}
+
+Test(sql_effects, comments_and_spaces_between_a_name_and_its_parenthesis)
+{
+    const char *locks[] = {"SELECT GET_LOCK /* c */ ('x', 0)", "SELECT GET_LOCK\n('x', 0)",
+                           "SELECT GET_LOCK#c\n('x', 0)", NULL};
+    expect_bits(locks, PS_SQL_LOCK);
+    const char *session[] = {"SELECT LAST_INSERT_ID /* c */ (5)", "SELECT LAST_INSERT_ID (5)",
+                             "SELECT NEXTVAL /**/ (seq)", NULL};
+    expect_bits(session, PS_SQL_SESSION);
+}
+
+Test(sql_effects, flush_for_export_and_backup_locks)
+{
+    const char *locks[] = {"FLUSH TABLES items FOR EXPORT",
+                           "flush table t.items, t.other for export",
+                           "FLUSH /*!40101 LOCAL */ TABLES items FOR EXPORT",
+                           "FLUSH TABLES WITH READ LOCK",
+                           "FLUSH TABLES items WITH READ LOCK",
+                           "FLUSH TABLES WITH READ LOCK AND DISABLE CHECKPOINT",
+                           "BACKUP STAGE START",
+                           "BACKUP LOCK items",
+                           NULL};
+    expect_bits(locks, PS_SQL_LOCK);
+}
+
+Test(sql_effects, set_with_anything_but_replayable_values)
+{
+    cr_expect(fx("SET autocommit = 0 * GET_LOCK('x', 0)") & PS_SQL_LOCK);
+    const char *session[] = {"SET autocommit = 0 + f()",
+                             "SET autocommit = 1 AND @v := 5",
+                             "SET NAMES latin1 COLLATE latin1_bin, autocommit = IF(f(), 0, 0)",
+                             "SET STATEMENT max_statement_time=1 FOR SELECT 1",
+                             "SET ROLE admin",
+                             "SET `autocommit` = 0",
+                             "SET autocommit = 0 --;\n, @v = 1",
+                             NULL};
+    expect_bits(session, PS_SQL_SESSION);
+    cr_expect(fx("SET STATEMENT sql_mode='' FOR SELECT GET_LOCK('x', 0)") & PS_SQL_LOCK);
+}
+
+Test(sql_effects, siblings_that_already_pinned_stay_pinned)
+{
+    const char *session[] = {"SELECT 1 /*M!100000 , @v := 1 */",
+                             "SELECT 1 INTO @v",
+                             "SELECT a FROM items LIMIT 1 INTO @v",
+                             "EXECUTE IMMEDIATE 'SET @v = 1'",
+                             "CALL p()",
+                             "DO RELEASE_LOCK('x')",
+                             "HANDLER items OPEN",
+                             "XA START 'x'",
+                             "PREPARE s FROM 'SELECT 1'",
+                             "BEGIN NOT ATOMIC SET @v = 1; END",
+                             "BEGIN NOT ATOMIC PREPARE s FROM 'SELECT 1'; END",
+                             "SELECT SETVAL(seq, 5)",
+                             "SELECT LASTVAL(seq)",
+                             "SELECT NEXT VALUE FOR seq",
+                             "SELECT PREVIOUS VALUE FOR seq",
+                             "LOAD DATA INFILE '/tmp/f' INTO TABLE items (@a) SET v = @a",
+                             "CREATE TEMPORARY TABLE t (x INT)",
+                             NULL};
+    expect_bits(session, PS_SQL_SESSION);
+    const char *found[] = {"SELECT /*!40001 SQL_CALC_FOUND_ROWS */ * FROM items",
+                           "SELECT/**/SQL_CALC_FOUND_ROWS * FROM items",
+                           "select sql_calc_found_rows * from items", NULL};
+    expect_bits(found, PS_SQL_FOUND_ROWS);
+    cr_expect(fx("SELECT * FROM items LOCK IN SHARE MODE") & PS_SQL_LOCK);
+    cr_expect(fx("SELECT 1; lock tables items write") & PS_SQL_LOCK);
+}
+
+Test(sql_effects, what_leaves_nothing_stays_reapable)
+{
+    const char *harmless[] = {
+        "INSERT INTO `items` (`v`) VALUES ('x')",
+        "INSERT INTO t.items(v) VALUES('x') ON DUPLICATE KEY UPDATE v=VALUES(v)",
+        "INSERT IGNORE INTO items (v) SELECT v FROM items WHERE id IN (1, 2)",
+        "REPLACE INTO items (id, v) VALUES (1, 'y')",
+        "SELECT COUNT(*), NOW(), IFNULL(v, ''), CONCAT(v, 'x') FROM items WHERE id > 0",
+        "SELECT IFNULL (v, '') FROM items", /* a native function: spaces allowed */
+        "SELECT * FROM items a JOIN items b USING (id) WHERE (a.id = 1) AND (b.id IN (1))",
+        "SELECT MATCH (v) AGAINST ('x' IN BOOLEAN MODE) FROM items",
+        "SELECT CAST(v AS CHAR(10)), CONVERT(v, DECIMAL(10,2)) FROM items",
+        "WITH c(x) AS (SELECT 1) SELECT x FROM c",
+        "SELECT EXISTS (SELECT 1), DATE_FORMAT(NOW(), '%Y'), GROUP_CONCAT(v SEPARATOR ',') FROM "
+        "items",
+        "SELECT IS_USED_LOCK('x'), IS_FREE_LOCK('x'), RELEASE_LOCK('x'), RELEASE_ALL_LOCKS()",
+        "SELECT LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(), CONNECTION_ID(), DATABASE()",
+        "SELECT * FROM items FOR UPDATE", /* autocommit on: released; off: IN_TRANS pins */
+        "SAVEPOINT a",
+        "RELEASE SAVEPOINT a",
+        "BEGIN WORK",
+        "LOAD DATA INFILE '/tmp/f' INTO TABLE items (id, v)",
+        "CREATE TABLE x (a DECIMAL(10,2), b VARCHAR(64), KEY k (a), CHECK (a > 0))",
+        "GRANT SELECT ON t.* TO 'app'@'%'",
+        "SELECT 'a\\'b', \"c\\\"d\" FROM items",
+        "SELECT 'caf\xc3\xa9', '\\n' FROM items",
+        "SELECT `v`, \"v\" FROM `t`.`items`",
+        NULL};
+    expect_harmless(harmless);
+}
+
+Test(sql_effects, text_whose_quoting_depends_on_the_charset_pins)
+{
+    /* é (0xC3 0xA9) right before a backslash: 0xA9 0x5C would be one character in gbk. */
+    cr_expect(fx("SELECT 'caf\xc3\xa9\\n'") & PS_SQL_SESSION);
+    cr_expect(fx("SELECT \xa9`x`") & PS_SQL_SESSION);
+}
+
+/* Session status counters start afresh in a new session: a program that reads its own keeps
+ * its session (issue 9 item 6). Other STATUS statements read nothing of the session. */
+Test(sql_effects, reading_the_session_status_counters_pins)
+{
+    const char *status[] = {"SHOW STATUS",
+                            "show session status like 'Com_select'",
+                            "SHOW LOCAL STATUS WHERE Variable_name = 'Questions'",
+                            "SHOW /*!50000 SESSION */ STATUS",
+                            "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS",
+                            "SELECT * FROM information_schema.`session_status`",
+                            "SELECT * FROM performance_schema.status_by_thread",
+                            "SELECT 1; SHOW STATUS LIKE 'Last_query_cost'",
+                            NULL};
+    expect_bits(status, PS_SQL_SESSION);
+    const char *harmless[] = {"SHOW GLOBAL STATUS LIKE 'Threads_connected'",
+                              "SHOW TABLE STATUS",
+                              "SHOW ENGINE INNODB STATUS",
+                              "SHOW MASTER STATUS",
+                              "SHOW PROCEDURE STATUS",
+                              "SELECT status FROM items",
+                              "SELECT * FROM information_schema.GLOBAL_STATUS",
+                              NULL};
+    expect_harmless(harmless);
+}
+
+Test(sql_effects, only_replayable_tells_whether_the_text_explains_a_state_change)
+{
+    const struct {
+        const char *sql;
+        bool only;
+    } cases[] = {{"SET NAMES latin1", true},
+                 {"USE t2; SET autocommit=0", true},
+                 {"SET NAMES latin1; SELECT 1", false},
+                 {"SELECT 1", false},
+                 {"", false},
+                 {"SET @v = 1", false},
+                 {"USE t2; SELECT f()", false},
+                 {"SET NAMES 'a\\', @v := 1, '", false}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bool only = !cases[i].only;
+        ps_sql_effects_ex(cases[i].sql, strlen(cases[i].sql), &only);
+        cr_expect_eq(only, cases[i].only, "'%s'", cases[i].sql);
+    }
+}
+
+Test(sql_names, the_table_is_sorted_and_lookups_respect_spacing)
+{
+    enum ps_sql_call kind;
+    bool glued_only;
+    const char *prev = ps_sql_known_name(0, &kind, &glued_only);
+    cr_assert_not_null(prev);
+    for (size_t i = 1; ps_sql_known_name(i, &kind, &glued_only); i++) {
+        const char *name = ps_sql_known_name(i, &kind, &glued_only);
+        cr_expect_gt(strcmp(name, prev), 0, "'%s' is not after '%s'", name, prev);
+        prev = name;
+    }
+    cr_expect_eq(ps_sql_call_kind("now", 3, true), PS_CALL_HARMLESS);
+    cr_expect_eq(ps_sql_call_kind("now", 3, false), PS_CALL_UNKNOWN);
+    cr_expect_eq(ps_sql_call_kind("IfNull", 6, false), PS_CALL_HARMLESS);
+    cr_expect_eq(ps_sql_call_kind("get_lock", 8, false), PS_CALL_LOCK);
+    cr_expect_eq(ps_sql_call_kind("last_insert_id", 14, true), PS_CALL_INSERT_ID);
+    cr_expect_eq(ps_sql_call_kind("nextval", 7, true), PS_CALL_SESSION);
+    cr_expect_eq(ps_sql_call_kind("my_func", 7, true), PS_CALL_UNKNOWN);
+    cr_expect_eq(ps_sql_call_kind("ABS\0X", 5, true), PS_CALL_UNKNOWN);
+    cr_expect_eq(ps_sql_call_kind("AB", 2, true), PS_CALL_UNKNOWN);
+    cr_expect_eq(ps_sql_call_kind("", 0, true), PS_CALL_UNKNOWN);
 }

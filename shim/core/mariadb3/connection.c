@@ -30,7 +30,8 @@ void *mdb_connect_parked(void *hv, const ps_connect_args *a)
         PS_NESTED(ps_real_mysql_close(t));
         return NULL;
     }
-    t->client_flag &= ~CLIENT_REMEMBER_OPTIONS;
+    if (!(a->flags & CLIENT_REMEMBER_OPTIONS)) /* the program's own flag stays, as it would */
+        t->client_flag &= ~CLIENT_REMEMBER_OPTIONS;
     struct st_mysql_options opts;
     if (!mdb_fresh_options(&opts)) {
         PS_NESTED(ps_real_mysql_close(t));
@@ -80,6 +81,20 @@ bool mdb_unreachable(void *hv, ps_connect_error *err)
     snprintf(err->sqlstate, sizeof err->sqlstate, "%s", h->net.sqlstate);
     snprintf(err->message, sizeof err->message, "%s", h->net.last_error);
     return true;
+}
+
+bool mdb_outlives_library_end(void *pv)
+{
+    MYSQL *p = pv;
+    /* mysql_server_end (3.3) frees the configuration directories, deinitialises the client
+     * plugins (dlclose of the loaded ones; the socket I/O plugin and zlib are built in) and
+     * ends TLS (see mdb_tls_outlives_library_end); the next mysql_init initialises it all
+     * again. A parked connection keeps a socket, heap structs and pointers into the library
+     * (pinned: see ps_real_resolve); only a compression plugin pointer could name a plugin the
+     * end unloads, so compressed connections are closed. */
+    if (!p->net.pvio || p->net.compress)
+        return false;
+    return !mdb_tls_active(p) || mdb_tls_outlives_library_end();
 }
 
 void mdb_close(void *pv)

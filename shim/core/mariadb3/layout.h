@@ -125,6 +125,11 @@ MDB_PRIVATE bool mdb_tls_active(MYSQL *h);
  * library has not started TLS yet. */
 MDB_PRIVATE bool mdb_tls_movable(void);
 
+/* True when the library's TLS backend keeps no per-connection state in what mysql_server_end
+ * tears down (OpenSSL 1.1 and later, where the end only clears a flag), as mdb_tls_movable
+ * found it; false while mdb_tls_movable has not answered yes. Never blocks. */
+MDB_PRIVATE bool mdb_tls_outlives_library_end(void);
+
 /* Points the TLS session of H's connection (if any) back at H (SSL app data, which the
  * library's TLS error paths read); a no-op until mdb_tls_movable found the setter. */
 MDB_PRIVATE void mdb_tls_follow(MYSQL *h);
@@ -147,6 +152,14 @@ typedef struct mdb_facts {
     /* the client-side results the real connect left (a reused connection reads like new) */
     unsigned long long affected_rows, insert_id;
     unsigned server_status, warning_count;
+    /* the connect's client flags whose effect on the session a reset does not keep */
+    bool multi_statements, interactive, ignore_space;
+    /* what the login gave the session, read once per connection (mdb_read_login) */
+    bool login_known;        /* the login query worked: the fields below are set */
+    bool role_known;         /* ... and ROLE can be set back (a MariaDB server) */
+    char *role;              /* CURRENT_ROLE() after the login; NULL: none */
+    char *init_connect;      /* the server's init_connect the login ran; NULL: none (or exempt) */
+    int64_t wait_timeout_ms; /* the session's wait_timeout after the login; 0 unknown */
 } mdb_facts;
 
 /* Makes H read exactly like the end of the real connect recorded in C's facts: its results,
@@ -188,6 +201,9 @@ MDB_PRIVATE bool mdb_validate(void *parked);
 MDB_PRIVATE bool mdb_input_pending(void *parked);
 /* True when H's failed connect means the server could not be reached; *ERR gets the error. */
 MDB_PRIVATE bool mdb_unreachable(void *h, ps_connect_error *err);
+/* True when PARKED stays usable across mysql_server_end and the next initialisation: a plain
+ * or TLS socket and heap structs (compressed connections excepted: see connection.c). */
+MDB_PRIVATE bool mdb_outlives_library_end(void *parked);
 /* Closes PARKED for real (COM_QUIT), never reconnecting. */
 MDB_PRIVATE void mdb_close(void *parked);
 /* Closes H (parked, or the program's), inherited across fork, without a word to its server. */
@@ -205,18 +221,49 @@ MDB_PRIVATE bool mdb_server_full(void *h);
 
 /* ---- session.c: what a session holds, its reset and its replay ---------------------------- */
 
+/* True when ERR came from the server (an error packet), not from the client library. */
+MDB_PRIVATE bool mdb_server_error(unsigned err);
+/* Runs QUERY on H (nested) and discards every result; true on success. */
+MDB_PRIVATE bool mdb_run_discarding(MYSQL *h, const char *query);
+/* Appends ", " to the SET statement SQL (N bytes) when it already has an assignment. */
+MDB_PRIVATE void mdb_set_separator(char *sql, size_t n);
+/* Runs H's init commands (MYSQL_INIT_COMMAND) again, as a fresh connect runs them. */
+MDB_PRIVATE bool mdb_replay_init_commands(MYSQL *h);
+/* Gives back on H, after a reset or a re-authentication, what the login set (F) and what the
+ * reset leaves of the lease's LASTING effects (README "What the reset covers"). */
+MDB_PRIVATE bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting);
+
 /* NULL when H's connection can be reset and parked; else why not (static text). */
 MDB_PRIVATE const char *mdb_unparkable(void *h);
 /* Resets H's session and restores C's connect-time database, charset, status and init
- * commands; false when the connection must be closed instead. */
-MDB_PRIVATE bool mdb_reset(void *h, ps_conn *c);
-/* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings. */
+ * commands, and what COM_RESET_CONNECTION leaves of the LASTING effects of the lease; false
+ * when the connection must be closed instead. */
+MDB_PRIVATE bool mdb_reset(void *h, ps_conn *c, unsigned lasting);
+/* Reads into F what the login gave freshly connected H (role, the server's init_connect,
+ * wait_timeout): one query, nested. Leaves H's results to the caller (F->login_known false
+ * when the query failed). */
+MDB_PRIVATE void mdb_read_login(MYSQL *h, mdb_facts *f);
+/* Re-authenticates C's parked connection as itself with the options of unconnected APP
+ * (lent): COM_CHANGE_USER, a statement, APP's init commands; *ERR gets the error otherwise. */
+MDB_PRIVATE enum ps_reauth mdb_reauthenticate(void *app, ps_conn *c, ps_connect_error *err);
+/* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings, and its
+ * last command did not fail with the server's error (SHOW WARNINGS would show it). */
 MDB_PRIVATE const char *mdb_unreapable(void *h);
-/* LAST_INSERT_ID() of H's session (one nested query); false when it cannot be read. */
-MDB_PRIVATE bool mdb_last_insert_id(void *h, unsigned long long *id);
-/* Adopts C into husk H, tracks H again and replays the husk's autocommit, charset, database
- * and LAST_INSERT_ID; false when the replay failed. */
-MDB_PRIVATE bool mdb_renew(void *h, ps_conn *c, unsigned long long last_insert_id);
+/* True when H's server has every variable of ps_sql_replayed_variables (MariaDB). */
+MDB_PRIVATE bool mdb_variables_replayable(void *h);
+/* Reads LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT() of H's session into *V and, when
+ * VARIABLES is not NULL, into *VARIABLES the SET giving a new connection H's values of
+ * ps_sql_replayed_variables (malloc'd): one nested query. False (V and *VARIABLES unchanged)
+ * when they cannot be read. */
+MDB_PRIVATE bool mdb_read_values(void *h, ps_replay_values *v, char **variables);
+/* Adopts C into husk H, tracks H again and replays the husk's autocommit, charset, database,
+ * V's LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT(), and VARIABLES (mdb_read_values' SET;
+ * NULL: none). Unless DONE, H reads as the husk did (database, charset, status, insert id)
+ * with the failed step's error. */
+MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values *v,
+                                     const char *variables);
+/* True when the program set MYSQL_OPT_RECONNECT on H. */
+MDB_PRIVATE bool mdb_reconnects(void *h);
 /* The server's wait_timeout in ms read on H (0 unknown); H then shows C's connect results. */
 MDB_PRIVATE int64_t mdb_server_wait_timeout(void *h, ps_conn *c);
 
@@ -230,9 +277,21 @@ MDB_PRIVATE void mdb_set_call_hooks(const ps_call_hooks *hooks);
 MDB_PRIVATE void mdb_retrack(MYSQL *h);
 
 /* What command CMD with argument ARG[0..LEN) can leave in the session (ps_sql_effect bits);
- * *STATEMENT is set when it runs a statement (ends the previous one's per-statement state). */
+ * *STATEMENT is set when it runs a statement (ends the previous one's per-statement state),
+ * *EXPLAINS when a session-state change the server reports for it is the one its text shows
+ * (a COM_QUERY of replayable statements only: SET NAMES, SET autocommit, USE). */
 MDB_PRIVATE unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size_t len,
-                                         bool *statement);
+                                         bool *statement, bool *explains);
+
+/* Records that the calling thread is sending a command on H whose text EXPLAINS (see
+ * mdb_command_effects) a session-state change the server may report for it. */
+MDB_PRIVATE void mdb_note_command(const MYSQL *h, bool explained);
+
+/* The server's own word on the response H just parsed: PS_SQL_SESSION when it flagged a change
+ * of session state (SERVER_SESSION_STATE_CHANGED: a trigger or stored function setting a user
+ * variable while session_track_state_change is on; the schema or a tracked system variable
+ * always) that the command this thread last noted on H does not explain; else 0. */
+MDB_PRIVATE unsigned mdb_state_change_effects(const MYSQL *h);
 
 /* Points H's methods at the tracked table (built once from the first tracked handle's, the
  * library's); false, H unchanged, when H's methods are not the library's or no hooks are

@@ -1,15 +1,19 @@
 /* A connection's server session: whether it may be parked or reaped, the reset at release
  * (COM_RESET_CONNECTION, or change_user on old servers, then the connect-time database,
- * character set and init commands again), the replay of a reaped handle's session when it
- * gets a connection back, and the one-value queries the pool needs. Every query here runs
- * nested, so the tracking wrappers and the interposed functions pass it straight through. */
+ * character set and init commands again, and what the reset leaves behind: README "What the
+ * reset covers"), the replay of a reaped handle's session when it gets a connection back, and
+ * the queries the pool needs. Every query here runs nested, so the tracking wrappers and the
+ * interposed functions pass it straight through. */
+#include <errmsg.h>
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "layout.h"
+#include "poolshim/log.h"
 #include "poolshim/real.h"
+#include "poolshim/sql_effects.h"
 
 const char *mdb_unparkable(void *hv)
 {
@@ -27,6 +31,13 @@ const char *mdb_unparkable(void *hv)
     return NULL;
 }
 
+/* True when ERR came from the server (an error packet), not from the client library. */
+bool mdb_server_error(unsigned err)
+{
+    return err && (err < CR_MIN_ERROR || err > CR_MAX_ERROR) &&
+           (err < CER_MIN_ERROR || err > CER_MAX_ERROR);
+}
+
 const char *mdb_unreapable(void *hv)
 {
     MYSQL *h = hv;
@@ -37,13 +48,15 @@ const char *mdb_unreapable(void *hv)
         return "open transaction";
     if (h->warning_count)
         return "warnings not yet read (SHOW WARNINGS)";
+    if (mdb_server_error(h->net.last_errno))
+        return "the last statement's error not yet read (SHOW WARNINGS)";
     return NULL;
 }
 
 /* ---- queries ---------------------------------------------------------------------------- */
 
 /* Runs QUERY and discards all its results; true on success. */
-static bool run_discarding(MYSQL *h, const char *query)
+bool mdb_run_discarding(MYSQL *h, const char *query)
 {
     int rc;
     PS_NESTED(rc = ps_real_mysql_real_query(h, query, (unsigned long)strlen(query)));
@@ -80,14 +93,12 @@ static bool query_number(MYSQL *h, const char *sql, unsigned long long *out)
     return ok;
 }
 
-bool mdb_last_insert_id(void *hv, unsigned long long *id)
-{
-    return query_number(hv, "SELECT LAST_INSERT_ID()", id);
-}
-
 int64_t mdb_server_wait_timeout(void *hv, ps_conn *c)
 {
     MYSQL *h = hv;
+    const mdb_facts *f = c->facts;
+    if (f->login_known)
+        return f->wait_timeout_ms; /* read with the login's facts: no round trip */
     unsigned long long secs = 0;
     if (!query_number(h, "SELECT @@wait_timeout", &secs))
         secs = 0;
@@ -95,17 +106,67 @@ int64_t mdb_server_wait_timeout(void *hv, ps_conn *c)
     return (int64_t)secs * 1000;
 }
 
+/* ---- what the login gave ------------------------------------------------------------------ */
+
+/* The role the login set, the server's init_connect (empty when the server exempts this user:
+ * SUPER or CONNECTION ADMIN, as its login decides), and wait_timeout (CLIENT_INTERACTIVE
+ * logins get interactive_timeout). */
+static const char login_query[] =
+    "SELECT CURRENT_ROLE(), IF(@@global.init_connect = '' OR EXISTS(SELECT 1 FROM "
+    "information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('SUPER', 'CONNECTION ADMIN') "
+    "AND GRANTEE = CONCAT('''', LEFT(CURRENT_USER(), CHAR_LENGTH(CURRENT_USER()) - "
+    "CHAR_LENGTH(SUBSTRING_INDEX(CURRENT_USER(), '@', -1)) - 1), '''@''', "
+    "SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')), '', @@global.init_connect), "
+    "@@wait_timeout";
+
+/* A malloc'd copy of V; NULL for NULL. *OK becomes false when the copy failed. */
+static char *copy_value(const char *v, bool *ok)
+{
+    char *c = v ? strdup(v) : NULL;
+    if (v && !c)
+        *ok = false;
+    return c;
+}
+
+void mdb_read_login(MYSQL *h, mdb_facts *f)
+{
+    int rc = 1;
+    if (h->net.pvio)
+        PS_NESTED(rc = ps_real_mysql_real_query(h, login_query, sizeof login_query - 1));
+    MYSQL_RES *res = NULL;
+    if (rc == 0)
+        PS_NESTED(res = ps_real_mysql_store_result(h));
+    MYSQL_ROW row = res ? ps_real_mysql_fetch_row(res) : NULL;
+    bool ok = row && row[1] && row[2];
+    if (ok) {
+        f->role = copy_value(row[0], &ok);
+        f->init_connect = *row[1] ? copy_value(row[1], &ok) : NULL;
+        f->wait_timeout_ms = (int64_t)strtoull(row[2], NULL, 10) * 1000;
+    }
+    if (res)
+        ps_real_mysql_free_result(res);
+    f->login_known = ok;
+    f->role_known = ok && h->server_version && strstr(h->server_version, "MariaDB");
+}
+
 /* ---- reset ------------------------------------------------------------------------------ */
 
+/* Appends ", " when SQL already has an assignment. */
+void mdb_set_separator(char *sql, size_t n)
+{
+    if (strcmp(sql, "SET ") != 0)
+        strncat(sql, ", ", n - strlen(sql) - 1);
+}
+
 /* Replays H's init commands (MYSQL_INIT_COMMAND), as a fresh connect would run them. */
-static bool replay_init_commands(MYSQL *h)
+bool mdb_replay_init_commands(MYSQL *h)
 {
     char **cmds = NULL;
     unsigned n = 0;
     if (ps_real_mysql_get_optionv(h, MYSQL_INIT_COMMAND, (void *)&cmds, &n) || !cmds)
         return true;
     for (unsigned i = 0; i < n; i++)
-        if (!run_discarding(h, cmds[i]))
+        if (!mdb_run_discarding(h, cmds[i]))
             return false;
     return true;
 }
@@ -135,78 +196,118 @@ static bool restore_database(MYSQL *h, const char *db)
     return change_user_to(h, NULL);
 }
 
-bool mdb_reset(void *hv, ps_conn *c)
+/* Sets the multi-statement option of H's session (COM_SET_OPTION): ON when ON, else OFF. */
+static bool set_multi_statements(MYSQL *h, bool on)
 {
-    MYSQL *h = hv;
-    my_bool reconnect = h->options.reconnect;
-    bool ok;
     int rc;
-    h->options.reconnect = 0;
+    PS_NESTED(rc = ps_real_mysql_set_server_option(h, on ? MYSQL_OPTION_MULTI_STATEMENTS_ON
+                                                         : MYSQL_OPTION_MULTI_STATEMENTS_OFF));
+    return rc == 0;
+}
+
+/* Makes ROLE (NULL: none) H's current role again. */
+static bool restore_role(MYSQL *h, const char *role)
+{
+    char sql[1024] = "SET ROLE NONE";
+    if (role) {
+        size_t n = strlen(strcpy(sql, "SET ROLE `"));
+        for (const char *p = role; *p && n + 4 < sizeof sql; p++) {
+            if (*p == '`')
+                sql[n++] = '`';
+            sql[n++] = *p;
+        }
+        if (n + 4 >= sizeof sql)
+            return false; /* longer than any role name */
+        strcpy(sql + n, "`");
+    }
+    return mdb_run_discarding(h, sql);
+}
+
+/* What a login with CLIENT_INTERACTIVE or CLIENT_IGNORE_SPACE sets and the reset drops. */
+static bool restore_login_variables(MYSQL *h, const mdb_facts *f)
+{
+    char sql[256] = "SET ";
+    if (f->interactive)
+        strcat(sql, "SESSION wait_timeout = @@session.interactive_timeout");
+    if (f->ignore_space) {
+        mdb_set_separator(sql, sizeof sql);
+        strcat(sql, "SESSION sql_mode = IF(@@session.sql_mode = '', 'IGNORE_SPACE', "
+                    "CONCAT(@@session.sql_mode, ',IGNORE_SPACE'))");
+    }
+    return mdb_run_discarding(h, sql);
+}
+
+/* Runs the server's init_connect again as the login ran it: as one multi-statement query. */
+static bool replay_init_connect(MYSQL *h, const mdb_facts *f)
+{
+    bool toggle = !f->multi_statements && strchr(f->init_connect, ';');
+    if (toggle && !set_multi_statements(h, true))
+        return false;
+    bool ok = mdb_run_discarding(h, f->init_connect);
+    return toggle ? set_multi_statements(h, false) && ok : ok;
+}
+
+/* Why what the lease did (LASTING) cannot be given back on this connection; NULL when it can. */
+static const char *unrestorable(const mdb_facts *f, unsigned lasting)
+{
+    if (lasting & PS_SQL_PROFILING)
+        return "the profiling history (SET profiling) survives every reset";
+    if (lasting & PS_SQL_DEFAULT_ROLE)
+        return "the account's default role changed (SET DEFAULT ROLE): only a login takes it up";
+    if ((lasting & PS_SQL_ROLE) && !f->role_known)
+        return "the current role may have changed, and the login's is unknown";
+    return NULL;
+}
+
+/* COM_RESET_CONNECTION (a re-authentication on servers without it), then the connect-time
+ * database, charset and status. */
+static bool reset_session(MYSQL *h, const mdb_facts *f)
+{
+    int rc;
+    bool ok;
+    h->charset = f->charset; /* a re-authentication sends it */
     PS_NESTED(rc = ps_real_mysql_reset_connection(h));
     if (rc == 0)
-        ok = restore_database(h, ((const mdb_facts *)c->facts)->dsn_db);
+        ok = restore_database(h, f->dsn_db);
     else if (ps_real_mysql_errno(h) == ER_UNKNOWN_COM_ERROR && h->net.pvio)
-        ok = change_user_to(h, ((const mdb_facts *)c->facts)->dsn_db); /* pre-10.2 server */
+        ok = change_user_to(h, f->dsn_db); /* pre-10.2 server */
     else
         ok = false;
-    if (ok) {
-        h->charset = ((const mdb_facts *)c->facts)->charset;
-        h->server_status = SERVER_STATUS_AUTOCOMMIT;
-        ok = replay_init_commands(h);
-    }
-    h->options.reconnect = reconnect;
+    h->charset = f->charset;
+    h->server_status = SERVER_STATUS_AUTOCOMMIT;
     return ok;
 }
 
-/* ---- replay of a reaped handle's session ------------------------------------------------ */
-
-/* Appends ", " when SQL already has an assignment. */
-static void set_separator(char *sql, size_t n)
+/* Gives back, in the login's order, what the reset leaves or takes: FOUND_ROWS() after
+ * SQL_CALC_FOUND_ROWS, the multi-statement option and the role (each only when LASTING says
+ * the lease may have changed it), then what the login itself set (CLIENT_INTERACTIVE,
+ * CLIENT_IGNORE_SPACE, the server's init_connect: only for keys and servers that have them). */
+bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting)
 {
-    if (strcmp(sql, "SET ") != 0)
-        strncat(sql, ", ", n - strlen(sql) - 1);
-}
-
-/* Replays on H what the husk had: autocommit, charset, LAST_INSERT_ID, database. */
-static bool replay_session(MYSQL *h, bool autocommit, const MARIADB_CHARSET_INFO *cs,
-                           const char *db, unsigned long long last_insert_id)
-{
-    char sql[256] = "SET ";
-    if (!autocommit)
-        strcat(sql, "autocommit=0");
-    if (cs && (strcmp(cs->csname, h->charset->csname) || strcmp(cs->name, h->charset->name))) {
-        set_separator(sql, sizeof sql);
-        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "NAMES '%s' COLLATE '%s'", cs->csname,
-                 cs->name);
-    }
-    if (last_insert_id) {
-        set_separator(sql, sizeof sql);
-        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "last_insert_id=%llu",
-                 last_insert_id);
-    }
-    if (strcmp(sql, "SET ") && !run_discarding(h, sql))
+    if ((lasting & PS_SQL_FOUND_ROWS) && !mdb_run_discarding(h, "SELECT 1"))
+        return false; /* a fresh session's FOUND_ROWS() is 1 */
+    if ((lasting & PS_SQL_SERVER_OPTION) && !set_multi_statements(h, f->multi_statements))
         return false;
-    if (cs)
-        h->charset = cs;
-    if (db && (!h->db || strcmp(db, h->db))) {
-        int rc;
-        PS_NESTED(rc = ps_real_mysql_select_db(h, db));
-        return rc == 0;
-    }
-    return true;
+    if ((lasting & PS_SQL_ROLE) && !restore_role(h, f->role))
+        return false;
+    if ((f->interactive || f->ignore_space) && !restore_login_variables(h, f))
+        return false;
+    return !f->init_connect || replay_init_connect(h, f);
 }
 
-bool mdb_renew(void *hv, ps_conn *c, unsigned long long last_insert_id)
+bool mdb_reset(void *hv, ps_conn *c, unsigned lasting)
 {
     MYSQL *h = hv;
-    bool autocommit = (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
-    const MARIADB_CHARSET_INFO *cs = h->charset;
-    char *db = h->db ? strdup(h->db) : NULL;
-    if (h->db && !db)
+    const mdb_facts *f = c->facts;
+    const char *why = unrestorable(f, lasting);
+    if (why) {
+        ps_debug(NULL, "closing handle %p's connection instead of parking it: %s", (void *)h, why);
         return false;
-    mdb_adopt(h, c);
-    mdb_retrack(h);
-    bool ok = replay_session(h, autocommit, cs, db, last_insert_id);
-    free(db);
+    }
+    my_bool reconnect = h->options.reconnect;
+    h->options.reconnect = 0;
+    bool ok =
+        reset_session(h, f) && mdb_restore_login(h, f, lasting) && mdb_replay_init_commands(h);
+    h->options.reconnect = reconnect;
     return ok;
 }

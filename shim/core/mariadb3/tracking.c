@@ -1,7 +1,8 @@
 /* Activity tracking: a pooled handle's methods table is swapped for a copy of the library's
  * whose I/O methods (every command, every result read) report to the ps_call_hooks installed
- * at selection, and classify each command by what it can leave in the session. This layer
- * never decides anything about leases: it reports, the hooks decide. */
+ * at selection, and classify each command by what it can leave in the session: its text (the
+ * SQL classifier), and the server's own word after each response it reads (the session-state
+ * change flag). This layer never decides anything about leases: it reports, the hooks decide. */
 #include <pthread.h>
 
 #include "layout.h"
@@ -30,13 +31,35 @@ void mdb_set_call_hooks(const ps_call_hooks *h)
     __atomic_store_n(&call_hooks, h, __ATOMIC_RELEASE);
 }
 
+/* The command this thread last sent on a tracked handle, and whether its text explains a
+ * session-state change the server reports for it (see mdb_state_change_effects). A result read
+ * on another thread than its command's finds no record here and counts as unexplained. */
+static __thread struct {
+    const MYSQL *h;
+    bool explained;
+} last_command;
+
+void mdb_note_command(const MYSQL *h, bool explained)
+{
+    last_command.h = h;
+    last_command.explained = explained;
+}
+
+unsigned mdb_state_change_effects(const MYSQL *h)
+{
+    if (!(h->server_status & SERVER_SESSION_STATE_CHANGED))
+        return 0;
+    return last_command.h == h && last_command.explained ? 0 : PS_SQL_SESSION;
+}
+
 unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size_t len,
-                             bool *statement)
+                             bool *statement, bool *explains)
 {
     *statement = true;
+    *explains = false;
     switch (cmd) {
     case COM_QUERY:
-        return ps_sql_effects(arg, len);
+        return ps_sql_effects_ex(arg, len, explains);
     case COM_STMT_PREPARE: {
         unsigned fx = ps_sql_effects(arg, len); /* runs later, at each execute */
         return fx & PS_SQL_FOUND_ROWS ? fx | PS_SQL_SESSION : fx;
@@ -57,8 +80,10 @@ unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size
     case COM_QUIT:
         *statement = false;
         return 0;
+    case COM_SET_OPTION:
+        return PS_SQL_SESSION | PS_SQL_SERVER_OPTION; /* kept by COM_RESET_CONNECTION */
     default:
-        return PS_SQL_SESSION; /* COM_SET_OPTION, COM_PROCESS_KILL, ... */
+        return PS_SQL_SESSION; /* COM_PROCESS_KILL, ... */
     }
 }
 
@@ -72,17 +97,23 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
     ps_call call;
     if (!up->begin(&call, m, true))
         return 1;
+    bool statement, explains;
+    unsigned fx = mdb_command_effects(cmd, arg, len, &statement, &explains);
+    mdb_note_command(m, explains);
     int rc = lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
-    ps_call_outcome o = {.app_reset = rc == 0 && cmd == COM_RESET_CONNECTION};
-    unsigned fx = mdb_command_effects(cmd, arg, len, &o.statement);
+    ps_call_outcome o = {.statement = statement,
+                         .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION};
     o.effects = rc ? 0 : fx;
     o.insert_id = mdb_reported_insert_id(m);
     up->end(&call, m, &o);
     return rc;
 }
 
-/* Brackets a result read on M (the handle is busy while rows arrive). */
-#define TRACKED_READ(m, expr)                                                                      \
+/* Brackets a result read on M (the handle is busy while rows arrive). PARSED (an expression of
+ * the read's result r_) is true when the read parsed a status from the server (an OK or EOF
+ * packet): only then does server_status describe this response, and a session-state change it
+ * flags is reported (commands and failed reads leave the previous response's status there). */
+#define TRACKED_READ(m, expr, parsed)                                                              \
     do {                                                                                           \
         ps_call call;                                                                              \
         const ps_call_hooks *up = hooks();                                                         \
@@ -90,43 +121,46 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
             return expr;                                                                           \
         __typeof__(expr) r_ = expr;                                                                \
         ps_call_outcome o_ = {.insert_id = mdb_reported_insert_id(m)};                             \
+        if (parsed)                                                                                \
+            o_.effects = mdb_state_change_effects(m);                                              \
         up->end(&call, (m), &o_);                                                                  \
         return r_;                                                                                 \
     } while (0)
 
 static int tracked_read_query_result(MYSQL *m)
 {
-    TRACKED_READ(m, lib()->db_read_query_result(m));
+    TRACKED_READ(m, lib()->db_read_query_result(m), r_ == 0);
 }
 
 static MYSQL_DATA *tracked_read_rows(MYSQL *m, MYSQL_FIELD *fields, unsigned int n)
 {
-    TRACKED_READ(m, lib()->db_read_rows(m, fields, n));
+    TRACKED_READ(m, lib()->db_read_rows(m, fields, n), r_ != NULL);
 }
 
 static int tracked_read_one_row(MYSQL *m, unsigned int n, MYSQL_ROW row, unsigned long *lengths)
 {
-    TRACKED_READ(m, lib()->db_read_one_row(m, n, row, lengths));
+    TRACKED_READ(m, lib()->db_read_one_row(m, n, row, lengths), r_ == 1); /* 1: the EOF */
 }
 
 static int tracked_read_stmt_result(MYSQL *m)
 {
-    TRACKED_READ(m, lib()->db_read_stmt_result(m));
+    TRACKED_READ(m, lib()->db_read_stmt_result(m), r_ == 0);
 }
 
 static int tracked_stmt_read_all_rows(MYSQL_STMT *s)
 {
-    TRACKED_READ(s->mysql, lib()->db_stmt_read_all_rows(s));
+    TRACKED_READ(s->mysql, lib()->db_stmt_read_all_rows(s), r_ == 0);
 }
 
 static int tracked_stmt_fetch(MYSQL_STMT *s, unsigned char **row, unsigned long *len)
 {
-    TRACKED_READ(s->mysql, lib()->db_stmt_fetch(s, row, len));
+    /* The library's unbuffered fetch stops at the EOF without parsing its status. */
+    TRACKED_READ(s->mysql, lib()->db_stmt_fetch(s, row, len), false);
 }
 
 static int tracked_read_execute_response(MYSQL_STMT *s)
 {
-    TRACKED_READ(s->mysql, lib()->db_read_execute_response(s));
+    TRACKED_READ(s->mysql, lib()->db_read_execute_response(s), r_ == 0);
 }
 
 /* Builds the tracked table from the library's (once). */

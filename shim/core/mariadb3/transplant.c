@@ -51,14 +51,23 @@ void *mdb_record(void *hv)
     f->insert_id = h->insert_id;
     f->server_status = h->server_status;
     f->warning_count = h->warning_count;
+    f->multi_statements = (h->client_flag & CLIENT_MULTI_STATEMENTS) != 0;
+    f->interactive = (h->client_flag & CLIENT_INTERACTIVE) != 0;
+    f->ignore_space = (h->client_flag & CLIENT_IGNORE_SPACE) != 0;
+    mdb_read_login(h, f);
+    ps_conn shown = {.facts = f};
+    mdb_show_connect_results(h, &shown); /* the query's results are not the program's */
     return f;
 }
 
 void mdb_free_facts(void *fv)
 {
     mdb_facts *f = fv;
-    if (f)
+    if (f) {
         free(f->dsn_db);
+        free(f->role);
+        free(f->init_connect);
+    }
     free(f);
 }
 
