@@ -303,12 +303,6 @@ void ps_pool_before_fork(void);
 void ps_pool_after_fork_parent(void);
 void ps_pool_after_fork_child(void);
 
-/* This process's pid, cached (refreshed in the fork child): no syscall per close. */
-pid_t ps_pid(void);
-
-/* Reads the pid again (the fork child's handler). */
-void ps_pid_refresh(void);
-
 /* Monotonic milliseconds. */
 int64_t ps_now_ms(void);
 

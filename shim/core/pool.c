@@ -510,7 +510,6 @@ void ps_pool_after_fork_parent(void)
 
 void ps_pool_after_fork_child(void)
 {
-    ps_pid_refresh();
     for (ps_pool *p = pools; p; p = p->hh.next) {
         p->wait_head = NULL; /* threads of the parent */
         while (p->list[CONNECTING])
