@@ -174,9 +174,29 @@ Test(login_state, init_connect_is_not_run_for_users_the_server_exempts)
     same_as_fresh("init_connect_exempt_admin", NULL, NULL, true, "init_connect_vars=NULL/NULL");
 }
 
+/* True when V is what FOUND_ROWS() reads in a fresh session: 0 or 1 (measured without the shim:
+ * which one varies from connection to connection), never the 5 the previous lease counted. */
+static bool fresh_found_rows(const char *v)
+{
+    return !strcmp(v, "found_rows=0") || !strcmp(v, "found_rows=1");
+}
+
 Test(results, found_rows_after_sql_calc_found_rows_does_not_survive)
 {
-    same_as_fresh("found_rows", NULL, NULL, true, "found_rows=1");
+    const char *argv[] = {"reset_probe", "found_rows", NULL};
+    pstest_result without = pstest_run(argv, NULL, false);
+    pstest_assert_ok(&without, "found_rows");
+    char *v0 = line(&without, "value");
+    cr_assert(fresh_found_rows(v0), "found_rows without the shim: the scenario does not hold: %s",
+              v0);
+    pstest_result with = pstest_run(argv, NULL, true);
+    pstest_assert_ok(&with, "found_rows");
+    char *v = line(&with, "value"), *r = line(&with, "reused");
+    cr_expect(fresh_found_rows(v), "found_rows: the next lease read '%s'\n%s", v, with.err);
+    cr_expect_str_eq(r, "1", "found_rows: the connection was not reused\n%s", with.err);
+    free(v0), free(v), free(r);
+    pstest_result_free(&without);
+    pstest_result_free(&with);
 }
 
 /* No reset clears the profiling history: that connection is closed, not parked. */

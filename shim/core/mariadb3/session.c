@@ -285,7 +285,7 @@ static bool reset_session(MYSQL *h, const mdb_facts *f)
 bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting)
 {
     if ((lasting & PS_SQL_FOUND_ROWS) && !mdb_run_discarding(h, "SELECT 1"))
-        return false; /* a fresh session's FOUND_ROWS() is 1 */
+        return false; /* 1, as many fresh sessions read (others read 0) */
     if ((lasting & PS_SQL_SERVER_OPTION) && !set_multi_statements(h, f->multi_statements))
         return false;
     if ((lasting & PS_SQL_ROLE) && !restore_role(h, f->role))
