@@ -1,5 +1,6 @@
 #!/usr/bin/perl
-# dbd_loop.pl N [--tcp] [--leak]: a legacy Perl DBI + DBD::mysql loop. Each iteration connects as the app
+# dbd_loop.pl N [--tcp] [--leak]: a legacy Perl DBI + DBD::mysql loop (DBD::MariaDB when
+# DBD_LOOP_DRIVER=MariaDB, as dbd_mariadb_loop.pl sets it). Each iteration connects as the app
 # user (socket PSTEST_SOCKET, or PSTEST_HOST:PSTEST_PORT with --tcp), runs
 # SELECT CONNECTION_ID() and SELECT COUNT(*) FROM items, and disconnects.
 # With --leak the handle is never disconnected (kept referenced): the leak legacy code has.
@@ -15,13 +16,14 @@ for my $arg (@ARGV) {
     if ($arg eq '--tcp') { $tcp = 1 }
     elsif ($arg eq '--leak') { $leak = 1 }
     elsif ($arg =~ /^\d+$/) { $n = $arg }
-    else { print "error=0: usage: dbd_loop.pl N [--tcp]\n"; exit 1 }
+    else { print "error=0: usage: dbd_loop.pl N [--tcp] [--leak]\n"; exit 1 }
 }
 for my $var (qw(PSTEST_USER PSTEST_PASSWORD PSTEST_DB), $tcp ? qw(PSTEST_HOST PSTEST_PORT) : 'PSTEST_SOCKET') {
     if (!$ENV{$var}) { print "error=0: $var not set\n"; exit 1 }
 }
-my $dsn = "DBI:mysql:database=$ENV{PSTEST_DB};"
-    . ($tcp ? "host=$ENV{PSTEST_HOST};port=$ENV{PSTEST_PORT}" : "mysql_socket=$ENV{PSTEST_SOCKET}");
+my $driver = $ENV{DBD_LOOP_DRIVER} // 'mysql';
+my $dsn = "DBI:$driver:database=$ENV{PSTEST_DB};"
+    . ($tcp ? "host=$ENV{PSTEST_HOST};port=$ENV{PSTEST_PORT}" : lc($driver) . "_socket=$ENV{PSTEST_SOCKET}");
 
 my ($errors, $first_error, %ids) = (0, undef);
 for (1 .. $n) {
