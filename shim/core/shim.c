@@ -64,6 +64,7 @@ static void init_shim(void)
     if (!resolved || !(client = ps_client_select(&ps_call_hooks_table)))
         return;
     ps_pool_set_ops(&ops);
+    ps_pool_enable_keeper(); /* its thread starts at the first park */
     ps_calls_init(client);
     pthread_atfork(ps_fork_prepare, ps_fork_parent, ps_fork_child);
     atexit(at_exit);
