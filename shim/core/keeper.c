@@ -10,17 +10,29 @@
 
 #include "poolshim/log.h"
 
+/* The thread's states. Each move is made under K.LOCK and broadcast on K.SETTLED.
+ *   NONE     -> STARTING  first wake (ps_keeper_wake)
+ *   STARTING -> SLEEPING  the thread reached its loop
+ *   STARTING -> NONE      pthread_create failed (never retried in this process)
+ *   SLEEPING -> WORKING   a deadline came, nothing holds it back
+ *   WORKING  -> SLEEPING  the job returned
+ *   any      -> NONE      fork, in the child (the thread is the parent's)
+ * The thread never exits on its own: a stop only holds it asleep, so that no thread is ever
+ * being created, running a job or being torn down when the process forks (a sanitizer's
+ * allocator lock held by such a thread at fork hangs the child). */
+typedef enum { KT_NONE, KT_STARTING, KT_SLEEPING, KT_WORKING } keeper_state;
+
 /* Everything under K.LOCK. */
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t wake; /* the thread sleeps on it until wake_at */
-    pthread_cond_t done; /* a job run ended (ps_keeper_stop waits for it) */
+    pthread_cond_t wake;    /* the thread sleeps on it until wake_at */
+    pthread_cond_t settled; /* the thread changed state (fork and stop wait on it) */
     ps_keeper_job job;
-    unsigned gen;    /* the current thread's generation: a thread of another one exits */
-    bool running;    /* a thread of generation gen exists or is being started */
+    keeper_state state;
     bool failed;     /* a start failed: never retried in this process */
-    bool stopped;    /* for good (exit): never started again */
-    int jobs;        /* job runs in progress (outside the lock) */
+    bool paused;     /* ps_keeper_stop(false): no job until the next wake */
+    bool stopped;    /* for good (exit): no job ever again */
+    bool forking;    /* between fork's prepare and parent handlers: no job starts */
     int64_t wake_at; /* when the thread runs the job next; INT64_MAX: when woken */
 } k = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake_at = INT64_MAX};
 
@@ -47,8 +59,23 @@ static void init_conds(void)
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&k.wake, &attr);
-    pthread_cond_init(&k.done, &attr);
+    pthread_cond_init(&k.settled, &attr);
     pthread_condattr_destroy(&attr);
+}
+
+/* Moves the thread to TO and tells the waiters. Caller holds the lock. */
+static void set_state(keeper_state to)
+{
+    k.state = to;
+    pthread_cond_broadcast(&k.settled);
+}
+
+/* Waits until the thread is neither starting nor working (NONE or SLEEPING). Caller holds the
+ * lock; the thread needs it to move, so this never waits on a thread that cannot. */
+static void wait_settled(void)
+{
+    while (k.state == KT_STARTING || k.state == KT_WORKING)
+        pthread_cond_wait(&k.settled, &k.lock);
 }
 
 void ps_keeper_set_job(ps_keeper_job job)
@@ -60,41 +87,46 @@ void ps_keeper_set_job(ps_keeper_job job)
     pthread_mutex_unlock(&k.lock);
 }
 
+/* True when the job may run now. Caller holds the lock. */
+static bool job_due(int64_t now)
+{
+    return !k.paused && !k.stopped && !k.forking && now >= k.wake_at;
+}
+
 /* Runs the job once at NOW with the lock released; takes the next deadline (a wake during the
  * run may have asked for an earlier one). Caller holds the lock. */
 static void run_job(int64_t now)
 {
     ps_keeper_job job = k.job;
     k.wake_at = INT64_MAX; /* the job names the next deadline */
-    k.jobs++;
+    set_state(KT_WORKING);
     pthread_mutex_unlock(&k.lock);
     int64_t next = job(now);
     pthread_mutex_lock(&k.lock);
-    k.jobs--;
     if (next < k.wake_at)
         k.wake_at = next;
-    pthread_cond_broadcast(&k.done);
+    set_state(KT_SLEEPING);
 }
 
-/* The thread: sleeps until wake_at, runs the job, until its generation is over. */
+/* The thread: sleeps until wake_at, runs the job when it is due, for the process's life. */
 static void *keeper_main(void *arg)
 {
-    unsigned gen = (unsigned)(uintptr_t)arg;
+    (void)arg;
     pthread_setname_np(pthread_self(), "poolshim-keeper"); /* as ps and top show it */
     pthread_mutex_lock(&k.lock);
-    while (gen == k.gen) {
+    set_state(KT_SLEEPING);
+    for (;;) {
         int64_t now = now_ms();
-        if (now >= k.wake_at) {
+        if (job_due(now)) {
             run_job(now);
-        } else if (k.wake_at == INT64_MAX) {
+        } else if (k.wake_at == INT64_MAX || k.paused || k.stopped || k.forking) {
             pthread_cond_wait(&k.wake, &k.lock);
         } else {
             struct timespec until = abs_time(k.wake_at);
             pthread_cond_timedwait(&k.wake, &k.lock, &until);
         }
     }
-    pthread_mutex_unlock(&k.lock);
-    return NULL;
+    return NULL; /* not reached */
 }
 
 /* atexit handler: registered at the first start, so it runs before the exit handlers
@@ -110,9 +142,9 @@ static void register_exit_hook(void)
     atexit(stop_at_exit);
 }
 
-/* Creates the detached thread of generation GEN with every signal blocked; on failure marks
- * the keeper failed and says so once. Called without the lock. */
-static void start_thread(unsigned gen)
+/* Creates the detached thread with every signal blocked; on failure marks the keeper failed
+ * and says so once. Called without the lock, with the state STARTING. */
+static void start_thread(void)
 {
     pthread_once(&exit_hook_once, register_exit_hook);
     pthread_attr_t attr;
@@ -122,15 +154,14 @@ static void start_thread(unsigned gen)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits the mask */
-    int err = pthread_create(&t, &attr, keeper_main, (void *)(uintptr_t)gen);
+    int err = pthread_create(&t, &attr, keeper_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (!err)
         return;
     pthread_mutex_lock(&k.lock);
-    if (k.gen == gen)
-        k.running = false;
     k.failed = true;
+    set_state(KT_NONE);
     pthread_mutex_unlock(&k.lock);
     ps_warn(NULL,
             "cannot start the housekeeping thread (%s); parked connections are closed only "
@@ -142,19 +173,20 @@ void ps_keeper_wake(int64_t deadline)
 {
     pthread_mutex_lock(&k.lock);
     bool start = false;
-    unsigned gen = k.gen;
     if (k.job && !k.stopped && !k.failed) {
-        if (deadline < k.wake_at) {
+        k.paused = false;
+        if (deadline < k.wake_at)
             k.wake_at = deadline;
-            if (k.running)
-                pthread_cond_signal(&k.wake);
+        if (k.state == KT_NONE) {
+            set_state(KT_STARTING);
+            start = true;
+        } else {
+            pthread_cond_signal(&k.wake); /* it recomputes its sleep (a no-op when working) */
         }
-        start = !k.running;
-        k.running = true;
     }
     pthread_mutex_unlock(&k.lock);
     if (start)
-        start_thread(gen);
+        start_thread();
 }
 
 void ps_keeper_stop(bool for_good)
@@ -162,13 +194,11 @@ void ps_keeper_stop(bool for_good)
     pthread_mutex_lock(&k.lock);
     if (for_good)
         k.stopped = true;
-    if (k.job && k.running) {
-        k.running = false;
-        k.gen++; /* the thread exits when it next looks */
-        pthread_cond_broadcast(&k.wake);
-    }
+    else
+        k.paused = true;
     struct timespec until = abs_time(now_ms() + PS_KEEPER_STOP_WAIT_MS);
-    while (k.jobs > 0 && pthread_cond_timedwait(&k.done, &k.lock, &until) != ETIMEDOUT)
+    while (k.state == KT_WORKING &&
+           pthread_cond_timedwait(&k.settled, &k.lock, &until) != ETIMEDOUT)
         continue;
     pthread_mutex_unlock(&k.lock);
 }
@@ -176,20 +206,26 @@ void ps_keeper_stop(bool for_good)
 void ps_keeper_before_fork(void)
 {
     pthread_mutex_lock(&k.lock);
+    k.forking = true; /* no job starts now; one that is running, or a start, is waited for */
+    wait_settled();
 }
 
 void ps_keeper_after_fork_parent(void)
 {
+    k.forking = false;
+    if (k.state == KT_SLEEPING)
+        pthread_cond_signal(&k.wake); /* a deadline may have passed while it was held back */
     pthread_mutex_unlock(&k.lock);
 }
 
 void ps_keeper_after_fork_child(void)
 {
-    /* The thread and any job it ran are the parent's; its condition variables may hold the
-     * parent's waiters: new ones. */
-    k.gen++;
-    k.running = k.failed = false;
-    k.jobs = 0;
+    /* The thread is the parent's; its condition variables may hold the parent's waiters: new
+     * ones. A stop for good is kept (the child exits like its parent); a pause is the child's
+     * too, until its first park. */
+    k.forking = false;
+    k.state = KT_NONE;
+    k.failed = false;
     k.wake_at = INT64_MAX;
     if (k.job)
         init_conds();

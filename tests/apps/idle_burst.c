@@ -1,10 +1,13 @@
 /* idle_burst: programs that use MySQL in a burst and then go quiet, for the housekeeping tests.
  * All connect as PSTEST_USER over PSTEST_SOCKET.
  *
- *   idle_burst park N FIFO   opens N connections at once, runs a query on each, closes them all
- *                            (under the shim they are parked), prints parked=N, then blocks in
- *                            open(2) and read(2) of the named pipe FIFO without calling the
- *                            client library, until the writer closes it; prints released=1.
+ *   idle_burst park N FIFO [--library-end]
+ *                            opens N connections at once, runs a query on each, closes them all
+ *                            (under the shim they are parked), with --library-end then calls
+ *                            mysql_library_end (as DBD::MariaDB does when its last handle
+ *                            closes), prints parked=N, then blocks in open(2) and read(2) of
+ *                            the named pipe FIFO without calling the client library, until the
+ *                            writer closes it; prints released=1.
  *   idle_burst hold M        opens M connections at once, each holding a user variable (so the
  *                            shim cannot take it back while it is open), then closes them all.
  *                            Prints ok= errors= first_error= (exit 0 either way).
@@ -108,11 +111,13 @@ static void burst(int n, unsigned long *ids)
         mysql_close(m[i]);
 }
 
-/* park N FIFO */
-static int park(int n, const char *fifo)
+/* park N FIFO [--library-end] */
+static int park(int n, const char *fifo, bool library_end)
 {
     unsigned long ids[MAX_CONNS];
     burst(n, ids);
+    if (library_end)
+        mysql_library_end();
     printf("parked=%d\n", n);
     fflush(stdout);
     int fd = open(fifo, O_RDONLY); /* blocks until the test opens it for writing */
@@ -224,8 +229,8 @@ int main(int argc, char **argv)
 {
     mysql_library_init(0, NULL, NULL);
     int rc = 2;
-    if (argc == 4 && !strcmp(argv[1], "park"))
-        rc = park(count_arg("park", argv[2]), argv[3]);
+    if ((argc == 4 || (argc == 5 && !strcmp(argv[4], "--library-end"))) && !strcmp(argv[1], "park"))
+        rc = park(count_arg("park", argv[2]), argv[3], argc == 5);
     else if (argc == 3 && !strcmp(argv[1], "hold"))
         rc = hold(count_arg("hold", argv[2]));
     else if (argc == 2 && !strcmp(argv[1], "threads"))

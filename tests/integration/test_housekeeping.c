@@ -58,7 +58,7 @@ static long long wait_connections(MYSQL *admin, const char *user, long long at_m
 
 /* A quiet process: idle_burst park N, run in the background until its pipe is closed. */
 typedef struct quiet {
-    const char *argv[5];
+    const char *argv[6];
     const char *const *env;
     bool preload;
     char dir[64], fifo[96], n[16];
@@ -76,9 +76,10 @@ static void *quiet_main(void *v)
     return NULL;
 }
 
-/* Starts idle_burst park N (environment ENV, under the shim when PRELOAD) and returns once it
- * has closed its N connections and sits blocked on its pipe, calling nothing. */
-static quiet *quiet_start(int n, const char *const env[], bool preload)
+/* Starts idle_burst park N (environment ENV, under the shim when PRELOAD; with LIBRARY_END it
+ * ends the client library after closing) and returns once it has closed its N connections and
+ * sits blocked on its pipe, calling nothing. */
+static quiet *quiet_start_with(int n, const char *const env[], bool preload, bool library_end)
 {
     quiet *q = calloc(1, sizeof *q);
     cr_assert_not_null(q);
@@ -87,7 +88,8 @@ static quiet *quiet_start(int n, const char *const env[], bool preload)
     snprintf(q->fifo, sizeof q->fifo, "%s/quiet", q->dir);
     cr_assert_eq(mkfifo(q->fifo, 0600), 0, "mkfifo: %s", strerror(errno));
     snprintf(q->n, sizeof q->n, "%d", n);
-    const char *argv[] = {"idle_burst", "park", q->n, q->fifo, NULL};
+    const char *argv[] = {"idle_burst", "park", q->n, q->fifo, library_end ? "--library-end" : NULL,
+                          NULL};
     memcpy(q->argv, argv, sizeof argv);
     q->env = env;
     q->preload = preload;
@@ -103,6 +105,12 @@ static quiet *quiet_start(int n, const char *const env[], bool preload)
         pause_ms(10);
     }
     return q;
+}
+
+/* quiet_start_with, the library left alone. */
+static quiet *quiet_start(int n, const char *const env[], bool preload)
+{
+    return quiet_start_with(n, env, preload, false);
 }
 
 /* Lets the quiet process go (end of file on its pipe) and returns its result once it exited,
@@ -191,6 +199,29 @@ Test(housekeeping, parked_connections_kept_past_the_quiet_start_would_starve_the
     pstest_assert_ok(&b, "idle_burst hold");
     cr_expect_gt(pstest_value_ll(&b, "errors"), 0, "the test proves nothing:\n%s", b.out);
     pstest_result_free(&b);
+    pstest_result_free(&r);
+}
+
+/* mysql_library_end stops the keeper (none of its closes may overlap the end) and keeps the
+ * parked connections for the next connect: the keeper must start again after it, or a program
+ * that ends the library when its last handle closes (DBD::MariaDB) and then goes quiet keeps
+ * them for good. */
+Test(housekeeping, the_keeper_starts_again_after_the_library_end, .timeout = 300)
+{
+    static const char *const env[] = {"POOLSHIM_IDLE_TIMEOUT_MS=1000", "POOLSHIM_LOG_LEVEL=debug",
+                                      NULL};
+    const char *user = pstest_env("PSTEST_USER");
+    MYSQL *admin = pstest_admin();
+    cr_assert_eq(connections_of(admin, user), 0, "a connection of %s is left over", user);
+    quiet *q = quiet_start_with(3, env, true, true);
+    long long left = wait_connections(admin, user, 0);
+    pstest_result r = quiet_stop(q);
+    mysql_close(admin);
+    cr_expect_eq(left, 0, "%lld parked connections outlived the idle timeout by %d s", left,
+                 WAIT_S);
+    cr_expect(strstr(r.err, "3 parked connection(s) kept for the next connect"),
+              "the end did not keep them (the test proves nothing):\n%s", r.err);
+    cr_expect(strstr(r.err, "expired=3"), "the summary:\n%s", r.err);
     pstest_result_free(&r);
 }
 

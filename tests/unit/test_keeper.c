@@ -299,17 +299,59 @@ Test(keeper, stops_and_starts_again_at_the_next_wake_unless_stopped_for_good)
     ps_keeper_wake(ps_now_ms());
     cr_assert_eq(wait_count(&runs, 1), 1);
     ps_keeper_stop(false);
-    int64_t end = ps_now_ms() + WAIT_MS;
-    while (tasks() > before && ps_now_ms() < end)
-        usleep(1000);
-    cr_assert_eq(tasks(), before, "the stopped thread did not exit");
+    ps_keeper_wake(ps_now_ms()); /* resumes */
+    cr_assert_eq(wait_count(&runs, 2), 2, "no job after a stop and a wake");
+    __atomic_store_n(&next_deadline, ps_now_ms() + 20, __ATOMIC_SEQ_CST);
     ps_keeper_wake(ps_now_ms());
-    cr_assert_eq(wait_count(&runs, 2), 2, "no new thread after a stop");
-    ps_keeper_stop(true);
+    cr_assert_geq(wait_count(&runs, 3), 3);
+    ps_keeper_stop(false); /* the deadline the job named (20 ms on) must not be kept now */
     int n = __atomic_load_n(&runs, __ATOMIC_SEQ_CST);
+    usleep(50000);
+    cr_assert_eq(__atomic_load_n(&runs, __ATOMIC_SEQ_CST), n, "ran while stopped");
+    cr_assert_eq(tasks(), before + 1, "one keeper thread, kept asleep across stops");
+    __atomic_store_n(&next_deadline, INT64_MAX, __ATOMIC_SEQ_CST);
+    ps_keeper_wake(ps_now_ms());
+    cr_assert_geq(wait_count(&runs, n + 1), n + 1, "no job after the next wake");
+    ps_keeper_stop(true);
+    n = __atomic_load_n(&runs, __ATOMIC_SEQ_CST);
     ps_keeper_wake(ps_now_ms());
     usleep(50000);
     cr_assert_eq(__atomic_load_n(&runs, __ATOMIC_SEQ_CST), n, "ran after a stop for good");
+}
+
+/* A job that takes 200 ms and says, in IN_JOB, when it runs. */
+static int in_job;
+
+static int64_t slow_job(int64_t now)
+{
+    (void)now;
+    __atomic_store_n(&in_job, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&runs, 1, __ATOMIC_SEQ_CST);
+    usleep(200000);
+    __atomic_store_n(&in_job, 0, __ATOMIC_SEQ_CST);
+    return INT64_MAX;
+}
+
+/* A fork never happens while the keeper runs its job or is starting (a lock the thread holds
+ * then, a sanitizer's allocator lock say, would be held for good in the child). */
+Test(keeper, a_fork_waits_for_the_running_job_and_for_a_starting_thread)
+{
+    pthread_atfork(ps_keeper_before_fork, ps_keeper_after_fork_parent, ps_keeper_after_fork_child);
+    ps_keeper_set_job(slow_job);
+    for (int round = 0; round < 2; round++) {
+        ps_keeper_wake(ps_now_ms()); /* round 0: the thread is starting; 1: it is asleep */
+        if (round == 1)
+            cr_assert_eq(wait_count(&in_job, 1), 1, "the job never started");
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0)
+            _exit(__atomic_load_n(&in_job, __ATOMIC_SEQ_CST) == 0 && tasks() == 1 ? 0 : 1);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "round %d: the child was forked while the keeper worked", round);
+    }
+    ps_keeper_stop(true);
 }
 
 Test(keeper, a_forked_child_has_no_keeper_until_it_parks_and_never_closes_the_parents)
