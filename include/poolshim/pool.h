@@ -100,6 +100,7 @@ typedef struct ps_pool_stats {
     uint64_t leak_warnings;
     uint64_t reauths;         /* parked connections re-authenticated before reuse */
     uint64_t reauth_refusals; /* ... that the server refused (its key's parked ones closed) */
+    uint64_t overflows;       /* slots opened past the cap (ps_pool_acquire_overflow) */
 } ps_pool_stats;
 
 /* Events the pool counts for its callers (the rest is derived from state changes). */
@@ -167,6 +168,11 @@ enum ps_acquire {
  * the way. Validation is the caller's job (ps_conn.idle_since_ms says how long it idled). */
 enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, int64_t *waited_ms)
     __attribute__((warn_unused_result));
+
+/* A CONNECTING slot of P past its cap (overflow: the caller saw it full), counted; NULL only on
+ * OOM. It is an ordinary connection once connected: closed instead of parked while the pool
+ * is over its cap. */
+ps_conn *ps_pool_acquire_overflow(ps_pool *p) __attribute__((warn_unused_result));
 
 /* CONNECTING -> LEASED after a successful real connect; HANDLE holds it, FACTS describe it. */
 void ps_pool_connected(ps_conn *c, void *handle, void *facts);

@@ -366,6 +366,16 @@ enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, 
     return c->state == CONNECTING ? PS_ACQUIRE_CONNECT : PS_ACQUIRE_IDLE;
 }
 
+ps_conn *ps_pool_acquire_overflow(ps_pool *p)
+{
+    pthread_mutex_lock(&lock);
+    ps_conn *c = new_slot(p);
+    if (c)
+        p->st.overflows++;
+    unlock_and_finish();
+    return c;
+}
+
 bool ps_pool_full(ps_pool *p)
 {
     pthread_mutex_lock(&lock);
