@@ -44,7 +44,7 @@ static double per_request(const pstest_result *r, const char *key)
 Test(round_trips, counts_exactly_without_the_shim)
 {
     bench_table();
-    pstest_result r = round_trips("200", false);
+    pstest_result r = round_trips(pstest_count(200, 50), false);
     cr_expect_eq(per_request(&r, "connections_per_request"), 1.0, "%s", r.out);
     cr_expect_eq(per_request(&r, "selects_per_request"), 1.0, "%s", r.out);
     /* the SELECT and the COM_QUIT, counted when the server reads it (after mysql_close) */
@@ -57,7 +57,7 @@ Test(round_trips, counts_exactly_without_the_shim)
 Test(round_trips, counts_the_pooled_requests)
 {
     bench_table();
-    pstest_result r = round_trips("200", true);
+    pstest_result r = round_trips(pstest_count(200, 50), true);
     cr_expect_eq(per_request(&r, "connections_per_request"), 0.0, "%s", r.out);
     cr_expect_eq(per_request(&r, "selects_per_request"), 1.0, "%s", r.out);
     cr_expect_eq(per_request(&r, "change_db_per_request"), 0.0, "%s", r.out);
