@@ -12,7 +12,9 @@
 #include "poolshim/config.h"
 #include "poolshim/fork.h"
 #include "poolshim/log.h"
+#include "poolshim/programs.h"
 #include "poolshim/real.h"
+#include "poolshim/route.h"
 
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 static const ps_client_ops *client; /* NULL: pass-through */
@@ -61,8 +63,17 @@ static void init_shim(void)
         ps_info(NULL, "POOLSHIM_DISABLE is set: passing everything through");
         return;
     }
+    if (!ps_program_selected(ps_program_name(), ps_cfg.programs, ps_cfg.exclude)) {
+        char name[80];
+        ps_info(NULL,
+                "program '%s' not selected by POOLSHIM_PROGRAMS/POOLSHIM_EXCLUDE: passing "
+                "everything through",
+                ps_log_quote(name, sizeof name, ps_program_name(), 64));
+        return;
+    }
     if (!resolved || !(client = ps_client_select(&ps_call_hooks_table)))
         return;
+    ps_route_load(ps_cfg.route);
     ps_pool_set_ops(&ops);
     ps_calls_init(client);
     pthread_atfork(ps_fork_prepare, ps_fork_parent, ps_fork_child);
