@@ -95,6 +95,8 @@ static void check_accepted(const ps_routes *r)
     }
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static ps_routes r, r2;
