@@ -180,18 +180,28 @@ void ps_route_load(const char *spec)
         ps_debug(NULL, "POOLSHIM_ROUTE: %d route%s", routes.n, routes.n == 1 ? "" : "s");
 }
 
+/* Writes where a connect to HOST:PORT over SOCKET goes, quoted for a log line, into OUT (200
+ * bytes); returns OUT. */
+static const char *endpoint_text(char *out, const char *host, unsigned port, const char *socket)
+{
+    char q[160];
+    if ((!host || !strcasecmp(host, "localhost")) && socket)
+        snprintf(out, 200, "socket %s", ps_log_quote(q, sizeof q, socket, 107));
+    else
+        snprintf(out, 200, "%s:%u", ps_log_quote(q, sizeof q, host ? host : "localhost", 64),
+                 port ? port : DEFAULT_PORT);
+    return out;
+}
+
 bool ps_route_connect(const char **host, unsigned *port, const char **socket)
 {
     const ps_endpoint *to = routes.n ? ps_route_find(&routes, *host, *port, *socket) : NULL;
     if (!to)
         return false;
     if (ps_log_enabled(PS_LOG_DEBUG)) {
-        char h[80], s[80], th[80], ts[80];
-        ps_log(PS_LOG_DEBUG, NULL, "routing %s:%u%s%s to %s:%u%s%s",
-               ps_log_quote(h, sizeof h, *host ? *host : "localhost", 64), *port,
-               *socket ? " socket " : "", *socket ? ps_log_quote(s, sizeof s, *socket, 64) : "",
-               ps_log_quote(th, sizeof th, to->host, 64), to->port, to->socket ? " socket " : "",
-               to->socket ? ps_log_quote(ts, sizeof ts, to->socket, 64) : "");
+        char from[200], dest[200];
+        ps_log(PS_LOG_DEBUG, NULL, "routing %s to %s", endpoint_text(from, *host, *port, *socket),
+               endpoint_text(dest, to->host, to->port, to->socket));
     }
     *host = to->host;
     *port = to->port;
