@@ -47,3 +47,20 @@ Test(programs, the_name_is_the_start_name)
 {
     cr_assert_str_eq(ps_program_name(), program_invocation_short_name);
 }
+
+Test(programs, spaces_around_items_are_ignored)
+{
+    cr_assert(ps_program_selected("perl", "php-fpm, perl ", NULL));
+    cr_assert_not(ps_program_selected("perl", " ", " perl"));
+    cr_assert(ps_program_selected("perl", " , ", NULL), "only spaces and commas: every program");
+}
+
+Test(programs, paths_and_control_bytes_are_not_globs)
+{
+    cr_assert_null(ps_programs_check(NULL));
+    cr_assert_null(ps_programs_check(""));
+    cr_assert_null(ps_programs_check("php*,my-daemon, worker-[0-9]"));
+    cr_assert_not_null(strstr(ps_programs_check("/usr/sbin/my-daemon"), "base name"));
+    cr_assert_not_null(strstr(ps_programs_check("app,\nforged"), "control"));
+    cr_assert_not_null(ps_programs_check("a\x7f"));
+}
