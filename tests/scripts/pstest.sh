@@ -45,10 +45,27 @@ ps_sanitizer_preload() {
     echo "$out"
 }
 
-# ps_allow_any_preload_order: a sanitizer build's runtime must otherwise come first in
-# LD_PRELOAD, and the launchers under test put the shim first
-ps_allow_any_preload_order() {
-    export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0"
+# ps_launch_env: how to start a launcher under test (poolshim-run, poolshim-entrypoint: they
+# put the shim first in LD_PRELOAD) in a sanitizer build, whose shim needs the sanitizer's
+# runtime in the app. Sets launch_preload, the launcher's initial LD_PRELOAD, and app_prefix,
+# words to put in front of the app. ASan: the runtime goes in first (and may then come after
+# the shim: verify_asan_link_order=0). TSan: the runtime alone crashes bash and sh, so it is
+# appended to LD_PRELOAD just before the app, by a sh that execs it.
+# shellcheck disable=SC2034 # launch_preload and app_prefix are for the caller
+ps_launch_env() {
+    local san
+    san=$(ps_sanitizer_preload)
+    launch_preload="" app_prefix=()
+    case $san in
+    *libtsan*)
+        # shellcheck disable=SC2016 # expanded by that sh
+        app_prefix=(sh -c 'export LD_PRELOAD="$LD_PRELOAD $0"; exec "$@"' "$san")
+        ;;
+    *)
+        launch_preload=$san
+        export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0"
+        ;;
+    esac
 }
 
 # ps_slow N SLOW_N: N, or SLOW_N under valgrind (PSTEST_SLOW), as pstest_count does.
