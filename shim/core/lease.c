@@ -250,7 +250,7 @@ void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
     l->calls--;
     if (o->app_reset)
         l->session.effects = 0;
-    l->session.effects |= o->effects & ~PS_SQL_FOUND_ROWS;
+    l->session.effects |= o->effects & ~(PS_SQL_FOUND_ROWS | PS_SQL_RESULTS);
     l->session.lasting |= o->effects;
     if (o->statement || o->app_reset)
         l->session.found_rows_pending = (o->effects & PS_SQL_FOUND_ROWS) != 0;

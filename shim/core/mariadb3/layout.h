@@ -160,6 +160,10 @@ typedef struct mdb_facts {
     char *role;              /* CURRENT_ROLE() after the login; NULL: none */
     char *init_connect;      /* the server's init_connect the login ran; NULL: none (or exempt) */
     int64_t wait_timeout_ms; /* the session's wait_timeout after the login; 0 unknown */
+    /* the session reports every change of its state (session_track_state_change=ON, set by
+     * the shim with the login query and again with every reset): a lease that changed
+     * nothing is parked without a reset (mdb_reset) */
+    bool tracking;
 } mdb_facts;
 
 /* Makes H read exactly like the end of the real connect recorded in C's facts: its results,
@@ -229,9 +233,10 @@ MDB_PRIVATE bool mdb_run_discarding(MYSQL *h, const char *query);
 MDB_PRIVATE void mdb_set_separator(char *sql, size_t n);
 /* Runs H's init commands (MYSQL_INIT_COMMAND) again, as a fresh connect runs them. */
 MDB_PRIVATE bool mdb_replay_init_commands(MYSQL *h);
-/* Gives back on H, after a reset or a re-authentication, what the login set (F) and what the
- * reset leaves of the lease's LASTING effects (README "What the reset covers"). */
-MDB_PRIVATE bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting);
+/* Gives back on H, after a reset or a re-authentication, what the login set (F; its SET of the
+ * shim's tracking and login variables only unless SET_DONE) and what the reset leaves of the
+ * lease's LASTING effects (README "What the reset covers"). */
+MDB_PRIVATE bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting, bool set_done);
 
 /* NULL when H's connection can be reset and parked; else why not (static text). */
 MDB_PRIVATE const char *mdb_unparkable(void *h);

@@ -61,7 +61,7 @@ unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size
     case COM_QUERY:
         return ps_sql_effects_ex(arg, len, explains);
     case COM_STMT_PREPARE: {
-        unsigned fx = ps_sql_effects(arg, len); /* runs later, at each execute */
+        unsigned fx = ps_sql_effects(arg, len) | PS_SQL_RESULTS; /* runs later, at execute */
         return fx & PS_SQL_FOUND_ROWS ? fx | PS_SQL_SESSION : fx;
     }
     case COM_INIT_DB:
@@ -69,14 +69,16 @@ unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size
     case COM_STMT_EXECUTE:
     case COM_FIELD_LIST:
     case COM_PROCESS_INFO:
-    case COM_RESET_CONNECTION:
-        return 0;
-    case COM_PING:
-    case COM_STATISTICS:
+    case COM_RESET_CONNECTION: /* also turns the shim's state-change tracking off */
+        return PS_SQL_RESULTS;
     case COM_STMT_CLOSE:
     case COM_STMT_RESET:
     case COM_STMT_FETCH:
     case COM_STMT_SEND_LONG_DATA:
+        *statement = false;
+        return PS_SQL_RESULTS;
+    case COM_PING:
+    case COM_STATISTICS:
     case COM_QUIT:
         *statement = false;
         return 0;
@@ -103,7 +105,7 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
     int rc = lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     ps_call_outcome o = {.statement = statement,
                          .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION};
-    o.effects = rc ? 0 : fx;
+    o.effects = rc ? PS_SQL_RESULTS : fx; /* a failure may leave the server's error */
     o.insert_id = mdb_reported_insert_id(m);
     up->end(&call, m, &o);
     return rc;
@@ -112,8 +114,10 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
 /* Brackets a result read on M (the handle is busy while rows arrive). PARSED (an expression of
  * the read's result r_) is true when the read parsed a status from the server (an OK or EOF
  * packet): only then does server_status describe this response, and a session-state change it
- * flags is reported (commands and failed reads leave the previous response's status there). */
-#define TRACKED_READ(m, expr, parsed)                                                              \
+ * flags is reported (commands and failed reads leave the previous response's status there).
+ * RESULTS (an expression of r_) is true when the read leaves something a fresh session would
+ * not show (PS_SQL_RESULTS: an error, an OK packet's ROW_COUNT() or id, warnings). */
+#define TRACKED_READ(m, expr, parsed, results)                                                     \
     do {                                                                                           \
         ps_call call;                                                                              \
         const ps_call_hooks *up = hooks();                                                         \
@@ -123,44 +127,48 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
         ps_call_outcome o_ = {.insert_id = mdb_reported_insert_id(m)};                             \
         if (parsed)                                                                                \
             o_.effects = mdb_state_change_effects(m);                                              \
+        if (results)                                                                               \
+            o_.effects |= PS_SQL_RESULTS;                                                          \
         up->end(&call, (m), &o_);                                                                  \
         return r_;                                                                                 \
     } while (0)
 
 static int tracked_read_query_result(MYSQL *m)
 {
-    TRACKED_READ(m, lib()->db_read_query_result(m), r_ == 0);
+    TRACKED_READ(m, lib()->db_read_query_result(m), r_ == 0,
+                 r_ != 0 || m->field_count == 0 || m->warning_count);
 }
 
 static MYSQL_DATA *tracked_read_rows(MYSQL *m, MYSQL_FIELD *fields, unsigned int n)
 {
-    TRACKED_READ(m, lib()->db_read_rows(m, fields, n), r_ != NULL);
+    TRACKED_READ(m, lib()->db_read_rows(m, fields, n), r_ != NULL, !r_ || m->warning_count);
 }
 
 static int tracked_read_one_row(MYSQL *m, unsigned int n, MYSQL_ROW row, unsigned long *lengths)
 {
-    TRACKED_READ(m, lib()->db_read_one_row(m, n, row, lengths), r_ == 1); /* 1: the EOF */
+    TRACKED_READ(m, lib()->db_read_one_row(m, n, row, lengths), r_ == 1, /* 1: the EOF */
+                 r_ < 0 || (r_ == 1 && m->warning_count));
 }
 
 static int tracked_read_stmt_result(MYSQL *m)
 {
-    TRACKED_READ(m, lib()->db_read_stmt_result(m), r_ == 0);
+    TRACKED_READ(m, lib()->db_read_stmt_result(m), r_ == 0, true);
 }
 
 static int tracked_stmt_read_all_rows(MYSQL_STMT *s)
 {
-    TRACKED_READ(s->mysql, lib()->db_stmt_read_all_rows(s), r_ == 0);
+    TRACKED_READ(s->mysql, lib()->db_stmt_read_all_rows(s), r_ == 0, true);
 }
 
 static int tracked_stmt_fetch(MYSQL_STMT *s, unsigned char **row, unsigned long *len)
 {
     /* The library's unbuffered fetch stops at the EOF without parsing its status. */
-    TRACKED_READ(s->mysql, lib()->db_stmt_fetch(s, row, len), false);
+    TRACKED_READ(s->mysql, lib()->db_stmt_fetch(s, row, len), false, true);
 }
 
 static int tracked_read_execute_response(MYSQL_STMT *s)
 {
-    TRACKED_READ(s->mysql, lib()->db_read_execute_response(s), r_ == 0);
+    TRACKED_READ(s->mysql, lib()->db_read_execute_response(s), r_ == 0, true);
 }
 
 /* Builds the tracked table from the library's (once). */
