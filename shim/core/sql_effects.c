@@ -355,6 +355,7 @@ static bool replayable_assignment(lexer *lx, token *t, bool *variable)
     if (!charset_name(lx, t))
         return false;
     if (names && is_word(t, "COLLATE")) {
+        *variable = true; /* the client knows the charset, not the collation: read it back */
         *t = next_token(lx);
         return charset_name(lx, t);
     }

@@ -44,7 +44,6 @@ Test(sql_effects, replayable_state_is_recognised)
                                 "SET SESSION autocommit = ON",
                                 "SET @@session.autocommit=0",
                                 "SET NAMES latin1",
-                                "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_bin'",
                                 "SET CHARACTER SET utf8",
                                 "SET NAMES latin1, autocommit = 0",
                                 "USE t2"};
