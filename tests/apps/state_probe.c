@@ -4,7 +4,10 @@
  * on), runs SQL (statements separated by ';' go out as one multi-statement query), and then,
  * per MODE:
  *   close    A closes; a new handle B connects and reads the probe: B must see what a fresh
- *            connection sees (with the shim, B gets A's connection: reset, or returned clean);
+ *            connection sees (with the shim, B gets A's connection: reset, or returned clean).
+ *            A itself comes after a first handle that connected and closed, so that with the
+ *            shim A's connect re-verifies the key (the first reuse of a real connect does) and
+ *            B's, within POOLSHIM_REVERIFY_MS, does not: B sees the session A's close left;
  *   pressure A stays open; B connects (with POOLSHIM_MAX_PER_KEY=1 the shim must reap A to
  *            serve it: prints b_connected=1, else b_connected=0 and B's error), B reads the
  *            probe (prefixed b_) and closes; then A reads the probe: A must see what it would
@@ -138,6 +141,13 @@ int main(int argc, char **argv)
     const char *mode = argv[1];
     unsigned err = 0;
     char msg[512], val[1024];
+    if (!strcmp(mode, "close")) {
+        /* a first connection, parked: A gets it (its key proven then, see test_session) */
+        MYSQL *p = open_handle(&err, msg, sizeof msg);
+        if (!p)
+            app_die(err, "connect: %s", msg);
+        mysql_close(p);
+    }
     MYSQL *a = open_handle(&err, msg, sizeof msg);
     if (!a)
         app_die(err, "connect: %s", msg);

@@ -132,6 +132,9 @@ static char *copy_value(const char *v, bool *ok)
  * README "Clean return"): a reset and a re-authentication turn it off again. */
 static const char tracking_on[] = "session_track_state_change = ON";
 
+/* Leaves FOUND_ROWS() at 1, as many fresh sessions read it (others read 0). */
+static const char found_rows_query[] = "SELECT 1";
+
 /* True when H's server can report state changes (session tracking, MariaDB 10.2 and later). */
 static bool tracking_possible(const MYSQL *h)
 {
@@ -169,15 +172,16 @@ static void take_login_row(MYSQL_ROW row, mdb_facts *f)
 
 void mdb_read_login(MYSQL *h, mdb_facts *f)
 {
-    /* One round trip: "SET session_track_state_change = ON" and the login query, pipelined. */
+    /* One round trip: the login query and "SET session_track_state_change = ON", pipelined;
+     * the SET last, so that ROW_COUNT() reads 0 as in a fresh session (a SELECT leaves -1). */
     char set[64];
     snprintf(set, sizeof set, "SET %s", tracking_on);
-    bool tracking = h->net.pvio && tracking_possible(h) && send_query(h, set);
     bool sent = h->net.pvio && send_query(h, login_query);
-    f->tracking = tracking && read_answer(h);
+    bool tracking = sent && tracking_possible(h) && send_query(h, set);
     MYSQL_RES *res = NULL;
     if (sent && read_answer(h))
         PS_NESTED(res = ps_real_mysql_store_result(h));
+    f->tracking = tracking && read_answer(h);
     take_login_row(res ? ps_real_mysql_fetch_row(res) : NULL, f);
     if (res)
         ps_real_mysql_free_result(res);
@@ -303,31 +307,47 @@ static const char *unrestorable(const mdb_facts *f, unsigned lasting)
     return NULL;
 }
 
-/* COM_RESET_CONNECTION and then SET (when not "") in one round trip: both are sent before
- * either answer is read. True when both succeeded; H then shows what mysql_reset_connection
- * leaves, and the status of SET's answer. */
-static bool reset_pipelined(MYSQL *h, const char *set)
+/* Reads the answer of a query sent with send_query and discards its rows; true on success. */
+static bool read_discarding(MYSQL *h)
+{
+    if (!read_answer(h))
+        return false;
+    MYSQL_RES *res;
+    PS_NESTED(res = ps_real_mysql_store_result(h));
+    if (res)
+        ps_real_mysql_free_result(res);
+    return res || !ps_real_mysql_errno(h);
+}
+
+/* COM_RESET_CONNECTION and then the N QUERIES (each sent unless "") in one round trip: all are
+ * sent before any answer is read. True when all succeeded; H then shows what
+ * mysql_reset_connection leaves, and the last answer's status. */
+static bool reset_pipelined(MYSQL *h, const char *const *queries, int n)
 {
     int rc;
     PS_NESTED(rc = h->methods->db_command(h, COM_RESET_CONNECTION, NULL, 0, 1, NULL));
     if (rc)
         return false;
-    bool sent = *set && send_query(h, set);
+    int sent = 0;
+    while (sent < n && (!*queries[sent] || send_query(h, queries[sent])))
+        sent++;
     unsigned long len;
     PS_NESTED(len = ps_real_mysql_net_read_packet(h));
     h->status = MYSQL_STATUS_READY;
     h->affected_rows = ~0ULL;
     h->insert_id = 0;
-    bool ok = len != packet_error;
-    if (sent)
-        ok = read_answer(h) && ok;
-    return ok && (sent || !*set);
+    bool ok = len != packet_error && sent == n;
+    for (int i = 0; i < sent; i++)
+        if (*queries[i])
+            ok = read_discarding(h) && ok;
+    return ok;
 }
 
 /* COM_RESET_CONNECTION (a re-authentication on servers without it), then the connect-time
- * database, charset and status. On a tracking session the login's SET (login_set) goes out
- * with the reset, in the same round trip: *SET_DONE is then set. */
-static bool reset_session(MYSQL *h, const mdb_facts *f, bool *set_done)
+ * database, charset and status. On a tracking session the FOUND_ROWS() statement (after a lease
+ * that used SQL_CALC_FOUND_ROWS: LASTING) and the login's SET (login_set) go out with the
+ * reset, in the same round trip: *SET_DONE is then set. */
+static bool reset_session(MYSQL *h, const mdb_facts *f, unsigned lasting, bool *set_done)
 {
     int rc;
     bool ok;
@@ -335,7 +355,9 @@ static bool reset_session(MYSQL *h, const mdb_facts *f, bool *set_done)
     if (f->tracking) {
         char set[512];
         login_set(f, set, sizeof set);
-        ok = reset_pipelined(h, set) && restore_database(h, f->dsn_db);
+        /* FOUND_ROWS() first, the SET last: ROW_COUNT() reads 0, as in a fresh session */
+        const char *queries[] = {lasting & PS_SQL_FOUND_ROWS ? found_rows_query : "", set};
+        ok = reset_pipelined(h, queries, 2) && restore_database(h, f->dsn_db);
         *set_done = true;
     } else {
         PS_NESTED(rc = ps_real_mysql_reset_connection(h));
@@ -354,14 +376,14 @@ static bool reset_session(MYSQL *h, const mdb_facts *f, bool *set_done)
 /* Gives back, in the login's order, what the reset leaves or takes: FOUND_ROWS() after
  * SQL_CALC_FOUND_ROWS, the multi-statement option and the role (each only when LASTING says
  * the lease may have changed it), then what the login itself set (the shim's tracking,
- * CLIENT_INTERACTIVE, CLIENT_IGNORE_SPACE, unless SET_DONE; the server's init_connect: only
- * for keys and servers that have them). */
+ * CLIENT_INTERACTIVE, CLIENT_IGNORE_SPACE; the server's init_connect: only for keys and servers
+ * that have them). SET_DONE: FOUND_ROWS() and the login's SET went with the reset already. */
 bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting, bool set_done)
 {
     char set[512];
     login_set(f, set, sizeof set);
-    if ((lasting & PS_SQL_FOUND_ROWS) && !mdb_run_discarding(h, "SELECT 1"))
-        return false; /* 1, as many fresh sessions read (others read 0) */
+    if (!set_done && (lasting & PS_SQL_FOUND_ROWS) && !mdb_run_discarding(h, found_rows_query))
+        return false;
     if ((lasting & PS_SQL_SERVER_OPTION) && !set_multi_statements(h, f->multi_statements))
         return false;
     if ((lasting & PS_SQL_ROLE) && !restore_role(h, f->role))
@@ -411,8 +433,8 @@ bool mdb_reset(void *hv, ps_conn *c, unsigned lasting)
     my_bool reconnect = h->options.reconnect;
     h->options.reconnect = 0;
     bool set_done = false;
-    bool ok = reset_session(h, f, &set_done) && mdb_restore_login(h, f, lasting, set_done) &&
-              mdb_replay_init_commands(h);
+    bool ok = reset_session(h, f, lasting, &set_done) &&
+              mdb_restore_login(h, f, lasting, set_done) && mdb_replay_init_commands(h);
     h->options.reconnect = reconnect;
     return ok;
 }
