@@ -139,10 +139,14 @@ static token next_token(lexer *lx)
     return t;
 }
 
-/* True when T is the word W (case-insensitive). */
+/* True when T is the word W (case-insensitive). The first bytes are compared first, ignoring
+ * only the ASCII case bit: a cheap filter (the classifier tries every word against its tables)
+ * that never rejects a match. */
 static bool is_word(const token *t, const char *w)
 {
-    return t->kind == T_WORD && strlen(w) == t->n && !strncasecmp(t->s, w, t->n);
+    if (t->kind != T_WORD || ((unsigned char)(t->s[0] ^ w[0]) & ~0x20u))
+        return false;
+    return strlen(w) == t->n && !strncasecmp(t->s, w, t->n);
 }
 
 /* True when T is one of the NULL-terminated WORDS. */
