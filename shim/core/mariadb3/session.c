@@ -423,8 +423,11 @@ bool mdb_reset(void *hv, ps_conn *c, unsigned lasting)
 {
     MYSQL *h = hv;
     const mdb_facts *f = c->facts;
-    if (untouched(h, f, lasting))
-        return true; /* nothing to give back: no round trip */
+    if (untouched(h, f, lasting)) { /* nothing to give back: no round trip */
+        ps_debug(NULL, "handle %p's session is as its connect left it: parked without a reset",
+                 (void *)h);
+        return true;
+    }
     const char *why = unrestorable(f, lasting);
     if (why) {
         ps_debug(NULL, "closing handle %p's connection instead of parking it: %s", (void *)h, why);
