@@ -17,6 +17,10 @@
  *   fork     A stays open; a forked child reads the probe on A (prefixed c_): the child
  *            shares the parent's session without the shim; with it the child gets its own
  *            connection with the session replayed, or fails (2006) when it cannot be.
+ *   autocommit  SQL is ignored: A calls mysql_autocommit with 1, 0, 0, 1 in turn (the shim
+ *            answers those the session already has without a round trip), printing after
+ *            each the return code, @@autocommit and @@in_transaction after a table read
+ *            (ac1..ac4), then the probe.
  * The probe prints one key=value line per reading; a statement that fails prints E<errno>:
  *   first  ROW_COUNT(), FOUND_ROWS() > 1, @@warning_count, LAST_INSERT_ID() as the first
  *          statement (what the previous statement left);
@@ -134,6 +138,20 @@ static void child_probe(MYSQL *a)
         app_die(0, "fork child failed");
 }
 
+/* MODE autocommit: mysql_autocommit in turn with 1, 0, 0, 1 on A. */
+static void autocommit_turns(MYSQL *a)
+{
+    static const my_bool modes[] = {1, 0, 0, 1};
+    char val[1024];
+    for (int i = 0; i < 4; i++) {
+        my_bool rc = mysql_autocommit(a, modes[i]);
+        run(a, "SELECT COUNT(*) FROM items", val, sizeof val);
+        run(a, "SELECT CONCAT(@@autocommit, '|', @@in_transaction)", val, sizeof val);
+        printf("ac%d=%d|%s|%d\n", i + 1, rc, val,
+               (a->server_status & SERVER_STATUS_AUTOCOMMIT) != 0);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3)
@@ -167,6 +185,8 @@ int main(int argc, char **argv)
             mysql_close(b);
     } else if (!strcmp(mode, "fork")) {
         child_probe(a);
+    } else if (!strcmp(mode, "autocommit")) {
+        autocommit_turns(a);
     } else {
         app_die(0, "unknown mode %s", mode);
     }

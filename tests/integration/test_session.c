@@ -72,6 +72,13 @@ static const state_row rows[] = {
 
 #define NROWS (sizeof rows / sizeof *rows)
 
+/* The rows' stride: every row, or every fourth under valgrind (pstest_slow), where each run of
+ * the probe takes seconds. */
+static size_t stride(void)
+{
+    return pstest_slow() ? 4 : 1;
+}
+
 /* The probe's keys (state_probe.c). */
 static const char *const probe_keys[] = {"first", "vars",    "lock",   "temp",
                                          "prep",  "lastval", "handler"};
@@ -81,6 +88,7 @@ static const char *const probe_keys[] = {"first", "vars",    "lock",   "temp",
 static void objects(void)
 {
     MYSQL *admin = pstest_admin();
+    pstest_exec(admin, "CREATE OR REPLACE SEQUENCE t.ps_seq");
     pstest_exec(admin, "CREATE OR REPLACE PROCEDURE t.ps_set_var() SET @pv = 7");
     pstest_exec(admin, "CREATE OR REPLACE PROCEDURE t.ps_make_temp() "
                        "CREATE TEMPORARY TABLE ps_tmp (x INT)");
@@ -88,14 +96,16 @@ static void objects(void)
 }
 
 /* Runs state_probe MODE with ROW's SQL, with the shim (PRELOAD, at a cap of 1 and a short wait)
- * or without; ps_ids and ps_seq are fresh for each run. */
+ * or without; ps_ids and ps_seq are fresh for each run that uses them. */
 static pstest_result run_row(const char *mode, const state_row *row, bool preload)
 {
-    MYSQL *admin = pstest_admin();
-    pstest_exec(admin, "CREATE OR REPLACE TABLE t.ps_ids (id INT AUTO_INCREMENT PRIMARY KEY, "
-                       "v INT)");
-    pstest_exec(admin, "CREATE OR REPLACE SEQUENCE t.ps_seq");
-    mysql_close(admin);
+    if (strstr(row->sql, "ps_ids") || strstr(row->sql, "ps_seq")) {
+        MYSQL *admin = pstest_admin();
+        pstest_exec(admin, "CREATE OR REPLACE TABLE t.ps_ids (id INT AUTO_INCREMENT PRIMARY "
+                           "KEY, v INT)");
+        pstest_exec(admin, "CREATE OR REPLACE SEQUENCE t.ps_seq");
+        mysql_close(admin);
+    }
     const char *argv[] = {"state_probe", mode, row->sql, NULL};
     /* a long re-verification window: a reuse must not reset the session by re-authenticating */
     const char *env[] = {"POOLSHIM_MAX_PER_KEY=1",      "POOLSHIM_WAIT_TIMEOUT_MS=200",
@@ -137,7 +147,7 @@ static void expect_same_probe(const pstest_result *with, const pstest_result *wi
 
 Test(state, a_new_connection_after_close_reads_like_a_fresh_one, .init = objects)
 {
-    for (size_t i = 0; i < NROWS; i++) {
+    for (size_t i = 0; i < NROWS; i += stride()) {
         pstest_result wo = run_row("close", &rows[i], false), w = run_row("close", &rows[i], true);
         /* README limits: after a clean return the first ROW_COUNT() reads what the previous
          * lease's last statement (a SELECT: -1) left, not a fresh session's 0 */
@@ -149,7 +159,7 @@ Test(state, a_new_connection_after_close_reads_like_a_fresh_one, .init = objects
 
 Test(state, under_pressure_only_replayable_sessions_are_reaped_and_replayed, .init = objects)
 {
-    for (size_t i = 0; i < NROWS; i++) {
+    for (size_t i = 0; i < NROWS; i += stride()) {
         pstest_result wo = run_row("pressure", &rows[i], false);
         pstest_result w = run_row("pressure", &rows[i], true);
         long long reaped = pstest_value_ll(&w, "b_connected");
@@ -167,7 +177,7 @@ Test(state, under_pressure_only_replayable_sessions_are_reaped_and_replayed, .in
  * compared (test_fork holds the parent's session intact). */
 Test(state, a_forked_child_gets_the_session_replayed_or_2006, .init = objects)
 {
-    for (size_t i = 0; i < NROWS; i++) {
+    for (size_t i = 0; i < NROWS; i += stride()) {
         pstest_result wo = run_row("fork", &rows[i], false), w = run_row("fork", &rows[i], true);
         if (rows[i].cls == PINNED || rows[i].by_value) {
             char *first = value(&w, "c_", "first");
@@ -184,14 +194,15 @@ Test(state, a_forked_child_gets_the_session_replayed_or_2006, .init = objects)
 
 /* ---- round trips ------------------------------------------------------------------------- */
 
-/* Runs connect_loop (N requests of connect, one SELECT, close) with the shim and returns the
- * server's Questions and Com_admin_commands deltas. */
-static void connect_loop_counts(const char *n, long long *questions, long long *admin_cmds)
+/* Runs connect_loop (N requests of connect, one SELECT, close; OPTION: one more argument, may
+ * be NULL) with the shim and returns the server's Questions and Com_admin_commands deltas. */
+static void connect_loop_counts(const char *n, const char *option, long long *questions,
+                                long long *admin_cmds)
 {
     MYSQL *admin = pstest_admin();
     long long q0 = pstest_status(admin, "Questions");
     long long a0 = pstest_status(admin, "Com_admin_commands");
-    const char *argv[] = {"connect_loop", "--n", n, NULL};
+    const char *argv[] = {"connect_loop", "--n", n, option, NULL};
     const char *env[] = {"POOLSHIM_REVERIFY_MS=3600000", NULL};
     pstest_result r = pstest_run(argv, env, true);
     pstest_assert_ok(&r, "connect_loop");
@@ -206,7 +217,7 @@ static void connect_loop_counts(const char *n, long long *questions, long long *
 Test(round_trips, a_clean_request_costs_its_own_statement_only)
 {
     long long questions, admin_cmds;
-    connect_loop_counts("500", &questions, &admin_cmds);
+    connect_loop_counts("500", NULL, &questions, &admin_cmds);
     /* 500 SELECTs; the one real connect adds its login query and the tracking SET (a reset per
      * request would add 500) */
     cr_expect_leq(questions, 500 + 10, "Questions grew by %lld for 500 clean requests", questions);
@@ -291,4 +302,27 @@ Test(frameworks, django_persistent_connections_are_reclaimed, .init = max_connec
     cr_expect_eq(pstest_value_ll(&w, "requests"), pstest_slow() ? 80 : 400, "%s", w.out);
     cr_expect_leq(peak, 20, "peak Threads_connected %lld", peak);
     pstest_result_free(&w);
+}
+
+/* mysql_autocommit(1) on a session that already has it (what drivers do after connecting)
+ * costs no round trip, and leaves the lease clean: still one statement per request. */
+Test(round_trips, autocommit_to_the_sessions_own_mode_is_answered)
+{
+    long long questions, admin_cmds;
+    connect_loop_counts("500", "--autocommit", &questions, &admin_cmds);
+    cr_expect_leq(questions, 500 + 10, "Questions grew by %lld for 500 requests", questions);
+    cr_expect_leq(admin_cmds, 2, "Com_admin_commands grew by %lld", admin_cmds);
+}
+
+/* mysql_autocommit answered or sent, the program reads the same: return codes, the session's
+ * @@autocommit and transaction (after a table read), the client's server_status. */
+Test(round_trips, answered_autocommit_reads_as_without_the_shim, .init = objects)
+{
+    static const state_row row = {"SELECT 1", CLEAN, false};
+    pstest_result wo = run_row("autocommit", &row, false), w = run_row("autocommit", &row, true);
+    static const char *const keys[] = {"ac1", "ac2", "ac3", "ac4"};
+    pstest_expect_same_values(&w, &wo, keys, 4);
+    expect_same_probe(&w, &wo, "", &row, "autocommit", false);
+    pstest_result_free(&w);
+    pstest_result_free(&wo);
 }

@@ -267,6 +267,10 @@ MDB_PRIVATE bool mdb_read_values(void *h, ps_replay_values *v, char **variables)
  * with the failed step's error. */
 MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values *v,
                                      const char *variables);
+/* Answers mysql_autocommit(H, MODE) without a round trip when H's live session already has
+ * autocommit MODE and nothing is pending (see ps_client_ops.answer_autocommit); false: H
+ * unchanged. */
+MDB_PRIVATE bool mdb_answer_autocommit(void *h, bool mode);
 /* True when the program set MYSQL_OPT_RECONNECT on H. */
 MDB_PRIVATE bool mdb_reconnects(void *h);
 /* The server's wait_timeout in ms read on H (0 unknown); H then shows C's connect results. */

@@ -53,6 +53,25 @@ const char *mdb_unreapable(void *hv)
     return NULL;
 }
 
+bool mdb_answer_autocommit(void *hv, bool mode)
+{
+    MYSQL *h = hv;
+    unsigned st = h->server_status;
+    if (!h->net.pvio || h->status != MYSQL_STATUS_READY || h->warning_count || h->net.last_errno ||
+        (st & (SERVER_STATUS_IN_TRANS | SERVER_MORE_RESULTS_EXIST)) ||
+        !(st & SERVER_STATUS_AUTOCOMMIT) != !mode)
+        return false;
+    /* what the library leaves after "SET autocommit=N" is answered with an OK packet */
+    h->affected_rows = 0;
+    h->insert_id = 0;
+    h->field_count = 0;
+    h->info = NULL;
+    h->server_status = st & ~SERVER_SESSION_STATE_CHANGED;
+    strcpy(h->net.sqlstate, "00000");
+    h->net.last_error[0] = '\0';
+    return true;
+}
+
 /* ---- queries ---------------------------------------------------------------------------- */
 
 /* Runs QUERY and discards all its results; true on success. */
@@ -426,6 +445,8 @@ bool mdb_reset(void *hv, ps_conn *c, unsigned lasting)
     if (untouched(h, f, lasting)) { /* nothing to give back: no round trip */
         ps_debug(NULL, "handle %p's session is as its connect left it: parked without a reset",
                  (void *)h);
+        h->affected_rows = ~0ULL; /* what any command leaves (the program's close: COM_QUIT) */
+        h->info = NULL;
         return true;
     }
     const char *why = unrestorable(f, lasting);
