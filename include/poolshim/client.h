@@ -24,6 +24,9 @@ typedef struct ps_call_outcome {
     unsigned effects;             /* its ps_sql_effect bits (0 when the command failed) */
     bool app_reset;               /* the program reset its own session (sticky bits cleared) */
     unsigned long long insert_id; /* the id an OK packet just reported (0: none) */
+    /* "name = value, ..." for each variable of ps_sql_replayed_variables the server's tracker
+     * just reported changed, as a SET takes them (valid during the end hook only); NULL: none */
+    const char *variables;
 } ps_call_outcome;
 
 /* What the client layer's I/O wrappers report upward, for every command and every result read

@@ -47,10 +47,14 @@ enum ps_sql_effect {
      * counts, commands). A lease without it and without any other bit returns its connection
      * without a reset (README "Clean return"). */
     PS_SQL_RESULTS = 1u << 9,
+    /* Comes with PS_SQL_VARIABLES: a value the server's tracker does not report (the collation
+     * of SET NAMES ... COLLATE), so only a read-back gives it: a forked child, which keeps
+     * the values the tracker reported, cannot replay it. */
+    PS_SQL_READ_BACK = 1u << 10,
 };
 
 /* The bits of a statement the shim can give back on a new connection. */
-#define PS_SQL_REPLAYED (PS_SQL_REPLAYABLE | PS_SQL_VARIABLES)
+#define PS_SQL_REPLAYED (PS_SQL_REPLAYABLE | PS_SQL_VARIABLES | PS_SQL_READ_BACK)
 
 /* The session variables a replayable SET may change (lower case, NULL-terminated), in the order
  * they must be set again: character sets before the collations they reset. Each takes a value

@@ -310,10 +310,12 @@ static bool transaction_characteristics(lexer *lx, token *t)
 }
 
 /* Reads one replayable assignment starting at *T: [@@][SESSION.|LOCAL ]autocommit = bool, the
- * same of a variable of ps_sql_replayed_variables with a literal value (*VARIABLE set), NAMES cs
- * [COLLATE coll], CHARACTER SET cs, CHARSET cs. False when it is anything else. On success *T
- * is the token after it. */
-static bool replayable_assignment(lexer *lx, token *t, bool *variable)
+ * same of a variable of ps_sql_replayed_variables with a literal value or an expression that
+ * leaves nothing, SESSION TRANSACTION characteristics (those two add PS_SQL_VARIABLES to
+ * *VARIABLE), NAMES cs [COLLATE coll] (COLLATE adds PS_SQL_VARIABLES | PS_SQL_READ_BACK),
+ * CHARACTER SET cs, CHARSET cs. False when it is anything else. On success *T is the token
+ * after it. */
+static bool replayable_assignment(lexer *lx, token *t, unsigned *variable)
 {
     bool session_scope = false;
     if (t->kind == T_ATAT)
@@ -338,7 +340,7 @@ static bool replayable_assignment(lexer *lx, token *t, bool *variable)
     }
     if (is_any(t, ps_sql_replayed_variables)) {
         *t = next_token(lx);
-        *variable = true;
+        *variable |= PS_SQL_VARIABLES;
         lexer before = *lx;
         token at = *t;
         if (literal_value(lx, t))
@@ -348,7 +350,7 @@ static bool replayable_assignment(lexer *lx, token *t, bool *variable)
         return expression_value(lx, t);
     }
     if (is_word(t, "TRANSACTION") && session_scope) {
-        *variable = true; /* tx_isolation, tx_read_only */
+        *variable |= PS_SQL_VARIABLES; /* tx_isolation, tx_read_only */
         return transaction_characteristics(lx, t);
     }
     bool names = is_word(t, "NAMES");
@@ -359,7 +361,8 @@ static bool replayable_assignment(lexer *lx, token *t, bool *variable)
     if (!charset_name(lx, t))
         return false;
     if (names && is_word(t, "COLLATE")) {
-        *variable = true; /* the client knows the charset, not the collation: read it back */
+        /* the client knows the charset, not the collation, nor does the tracker report it */
+        *variable |= PS_SQL_VARIABLES | PS_SQL_READ_BACK;
         *t = next_token(lx);
         return charset_name(lx, t);
     }
@@ -367,17 +370,18 @@ static bool replayable_assignment(lexer *lx, token *t, bool *variable)
 }
 
 /* After the SET token: PS_SQL_REPLAYABLE (with PS_SQL_VARIABLES when it sets a variable of
- * ps_sql_replayed_variables) when the statement is nothing but replayable assignments (then
- * consumed up to its end), else 0 (the caller scans it again). */
+ * ps_sql_replayed_variables, and PS_SQL_READ_BACK, see replayable_assignment) when the statement is
+ * nothing but replayable assignments (then consumed up to its end), else 0 (the caller scans it
+ * again). */
 static unsigned replayable_set(lexer *lx)
 {
     token t = next_token(lx);
-    bool variable = false;
+    unsigned variable = 0;
     for (;;) {
         if (!replayable_assignment(lx, &t, &variable))
             return 0;
         if (ends(&t))
-            return PS_SQL_REPLAYABLE | (variable ? PS_SQL_VARIABLES : 0);
+            return PS_SQL_REPLAYABLE | variable;
         if (!is_punct(&t, ','))
             return 0;
         t = next_token(lx);

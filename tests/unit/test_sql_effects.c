@@ -79,6 +79,9 @@ Test(sql_effects, session_variables_the_shim_reads_back_are_replayable)
         cr_assert_eq(fx, PS_SQL_REPLAYABLE | PS_SQL_VARIABLES, "'%s' -> %#x", variables[i], fx);
         cr_assert(only, "'%s' explains its state change", variables[i]);
     }
+    /* the client knows the charset, not the collation, nor does the server's tracker say it */
+    cr_assert_eq(fx("SET NAMES 'utf8mb4' COLLATE 'utf8mb4_bin'"),
+                 PS_SQL_REPLAYABLE | PS_SQL_VARIABLES | PS_SQL_READ_BACK);
     for (const char *const *v = ps_sql_replayed_variables; *v; v++)
         for (const char *c = *v; *c; c++)
             cr_assert(*c == '_' || (*c >= 'a' && *c <= 'z'), "'%s': a lower-case name", *v);

@@ -271,6 +271,10 @@ MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values
  * autocommit MODE and nothing is pending (see ps_client_ops.answer_autocommit); false: H
  * unchanged. */
 MDB_PRIVATE bool mdb_answer_autocommit(void *h, bool mode);
+/* Appends "NAME = VALUE" to the SET statement in OUT (N bytes, starting "SET "): VALUE unquoted
+ * when it is NULL or a number, quoted when it is plain text, else as a hex literal (X'...':
+ * whatever bytes the server sent, no quote can end it early); false when OUT is full. */
+MDB_PRIVATE bool mdb_append_assignment(char *out, size_t n, const char *name, const char *value);
 /* True when the program set MYSQL_OPT_RECONNECT on H. */
 MDB_PRIVATE bool mdb_reconnects(void *h);
 /* The server's wait_timeout in ms read on H (0 unknown); H then shows C's connect results. */

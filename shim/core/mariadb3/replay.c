@@ -45,10 +45,7 @@ static bool plain_text(const char *value)
     return true;
 }
 
-/* Appends "NAME = VALUE" to the SET in OUT (N bytes): VALUE unquoted when it is NULL or a
- * number, quoted when it is plain text, else as a hex literal (X'...': whatever bytes the server
- * sent, no quote can end it early); false when OUT is full. */
-static bool append_assignment(char *out, size_t n, const char *name, const char *value)
+bool mdb_append_assignment(char *out, size_t n, const char *name, const char *value)
 {
     bool number = value && *value && strspn(value, "0123456789.") == strlen(value);
     size_t len = strlen(out);
@@ -79,7 +76,7 @@ static char *variables_set(MYSQL_ROW values)
     if (ok)
         strcpy(set, "SET ");
     for (unsigned i = 0; ok && ps_sql_replayed_variables[i]; i++)
-        ok = append_assignment(set, SET_MAX, ps_sql_replayed_variables[i], values[i]);
+        ok = mdb_append_assignment(set, SET_MAX, ps_sql_replayed_variables[i], values[i]);
     if (!ok) {
         free(set);
         return NULL;

@@ -149,7 +149,8 @@ static char *copy_value(const char *v, bool *ok)
 
 /* The assignment that makes a session report every change of its state (the shim's tracking,
  * README "Clean return"): a reset and a re-authentication turn it off again. */
-static const char tracking_on[] = "session_track_state_change = ON";
+static const char tracking_on[] =
+    "session_track_state_change = ON, session_track_system_variables = '*'";
 
 /* Leaves FOUND_ROWS() at 1, as many fresh sessions read it (others read 0). */
 static const char found_rows_query[] = "SELECT 1";
@@ -193,7 +194,7 @@ void mdb_read_login(MYSQL *h, mdb_facts *f)
 {
     /* One round trip: the login query and "SET session_track_state_change = ON", pipelined;
      * the SET last, so that ROW_COUNT() reads 0 as in a fresh session (a SELECT leaves -1). */
-    char set[64];
+    char set[128];
     snprintf(set, sizeof set, "SET %s", tracking_on);
     bool sent = h->net.pvio && send_query(h, login_query);
     bool tracking = sent && tracking_possible(h) && send_query(h, set);

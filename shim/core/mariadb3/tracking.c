@@ -4,6 +4,8 @@
  * SQL classifier), and the server's own word after each response it reads (the session-state
  * change flag). This layer never decides anything about leases: it reports, the hooks decide. */
 #include <pthread.h>
+#include <string.h>
+#include <strings.h>
 
 #include "layout.h"
 #include "poolshim/real.h"
@@ -133,10 +135,69 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
         return r_;                                                                                 \
     } while (0)
 
+/* Copies the tracker entry D (LEN bytes) into OUT (N bytes); false when it does not fit. */
+static bool entry(const char *d, size_t len, char *out, size_t n)
+{
+    if (len >= n)
+        return false;
+    memcpy(out, d, len);
+    out[len] = '\0';
+    return true;
+}
+
+/* True when NAME is one of ps_sql_replayed_variables. */
+static bool replayed(const char *name)
+{
+    for (const char *const *v = ps_sql_replayed_variables; *v; v++)
+        if (!strcasecmp(*v, name))
+            return true;
+    return false;
+}
+
+/* The assignments ("name = value, ...") of the replayed variables the server's tracker
+ * reported for the OK packet M just read (session_track_system_variables); NULL when none, ""
+ * when some did not fit (the caller then knows a change it cannot replay). Thread-local. */
+static const char *reported_variables(MYSQL *m)
+{
+    static __thread char set[4096];
+    const char *d;
+    size_t len;
+    char name[128], value[1024];
+    if (!(m->server_status & SERVER_SESSION_STATE_CHANGED) ||
+        ps_real_mysql_session_track_get_first(m, SESSION_TRACK_SYSTEM_VARIABLES, &d, &len))
+        return NULL;
+    strcpy(set, "SET ");
+    do {
+        bool fits = entry(d, len, name, sizeof name);
+        if (ps_real_mysql_session_track_get_next(m, SESSION_TRACK_SYSTEM_VARIABLES, &d, &len))
+            break; /* a name without its value */
+        fits = fits && entry(d, len, value, sizeof value);
+        bool null = !strcasecmp(name, "character_set_results") && !*value; /* NULL reads "" */
+        if (fits && replayed(name) &&
+            !mdb_append_assignment(set, sizeof set, name, null ? NULL : value))
+            fits = false;
+        if (!fits)
+            return "";
+    } while (!ps_real_mysql_session_track_get_next(m, SESSION_TRACK_SYSTEM_VARIABLES, &d, &len));
+    return strcmp(set, "SET ") ? set + 4 : NULL;
+}
+
 static int tracked_read_query_result(MYSQL *m)
 {
-    TRACKED_READ(m, lib()->db_read_query_result(m), r_ == 0,
-                 r_ != 0 || m->field_count == 0 || m->warning_count);
+    ps_call call;
+    const ps_call_hooks *up = hooks();
+    if (ps_depth > 0 || !up->begin(&call, m, false))
+        return lib()->db_read_query_result(m);
+    int r = lib()->db_read_query_result(m);
+    ps_call_outcome o = {.insert_id = mdb_reported_insert_id(m)};
+    if (r == 0)
+        o.effects = mdb_state_change_effects(m);
+    if (r != 0 || m->field_count == 0 || m->warning_count)
+        o.effects |= PS_SQL_RESULTS;
+    if (r == 0 && m->field_count == 0)
+        o.variables = reported_variables(m);
+    up->end(&call, m, &o);
+    return r;
 }
 
 static MYSQL_DATA *tracked_read_rows(MYSQL *m, MYSQL_FIELD *fields, unsigned int n)
