@@ -22,8 +22,10 @@
  *            each the return code, @@autocommit and @@in_transaction after a table read
  *            (ac1..ac4), then the probe.
  * The probe prints one key=value line per reading; a statement that fails prints E<errno>:
- *   first  ROW_COUNT(), FOUND_ROWS() > 1, @@warning_count, LAST_INSERT_ID() as the first
- *          statement (what the previous statement left);
+ *   first  ROW_COUNT(), @@warning_count, LAST_INSERT_ID() as the first statement (what the
+ *          previous statement left; not FOUND_ROWS(): a fresh session's is not even stable
+ *          from one connection to the next, 0, 1, sometimes more: test_reset and test_replay
+ *          check it where it is defined);
  *   vars   user variables, sql_mode, time zone, isolation, read only, autocommit, database,
  *          character set and collation, timeouts, sql_auto_is_null, in_transaction;
  *   lock   IS_USED_LOCK('ps_state_lock') IS NOT NULL;
@@ -41,7 +43,7 @@
 static const char *const probe_names[] = {"first", "vars",    "lock",   "temp",
                                           "prep",  "lastval", "handler"};
 static const char *const probe_sql[] = {
-    "SELECT CONCAT_WS('|', ROW_COUNT(), FOUND_ROWS() > 1, @@warning_count, LAST_INSERT_ID())",
+    "SELECT CONCAT_WS('|', ROW_COUNT(), @@warning_count, LAST_INSERT_ID())",
     "SELECT CONCAT_WS('|', IFNULL(@a, '-'), IFNULL(@v, '-'), IFNULL(@pv, '-'), @@sql_mode, "
     "@@time_zone, @@tx_isolation, @@tx_read_only, @@autocommit, IFNULL(DATABASE(), '-'), "
     "@@character_set_client, @@collation_connection, @@wait_timeout, @@sql_auto_is_null, "
