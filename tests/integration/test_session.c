@@ -73,11 +73,16 @@ static const state_row rows[] = {
 
 #define NROWS (sizeof rows / sizeof *rows)
 
-/* The rows' stride: every row, or every fourth under valgrind (pstest_slow), where each run of
- * the probe takes seconds. */
+/* The rows' stride: every row, or every sixteenth under valgrind (pstest_slow), where each run of
+ * the probe takes seconds (each mode then starts at another row: FIRST). */
 static size_t stride(void)
 {
-    return pstest_slow() ? 4 : 1;
+    return pstest_slow() ? 16 : 1;
+}
+
+static size_t first(size_t offset)
+{
+    return pstest_slow() ? offset : 0;
 }
 
 /* The probe's keys (state_probe.c). */
@@ -148,7 +153,7 @@ static void expect_same_probe(const pstest_result *with, const pstest_result *wi
 
 Test(state, a_new_connection_after_close_reads_like_a_fresh_one, .init = objects)
 {
-    for (size_t i = 0; i < NROWS; i += stride()) {
+    for (size_t i = first(0); i < NROWS; i += stride()) {
         pstest_result wo = run_row("close", &rows[i], false), w = run_row("close", &rows[i], true);
         /* README limits: after a clean return the first ROW_COUNT() reads what the previous
          * lease's last statement (a SELECT: -1) left, not a fresh session's 0 */
@@ -160,7 +165,7 @@ Test(state, a_new_connection_after_close_reads_like_a_fresh_one, .init = objects
 
 Test(state, under_pressure_only_replayable_sessions_are_reaped_and_replayed, .init = objects)
 {
-    for (size_t i = 0; i < NROWS; i += stride()) {
+    for (size_t i = first(3); i < NROWS; i += stride()) {
         pstest_result wo = run_row("pressure", &rows[i], false);
         pstest_result w = run_row("pressure", &rows[i], true);
         long long reaped = pstest_value_ll(&w, "b_connected");
@@ -178,7 +183,7 @@ Test(state, under_pressure_only_replayable_sessions_are_reaped_and_replayed, .in
  * compared (test_fork holds the parent's session intact). */
 Test(state, a_forked_child_gets_the_session_replayed_or_2006, .init = objects)
 {
-    for (size_t i = 0; i < NROWS; i += stride()) {
+    for (size_t i = first(5); i < NROWS; i += stride()) {
         pstest_result wo = run_row("fork", &rows[i], false), w = run_row("fork", &rows[i], true);
         if (rows[i].cls == PINNED || rows[i].read_back) {
             char *first = value(&w, "c_", "first");
@@ -217,8 +222,8 @@ static void connect_loop_counts(const char *n, const char *option, long long *qu
 
 Test(round_trips, a_clean_request_costs_its_own_statement_only)
 {
-    long long questions, admin_cmds, n = pstest_slow() ? 100 : 500;
-    connect_loop_counts(pstest_count(500, 100), NULL, &questions, &admin_cmds);
+    long long questions, admin_cmds, n = pstest_slow() ? 20 : 500;
+    connect_loop_counts(pstest_count(500, 20), NULL, &questions, &admin_cmds);
     /* N SELECTs; the one real connect adds its login query and the tracking SET, the first
      * reuse its re-authentication (a reset per request would add N) */
     cr_expect_leq(questions, n + 10, "Questions grew by %lld for %lld clean requests", questions,
@@ -310,8 +315,8 @@ Test(frameworks, django_persistent_connections_are_reclaimed, .init = max_connec
  * costs no round trip, and leaves the lease clean: still one statement per request. */
 Test(round_trips, autocommit_to_the_sessions_own_mode_is_answered)
 {
-    long long questions, admin_cmds, n = pstest_slow() ? 100 : 500;
-    connect_loop_counts(pstest_count(500, 100), "--autocommit", &questions, &admin_cmds);
+    long long questions, admin_cmds, n = pstest_slow() ? 20 : 500;
+    connect_loop_counts(pstest_count(500, 20), "--autocommit", &questions, &admin_cmds);
     cr_expect_leq(questions, n + 10, "Questions grew by %lld for %lld requests", questions, n);
     cr_expect_leq(admin_cmds, 2, "Com_admin_commands grew by %lld", admin_cmds);
 }
