@@ -49,24 +49,17 @@ static void make_fixtures(void)
     mysql_close(admin);
 }
 
-/* The sum of every "KEY=<n>" in TEXT (the shim's summary has one line per pool). */
-static long long sum_of(const char *text, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, " %s=", key);
-    long long sum = 0;
-    for (const char *p = strstr(text, pat); p; p = strstr(p + 1, pat))
-        sum += atoll(p + strlen(pat));
-    return sum;
-}
-
 /* ---- bypasses, without and with the shim -------------------------------------------------- */
 
-/* Reap a handle idle 50 ms; one connection per key, and no waiting for it: the second handle's
- * connect reaps the first one or fails with 1040. */
-static const char *const reaping_env[] = {"POOLSHIM_MAX_PER_KEY=1",   "POOLSHIM_WAIT_TIMEOUT_MS=0",
-                                          "POOLSHIM_REAP_IDLE_MS=50", "POOLSHIM_REAP_MIN_IDLE_MS=0",
-                                          "POOLSHIM_LOG_LEVEL=info",  NULL};
+/* Reap a handle idle 50 ms; one connection per key, a hard cap and no waiting for it: the
+ * second handle's connect reaps the first one or fails with 1040. */
+static const char *const reaping_env[] = {"POOLSHIM_MAX_PER_KEY=1",
+                                          "POOLSHIM_WAIT_TIMEOUT_MS=0",
+                                          "POOLSHIM_REAP_IDLE_MS=50",
+                                          "POOLSHIM_REAP_MIN_IDLE_MS=0",
+                                          "POOLSHIM_LOG_LEVEL=info",
+                                          "POOLSHIM_OVERFLOW=0",
+                                          NULL};
 
 /* Runs classifier_probe SCENARIO without and with the shim: outsider= and value= must read the
  * same. PINNED: the shim must not have reaped (and the second handle found the cap held);
@@ -80,7 +73,7 @@ static void same_with_and_without(const char *scenario, bool pinned)
     pstest_assert_ok(&with, scenario);
     const char *keys[] = {"outsider", "value"};
     pstest_expect_same_values(&with, &without, keys, 2);
-    long long reaped = sum_of(with.err, "reaped");
+    long long reaped = pstest_summary_sum(with.err, "reaped");
     if (pinned) {
         cr_expect_eq(reaped, 0, "%s: reaped %lld times:\n%s", scenario, reaped, with.err);
         cr_expect_eq(pstest_value_ll(&with, "b_connect"), ER_CON_COUNT_ERROR, "%s:\n%s", scenario,
