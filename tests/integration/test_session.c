@@ -101,8 +101,9 @@ static void objects(void)
     mysql_close(admin);
 }
 
-/* Runs state_probe MODE with ROW's SQL, with the shim (PRELOAD, at a cap of 1 and a short wait)
- * or without; ps_ids and ps_seq are fresh for each run that uses them. */
+/* Runs state_probe MODE with ROW's SQL, with the shim (PRELOAD, at a hard cap of 1 and a short
+ * wait: a second handle gets the first one's connection only by reaping it) or without; ps_ids and
+ * ps_seq are fresh for each run that uses them. */
 static pstest_result run_row(const char *mode, const state_row *row, bool preload)
 {
     if (strstr(row->sql, "ps_ids") || strstr(row->sql, "ps_seq")) {
@@ -114,9 +115,13 @@ static pstest_result run_row(const char *mode, const state_row *row, bool preloa
     }
     const char *argv[] = {"state_probe", mode, row->sql, NULL};
     /* a long re-verification window: a reuse must not reset the session by re-authenticating */
-    const char *env[] = {"POOLSHIM_MAX_PER_KEY=1",      "POOLSHIM_WAIT_TIMEOUT_MS=200",
-                         "POOLSHIM_REAP_MIN_IDLE_MS=0", "POOLSHIM_LOG_LEVEL=error",
-                         "POOLSHIM_REVERIFY_MS=600000", NULL};
+    const char *env[] = {"POOLSHIM_MAX_PER_KEY=1",
+                         "POOLSHIM_WAIT_TIMEOUT_MS=200",
+                         "POOLSHIM_REAP_MIN_IDLE_MS=0",
+                         "POOLSHIM_LOG_LEVEL=error",
+                         "POOLSHIM_REVERIFY_MS=600000",
+                         "POOLSHIM_OVERFLOW=0",
+                         NULL};
     pstest_result r = pstest_run(argv, env, preload);
     pstest_assert_ok(&r, row->sql);
     return r;
