@@ -144,8 +144,8 @@ static token next_token(lexer *lx)
  * that never rejects a match. */
 static bool is_word(const token *t, const char *w)
 {
-    if (t->kind != T_WORD || ((unsigned char)(t->s[0] ^ w[0]) & ~0x20u))
-        return false;
+    if (t->kind != T_WORD || t->n == 0 || ((unsigned char)(t->s[0] ^ w[0]) & ~0x20u))
+        return false; /* n 0: a quoted name's empty content, S may be the text's end */
     return strlen(w) == t->n && !strncasecmp(t->s, w, t->n);
 }
 
