@@ -24,6 +24,9 @@ typedef struct ps_call_outcome {
     unsigned effects;             /* its ps_sql_effect bits (0 when the command failed) */
     bool app_reset;               /* the program reset its own session (sticky bits cleared) */
     unsigned long long insert_id; /* the id an OK packet just reported (0: none) */
+    /* "name = value, ..." for each variable of ps_sql_replayed_variables the server's tracker
+     * just reported changed, as a SET takes them (valid during the end hook only); NULL: none */
+    const char *variables;
 } ps_call_outcome;
 
 /* What the client layer's I/O wrappers report upward, for every command and every result read
@@ -177,6 +180,11 @@ typedef struct ps_client_ops {
      * error of the replay's failed step: the caller turns it back into a husk and closes the
      * connection. */
     enum ps_replay (*renew)(void *h, ps_conn *c, const ps_replay_values *v, const char *variables);
+    /* Answers mysql_autocommit(H, MODE) without a round trip when H's live session already
+     * runs with autocommit MODE and the call could show the program nothing else (no
+     * transaction, result, warning or error pending): H then reads as after the library's own
+     * successful call, and true is returned. False: H unchanged, the call must run. */
+    bool (*answer_autocommit)(void *h, bool mode);
     /* True when the program asked H to reconnect by itself (MYSQL_OPT_RECONNECT). */
     bool (*reconnects)(void *h);
     /* Frees husk H as mysql_close would. */

@@ -97,6 +97,11 @@ typedef struct ps_lease {
     char *husk_variables;         /* reaped: the client layer's statement that sets the session
                                      variables the program set (PS_SQL_VARIABLES) again on the
                                      next connection; NULL: none */
+    char *told_variables;         /* "name = value, ..." of every replayed session variable the
+                                     server's tracker reported changed during the lease, in
+                                     order (a forked child replays them: it cannot read them
+                                     back); NULL: none */
+    bool told_variables_partial;  /* some reported change could not be kept (too long) */
     bool husk_variables_lost;     /* reaped: they were set, but could not be read back (the
                                      connection was gone): the next command fails as lost */
     bool leak_warned;             /* a leak warning was logged (once per lease) */

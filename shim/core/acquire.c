@@ -292,6 +292,7 @@ enum ps_replay ps_acquire_renew(const ps_client_ops *cl, ps_lease *l)
     free(l->husk_variables);
     l->husk_info = l->husk_variables = NULL;
     l->session.values.diagnostics_known = false; /* given back: the next reap reads them again */
+    l->session.lasting |= PS_SQL_RESULTS; /* the replay's statements show: reset at release */
     ps_lease_settle(l, o.conn, cl->transport(h), NULL);
     ps_pool_note(l->pool, PS_EV_RENEWED);
     return PS_REPLAY_DONE;

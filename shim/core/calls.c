@@ -41,7 +41,7 @@ static unsigned call_kind(const ps_client_ops *cl, void *h, bool sends_command)
  * reaped (a husk whose next command tries again); the call is over. */
 static void renewal_failed(ps_lease *l, void *h, enum ps_enter how, enum ps_replay r)
 {
-    static const ps_call_outcome failed = {false, 0, false, 0};
+    static const ps_call_outcome failed = {false, 0, false, 0, NULL};
     if (r == PS_REPLAY_REFUSED && how != PS_ENTER_RECONNECT)
         ps_warn(ps_pool_label(l->pool),
                 "could not replay the session of reaped handle %p (its error says why): the "

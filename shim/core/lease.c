@@ -163,6 +163,7 @@ void ps_lease_free(ps_lease *l)
     if (l) {
         free(l->husk_info);
         free(l->husk_variables);
+        free(l->told_variables);
         free(l);
     }
 }
@@ -244,18 +245,48 @@ ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_e
     return l;
 }
 
+/* Forgets what the tracker told of L's session variables (the program reset its session). */
+static void forget_told_variables(ps_lease *l)
+{
+    free(l->told_variables);
+    l->told_variables = NULL;
+    l->told_variables_partial = false;
+}
+
+/* Appends the assignments A (see ps_call_outcome.variables; "": some could not be kept) to
+ * what the tracker told of L's session variables; past 8 KiB the record is partial. */
+static void keep_told_variables(ps_lease *l, const char *a)
+{
+    size_t old = l->told_variables ? strlen(l->told_variables) : 0, add = strlen(a);
+    char *grown = *a && old + add + 3 <= 8192 ? realloc(l->told_variables, old + add + 3) : NULL;
+    if (!grown) {
+        l->told_variables_partial = true;
+        return;
+    }
+    if (old) {
+        memcpy(grown + old, ", ", 2);
+        old += 2;
+    }
+    strcpy(grown + old, a);
+    l->told_variables = grown;
+}
+
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
 {
     pthread_mutex_lock(&lock);
     l->calls--;
     if (o->app_reset)
         l->session.effects = 0;
-    l->session.effects |= o->effects & ~PS_SQL_FOUND_ROWS;
+    l->session.effects |= o->effects & ~(PS_SQL_FOUND_ROWS | PS_SQL_RESULTS);
     l->session.lasting |= o->effects;
     if (o->statement || o->app_reset)
         l->session.found_rows_pending = (o->effects & PS_SQL_FOUND_ROWS) != 0;
     if (o->insert_id)
         l->session.values.last_insert_id = o->insert_id;
+    if (o->app_reset)
+        forget_told_variables(l);
+    if (o->variables)
+        keep_told_variables(l, o->variables);
     l->last_thread = pthread_self();
     l->unreapable = NULL; /* a new call: judge afresh at the next reap */
     l->last_call_ms = ps_now_ms();
@@ -353,7 +384,7 @@ void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *
         }
         pthread_mutex_unlock(&lock);
         for (int i = 0; i < n; i++) {
-            copies[i].husk_info = copies[i].husk_variables = NULL;
+            copies[i].husk_info = copies[i].husk_variables = copies[i].told_variables = NULL;
             fn(&copies[i], ctx);
         }
     } while (n == BATCH);
@@ -441,6 +472,7 @@ void ps_lease_after_fork_child(void)
         set_state(l, CLOSED); /* half-moved by a parent thread: never tracked here */
         free(l->husk_info);
         free(l->husk_variables);
+        free(l->told_variables);
         free(l);
     }
     DL_FOREACH_SAFE(list[LIVE], l, tmp) set_state(l, INHERITED);

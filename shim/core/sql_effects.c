@@ -139,10 +139,14 @@ static token next_token(lexer *lx)
     return t;
 }
 
-/* True when T is the word W (case-insensitive). */
+/* True when T is the word W (case-insensitive). The first bytes are compared first, ignoring
+ * only the ASCII case bit: a cheap filter (the classifier tries every word against its tables)
+ * that never rejects a match. */
 static bool is_word(const token *t, const char *w)
 {
-    return t->kind == T_WORD && strlen(w) == t->n && !strncasecmp(t->s, w, t->n);
+    if (t->kind != T_WORD || t->n == 0 || ((unsigned char)(t->s[0] ^ w[0]) & ~0x20u))
+        return false; /* n 0: a quoted name's empty content, S may be the text's end */
+    return strlen(w) == t->n && !strncasecmp(t->s, w, t->n);
 }
 
 /* True when T is one of the NULL-terminated WORDS. */
@@ -208,6 +212,7 @@ const char *const ps_sql_replayed_variables[] = {"character_set_client",
                                                  "time_zone",
                                                  "lc_time_names",
                                                  "tx_isolation",
+                                                 "tx_read_only",
                                                  "sql_auto_is_null",
                                                  "sql_safe_updates",
                                                  "sql_select_limit",
@@ -264,15 +269,59 @@ static bool literal_value(lexer *lx, token *t)
     return !is_punct(t, '(');
 }
 
-/* Reads one replayable assignment starting at *T: [@@][SESSION.|LOCAL ]autocommit = bool, the
- * same of a variable of ps_sql_replayed_variables with a literal value (*VARIABLE set), NAMES cs
- * [COLLATE coll], CHARACTER SET cs, CHARSET cs. False when it is anything else. On success *T
- * is the token after it. */
-static bool replayable_assignment(lexer *lx, token *t, bool *variable)
+/* Reads, at *T, the '=' or ':=' of an assignment and an expression after it that leaves nothing
+ * in the session (builtin calls, @@variables, literals, operators: no user variable, no query,
+ * no stored function); false when it is not that. On success *T is the token after it. */
+static bool expression_value(lexer *lx, token *t);
+
+/* Reads, at *T (the TRANSACTION of SET SESSION TRANSACTION), its characteristics: ISOLATION
+ * LEVEL REPEATABLE READ | READ COMMITTED | READ UNCOMMITTED | SERIALIZABLE, READ ONLY, READ
+ * WRITE, separated by commas. False when it is anything else. On success *T is the token after
+ * them (the statement's end). */
+static bool transaction_characteristics(lexer *lx, token *t)
 {
+    static const char *const levels[] = {"COMMITTED", "UNCOMMITTED", NULL};
+    static const char *const access[] = {"ONLY", "WRITE", NULL};
+    do {
+        *t = next_token(lx);
+        if (is_word(t, "ISOLATION")) {
+            *t = next_token(lx);
+            if (!is_word(t, "LEVEL"))
+                return false;
+            *t = next_token(lx);
+            if (is_word(t, "REPEATABLE") || is_word(t, "READ")) {
+                bool repeatable = is_word(t, "REPEATABLE");
+                *t = next_token(lx);
+                if (repeatable ? !is_word(t, "READ") : !is_any(t, levels))
+                    return false;
+            } else if (!is_word(t, "SERIALIZABLE")) {
+                return false;
+            }
+        } else if (is_word(t, "READ")) {
+            *t = next_token(lx);
+            if (!is_any(t, access))
+                return false;
+        } else {
+            return false;
+        }
+        *t = next_token(lx);
+    } while (is_punct(t, ','));
+    return ends(t);
+}
+
+/* Reads one replayable assignment starting at *T: [@@][SESSION.|LOCAL ]autocommit = bool, the
+ * same of a variable of ps_sql_replayed_variables with a literal value or an expression that
+ * leaves nothing, SESSION TRANSACTION characteristics (those two add PS_SQL_VARIABLES to
+ * *VARIABLE), NAMES cs [COLLATE coll] (COLLATE adds PS_SQL_VARIABLES | PS_SQL_READ_BACK),
+ * CHARACTER SET cs, CHARSET cs. False when it is anything else. On success *T is the token
+ * after it. */
+static bool replayable_assignment(lexer *lx, token *t, unsigned *variable)
+{
+    bool session_scope = false;
     if (t->kind == T_ATAT)
         *t = next_token(lx);
     if (is_word(t, "SESSION") || is_word(t, "LOCAL")) {
+        session_scope = t->kind == T_WORD && is_word(t, "SESSION");
         *t = next_token(lx);
         if (is_punct(t, '.'))
             *t = next_token(lx);
@@ -291,8 +340,18 @@ static bool replayable_assignment(lexer *lx, token *t, bool *variable)
     }
     if (is_any(t, ps_sql_replayed_variables)) {
         *t = next_token(lx);
-        *variable = true;
-        return literal_value(lx, t);
+        *variable |= PS_SQL_VARIABLES;
+        lexer before = *lx;
+        token at = *t;
+        if (literal_value(lx, t))
+            return true;
+        *lx = before; /* not a literal: an expression that leaves nothing (read back by value) */
+        *t = at;
+        return expression_value(lx, t);
+    }
+    if (is_word(t, "TRANSACTION") && session_scope) {
+        *variable |= PS_SQL_VARIABLES; /* tx_isolation, tx_read_only */
+        return transaction_characteristics(lx, t);
     }
     bool names = is_word(t, "NAMES");
     if (!names && !is_word(t, "CHARSET") &&
@@ -302,6 +361,8 @@ static bool replayable_assignment(lexer *lx, token *t, bool *variable)
     if (!charset_name(lx, t))
         return false;
     if (names && is_word(t, "COLLATE")) {
+        /* the client knows the charset, not the collation, nor does the tracker report it */
+        *variable |= PS_SQL_VARIABLES | PS_SQL_READ_BACK;
         *t = next_token(lx);
         return charset_name(lx, t);
     }
@@ -309,17 +370,18 @@ static bool replayable_assignment(lexer *lx, token *t, bool *variable)
 }
 
 /* After the SET token: PS_SQL_REPLAYABLE (with PS_SQL_VARIABLES when it sets a variable of
- * ps_sql_replayed_variables) when the statement is nothing but replayable assignments (then
- * consumed up to its end), else 0 (the caller scans it again). */
+ * ps_sql_replayed_variables, and PS_SQL_READ_BACK, see replayable_assignment) when the statement is
+ * nothing but replayable assignments (then consumed up to its end), else 0 (the caller scans it
+ * again). */
 static unsigned replayable_set(lexer *lx)
 {
     token t = next_token(lx);
-    bool variable = false;
+    unsigned variable = 0;
     for (;;) {
         if (!replayable_assignment(lx, &t, &variable))
             return 0;
         if (ends(&t))
-            return PS_SQL_REPLAYABLE | (variable ? PS_SQL_VARIABLES : 0);
+            return PS_SQL_REPLAYABLE | variable;
         if (!is_punct(&t, ','))
             return 0;
         t = next_token(lx);
@@ -544,6 +606,28 @@ static void scan_token(stmt *st, const token *t)
     track_names(st, t);
     st->prev = *t;
     st->ntok++;
+}
+
+static bool expression_value(lexer *lx, token *t)
+{
+    if (is_punct(t, ':'))
+        *t = next_token(lx);
+    if (!is_punct(t, '='))
+        return false;
+    stmt st = {.calls_run = true};
+    int depth = 0;
+    unsigned n = 0;
+    for (*t = next_token(lx); !ends(t) && !(depth == 0 && is_punct(t, ',')); *t = next_token(lx)) {
+        if (t->kind == T_AT || is_word(t, "SELECT") || is_word(t, "WITH") || is_word(t, "VALUES") ||
+            is_word(t, "TABLE"))
+            return false; /* a user variable, a query */
+        depth += is_punct(t, '(') - is_punct(t, ')');
+        if (depth < 0)
+            return false;
+        scan_token(&st, t);
+        n++;
+    }
+    return n > 0 && depth == 0 && st.effects == 0 && !st.insert_id_arg;
 }
 
 /* Classifies one statement whose first token is FIRST; consumes it up to ';' or the end. */

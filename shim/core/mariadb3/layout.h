@@ -160,6 +160,10 @@ typedef struct mdb_facts {
     char *role;              /* CURRENT_ROLE() after the login; NULL: none */
     char *init_connect;      /* the server's init_connect the login ran; NULL: none (or exempt) */
     int64_t wait_timeout_ms; /* the session's wait_timeout after the login; 0 unknown */
+    /* the session reports every change of its state (session_track_state_change=ON, set by
+     * the shim with the login query and again with every reset): a lease that changed
+     * nothing is parked without a reset (mdb_reset) */
+    bool tracking;
 } mdb_facts;
 
 /* Makes H read exactly like the end of the real connect recorded in C's facts: its results,
@@ -229,9 +233,10 @@ MDB_PRIVATE bool mdb_run_discarding(MYSQL *h, const char *query);
 MDB_PRIVATE void mdb_set_separator(char *sql, size_t n);
 /* Runs H's init commands (MYSQL_INIT_COMMAND) again, as a fresh connect runs them. */
 MDB_PRIVATE bool mdb_replay_init_commands(MYSQL *h);
-/* Gives back on H, after a reset or a re-authentication, what the login set (F) and what the
- * reset leaves of the lease's LASTING effects (README "What the reset covers"). */
-MDB_PRIVATE bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting);
+/* Gives back on H, after a reset or a re-authentication, what the login set (F; its SET of the
+ * shim's tracking and login variables only unless SET_DONE) and what the reset leaves of the
+ * lease's LASTING effects (README "What the reset covers"). */
+MDB_PRIVATE bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting, bool set_done);
 
 /* NULL when H's connection can be reset and parked; else why not (static text). */
 MDB_PRIVATE const char *mdb_unparkable(void *h);
@@ -262,6 +267,14 @@ MDB_PRIVATE bool mdb_read_values(void *h, ps_replay_values *v, char **variables)
  * with the failed step's error. */
 MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values *v,
                                      const char *variables);
+/* Answers mysql_autocommit(H, MODE) without a round trip when H's live session already has
+ * autocommit MODE and nothing is pending (see ps_client_ops.answer_autocommit); false: H
+ * unchanged. */
+MDB_PRIVATE bool mdb_answer_autocommit(void *h, bool mode);
+/* Appends "NAME = VALUE" to the SET statement in OUT (N bytes, starting "SET "): VALUE unquoted
+ * when it is NULL or a number, quoted when it is plain text, else as a hex literal (X'...':
+ * whatever bytes the server sent, no quote can end it early); false when OUT is full. */
+MDB_PRIVATE bool mdb_append_assignment(char *out, size_t n, const char *name, const char *value);
 /* True when the program set MYSQL_OPT_RECONNECT on H. */
 MDB_PRIVATE bool mdb_reconnects(void *h);
 /* The server's wait_timeout in ms read on H (0 unknown); H then shows C's connect results. */
