@@ -12,6 +12,7 @@
 #include "poolshim/config.h"
 #include "poolshim/fork.h"
 #include "poolshim/log.h"
+#include "poolshim/metrics.h"
 #include "poolshim/real.h"
 
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
@@ -39,6 +40,7 @@ static void at_exit(void)
 {
     ps_shim_summary();
     ps_pool_drain_all();
+    ps_metrics_remove();
 }
 
 const ps_client_ops *ps_client_select(const ps_call_hooks *hooks)
@@ -64,6 +66,7 @@ static void init_shim(void)
     if (!resolved || !(client = ps_client_select(&ps_call_hooks_table)))
         return;
     ps_pool_set_ops(&ops);
+    ps_metrics_init();
     ps_calls_init(client);
     pthread_atfork(ps_fork_prepare, ps_fork_parent, ps_fork_child);
     atexit(at_exit);

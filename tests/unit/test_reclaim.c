@@ -121,8 +121,9 @@ static void f_set_error(void *h, unsigned e, const char *s, const char *m)
     ((fake *)h)->failure = 100;
 }
 
-static const char *f_unreapable(void *h)
+static const char *f_unreapable(void *h, enum ps_hold *hold)
 {
+    *hold = PS_HOLD_TRANSACTION;
     return ((fake *)h)->unreapable;
 }
 
