@@ -75,16 +75,16 @@ enum ps_close_reason {
 /* Why a handle the program holds could not be reclaimed (reaped): the classes of the leases'
  * session records (ps_sql_effect bits) and of the client layer's refusals, one counter each. */
 enum ps_hold {
-    PS_HOLD_TRANSACTION,  /* an open transaction */
-    PS_HOLD_LOCK,         /* a lock (LOCK TABLES, GET_LOCK, FLUSH ... WITH READ LOCK...) */
-    PS_HOLD_SESSION,      /* session state not replayable: user variable, temporary table,
-                             prepared SQL, session variable, stored routine... */
-    PS_HOLD_RESET_KEEPS,  /* state no reset gives back: role, server options, profiling */
-    PS_HOLD_FOUND_ROWS,   /* a SQL_CALC_FOUND_ROWS result pending */
-    PS_HOLD_DIAGNOSTICS,  /* warnings or an error not yet read */
-    PS_HOLD_RESULTS,      /* an unread result set, or more results pending */
-    PS_HOLD_STATEMENTS,   /* open prepared statements (binary protocol) */
-    PS_HOLD_OTHER,        /* anything else (non-blocking handle, out of memory...) */
+    PS_HOLD_TRANSACTION, /* an open transaction */
+    PS_HOLD_LOCK,        /* a lock (LOCK TABLES, GET_LOCK, FLUSH ... WITH READ LOCK...) */
+    PS_HOLD_SESSION,     /* session state not replayable: user variable, temporary table,
+                            prepared SQL, session variable, stored routine... */
+    PS_HOLD_RESET_KEEPS, /* state no reset gives back: role, server options, profiling */
+    PS_HOLD_FOUND_ROWS,  /* a SQL_CALC_FOUND_ROWS result pending */
+    PS_HOLD_DIAGNOSTICS, /* warnings or an error not yet read */
+    PS_HOLD_RESULTS,     /* an unread result set, or more results pending */
+    PS_HOLD_STATEMENTS,  /* open prepared statements (binary protocol) */
+    PS_HOLD_OTHER,       /* anything else (non-blocking handle, out of memory...) */
     PS_HOLD_N
 };
 

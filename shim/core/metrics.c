@@ -87,7 +87,7 @@ static void series(FILE *out, const ps_metrics_process *proc, const char *name, 
 static void format_process(FILE *out, const ps_metrics_process *proc, const char **prev)
 {
 #define PS_METRIC(name, TYPE, labels, help, source)
-#define PS_METRIC_PROCESS(name, TYPE, help, source)                                               \
+#define PS_METRIC_PROCESS(name, TYPE, help, source)                                                \
     family(out, prev, "poolshim_" #name, #TYPE, help);                                             \
     series(out, proc, "poolshim_" #name, NULL, "", (double)(source));
 #include "poolshim/metrics.def"
@@ -100,7 +100,7 @@ static void format_pools(FILE *out, const ps_metrics_process *proc, const ps_poo
                          size_t n, const char **prev)
 {
 #define PS_METRIC_PROCESS(name, TYPE, help, source)
-#define PS_METRIC(name, TYPE, labels, help, source)                                               \
+#define PS_METRIC(name, TYPE, labels, help, source)                                                \
     family(out, prev, "poolshim_" #name, #TYPE, help);                                             \
     for (size_t i = 0; i < n; i++) {                                                               \
         const ps_pool_snapshot *s = &pools[i];                                                     \
@@ -209,8 +209,9 @@ static void write_file(void)
     if (!err)
         __atomic_store_n(&written_pid, pid, __ATOMIC_SEQ_CST);
     else if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
-        ps_warn(NULL, "cannot write the metrics file %s: %s (POOLSHIM_METRICS_DIR); pooling "
-                      "goes on without it",
+        ps_warn(NULL,
+                "cannot write the metrics file %s: %s (POOLSHIM_METRICS_DIR); pooling "
+                "goes on without it",
                 path, strerror(err));
 }
 
