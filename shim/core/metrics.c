@@ -208,11 +208,13 @@ static void write_file(void)
     free(buf);
     if (!err)
         __atomic_store_n(&written_pid, pid, __ATOMIC_SEQ_CST);
-    else if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+    else if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) {
+        char quoted[2100];
         ps_warn(NULL,
-                "cannot write the metrics file %s: %s (POOLSHIM_METRICS_DIR); pooling "
-                "goes on without it",
-                path, strerror(err));
+                "cannot write the metrics file %s: %s (POOLSHIM_METRICS_DIR); pooling goes on "
+                "without it",
+                ps_log_quote(quoted, sizeof quoted, path, sizeof path), strerror(err));
+    }
 }
 
 /* Removes this process's file if it wrote one. The caller holds `writing`. */
