@@ -7,7 +7,8 @@
  * clean; h5's connect reaps h4 (h1, h2 and h3 are passed over), h5 is closed, h4's next command
  * renews it and sets a user variable, and h6's connect finds nothing to reclaim and gets 1040
  * after the wait. Then it waits over a second and makes one more shim call, so the file holds
- * every count (plain: a "SELECT 1" on a held handle; --dirty: h4's close, whose housekeeping
+ * every count (plain: a "SELECT 1" on a held handle, or one more connect when the first
+ * failed; --dirty: h4's close, whose housekeeping
  * warns about h1, h2 and h3), writes its pid to FILE --ready (renamed into place) and waits
  * until FILE --go exists; then it closes every handle and exits 0.
  * Prints: requests= errors= h6_errno= */
@@ -111,7 +112,10 @@ int main(int argc, char **argv)
     } else {
         held[0] = open_handle(&d, &err);
         usleep(1100 * 1000);
-        run(held[0], "SELECT 1"); /* the last call: the file */
+        if (held[0])
+            run(held[0], "SELECT 1"); /* the last call: the file */
+        else
+            held[0] = open_handle(&d, &err); /* the server is unreachable: the last call */
     }
     announce(ready);
     while (access(go, F_OK) != 0)

@@ -274,6 +274,37 @@ Test(metrics, a_killed_process_file_is_stale)
     cleanup_app(&a);
 }
 
+Test(metrics, failures_and_backoffs)
+{
+    const char *const unreachable[] = {"PSTEST_SOCKET=/nonexistent-dir/mysqld.sock",
+                                       "POOLSHIM_CONNECT_RETRY_MS=60000", NULL};
+    MYSQL *admin = pstest_admin();
+    long long conns = pstest_status(admin, "Connections");
+    app_run a;
+    start_app(&a, NULL, unreachable);
+    char path[160];
+    prom_path(&a, path, sizeof path);
+    char *text = slurp(path);
+    cr_assert_not_null(text);
+    /* 20 requests, the held handle's and the last one; only the first tried for real */
+    cr_expect_eq(value_of(text, PS "connections_requested_total", a.pid, NULL), 22);
+    cr_expect_eq(value_of(text, PS "connections_failed_total", a.pid, NULL), 22);
+    cr_expect_eq(value_of(text, PS "connections_backoff_total", a.pid, NULL), 21);
+    cr_expect_eq(value_of(text, PS "connections_created_total", a.pid, NULL), 0);
+    cr_expect_eq(value_of(text, PS "connections_reused_total", a.pid, NULL), 0);
+    cr_expect_eq(pstest_status(admin, "Connections") - conns, 0);
+    pstest_result s = stat_tool(a.dir, NULL, NULL);
+    cr_expect_eq(s.exit_code, 0, "failures are not timeouts or leaks\n%s%s", s.out, s.err);
+    pstest_result_free(&s);
+    end_app(&a, 0);
+    pstest_assert_ok(&a.r, "metrics_workload against an unreachable server");
+    cr_expect_eq(pstest_value_ll(&a.r, "errors"), 22);
+    cr_expect_eq(pstest_value_ll(&a.r, "first_errno"), 2002);
+    free(text);
+    cleanup_app(&a);
+    mysql_close(admin);
+}
+
 Test(metrics, poolshim_stat_usage_errors)
 {
     const char *const bad[][4] = {
