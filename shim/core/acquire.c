@@ -139,11 +139,39 @@ static bool backed_off(const ps_client_ops *cl, ps_conn *c, void *handle)
     return true;
 }
 
+/* Connects HANDLE past P's cap (see overflow_now), as obtain would a slot. */
+static obtained overflow(const ps_client_ops *cl, ps_pool *p, void *handle,
+                         const ps_connect_args *a)
+{
+    obtained r = {ps_pool_acquire_overflow(p), NULL, false};
+    bool full = false;
+    if (!r.conn)
+        return (obtained){NULL, NULL, true};
+    ps_debug(ps_pool_label(p), "at the cap: one connection more (overflow)");
+    r.conn = connect_new(cl, r.conn, handle, a, &full, &r.unpooled);
+    return r;
+}
+
 /* Adds a wait of WAITED_MS (negative: none) to the request's total *TOTAL (-1: none yet). */
 static void add_wait(int64_t *total, int64_t waited_ms)
 {
     if (waited_ms >= 0)
         *total = (*total < 0 ? 0 : *total) + waited_ms;
+}
+
+/* True when a connect of P that found it full should overflow now (POOLSHIM_OVERFLOW): its
+ * wait is over, or nothing P has open could come back without the program (every connection
+ * is leased to a handle the shim cannot reclaim). */
+static bool overflow_now(ps_pool *p, int64_t deadline)
+{
+    if (!ps_cfg.overflow)
+        return false;
+    if (ps_now_ms() >= deadline)
+        return true;
+    ps_pool_stats st;
+    int idle, leased, connecting;
+    ps_pool_stats_get(p, &st, &idle, &leased, &connecting);
+    return idle == 0 && connecting == 0 && leased > 0 && ps_lease_count_pinned(p) >= leased;
 }
 
 /* Gets a connection for P (see obtained), reaping at the cap and on the server's 1040.
@@ -186,6 +214,12 @@ static obtained obtain_counted(const ps_client_ops *cl, ps_pool *p, void *handle
             return (obtained){NULL, NULL, true};
         case PS_ACQUIRE_TIMEOUT:
         default:
+            if (overflow_now(p, deadline)) {
+                r = overflow(cl, p, handle, a);
+                if (r.conn || r.unpooled)
+                    *end = PS_REQUEST_CONNECTED;
+                return r;
+            }
             if (ps_now_ms() < deadline)
                 continue;
             *end = PS_REQUEST_TIMEOUT;

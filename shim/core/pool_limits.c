@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "poolshim/config.h"
+#include "poolshim/keeper.h"
 #include "poolshim/log.h"
 #include "pool_internal.h"
 
@@ -63,6 +64,11 @@ void ps_pool_set_server_wait_timeout(ps_pool *p, int64_t ms)
 {
     int64_t margin = ms / 4 > 1000 ? 1000 : ms / 4; /* retire before the server does */
     __atomic_store_n(&p->server_idle_limit_ms, ms > 0 ? ms - margin : INT64_MAX, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&ps_pool_lock);
+    bool parked = p->count[PS_CONN_IDLE] > 0;
+    pthread_mutex_unlock(&ps_pool_lock);
+    if (parked)
+        ps_keeper_wake(ps_now_ms()); /* deadlines may have come forward: let it recompute */
 }
 
 int64_t ps_pool_server_idle_limit(ps_pool *p)

@@ -2,7 +2,8 @@
  *
  * A known workload for the metrics file (test_metrics): N connect/"SELECT 1"/close requests
  * over the socket; with --dirty (run with POOLSHIM_MAX_PER_KEY=4, POOLSHIM_WAIT_TIMEOUT_MS=200,
- * POOLSHIM_LEAK_WARN_MS=1000, POOLSHIM_REAP_IDLE_MS=0) then four handles that cannot all be
+ * POOLSHIM_LEAK_WARN_MS=1000, POOLSHIM_REAP_IDLE_MS=0, POOLSHIM_OVERFLOW=0; with overflow on,
+ * h6 overflows instead) then four handles that cannot all be
  * reclaimed: h1 sets a user variable, h2 stays in a transaction, h3 holds a GET_LOCK, h4 is
  * clean; h5's connect reaps h4 (h1, h2 and h3 are passed over), h5 is closed, h4's next command
  * renews it and sets a user variable, and h6's connect finds nothing to reclaim and gets 1040
@@ -58,7 +59,7 @@ static unsigned dirty(const app_dsn *d, MYSQL *h[3])
     run(h4, "SELECT 1"); /* renewed */
     run(h4, "SET @metrics_y = 1");
     unsigned h6_err = 0;
-    MYSQL *h6 = open_handle(d, &h6_err); /* nothing to reclaim: 1040 after the wait */
+    MYSQL *h6 = open_handle(d, &h6_err); /* nothing to reclaim: 1040 (or overflow) */
     if (h6)
         mysql_close(h6);
     else

@@ -145,9 +145,9 @@ static pstest_result stat_tool(const char *dir, const char *arg1, const char *ar
     return pstest_run(argv, NULL, false);
 }
 
-static const char *const dirty_config[] = {"POOLSHIM_MAX_PER_KEY=4", "POOLSHIM_WAIT_TIMEOUT_MS=200",
-                                           "POOLSHIM_LEAK_WARN_MS=1000", "POOLSHIM_REAP_IDLE_MS=0",
-                                           NULL};
+static const char *const dirty_config[] = {
+    "POOLSHIM_MAX_PER_KEY=4",  "POOLSHIM_WAIT_TIMEOUT_MS=200", "POOLSHIM_LEAK_WARN_MS=1000",
+    "POOLSHIM_REAP_IDLE_MS=0", "POOLSHIM_OVERFLOW=0",          NULL};
 
 #define PS "poolshim_"
 
@@ -164,6 +164,7 @@ static void expect_dirty_counts(const char *text, long pid)
         {PS "connections_reused_total", NULL, 22},
         {PS "connections_failed_total", NULL, 0},
         {PS "connections_timeout_total", NULL, 1},
+        {PS "connections_overflow_total", NULL, 0},
         {PS "client_waits_total", NULL, 1},
         {PS "client_waiting_connections", NULL, 0},
         {PS "resets_total", NULL, 23},
@@ -231,7 +232,9 @@ Test(metrics, file_matches_the_workload_and_the_server)
     cr_expect_not_null(strstr(s.out, "\"stale\": false, \"requested\": 27, \"reused\": 22, "
                                      "\"created\": 4, \"failed\": 0, \"timeouts\": 1"),
                        "%s", s.out);
-    cr_expect_not_null(strstr(s.out, "\"unreclaimable\": 4, \"leak_warnings\": 3}"), "%s", s.out);
+    cr_expect_not_null(
+        strstr(s.out, "\"unreclaimable\": 4, \"leak_warnings\": 3, \"overflows\": 0}"), "%s",
+        s.out);
     pstest_result_free(&s);
 
     end_app(&a, 0);
@@ -243,6 +246,38 @@ Test(metrics, file_matches_the_workload_and_the_server)
     cr_expect_eq(empty.exit_code, 0, "an empty directory is healthy");
     cr_expect_eq(strchr(empty.out, '\n'), empty.out + strlen(empty.out) - 1, "only the header");
     pstest_result_free(&empty);
+    free(text);
+    cleanup_app(&a);
+    mysql_close(admin);
+}
+
+Test(metrics, overflow_counted)
+{
+    const char *const config[] = {"POOLSHIM_MAX_PER_KEY=4", "POOLSHIM_LEAK_WARN_MS=1000",
+                                  "POOLSHIM_REAP_IDLE_MS=0", "POOLSHIM_OVERFLOW=1", NULL};
+    MYSQL *admin = pstest_admin();
+    long long conns = pstest_status(admin, "Connections");
+    app_run a;
+    start_app(&a, "--dirty", config);
+    char path[160];
+    prom_path(&a, path, sizeof path);
+    char *text = slurp(path);
+    cr_assert_not_null(text);
+    long long made = pstest_status(admin, "Connections") - conns;
+    /* h6 finds every connection pinned: one more, past the cap, instead of a 1040 */
+    cr_expect_eq(value_of(text, PS "connections_overflow_total", a.pid, NULL), 1);
+    cr_expect_eq(value_of(text, PS "connections_timeout_total", a.pid, NULL), 0);
+    cr_expect_eq(value_of(text, PS "connections_created_total", a.pid, NULL), (double)made);
+    cr_expect_eq(made, 5);
+    cr_expect_eq(value_of(text, PS "connections_requested_total", a.pid, NULL), 27);
+    cr_expect_eq(value_of(text, PS "connections_peak", a.pid, NULL), 5);
+    pstest_result s = stat_tool(a.dir, "--json", NULL);
+    cr_expect_not_null(strstr(s.out, "\"overflows\": 1}"), "%s", s.out);
+    pstest_result_free(&s);
+    end_app(&a, 0);
+    pstest_assert_ok(&a.r, "metrics_workload --dirty, overflow on");
+    cr_expect_eq(pstest_value_ll(&a.r, "h6_errno"), 0);
+    cr_expect_eq(pstest_value_ll(&a.r, "errors"), 0);
     free(text);
     cleanup_app(&a);
     mysql_close(admin);
