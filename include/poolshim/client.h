@@ -152,8 +152,9 @@ typedef struct ps_client_ops {
     /* Routes H's I/O through the shim's activity tracking; false when H's methods are not the
      * library's own (then H is not pooled). */
     bool (*track)(void *h);
-    /* NULL when idle handle H may be reaped now; else why not (static text). */
-    const char *(*unreapable)(void *h);
+    /* NULL when idle handle H may be reaped now; else why not (static text), and its class in
+     * *HOLD. */
+    const char *(*unreapable)(void *h, enum ps_hold *hold);
     /* True when the session variables a replayable SET changed (PS_SQL_VARIABLES) can be read
      * back from H's server and set again on another connection (no I/O). */
     bool (*variables_replayable)(void *h);

@@ -6,6 +6,7 @@
 #include "poolshim/fork.h"
 #include "poolshim/lease.h"
 #include "poolshim/log.h"
+#include "poolshim/metrics.h"
 #include "poolshim/reap.h"
 
 static const ps_client_ops *client;
@@ -80,4 +81,5 @@ void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
     (void)h;
     if (call->lease)
         ps_lease_leave(call->lease, o);
+    ps_metrics_tick();
 }

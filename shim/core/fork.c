@@ -8,6 +8,7 @@
 #include "poolshim/keeper.h"
 #include "poolshim/leak.h"
 #include "poolshim/log.h"
+#include "poolshim/metrics.h"
 #include "poolshim/sql_effects.h"
 
 void ps_fork_prepare(void)
@@ -31,13 +32,15 @@ void ps_fork_child(void)
     ps_pool_after_fork_child();
     ps_lease_after_fork_child();
     ps_leak_after_fork();
+    ps_metrics_after_fork_child();
     ps_keeper_after_fork_child(); /* no keeper thread here: the child's first park starts one */
 }
 
 /* Why the session of inherited lease L cannot move to a new connection; NULL when it can. */
 static const char *unmovable(const ps_client_ops *cl, ps_lease *l)
 {
-    const char *why = cl->unreapable(l->handle);
+    enum ps_hold hold;
+    const char *why = cl->unreapable(l->handle, &hold);
     ps_lease_session s = ps_lease_session_get(l);
     if (!why && !ps_lease_replayable(l))
         why = ps_sql_effect_reason(ps_lease_session_dirt(&s));

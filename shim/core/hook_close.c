@@ -2,6 +2,7 @@
  * parked safely. Handles the pool does not know pass straight through. */
 #include "poolshim/hooks.h"
 #include "poolshim/log.h"
+#include "poolshim/metrics.h"
 #include "poolshim/real.h"
 #include "poolshim/lease.h"
 #include "poolshim/reap.h"
@@ -61,6 +62,7 @@ void ps_hook_mysql_close(MYSQL *m)
     release(cl, l, was, m);
     ps_lease_free(l);
     ps_housekeep(cl);
+    ps_metrics_tick();
 }
 
 int ps_hook_mysql_close_start(MYSQL *m)

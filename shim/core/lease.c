@@ -196,6 +196,30 @@ static bool clean(const ps_lease *l)
     return !ps_lease_session_dirt(&l->session) && !l->session.found_rows_pending;
 }
 
+/* The class of what keeps lease L's session from being reclaimed (it is not clean), in the
+ * order ps_sql_effect_reason names them. */
+static enum ps_hold dirt_hold(const ps_lease *l)
+{
+    unsigned dirt = ps_lease_session_dirt(&l->session);
+    if (dirt & PS_SQL_RESET_KEEPS)
+        return PS_HOLD_RESET_KEEPS;
+    if (dirt & PS_SQL_LOCK)
+        return PS_HOLD_LOCK;
+    if (dirt & PS_SQL_SESSION)
+        return PS_HOLD_SESSION;
+    return PS_HOLD_FOUND_ROWS;
+}
+
+/* Counts lease L as not reclaimable for WHY, once per lease and reason. Caller holds the lock
+ * (then the pool's: the lock order). */
+static void count_hold(ps_lease *l, enum ps_hold why)
+{
+    if (l->holds_counted & (1u << why))
+        return;
+    l->holds_counted |= 1u << why;
+    ps_pool_note_hold(l->pool, why);
+}
+
 /* True when LIVE lease L has idled past the point where its connection may be gone (the
  * server's wait_timeout) or should be given back (POOLSHIM_REAP_IDLE_MS), so its next command
  * renews it first. Caller holds the lock. */
@@ -306,9 +330,12 @@ ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t m
     DL_FOREACH(list[LIVE], l)
     {
         int64_t min_idle = pthread_equal(l->last_thread, self) ? min_idle_self : min_idle_other;
-        if (l->calls == 0 && l->handle && clean(l) && (!pool || l->pool == pool) &&
-            !l->unreapable && now - l->last_call_ms >= min_idle)
+        if (l->calls != 0 || !l->handle || (pool && l->pool != pool) || l->unreapable ||
+            now - l->last_call_ms < min_idle)
+            continue;
+        if (clean(l))
             break;
+        count_hold(l, dirt_hold(l)); /* a candidate but for its session */
     }
     if (l)
         set_state(l, MOVING);
@@ -323,6 +350,8 @@ void ps_lease_settle(ps_lease *l, ps_conn *c, void *transport, const char *why)
     l->transport = c ? transport : NULL;
     if (c)
         l->unreapable = why;
+    if (c && why)
+        count_hold(l, l->unreapable_hold);
     set_state(l, c ? LIVE : REAPED);
     pthread_mutex_unlock(&lock);
 }

@@ -119,6 +119,13 @@ void ps_pool_note(ps_pool *p, enum ps_pool_event ev)
     pthread_mutex_unlock(&lock);
 }
 
+void ps_pool_note_hold(ps_pool *p, enum ps_hold why)
+{
+    pthread_mutex_lock(&lock);
+    p->st.unreclaimable[why < PS_HOLD_N ? why : PS_HOLD_OTHER]++;
+    pthread_mutex_unlock(&lock);
+}
+
 enum ps_proof ps_pool_proof(ps_pool *p, int64_t window_ms)
 {
     int64_t now = ps_now_ms();

@@ -12,6 +12,7 @@
 #include "poolshim/config.h"
 #include "poolshim/fork.h"
 #include "poolshim/log.h"
+#include "poolshim/metrics.h"
 #include "poolshim/programs.h"
 #include "poolshim/real.h"
 #include "poolshim/route.h"
@@ -41,6 +42,7 @@ static void at_exit(void)
 {
     ps_shim_summary();
     ps_pool_drain_all();
+    ps_metrics_remove();
 }
 
 const ps_client_ops *ps_client_select(const ps_call_hooks *hooks)
@@ -100,6 +102,7 @@ static void init_shim(void)
     ps_route_load(ps_cfg.route);
     ps_pool_set_ops(&ops);
     ps_pool_enable_keeper(); /* its thread starts at the first park */
+    ps_metrics_init();
     ps_calls_init(client);
     pthread_atfork(ps_fork_prepare, ps_fork_parent, ps_fork_child);
     atexit(at_exit);

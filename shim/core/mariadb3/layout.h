@@ -253,7 +253,7 @@ MDB_PRIVATE void mdb_read_login(MYSQL *h, mdb_facts *f);
 MDB_PRIVATE enum ps_reauth mdb_reauthenticate(void *app, ps_conn *c, ps_connect_error *err);
 /* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings, and its
  * last command did not fail with the server's error (SHOW WARNINGS would show it). */
-MDB_PRIVATE const char *mdb_unreapable(void *h);
+MDB_PRIVATE const char *mdb_unreapable(void *h, enum ps_hold *hold);
 /* True when H's server has every variable of ps_sql_replayed_variables (MariaDB). */
 MDB_PRIVATE bool mdb_variables_replayable(void *h);
 /* Reads LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT() of H's session into *V and, when

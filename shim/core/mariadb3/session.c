@@ -15,20 +15,33 @@
 #include "poolshim/real.h"
 #include "poolshim/sql_effects.h"
 
+/* WHY, with its class CLS in *HOLD. */
+static const char *hold_as(enum ps_hold *hold, enum ps_hold cls, const char *why)
+{
+    *hold = cls;
+    return why;
+}
+
+/* Why H cannot be parked (NULL: it can); *HOLD gets the reason's class. */
+static const char *unparkable_as(MYSQL *h, enum ps_hold *hold)
+{
+    if (!h->net.pvio)
+        return hold_as(hold, PS_HOLD_OTHER, "connection lost");
+    if (h->status != MYSQL_STATUS_READY)
+        return hold_as(hold, PS_HOLD_RESULTS, "unread result set");
+    if (h->server_status & SERVER_MORE_RESULTS_EXIST)
+        return hold_as(hold, PS_HOLD_RESULTS, "pending result sets");
+    if (h->stmts)
+        return hold_as(hold, PS_HOLD_STATEMENTS, "open prepared statements");
+    if (mdb_nonblocking(h))
+        return hold_as(hold, PS_HOLD_OTHER, "non-blocking (async) handle");
+    return NULL;
+}
+
 const char *mdb_unparkable(void *hv)
 {
-    MYSQL *h = hv;
-    if (!h->net.pvio)
-        return "connection lost";
-    if (h->status != MYSQL_STATUS_READY)
-        return "unread result set";
-    if (h->server_status & SERVER_MORE_RESULTS_EXIST)
-        return "pending result sets";
-    if (h->stmts)
-        return "open prepared statements";
-    if (mdb_nonblocking(h))
-        return "non-blocking (async) handle";
-    return NULL;
+    enum ps_hold hold;
+    return unparkable_as(hv, &hold);
 }
 
 /* True when ERR came from the server (an error packet), not from the client library. */
@@ -38,18 +51,19 @@ bool mdb_server_error(unsigned err)
            (err < CER_MIN_ERROR || err > CER_MAX_ERROR);
 }
 
-const char *mdb_unreapable(void *hv)
+const char *mdb_unreapable(void *hv, enum ps_hold *hold)
 {
     MYSQL *h = hv;
-    const char *why = mdb_unparkable(h);
+    const char *why = unparkable_as(h, hold);
     if (why)
         return why;
     if (h->server_status & SERVER_STATUS_IN_TRANS)
-        return "open transaction";
+        return hold_as(hold, PS_HOLD_TRANSACTION, "open transaction");
     if (h->warning_count)
-        return "warnings not yet read (SHOW WARNINGS)";
+        return hold_as(hold, PS_HOLD_DIAGNOSTICS, "warnings not yet read (SHOW WARNINGS)");
     if (mdb_server_error(h->net.last_errno))
-        return "the last statement's error not yet read (SHOW WARNINGS)";
+        return hold_as(hold, PS_HOLD_DIAGNOSTICS,
+                       "the last statement's error not yet read (SHOW WARNINGS)");
     return NULL;
 }
 
