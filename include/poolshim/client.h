@@ -73,6 +73,13 @@ enum ps_reauth {
     PS_REAUTH_FAILED,  /* anything else (connection lost, init command failed, out of memory) */
 };
 
+/* How a reset (ps_client_ops.reset) ended. */
+enum ps_reset {
+    PS_RESET_FAILED,  /* the connection must be closed for real */
+    PS_RESET_SENT,    /* reset and restored: a round trip */
+    PS_RESET_SKIPPED, /* the session was as its connect left it: nothing sent (clean return) */
+};
+
 typedef struct ps_client_ops {
     const char *name; /* e.g. "MariaDB Connector/C 3.3" */
 
@@ -117,9 +124,10 @@ typedef struct ps_client_ops {
     /* Resets H's session and restores the connect-time state recorded in C, including what
      * the reset leaves behind of what the lease did: LASTING is every ps_sql_effect bit since
      * it began (README "What the reset covers"; extra round trips only for the bits that need
-     * them). False when the connection must be closed for real instead (the reset failed, or
-     * the session holds state no reset can give back). */
-    bool (*reset)(void *h, ps_conn *c, unsigned lasting);
+     * them); SKIPPED when the session is as its connect left it (nothing sent). FAILED when
+     * the connection must be closed for real instead (the reset failed, or the session holds
+     * state no reset can give back). */
+    enum ps_reset (*reset)(void *h, ps_conn *c, unsigned lasting);
     /* Moves H's connection into a new heap handle (returned; NULL on OOM), leaving H as the
      * library leaves a closed handle (freed when the library allocated it). */
     void *(*detach)(void *h);
@@ -203,5 +211,15 @@ const ps_client_ops *ps_client_select(const ps_call_hooks *hooks);
 
 /* The layer for MariaDB Connector/C 3.3, or NULL when the loaded library is not that. */
 const ps_client_ops *ps_client_mariadb3(const ps_call_hooks *hooks);
+
+/* CL's reset of H (see ps_client_ops.reset), counted in C's pool as sent or skipped. True
+ * unless it failed (the connection must then be closed for real). */
+static inline bool ps_client_reset(const ps_client_ops *cl, void *h, ps_conn *c, unsigned lasting)
+{
+    enum ps_reset r = cl->reset(h, c, lasting);
+    if (r != PS_RESET_FAILED)
+        ps_pool_note(c->pool, r == PS_RESET_SKIPPED ? PS_EV_RESET_SKIPPED : PS_EV_RESET_SENT);
+    return r != PS_RESET_FAILED;
+}
 
 #endif

@@ -122,6 +122,8 @@ typedef struct ps_pool_stats {
     uint64_t reauths;         /* parked connections re-authenticated before reuse */
     uint64_t reauth_refusals; /* ... that the server refused (its key's parked ones closed) */
     uint64_t unreclaimable[PS_HOLD_N]; /* handles a reap passed over, once per handle and class */
+    uint64_t resets_sent;              /* sessions reset before their connection was parked */
+    uint64_t resets_skipped;           /* ... parked as they were (clean return: no round trip) */
     uint64_t overflows;                /* slots opened past the cap (ps_pool_acquire_overflow) */
 } ps_pool_stats;
 
@@ -134,6 +136,8 @@ enum ps_pool_event {
     PS_EV_LEAK_WARNING,
     PS_EV_REAUTHENTICATED, /* a parked connection was re-authenticated (or tried to be) */
     PS_EV_REAUTH_REFUSED,  /* ... and the server refused its credentials */
+    PS_EV_RESET_SENT,      /* a session was reset before its connection was parked */
+    PS_EV_RESET_SKIPPED,   /* ... or parked as it was: its connect's state (clean return) */
 };
 
 typedef struct ps_conn ps_conn;

@@ -30,7 +30,7 @@ static void release(const ps_client_ops *cl, ps_lease *l, enum ps_lease_state wa
         return;
     }
     const char *why = cl->unparkable(m);
-    if (!why && !cl->reset(m, c, l->session.lasting))
+    if (!why && !ps_client_reset(cl, m, c, l->session.lasting))
         why = "reset failed";
     if (!why) {
         void *parked = cl->detach(m);

@@ -129,12 +129,12 @@ static const char *f_unreapable(void *h, enum ps_hold *hold)
 
 static unsigned reset_lasting; /* the LASTING bits of the last reset */
 
-static bool f_reset(void *h, ps_conn *c, unsigned lasting)
+static enum ps_reset f_reset(void *h, ps_conn *c, unsigned lasting)
 {
     (void)h, (void)c;
     resets++;
     reset_lasting = lasting;
-    return true;
+    return PS_RESET_SENT;
 }
 
 static const char *f_null(void *h)

@@ -243,7 +243,7 @@ MDB_PRIVATE const char *mdb_unparkable(void *h);
 /* Resets H's session and restores C's connect-time database, charset, status and init
  * commands, and what COM_RESET_CONNECTION leaves of the LASTING effects of the lease; false
  * when the connection must be closed instead. */
-MDB_PRIVATE bool mdb_reset(void *h, ps_conn *c, unsigned lasting);
+MDB_PRIVATE enum ps_reset mdb_reset(void *h, ps_conn *c, unsigned lasting);
 /* Reads into F what the login gave freshly connected H (role, the server's init_connect,
  * wait_timeout): one query, nested. Leaves H's results to the caller (F->login_known false
  * when the query failed). */

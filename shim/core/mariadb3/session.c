@@ -453,7 +453,7 @@ static bool untouched(MYSQL *h, const mdb_facts *f, unsigned lasting)
     return same_db && h->charset == f->charset;
 }
 
-bool mdb_reset(void *hv, ps_conn *c, unsigned lasting)
+enum ps_reset mdb_reset(void *hv, ps_conn *c, unsigned lasting)
 {
     MYSQL *h = hv;
     const mdb_facts *f = c->facts;
@@ -462,12 +462,12 @@ bool mdb_reset(void *hv, ps_conn *c, unsigned lasting)
                  (void *)h);
         h->affected_rows = ~0ULL; /* what any command leaves (the program's close: COM_QUIT) */
         h->info = NULL;
-        return true;
+        return PS_RESET_SKIPPED;
     }
     const char *why = unrestorable(f, lasting);
     if (why) {
         ps_debug(NULL, "closing handle %p's connection instead of parking it: %s", (void *)h, why);
-        return false;
+        return PS_RESET_FAILED;
     }
     my_bool reconnect = h->options.reconnect;
     h->options.reconnect = 0;
@@ -475,5 +475,5 @@ bool mdb_reset(void *hv, ps_conn *c, unsigned lasting)
     bool ok = reset_session(h, f, lasting, &set_done) &&
               mdb_restore_login(h, f, lasting, set_done) && mdb_replay_init_commands(h);
     h->options.reconnect = reconnect;
-    return ok;
+    return ok ? PS_RESET_SENT : PS_RESET_FAILED;
 }
