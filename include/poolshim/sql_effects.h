@@ -76,6 +76,11 @@ unsigned ps_sql_effects(const char *sql, size_t len);
  * change the server reports after such a command is the one its text shows. */
 unsigned ps_sql_effects_ex(const char *sql, size_t len, bool *only_replayable);
 
+/* ps_sql_effects_ex without its fast path for plain SELECTs (every statement through the full
+ * classifier): for the fuzzer, which checks that the fast path never says 0 where this does
+ * not. */
+unsigned ps_sql_effects_full(const char *sql, size_t len, bool *only_replayable);
+
 /* A short human-readable reason for the most important bit of EFFECTS ("" for 0). */
 const char *ps_sql_effect_reason(unsigned effects);
 

@@ -717,7 +717,92 @@ static bool charset_dependent(const char *sql, size_t len)
     return false;
 }
 
+/* What plain_select makes of each byte (ASCII only, no locale: the server's own classes). */
+enum { PB_STOP = 0, PB_OTHER, PB_SPACE, PB_WORD };
+/* PB_STOP (0, the default): '@' (variables), '(' (calls), ';' (statements), '{' '}' (ODBC
+ * escapes), '[' ']', '?', control bytes other than white space, and every byte >= 0x7f (the
+ * character set decides what those are). */
+static const unsigned char plain_class[256] = {
+    [' '] = PB_SPACE,        ['\t'] = PB_SPACE,       ['\n'] = PB_SPACE,       ['\r'] = PB_SPACE,
+    ['\f'] = PB_SPACE,       ['\v'] = PB_SPACE,       ['!'] = PB_OTHER,        ['"'] = PB_OTHER,
+    ['#'] = PB_OTHER,        ['$'] = PB_WORD,         ['%'] = PB_OTHER,        ['&'] = PB_OTHER,
+    ['\''] = PB_OTHER,       [')'] = PB_OTHER,        ['*'] = PB_OTHER,        ['+'] = PB_OTHER,
+    [','] = PB_OTHER,        ['-'] = PB_OTHER,        ['.'] = PB_OTHER,        ['/'] = PB_OTHER,
+    ['0' ... '9'] = PB_WORD, [':'] = PB_OTHER,        ['<'] = PB_OTHER,        ['='] = PB_OTHER,
+    ['>'] = PB_OTHER,        ['A' ... 'Z'] = PB_WORD, ['\\'] = PB_OTHER,       ['^'] = PB_OTHER,
+    ['_'] = PB_WORD,         ['`'] = PB_OTHER,        ['a' ... 'z'] = PB_WORD, ['|'] = PB_OTHER,
+    ['~'] = PB_OTHER,
+};
+
+/* True when WORD[0..LEN) is one of the words that can make a SELECT leave state without an '@',
+ * a call or a second statement (see plain_select). By length, then first letter: most words of
+ * a query are compared with nothing. */
+static bool plain_stop_word(const char *word, size_t len)
+{
+    static const char *const by_len[20][3] = {
+        [3] = {"FOR"},
+        [4] = {"NEXT", "INTO", "LOCK"},
+        [5] = {"VALUE"},
+        [6] = {"EXPORT", "SETVAL"},
+        [7] = {"NEXTVAL", "LASTVAL"},
+        [8] = {"PREVIOUS", "GET_LOCK"},
+        [9] = {"TEMPORARY"},
+        [14] = {"SESSION_STATUS"},
+        [16] = {"STATUS_BY_THREAD"},
+        [19] = {"SQL_CALC_FOUND_ROWS"},
+    };
+    if (len >= 20)
+        return false;
+    char first = (char)(word[0] & ~0x20); /* a letter in upper case; '_', '$', digits match none */
+    for (int i = 0; i < 3 && by_len[len][i]; i++)
+        if (by_len[len][i][0] == first && strncasecmp(word, by_len[len][i], len) == 0)
+            return true;
+    return false;
+}
+
+/* The fast path: true when SQL[0..LEN) is one SELECT whose bytes alone prove it leaves nothing,
+ * whatever the quoting rules and the character set: it starts with SELECT, holds only ASCII
+ * letters, digits, white space and the punctuation of plain expressions (no '@', no '(' so
+ * no call, no ';' so one statement, no byte >= 0x7f), and none of the words that make a
+ * SELECT leave state without those (SQL_CALC_FOUND_ROWS, NEXT VALUE FOR, INTO, FOR UPDATE,
+ * LOCK IN SHARE MODE, the session status tables...), in a string or a comment or not. Most
+ * queries of a program that keeps its connection are such SELECTs; the full classifier would
+ * say 0 for each (fuzz_sql_effects checks that it does), at several times the cost. */
+static bool plain_select(const char *sql, size_t len)
+{
+    const unsigned char *q = (const unsigned char *)sql;
+    size_t i = 0;
+    while (i < len && plain_class[q[i]] == PB_SPACE)
+        i++;
+    if (len - i < 7 || strncasecmp(sql + i, "SELECT", 6) != 0 || plain_class[q[i + 6]] != PB_SPACE)
+        return false;
+    for (i += 7; i < len;) {
+        unsigned char k = plain_class[q[i]];
+        if (k == PB_STOP)
+            return false;
+        if (k != PB_WORD) {
+            i++;
+            continue;
+        }
+        size_t start = i;
+        while (++i < len && plain_class[q[i]] == PB_WORD)
+            continue;
+        if (plain_stop_word(sql + start, i - start))
+            return false;
+    }
+    return true;
+}
+
 unsigned ps_sql_effects_ex(const char *sql, size_t len, bool *only_replayable)
+{
+    if (plain_select(sql, len)) {
+        *only_replayable = false;
+        return 0;
+    }
+    return ps_sql_effects_full(sql, len, only_replayable);
+}
+
+unsigned ps_sql_effects_full(const char *sql, size_t len, bool *only_replayable)
 {
     unsigned backslashes, ignored;
     bool only, also;
