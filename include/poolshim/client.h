@@ -12,6 +12,7 @@
 
 #include "poolshim/key.h"
 #include "poolshim/pool.h"
+#include "poolshim/querylog.h"
 
 /* One call on a handle, from the upper layer's begin to its end (opaque to the client layer). */
 typedef struct ps_call {
@@ -24,6 +25,14 @@ typedef struct ps_call_outcome {
     unsigned effects;             /* its ps_sql_effect bits (0 when the command failed) */
     bool app_reset;               /* the program reset its own session (sticky bits cleared) */
     unsigned long long insert_id; /* the id an OK packet just reported (0: none) */
+    bool command;                 /* the call sent a command (else it read a response) */
+    const char *text;             /* a command: the statement it sent (COM_QUERY, a prepare), for
+                                     leak reports and the query log; NULL: none */
+    size_t text_len;
+    /* Set only while the query log is on (ps_qlog_on): */
+    int64_t start_ns;       /* a command: when it was sent (ps_qlog_now_ns) */
+    enum ps_qlog_kind kind; /* a command: what it sent */
+    unsigned long stmt_id;  /* an execute: its statement; a prepare's response: the new one */
 } ps_call_outcome;
 
 /* What the client layer's I/O wrappers report upward, for every command and every result read

@@ -9,8 +9,12 @@
  * the stack on every connect costs microseconds). Empty when leak warnings are off. */
 void ps_trace_capture(ps_trace *t);
 
+/* Fills T with the current stack (uncached: for the rare statement that pins a session). */
+void ps_trace_here(ps_trace *t);
+
 /* Warns once about each lease held and idle longer than POOLSHIM_LEAK_WARN_MS whose session
- * cannot be reclaimed, naming the reason and where it was connected. Formats and logs outside
+ * cannot be reclaimed, naming the reason, where it was connected and, when known, the statement
+ * that made its session unreclaimable and where the program sent it. Formats and logs outside
  * every lock. */
 void ps_leak_report_due(void);
 

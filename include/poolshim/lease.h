@@ -48,6 +48,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "poolshim/client.h"
 #include "poolshim/pool.h"
@@ -71,6 +72,12 @@ typedef struct ps_trace {
     void *frames[PS_TRACE_DEPTH];
 } ps_trace;
 
+/* The statement that first made a lease's session unreclaimable, for its leak report. */
+typedef struct ps_lease_pin {
+    char statement[256]; /* redacted (sql_redact.h), or what the command was; "" while unset */
+    ps_trace trace;      /* the program's stack when it was sent */
+} ps_lease_pin;
+
 /* What the program's statements left in the session since the lease began (or its reset). */
 typedef struct ps_lease_session {
     unsigned effects;        /* sticky ps_sql_effect bits (cleared by the program's own reset) */
@@ -84,6 +91,7 @@ typedef struct ps_lease_session {
 
 typedef struct ps_lease {
     enum ps_lease_state state; /* written only by lease.c's transition function */
+    uint64_t id;               /* a number of its own in the process (the query log shows it) */
     void *handle;              /* the application's handle; NULL once another lease took the
                                   address (found by transport only, never picked for reaping) */
     void *transport;           /* the live connection's transport; NULL without one */
@@ -102,6 +110,8 @@ typedef struct ps_lease {
     bool leak_warned;             /* a leak warning was logged (once per lease) */
     const char *unreapable;       /* why the last reap was refused (static text); NULL: try again */
     ps_trace trace;               /* where the handle was connected */
+    ps_lease_pin pin;             /* what first made the session unreclaimable (leak reports) */
+    bool pinned;                  /* pin is set (read with __atomic_load_n outside the lock) */
     UT_hash_handle hh, th;        /* handle index, transport index */
     struct ps_lease *prev, *next; /* on the state's list (LIVE: least recently used first) */
 } ps_lease;
@@ -154,6 +164,14 @@ ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_e
 
 /* Ends a call that entered with L: records its outcome O, the time and the thread. */
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
+
+/* The ps_sql_effect bits that make a session unreclaimable (a call whose effects have one pins
+ * its lease: see ps_lease_pin_once). */
+unsigned ps_lease_pinning_effects(void);
+
+/* Records P as what made L's session unreclaimable, unless something did already (the first
+ * one is kept for the whole lease). For the thread in a call on L. */
+void ps_lease_pin_once(ps_lease *l, const ps_lease_pin *p);
 
 /* Picks the least recently used LIVE lease of POOL (any pool when NULL) with no call in
  * progress, a clean session and no refused reap, idle at least MIN_IDLE_SELF when its last

@@ -2,11 +2,17 @@
  * of a reaped or inherited handle before its next command. */
 #include "poolshim/calls.h"
 
+#include <stdio.h>
+
 #include "poolshim/acquire.h"
+#include "poolshim/config.h"
 #include "poolshim/fork.h"
+#include "poolshim/leak.h"
 #include "poolshim/lease.h"
 #include "poolshim/log.h"
+#include "poolshim/querylog.h"
 #include "poolshim/reap.h"
+#include "poolshim/sql_redact.h"
 
 static const ps_client_ops *client;
 
@@ -41,7 +47,7 @@ static unsigned call_kind(const ps_client_ops *cl, void *h, bool sends_command)
  * reaped (a husk whose next command tries again); the call is over. */
 static void renewal_failed(ps_lease *l, void *h, enum ps_enter how, enum ps_replay r)
 {
-    static const ps_call_outcome failed = {false, 0, false, 0};
+    static const ps_call_outcome failed = {.statement = false};
     if (r == PS_REPLAY_REFUSED && how != PS_ENTER_RECONNECT)
         ps_warn(ps_pool_label(l->pool),
                 "could not replay the session of reaped handle %p (its error says why): the "
@@ -75,9 +81,43 @@ bool ps_call_begin(ps_call *call, void *h, bool sends_command)
     return false;
 }
 
+/* Writes H's call (outcome O, lease L or NULL) to the query log. */
+static void log_call(ps_lease *l, void *h, const ps_call_outcome *o)
+{
+    if (o->command)
+        ps_qlog_command(h, l ? ps_pool_label(l->pool) : NULL, l ? l->id : 0, o->start_ns, o->kind,
+                        o->text, o->text_len, o->stmt_id);
+    else
+        ps_qlog_response(h, o->stmt_id);
+}
+
+/* Records in L what the call with outcome O did to pin its session, and the program's stack:
+ * the statement (redacted), or what kind of call it was. Unwinds the stack: only once per
+ * lease (or after the program's own reset cleaned the session). */
+static void pin(ps_lease *l, const ps_call_outcome *o)
+{
+    ps_lease_pin p;
+    if (o->text)
+        ps_sql_redact(o->text, o->text_len, p.statement, sizeof p.statement);
+    else
+        snprintf(p.statement, sizeof p.statement, "%s",
+                 o->command ? "(a command that is not a statement: mysql_set_server_option, "
+                              "mysql_stmt_execute, mysql_kill...)"
+                            : "(the server reported a session-state change for the last "
+                              "statement: a trigger, view or stored routine)");
+    ps_trace_here(&p.trace);
+    ps_lease_pin_once(l, &p);
+}
+
 void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
 {
-    (void)h;
-    if (call->lease)
-        ps_lease_leave(call->lease, o);
+    ps_lease *l = call->lease;
+    if (ps_qlog_on())
+        log_call(l, h, o);
+    if (!l)
+        return;
+    if ((o->effects & ps_lease_pinning_effects()) && ps_cfg.leak_warn_ms > 0 &&
+        !__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE))
+        pin(l, o);
+    ps_lease_leave(l, o);
 }

@@ -55,8 +55,27 @@ void ps_trace_capture(ps_trace *t)
     pthread_mutex_unlock(&sites_lock);
 }
 
+void ps_trace_here(ps_trace *t)
+{
+    t->len = backtrace(t->frames, PS_TRACE_DEPTH);
+}
+
+/* Logs the frames of T outside the shim, one line each, under LABEL. */
+static void log_frames(const char *label, const ps_trace *t)
+{
+    Dl_info self, frame;
+    bool have_self = dladdr((void *)&ps_trace_capture, &self) != 0;
+    char **names = backtrace_symbols((void *const *)t->frames, t->len);
+    for (int i = 0; i < t->len; i++) {
+        if (have_self && dladdr(t->frames[i], &frame) && frame.dli_fbase == self.dli_fbase)
+            continue; /* the shim's own frames */
+        ps_warn(label, "    %s", names ? names[i] : "?");
+    }
+    free(names);
+}
+
 /* Logs one leak warning for L (a copy), with where it was connected (frames outside the
- * shim). Called outside every lock. */
+ * shim) and the statement that pinned its session. Called outside every lock. */
 static void warn_leak(const ps_lease *l, void *ctx)
 {
     (void)ctx;
@@ -69,15 +88,11 @@ static void warn_leak(const ps_lease *l, void *ctx)
             "cannot be reclaimed: %s; connected at:",
             l->handle, (double)(now - l->acquired_ms) / 1000,
             (double)(now - l->last_call_ms) / 1000, *why ? why : "SQL_CALC_FOUND_ROWS pending");
-    Dl_info self, frame;
-    bool have_self = dladdr((void *)&ps_trace_capture, &self) != 0;
-    char **names = backtrace_symbols((void *const *)l->trace.frames, l->trace.len);
-    for (int i = 0; i < l->trace.len; i++) {
-        if (have_self && dladdr(l->trace.frames[i], &frame) && frame.dli_fbase == self.dli_fbase)
-            continue; /* the shim's own frames */
-        ps_warn(label, "    %s", names ? names[i] : "?");
+    log_frames(label, &l->trace);
+    if (l->pinned) {
+        ps_warn(label, "  session made unreclaimable by: %s; sent at:", l->pin.statement);
+        log_frames(label, &l->pin.trace);
     }
-    free(names);
     ps_pool_note(l->pool, PS_EV_LEAK_WARNING);
 }
 

@@ -131,6 +131,8 @@ ps_lease *ps_lease_begin(ps_conn *c, void *handle, void *transport, const ps_tra
     ps_lease *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
+    static uint64_t last_id;
+    l->id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
     l->transport = transport;
     l->conn = c;
     l->pool = c->pool;
@@ -248,8 +250,11 @@ void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
 {
     pthread_mutex_lock(&lock);
     l->calls--;
-    if (o->app_reset)
+    if (o->app_reset) {
         l->session.effects = 0;
+        if (!(l->session.lasting & PS_SQL_RESET_KEEPS))
+            __atomic_store_n(&l->pinned, false, __ATOMIC_RELEASE); /* the next pin is news */
+    }
     l->session.effects |= o->effects & ~PS_SQL_FOUND_ROWS;
     l->session.lasting |= o->effects;
     if (o->statement || o->app_reset)
@@ -262,6 +267,21 @@ void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
     if (l->state == LIVE) { /* most recently used: to the end of the LRU list */
         DL_DELETE(list[LIVE], l);
         DL_APPEND(list[LIVE], l);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+unsigned ps_lease_pinning_effects(void)
+{
+    return dirty_effects | PS_SQL_RESET_KEEPS;
+}
+
+void ps_lease_pin_once(ps_lease *l, const ps_lease_pin *p)
+{
+    pthread_mutex_lock(&lock);
+    if (!l->pinned) {
+        l->pin = *p;
+        __atomic_store_n(&l->pinned, true, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&lock);
 }

@@ -12,6 +12,7 @@
 #include "poolshim/config.h"
 #include "poolshim/fork.h"
 #include "poolshim/log.h"
+#include "poolshim/querylog.h"
 #include "poolshim/real.h"
 
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
@@ -65,6 +66,7 @@ static void init_shim(void)
         return;
     ps_pool_set_ops(&ops);
     ps_calls_init(client);
+    ps_qlog_open(ps_cfg.query_log);
     pthread_atfork(ps_fork_prepare, ps_fork_parent, ps_fork_child);
     atexit(at_exit);
     ps_debug(NULL, "pooling with %s, at most %lld connections per key", client->name,
