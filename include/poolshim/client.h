@@ -193,8 +193,9 @@ typedef struct ps_client_ops {
     /* Makes a new parked connection with H's options and ARGS; NULL on failure, with the
      * library's error copied into H (see unreachable, server_full). */
     void *(*connect_parked)(void *h, const ps_connect_args *args);
-    /* The server's wait_timeout in ms, read on H without disturbing what H shows; 0 unknown. */
-    int64_t (*server_wait_timeout)(void *h, ps_conn *c);
+    /* The server's limits into *L (wait_timeout, max_connections, max_user_connections; 0:
+     * unknown), read on freshly connected H (connection C) without disturbing what H shows. */
+    void (*server_limits)(void *h, ps_conn *c, ps_server_limits *l);
 } ps_client_ops;
 
 /* Picks the client layer for the loaded library after ps_real_resolve; NULL (and one log line)

@@ -69,8 +69,9 @@ static void init_shim(void)
     ps_qlog_open(ps_cfg.query_log);
     pthread_atfork(ps_fork_prepare, ps_fork_parent, ps_fork_child);
     atexit(at_exit);
-    ps_debug(NULL, "pooling with %s, at most %lld connections per key", client->name,
-             (long long)ps_cfg.max_per_key);
+    ps_debug(NULL, "pooling with %s, at most %lld connections per key%s", client->name,
+             (long long)(ps_cfg.max_per_key ? ps_cfg.max_per_key : PS_POOL_CAP_BEFORE_AUTO),
+             ps_cfg.max_per_key ? "" : " (auto: until the server's limits are known)");
 }
 
 const ps_client_ops *ps_shim(void)
