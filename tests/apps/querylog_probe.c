@@ -9,9 +9,10 @@
  *                                  can no longer be reclaimed) from pin_the_session(), idles MS
  *                                  ms, then connects and closes a second handle (the shim's
  *                                  housekeeping reports leaks then); prints pinned=1
- *        querylog_probe limits     as PSTEST_USER over the socket: connects, prints the server's
- *                                  max_connections= and wait_timeout= as the session reads them,
- *                                  closes, connects again (reuse) and closes */
+ *        querylog_probe idle MS    as PSTEST_USER: connect, SELECT, close; idle MS ms; connect,
+ *                                  SELECT, close (is the parked connection reused?)
+ *        querylog_probe hold MS    as PSTEST_USER: connect, SELECT, keep the handle MS ms,
+ *                                  close (is the connection parked?) */
 #include "app_common.h"
 
 #include <unistd.h>
@@ -94,18 +95,22 @@ static int pin(long idle_ms)
     return 0;
 }
 
-/* See the usage. */
-static int limits(void)
+/* Connects as the app user, runs a SELECT, keeps the handle HOLD_MS ms, closes it. */
+static void request(long hold_ms)
 {
     MYSQL *m = connect_as(mysql_init(NULL), false);
-    char *maxc = app_scalar(m, "SELECT @@max_connections");
-    char *wait = app_scalar(m, "SELECT @@wait_timeout");
-    printf("max_connections=%s\nwait_timeout=%s\n", maxc, wait);
-    free(maxc);
-    free(wait);
+    run(m, "SELECT 1");
+    usleep((useconds_t)hold_ms * 1000);
     mysql_close(m);
-    m = connect_as(mysql_init(NULL), false);
-    mysql_close(m);
+}
+
+/* See the usage. */
+static int idle(long idle_ms)
+{
+    request(0);
+    usleep((useconds_t)idle_ms * 1000);
+    request(0);
+    printf("requests=2\n");
     return 0;
 }
 
@@ -115,7 +120,12 @@ int main(int argc, char **argv)
         return workload();
     if (argc == 3 && !strcmp(argv[1], "pin"))
         return pin(app_long_arg("pin", argv[2]));
-    if (argc == 2 && !strcmp(argv[1], "limits"))
-        return limits();
-    app_die(0, "usage: querylog_probe workload | pin MS | limits");
+    if (argc == 3 && !strcmp(argv[1], "idle"))
+        return idle(app_long_arg("idle", argv[2]));
+    if (argc == 3 && !strcmp(argv[1], "hold")) {
+        request(app_long_arg("hold", argv[2]));
+        printf("requests=1\n");
+        return 0;
+    }
+    app_die(0, "usage: querylog_probe workload | pin MS | idle MS | hold MS");
 }
