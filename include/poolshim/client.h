@@ -19,20 +19,25 @@ typedef struct ps_call {
     void *lease; /* NULL: the handle holds no lease (untracked) */
 } ps_call;
 
+/* What a call sent or read, for leak reports and the query log (see ps_call_outcome.detail). */
+typedef struct ps_call_detail {
+    bool command;           /* the call sent a command (else it read a response) */
+    const char *text;       /* the statement a command sent (COM_QUERY, a prepare); NULL: none */
+    size_t text_len;        /* its length */
+    int64_t start_ns;       /* a command: when it was sent (ps_qlog_now_ns; 0: log off) */
+    enum ps_qlog_kind kind; /* a command: what it sent, for the query log */
+    unsigned long stmt_id;  /* an execute: its statement; a prepare's response: the new one */
+} ps_call_detail;
+
 /* How a call on a tracked handle ended, as the client layer saw it. */
 typedef struct ps_call_outcome {
     bool statement;               /* it ran a statement (resets per-statement state) */
     unsigned effects;             /* its ps_sql_effect bits (0 when the command failed) */
     bool app_reset;               /* the program reset its own session (sticky bits cleared) */
     unsigned long long insert_id; /* the id an OK packet just reported (0: none) */
-    bool command;                 /* the call sent a command (else it read a response) */
-    const char *text;             /* a command: the statement it sent (COM_QUERY, a prepare), for
-                                     leak reports and the query log; NULL: none */
-    size_t text_len;
-    /* Set only while the query log is on (ps_qlog_on): */
-    int64_t start_ns;       /* a command: when it was sent (ps_qlog_now_ns) */
-    enum ps_qlog_kind kind; /* a command: what it sent */
-    unsigned long stmt_id;  /* an execute: its statement; a prepare's response: the new one */
+    /* Set for a command while the query log is on or when the command has effects, and for a
+     * prepare's response while the log is on; NULL otherwise (the common case costs nothing). */
+    const ps_call_detail *detail;
 } ps_call_outcome;
 
 /* What the client layer's I/O wrappers report upward, for every command and every result read

@@ -52,6 +52,13 @@
 
 #include "poolshim/client.h"
 #include "poolshim/pool.h"
+#include "poolshim/sql_effects.h"
+
+/* The ps_sql_effect bits that make a session unreclaimable while they stand (cleared by the
+ * program's own reset), and those that make it unreclaimable for the whole lease: a call whose
+ * effects have one pins its lease (see ps_lease_pin_once). */
+#define PS_LEASE_DIRT    (PS_SQL_SESSION | PS_SQL_LOCK)
+#define PS_LEASE_PINNING (PS_LEASE_DIRT | PS_SQL_RESET_KEEPS)
 
 enum ps_lease_state {
     PS_LEASE_NEW,
@@ -164,10 +171,6 @@ ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_e
 
 /* Ends a call that entered with L: records its outcome O, the time and the thread. */
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
-
-/* The ps_sql_effect bits that make a session unreclaimable (a call whose effects have one pins
- * its lease: see ps_lease_pin_once). */
-unsigned ps_lease_pinning_effects(void);
 
 /* Records P as what made L's session unreclaimable, unless something did already (the first
  * one is kept for the whole lease). For the thread in a call on L. */

@@ -81,43 +81,56 @@ bool ps_call_begin(ps_call *call, void *h, bool sends_command)
     return false;
 }
 
-/* Writes H's call (outcome O, lease L or NULL) to the query log. */
-static void log_call(ps_lease *l, void *h, const ps_call_outcome *o)
+/* Writes H's call (outcome O, lease L or NULL) to the query log. Out of line: the calls of a
+ * program without a query log must not pay for its registers. */
+__attribute__((noinline, cold)) static void log_call(ps_lease *l, void *h, const ps_call_outcome *o)
 {
-    if (o->command)
-        ps_qlog_command(h, l ? ps_pool_label(l->pool) : NULL, l ? l->id : 0, o->start_ns, o->kind,
-                        o->text, o->text_len, o->stmt_id);
+    const ps_call_detail *d = o->detail;
+    if (d && d->command)
+        ps_qlog_command(h, l ? ps_pool_label(l->pool) : NULL, l ? l->id : 0, d->start_ns, d->kind,
+                        d->text, d->text_len, d->stmt_id);
     else
-        ps_qlog_response(h, o->stmt_id);
+        ps_qlog_response(h, d ? d->stmt_id : 0);
 }
 
 /* Records in L what the call with outcome O did to pin its session, and the program's stack:
  * the statement (redacted), or what kind of call it was. Unwinds the stack: only once per
  * lease (or after the program's own reset cleaned the session). */
-static void pin(ps_lease *l, const ps_call_outcome *o)
+__attribute__((noinline, cold)) static void pin(ps_lease *l, const ps_call_outcome *o)
 {
     ps_lease_pin p;
-    if (o->text)
-        ps_sql_redact(o->text, o->text_len, p.statement, sizeof p.statement);
+    const ps_call_detail *d = o->detail;
+    if (d && d->text)
+        ps_sql_redact(d->text, d->text_len, p.statement, sizeof p.statement);
     else
         snprintf(p.statement, sizeof p.statement, "%s",
-                 o->command ? "(a command that is not a statement: mysql_set_server_option, "
-                              "mysql_stmt_execute, mysql_kill...)"
-                            : "(the server reported a session-state change for the last "
-                              "statement: a trigger, view or stored routine)");
+                 d ? "(a command that is not a statement: mysql_set_server_option, "
+                     "mysql_stmt_execute, mysql_kill...)"
+                   : "(the server reported a session-state change for the last statement: a "
+                     "trigger, view or stored routine)");
     ps_trace_here(&p.trace);
     ps_lease_pin_once(l, &p);
+}
+
+/* ps_call_end for a call to log or that pins L's session (L may be NULL). */
+__attribute__((noinline, cold)) static void end_noted(ps_lease *l, void *h,
+                                                      const ps_call_outcome *o)
+{
+    if (ps_qlog_on())
+        log_call(l, h, o);
+    if (!l)
+        return;
+    if ((o->effects & PS_LEASE_PINNING) && ps_cfg.leak_warn_ms > 0 &&
+        !__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE))
+        pin(l, o);
+    ps_lease_leave(l, o);
 }
 
 void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
 {
     ps_lease *l = call->lease;
-    if (ps_qlog_on())
-        log_call(l, h, o);
-    if (!l)
-        return;
-    if ((o->effects & ps_lease_pinning_effects()) && ps_cfg.leak_warn_ms > 0 &&
-        !__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE))
-        pin(l, o);
-    ps_lease_leave(l, o);
+    if (__builtin_expect(ps_qlog_on() || (o->effects & PS_LEASE_PINNING), 0))
+        end_noted(l, h, o); /* the query log is on, or the call may pin the session */
+    else if (l)
+        ps_lease_leave(l, o);
 }

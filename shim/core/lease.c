@@ -16,7 +16,7 @@ static pthread_cond_t moved = PTHREAD_COND_INITIALIZER; /* a MOVING lease settle
 static ps_lease *by_handle;                             /* leases whose handle is not NULL */
 static ps_lease *list[PS_LEASE_NSTATES];                /* LIVE: least recently used first */
 static unsigned illegal_moves;
-static const unsigned dirty_effects = PS_SQL_SESSION | PS_SQL_LOCK;
+static const unsigned dirty_effects = PS_LEASE_DIRT;
 
 /* Short names for the states, in this file only. */
 #define NEW       PS_LEASE_NEW
@@ -269,11 +269,6 @@ void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
         DL_APPEND(list[LIVE], l);
     }
     pthread_mutex_unlock(&lock);
-}
-
-unsigned ps_lease_pinning_effects(void)
-{
-    return dirty_effects | PS_SQL_RESET_KEEPS;
 }
 
 void ps_lease_pin_once(ps_lease *l, const ps_lease_pin *p)

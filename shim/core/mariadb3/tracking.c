@@ -103,15 +103,19 @@ static enum ps_qlog_kind command_kind(enum enum_server_command cmd)
     }
 }
 
-/* Fills the query log's part of O for command CMD (ARG[0..LEN)) sent at START_NS. */
-static void describe_command(ps_call_outcome *o, enum enum_server_command cmd, const char *arg,
-                             size_t len, int64_t start_ns)
+/* Fills D with what command CMD (ARG[0..LEN)) sent at START_NS (0: the query log is off). Out
+ * of line: only the query log and commands with effects need it. */
+__attribute__((noinline, cold)) static void describe_command(ps_call_detail *d,
+                                                             enum enum_server_command cmd,
+                                                             const char *arg, size_t len,
+                                                             int64_t start_ns)
 {
     const unsigned char *a = (const unsigned char *)arg;
-    o->start_ns = start_ns;
-    o->kind = command_kind(cmd);
-    if (o->kind == PS_QLOG_EXECUTE && len >= 4) /* the request starts with the statement id */
-        o->stmt_id =
+    *d = (ps_call_detail){.command = true, .start_ns = start_ns, .kind = command_kind(cmd)};
+    if (d->kind == PS_QLOG_QUERY || d->kind == PS_QLOG_PREPARE)
+        d->text = arg, d->text_len = len;
+    if (d->kind == PS_QLOG_EXECUTE && len >= 4) /* the request starts with the statement id */
+        d->stmt_id =
             a[0] | (unsigned long)a[1] << 8 | (unsigned long)a[2] << 16 | (unsigned long)a[3] << 24;
 }
 
@@ -131,14 +135,14 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
     mdb_note_command(m, explains);
     int rc = lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     ps_call_outcome o = {.statement = statement,
-                         .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION,
-                         .command = true};
-    if (cmd == COM_QUERY || cmd == COM_STMT_PREPARE)
-        o.text = arg, o.text_len = len;
+                         .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION};
     o.effects = rc ? 0 : fx;
     o.insert_id = mdb_reported_insert_id(m);
-    if (start_ns)
-        describe_command(&o, cmd, arg, len, start_ns);
+    ps_call_detail d;
+    if (start_ns || o.effects) {
+        describe_command(&d, cmd, arg, len, start_ns);
+        o.detail = &d;
+    }
     up->end(&call, m, &o);
     return rc;
 }
@@ -208,8 +212,9 @@ static my_bool tracked_read_prepare_response(MYSQL_STMT *s)
         return lib()->db_read_prepare_response(s);
     my_bool r;
     PS_NESTED(r = lib()->db_read_prepare_response(s));
+    ps_call_detail d = {.stmt_id = r ? 0 : s->stmt_id};
     ps_call_outcome o = {.insert_id = mdb_reported_insert_id(s->mysql),
-                         .stmt_id = r ? 0 : s->stmt_id};
+                         .detail = ps_qlog_on() ? &d : NULL};
     up->end(&call, s->mysql, &o);
     return r;
 }
