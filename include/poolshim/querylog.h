@@ -51,4 +51,7 @@ void ps_qlog_command(void *h, const char *label, uint64_t lease, int64_t start_n
  * PREPARE's with ID, the statement number the server gave it; 0 when unknown). */
 void ps_qlog_response(void *h, unsigned long id);
 
+/* In a forked child: the forking thread's pending line is the parent's, never the child's. */
+void ps_qlog_after_fork_child(void);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "poolshim/leak.h"
+#include "poolshim/querylog.h"
 #include "poolshim/log.h"
 #include "poolshim/sql_effects.h"
 
@@ -26,6 +27,7 @@ void ps_fork_child(void)
     ps_pool_after_fork_child();
     ps_lease_after_fork_child();
     ps_leak_after_fork();
+    ps_qlog_after_fork_child();
 }
 
 /* Why the session of inherited lease L cannot move to a new connection; NULL when it can. */

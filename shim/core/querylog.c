@@ -108,6 +108,11 @@ void ps_qlog_command(void *h, const char *label, uint64_t lease, int64_t start_n
         ps_sql_redact(text, len, p->text, sizeof p->text);
 }
 
+void ps_qlog_after_fork_child(void)
+{
+    pending.h = NULL;
+}
+
 void ps_qlog_response(void *h, unsigned long id)
 {
     if (!pending.h || pending.h != h)
