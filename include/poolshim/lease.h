@@ -196,6 +196,11 @@ void ps_lease_drop_conn(ps_lease *l);
 
 /* Calls FN, outside the lock, with a copy of each LIVE lease held longer than HELD_MS that is
  * dirty or was refused a reap and was not warned about yet (marks it warned). */
+/* How many LIVE leases of P hold a connection the shim could not take back however long they
+ * idled: their session is dirty, or their last reap was refused (and they made no call since).
+ * When that is every connection P has open, only the program can give one back. */
+int ps_lease_count_pinned(ps_pool *p);
+
 void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *ctx), void *ctx);
 
 /* Moves L's transport index entry after the library reconnected it (new transport). */

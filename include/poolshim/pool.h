@@ -25,6 +25,15 @@
  * freed once its handle is closed outside the lock.
  * A pool's open count never exceeds its cap, except after ps_pool_move (a re-key by
  * mysql_change_user); such surplus is closed when it is parked.
+ *
+ * Idle deadlines. An IDLE connection is due to be closed (EXPIRED) once it has idled
+ * POOLSHIM_IDLE_TIMEOUT_MS while it is one of its pool's POOLSHIM_MIN_IDLE most recently parked
+ * (the warm ones), POOLSHIM_SURPLUS_IDLE_MS (capped at the idle timeout) while it is not, or
+ * earlier at the server's wait_timeout or the end of its lifetime. Acquires close what is due
+ * on the way; once ps_pool_enable_keeper was called, the keeper thread (keeper.h), started at
+ * the first park and woken by parks that bring a deadline forward, closes every due connection
+ * on time whether or not anyone calls the pool again. It touches IDLE connections only.
+ *
  * All functions are thread-safe (one process-wide mutex, never held across I/O, never while
  * logging). */
 #ifndef POOLSHIM_POOL_H
@@ -91,6 +100,7 @@ typedef struct ps_pool_stats {
     uint64_t leak_warnings;
     uint64_t reauths;         /* parked connections re-authenticated before reuse */
     uint64_t reauth_refusals; /* ... that the server refused (its key's parked ones closed) */
+    uint64_t overflows;       /* slots opened past the cap (ps_pool_acquire_overflow) */
 } ps_pool_stats;
 
 /* Events the pool counts for its callers (the rest is derived from state changes). */
@@ -116,7 +126,9 @@ struct ps_conn {
     ps_conn *prev, *next; /* on the pool's list for the state */
 };
 
-/* What the pool asks of the client layer; called without the lock held. */
+/* What the pool asks of the client layer; called without the lock held, on the caller's
+ * thread or, for the close of an idle connection that is due, on the keeper thread (a parked
+ * handle is the pool's alone: no other thread touches it then). */
 typedef struct ps_pool_ops {
     /* Closes a parked handle for real (sends the client library's quit). */
     void (*close)(void *handle);
@@ -152,17 +164,23 @@ enum ps_acquire {
 };
 
 /* Gets a connection for P: an idle one (LIFO), else a slot to connect, else waits FIFO up to
- * TIMEOUT_MS for either. Idle connections past their idle timeout or lifetime are closed on
+ * TIMEOUT_MS for either. P's idle connections that are due (see Idle deadlines) are closed on
  * the way. Validation is the caller's job (ps_conn.idle_since_ms says how long it idled). */
 enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, int64_t *waited_ms)
     __attribute__((warn_unused_result));
+
+/* A CONNECTING slot of P past its cap (overflow: the caller saw it full), counted; NULL only on
+ * OOM. It is an ordinary connection once connected: closed instead of parked while the pool
+ * is over its cap. */
+ps_conn *ps_pool_acquire_overflow(ps_pool *p) __attribute__((warn_unused_result));
 
 /* CONNECTING -> LEASED after a successful real connect; HANDLE holds it, FACTS describe it. */
 void ps_pool_connected(ps_conn *c, void *handle, void *facts);
 
 /* LEASED -> IDLE: parks C (session reset) with HANDLE as its parked client handle, or hands it
  * to the oldest waiter. Closes it instead (EXPIRED) when its lifetime is over or the pool is
- * over its cap after a re-key. */
+ * over its cap after a re-key. Wakes the keeper (starting it the first time) when the park
+ * brought a deadline forward. */
 void ps_pool_park(ps_conn *c, void *handle);
 
 /* Any state -> CLOSED for WHY. When C->handle is not NULL the pool closes it (abandons it for
@@ -183,15 +201,32 @@ bool ps_pool_full(ps_pool *p);
 void ps_pool_stats_get(ps_pool *p, ps_pool_stats *out, int *idle, int *leased, int *connecting);
 
 /* Closes every idle connection of every pool whose parked handle KEEP does not keep (every
- * one when KEEP is NULL). KEEP runs under the pool lock: it must not block, log or call into
- * the pool. Returns how many were closed; *KEPT (may be NULL) gets how many stayed. */
+ * one when KEEP is NULL), after stopping the keeper (waiting for a close it is running; the
+ * next park or ps_pool_wake_keeper starts it again, except at exit). KEEP runs under the pool
+ * lock: it must not block, log or call into the pool. Returns how many were closed; *KEPT (may
+ * be NULL) gets how many stayed. */
 int ps_pool_drain_except(bool (*keep)(void *handle), int *kept);
 
-/* Closes every idle connection of every pool (exit). */
+/* Closes every idle connection of every pool (exit), after stopping the keeper. */
 void ps_pool_drain_all(void);
 
 /* Closes every idle connection of P for WHY. */
 void ps_pool_drain(ps_pool *p, enum ps_close_reason why);
+
+/* Installs the pool's job in the keeper (keeper.h): from now on due idle connections are closed
+ * on time by the keeper thread, which the first park starts. Without it (the unit tests of the
+ * state machine) only acquires close them. */
+void ps_pool_enable_keeper(void);
+
+/* Starts the keeper again after a drain that kept parked connections (mysql_server_end), so
+ * they are still closed when due whether or not the program parks again: wakes it for the
+ * earliest deadline of any idle connection. Nothing when nothing is parked, and nothing after
+ * the keeper was stopped for good (exit). Call with no pool lock held. */
+void ps_pool_wake_keeper(void);
+
+/* The earliest deadline of any idle connection of any pool (ps_now_ms time); INT64_MAX when
+ * nothing is parked. */
+int64_t ps_pool_next_expiry(void);
 
 /* A consistent copy of one pool's label, counters and sizes. */
 typedef struct ps_pool_snapshot {

@@ -142,6 +142,21 @@ static bool backed_off(const ps_client_ops *cl, ps_conn *c, void *handle)
     return true;
 }
 
+/* True when a connect of P that found it full should overflow now (POOLSHIM_OVERFLOW): its
+ * wait is over, or nothing P has open could come back without the program (every connection
+ * is leased to a handle the shim cannot reclaim). */
+static bool overflow_now(ps_pool *p, int64_t deadline)
+{
+    if (!ps_cfg.overflow)
+        return false;
+    if (ps_now_ms() >= deadline)
+        return true;
+    ps_pool_stats st;
+    int idle, leased, connecting;
+    ps_pool_stats_get(p, &st, &idle, &leased, &connecting);
+    return idle == 0 && connecting == 0 && leased > 0 && ps_lease_count_pinned(p) >= leased;
+}
+
 /* Gets a connection for P (see obtained), reaping at the cap and on the server's 1040.
  * VERIFY: for a connect (see usable). */
 static obtained obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const ps_connect_args *a,
@@ -174,6 +189,13 @@ static obtained obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const 
             return (obtained){NULL, NULL, true};
         case PS_ACQUIRE_TIMEOUT:
         default:
+            if (overflow_now(p, deadline)) {
+                if (!(r.conn = ps_pool_acquire_overflow(p)))
+                    return (obtained){NULL, NULL, true};
+                ps_debug(ps_pool_label(p), "at the cap: one connection more (overflow)");
+                r.conn = connect_new(cl, r.conn, handle, a, &full, &r.unpooled);
+                return r;
+            }
             if (ps_now_ms() < deadline)
                 continue;
             fail_at_cap(cl, handle, p, ps_now_ms() - start);

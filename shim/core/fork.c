@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "poolshim/keeper.h"
 #include "poolshim/leak.h"
 #include "poolshim/querylog.h"
 #include "poolshim/log.h"
@@ -10,6 +11,7 @@
 
 void ps_fork_prepare(void)
 {
+    ps_keeper_before_fork();
     ps_leak_before_fork();
     ps_lease_before_fork();
     ps_pool_before_fork();
@@ -20,6 +22,7 @@ void ps_fork_parent(void)
     ps_pool_after_fork_parent();
     ps_lease_after_fork_parent();
     ps_leak_after_fork();
+    ps_keeper_after_fork_parent();
 }
 
 void ps_fork_child(void)
@@ -28,6 +31,7 @@ void ps_fork_child(void)
     ps_lease_after_fork_child();
     ps_leak_after_fork();
     ps_qlog_after_fork_child();
+    ps_keeper_after_fork_child(); /* no keeper thread here: the child's first park starts one */
 }
 
 /* Why the session of inherited lease L cannot move to a new connection; NULL when it can. */

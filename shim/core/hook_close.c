@@ -81,7 +81,8 @@ int ps_hook_mysql_close_start(MYSQL *m)
  * at its next connect (DBD::MariaDB does so whenever its last handle closes). Parked
  * connections are the shim's, not the library's: the end does not track them, and they stay
  * usable once the next mysql_init has initialised the library again, so they are kept for the
- * next connect (closed at exit, as always); only those the end could break are closed now. */
+ * next connect (closed when due by the keeper, restarted after the end, or at exit, as always);
+ * only those the end could break are closed now. */
 void ps_hook_mysql_server_end(void)
 {
     const ps_client_ops *cl = ps_shim();
@@ -94,4 +95,8 @@ void ps_hook_mysql_server_end(void)
     }
     if (ps_real_mysql_server_end)
         PS_NESTED(ps_real_mysql_server_end());
+    /* The drain stopped the keeper so that none of its closes overlaps the end; the kept
+     * connections are still closed when due, whether or not the program connects again. */
+    if (cl && ps_depth == 0)
+        ps_pool_wake_keeper();
 }

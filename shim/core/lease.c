@@ -329,6 +329,17 @@ void ps_lease_drop_conn(ps_lease *l)
     pthread_mutex_unlock(&lock);
 }
 
+int ps_lease_count_pinned(ps_pool *p)
+{
+    int n = 0;
+    ps_lease *l;
+    pthread_mutex_lock(&lock);
+    DL_FOREACH(list[LIVE], l)
+    n += l->pool == p && (!clean(l) || l->unreapable);
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
 /* True when LIVE lease L is a leak to report at NOW. Caller holds the lock. */
 static bool leak_due(const ps_lease *l, int64_t now, int64_t held_ms)
 {

@@ -1,6 +1,7 @@
 /* The connection state machine of the pool core (see pool.h): transitions, waiting, acquire,
- * park, close. Connections that reach CLOSED are collected under the lock and closed after it
- * is released. The registry of pools and the lock are in pools.c. */
+ * park, close, and the idle deadlines the keeper thread (keeper.h) closes parked connections
+ * at. Connections that reach CLOSED are collected under the lock and closed after it is
+ * released. The registry of pools and the lock are in pools.c. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <utlist.h>
 
 #include "poolshim/config.h"
+#include "poolshim/keeper.h"
 #include "pool_internal.h"
 
 #define lock  ps_pool_lock
@@ -206,23 +208,99 @@ static void serve_waiters(ps_pool *p)
 
 /* ---- Acquire, park, close ---------------------------------------------------------------- */
 
-/* True when idle connection C must not be reused at NOW. */
-static bool idle_expired(const ps_conn *c, int64_t now)
+/* When idle connection C, at position I of its pool's idle list (0: parked last), is due to be
+ * closed: after the idle timeout while it is one of the POOLSHIM_MIN_IDLE warm ones, after the
+ * surplus idle time (never longer) otherwise; earlier when the server's wait_timeout or the
+ * connection's lifetime says so. Caller holds the lock. */
+static int64_t idle_deadline(const ps_conn *c, int i)
 {
-    int64_t idle = now - c->idle_since_ms;
-    return idle >= ps_cfg.idle_timeout_ms || idle >= ps_pool_server_idle_limit(c->pool) ||
-           now >= c->expires_ms;
+    int64_t t = ps_cfg.idle_timeout_ms;
+    if (i >= ps_cfg.min_idle && ps_cfg.surplus_idle_ms < t)
+        t = ps_cfg.surplus_idle_ms;
+    int64_t server = ps_pool_server_idle_limit(c->pool);
+    if (server < t)
+        t = server;
+    int64_t due = c->idle_since_ms + t;
+    return due < c->expires_ms ? due : c->expires_ms;
 }
 
-/* Closes every expired idle connection of P. Caller holds the lock. */
-static void expire_idle(ps_pool *p, int64_t now)
+/* Closes P's idle connections that are due at NOW (each one closed moves those behind it up a
+ * position); returns the earliest deadline of the rest, INT64_MAX when none is left. Touches
+ * IDLE connections only. Caller holds the lock. */
+static int64_t expire_idle(ps_pool *p, int64_t now)
 {
+    int64_t next = INT64_MAX;
+    int i = 0;
     ps_conn *c, *tmp;
     DL_FOREACH_SAFE(p->list[IDLE], c, tmp)
     {
-        if (idle_expired(c, now))
+        int64_t due = idle_deadline(c, i);
+        if (now >= due) {
             set_state(c, p, CLOSED, PS_CLOSE_EXPIRED);
+        } else {
+            next = due < next ? due : next;
+            i++;
+        }
     }
+    return next;
+}
+
+/* The keeper's job: closes the due idle connections of every pool, outside the lock (through
+ * ops.close, on the keeper thread); returns the earliest deadline left. */
+static int64_t expire_due(int64_t now)
+{
+    int64_t next = INT64_MAX;
+    pthread_mutex_lock(&lock);
+    for (ps_pool *p = pools; p; p = p->hh.next) {
+        int64_t due = expire_idle(p, now);
+        next = due < next ? due : next;
+    }
+    unlock_and_finish();
+    return next;
+}
+
+void ps_pool_enable_keeper(void)
+{
+    ps_keeper_set_job(expire_due);
+}
+
+int64_t ps_pool_next_expiry(void)
+{
+    int64_t next = INT64_MAX;
+    pthread_mutex_lock(&lock);
+    for (ps_pool *p = pools; p; p = p->hh.next) {
+        int i = 0;
+        for (ps_conn *c = p->list[IDLE]; c; c = c->next, i++) {
+            int64_t due = idle_deadline(c, i);
+            next = due < next ? due : next;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return next;
+}
+
+void ps_pool_wake_keeper(void)
+{
+    int64_t due = ps_pool_next_expiry();
+    if (due != INT64_MAX)
+        ps_keeper_wake(due);
+}
+
+/* The deadlines a park can have brought forward in P: the parked connection's (now first on
+ * the idle list) and that of the one it pushed out of the warm positions; INT64_MAX when
+ * nothing is parked (the connection went to a waiter). Caller holds the lock. */
+static int64_t park_deadline(ps_pool *p)
+{
+    ps_conn *c = p->list[IDLE];
+    int64_t due = c ? idle_deadline(c, 0) : INT64_MAX;
+    int i = 0;
+    while (c && i < ps_cfg.min_idle)
+        c = c->next, i++;
+    if (c && i > 0) {
+        int64_t pushed = idle_deadline(c, i);
+        due = pushed < due ? pushed : due;
+    }
+    return due;
 }
 
 /* Closes the ORPHAN connections of every pool (lazily after fork). Caller holds the lock. */
@@ -292,6 +370,16 @@ enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, 
     return c->state == CONNECTING ? PS_ACQUIRE_CONNECT : PS_ACQUIRE_IDLE;
 }
 
+ps_conn *ps_pool_acquire_overflow(ps_pool *p)
+{
+    pthread_mutex_lock(&lock);
+    ps_conn *c = new_slot(p);
+    if (c)
+        p->st.overflows++;
+    unlock_and_finish();
+    return c;
+}
+
 bool ps_pool_full(ps_pool *p)
 {
     pthread_mutex_lock(&lock);
@@ -314,17 +402,21 @@ void ps_pool_connected(ps_conn *c, void *handle, void *facts)
 
 void ps_pool_park(ps_conn *c, void *handle)
 {
-    int64_t now = ps_now_ms();
+    int64_t now = ps_now_ms(), due = INT64_MAX;
     pthread_mutex_lock(&lock);
     ps_pool *p = c->pool;
     c->handle = handle;
     c->idle_since_ms = now;
     if (c->state == LEASED &&
-        (now >= c->expires_ms || ps_pool_open_locked(p) > ps_pool_cap_locked(p)))
+        (now >= c->expires_ms || ps_pool_open_locked(p) > ps_pool_cap_locked(p))) {
         set_state(c, p, CLOSED, PS_CLOSE_EXPIRED);
-    else
+    } else {
         set_state(c, p, IDLE, 0);
+        due = park_deadline(p);
+    }
     unlock_and_finish();
+    if (due != INT64_MAX)
+        ps_keeper_wake(due); /* the first park starts the keeper */
 }
 
 void ps_pool_close(ps_conn *c, enum ps_close_reason why)
@@ -345,6 +437,7 @@ void ps_pool_move(ps_conn *c, ps_pool *to)
 int ps_pool_drain_except(bool (*keep)(void *handle), int *kept)
 {
     int closed = 0, stayed = 0;
+    ps_keeper_stop(false); /* no close of the keeper's overlaps what follows (library end) */
     pthread_mutex_lock(&lock);
     close_orphans();
     for (ps_pool *p = pools; p; p = p->hh.next) {

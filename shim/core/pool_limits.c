@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "poolshim/config.h"
+#include "poolshim/keeper.h"
 #include "poolshim/log.h"
 #include "pool_internal.h"
 
@@ -128,7 +129,10 @@ void ps_pool_set_server_limits(ps_pool *p, const ps_server_limits *l)
         __atomic_store_n(&p->limits_known, true, __ATOMIC_RELEASE);
     }
     int cap = ps_pool_cap_locked(p);
+    bool parked = p->count[PS_CONN_IDLE] > 0;
     pthread_mutex_unlock(&ps_pool_lock);
+    if (first && parked)
+        ps_keeper_wake(ps_now_ms()); /* deadlines may have come forward: let it recompute */
     if (first)
         log_limits(p, l, cap, limit);
 }

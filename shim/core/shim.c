@@ -65,6 +65,7 @@ static void init_shim(void)
     if (!resolved || !(client = ps_client_select(&ps_call_hooks_table)))
         return;
     ps_pool_set_ops(&ops);
+    ps_pool_enable_keeper(); /* its thread starts at the first park */
     ps_calls_init(client);
     ps_qlog_open(ps_cfg.query_log);
     pthread_atfork(ps_fork_prepare, ps_fork_parent, ps_fork_child);
@@ -88,7 +89,7 @@ static void summarise(const ps_pool_snapshot *s, void *ctx)
             "summary: connects=%llu reuses=%llu parks=%llu discards=%llu expired=%llu "
             "validations=%llu/%llu failed waits=%llu timeouts=%llu max_wait_ms=%lld "
             "peak_open=%d idle=%d leased=%d reaped=%llu renewed=%llu "
-            "leak_warnings=%llu reauths=%llu/%llu refused",
+            "leak_warnings=%llu reauths=%llu/%llu refused overflows=%llu",
             (unsigned long long)s->st.connects, (unsigned long long)s->st.reuses,
             (unsigned long long)s->st.parks, (unsigned long long)s->st.discards,
             (unsigned long long)s->st.expired, (unsigned long long)s->st.validations,
@@ -96,7 +97,7 @@ static void summarise(const ps_pool_snapshot *s, void *ctx)
             (unsigned long long)s->st.wait_timeouts, (long long)s->st.max_wait_ms, s->st.peak_open,
             s->idle, s->leased, (unsigned long long)s->st.reaped, (unsigned long long)s->st.renewed,
             (unsigned long long)s->st.leak_warnings, (unsigned long long)s->st.reauths,
-            (unsigned long long)s->st.reauth_refusals);
+            (unsigned long long)s->st.reauth_refusals, (unsigned long long)s->st.overflows);
 }
 
 void ps_shim_summary(void)

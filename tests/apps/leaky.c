@@ -11,8 +11,8 @@
  *   --hold K       with --close: keep the last K connections open; each is closed just before
  *                  the connect K requests later (at most K in use at once); default 0
  *   --select1      run "SELECT 1" instead of "SELECT COUNT(*) FROM items"
- *   --dirty        run "SET @leak = 1" instead: each leaked session holds a user variable, so
- *                  the shim may not reclaim it"
+ *   --dirty        run "CREATE TEMPORARY TABLE leak_t (i INT)" instead: each leaked session
+ *                  holds a temporary table, so the shim may never reclaim it
  *   --max-errors E stop after E failed requests (default 0: never stop early)
  *
  * Prints requests (done), ok, errors, first_error, distinct_threads (distinct mysql_thread_id
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
     options o;
     parse(argc, argv, &o);
     app_dsn dsn = app_user_dsn(o.tcp);
-    const char *sql = o.dirty     ? "SET @leak = 1"
+    const char *sql = o.dirty     ? "CREATE TEMPORARY TABLE leak_t (i INT)"
                       : o.select1 ? "SELECT 1"
                                   : "SELECT COUNT(*) FROM items";
     unsigned long *ids = calloc((size_t)o.requests + 1, sizeof *ids);

@@ -62,11 +62,15 @@ static long long sum_of(const char *text, const char *key)
 
 /* ---- bypasses, without and with the shim -------------------------------------------------- */
 
-/* Reap a handle idle 50 ms; one connection per key, and no waiting for it: the second handle's
- * connect reaps the first one or fails with 1040. */
-static const char *const reaping_env[] = {"POOLSHIM_MAX_PER_KEY=1",   "POOLSHIM_WAIT_TIMEOUT_MS=0",
-                                          "POOLSHIM_REAP_IDLE_MS=50", "POOLSHIM_REAP_MIN_IDLE_MS=0",
-                                          "POOLSHIM_LOG_LEVEL=info",  NULL};
+/* Reap a handle idle 50 ms; one connection per key, a hard cap and no waiting for it: the
+ * second handle's connect reaps the first one or fails with 1040. */
+static const char *const reaping_env[] = {"POOLSHIM_MAX_PER_KEY=1",
+                                          "POOLSHIM_WAIT_TIMEOUT_MS=0",
+                                          "POOLSHIM_REAP_IDLE_MS=50",
+                                          "POOLSHIM_REAP_MIN_IDLE_MS=0",
+                                          "POOLSHIM_LOG_LEVEL=info",
+                                          "POOLSHIM_OVERFLOW=0",
+                                          NULL};
 
 /* Runs classifier_probe SCENARIO without and with the shim: outsider= and value= must read the
  * same. PINNED: the shim must not have reaped (and the second handle found the cap held);

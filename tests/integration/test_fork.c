@@ -14,14 +14,19 @@ static const char *children(void)
     return pstest_count(100, 25);
 }
 
-/* Runs fork_probe with ARGS (NULL-terminated, up to 3) under the shim or not.
- * POOLSHIM_REAP_IDLE_MS=0 (reap only at the cap, never reached here): the parent's handle must
- * keep its session, which holds only while the shim does not reap it for idling 10 s (the
- * default), as it may while a slow run waits for its children. */
+/* Runs fork_probe with ARGS (NULL-terminated, up to 3) under the shim or not. The parent's
+ * parked connection and its handle's session must outlive the run however slow it is:
+ * POOLSHIM_REAP_IDLE_MS=0 (reap only at the cap, never reached here) keeps the shim from reaping
+ * the parent's handle for idling 10 s (the default) while a slow run waits for its children;
+ * 100 TLS children under valgrind take about a minute (the default idle timeout), hence the 1 h
+ * idle timeout; and POOLSHIM_MIN_IDLE=20 keeps any connection parked in front of the parent's
+ * from making it surplus (which goes after 5 s). These tests are about what the children do to
+ * it; test_housekeeping is about when it expires. */
 static pstest_result fork_probe(const char *a1, const char *a2, const char *a3, bool preload)
 {
+    static const char *const env[] = {"POOLSHIM_REAP_IDLE_MS=0", "POOLSHIM_IDLE_TIMEOUT_MS=3600000",
+                                      "POOLSHIM_MIN_IDLE=20", NULL};
     const char *argv[] = {"fork_probe", a1, a2, a3, NULL};
-    const char *env[] = {"POOLSHIM_REAP_IDLE_MS=0", NULL};
     return pstest_run(argv, env, preload);
 }
 

@@ -51,10 +51,15 @@ static void drop_fixtures(void)
     mysql_close(admin);
 }
 
-/* One connection per key, no waiting for it, reaps at once, and the summary at exit. */
-static const char *const reaping_env[] = {"POOLSHIM_MAX_PER_KEY=1",   "POOLSHIM_WAIT_TIMEOUT_MS=0",
-                                          "POOLSHIM_REAP_IDLE_MS=50", "POOLSHIM_REAP_MIN_IDLE_MS=0",
-                                          "POOLSHIM_LOG_LEVEL=info",  NULL};
+/* One connection per key as a hard cap, no waiting for it, reaps at once, and the summary at
+ * exit. */
+static const char *const reaping_env[] = {"POOLSHIM_MAX_PER_KEY=1",
+                                          "POOLSHIM_WAIT_TIMEOUT_MS=0",
+                                          "POOLSHIM_REAP_IDLE_MS=50",
+                                          "POOLSHIM_REAP_MIN_IDLE_MS=0",
+                                          "POOLSHIM_LOG_LEVEL=info",
+                                          "POOLSHIM_OVERFLOW=0",
+                                          NULL};
 
 /* The two runs of a scenario. */
 typedef struct runs {

@@ -174,11 +174,14 @@ Test(login_state, init_connect_is_not_run_for_users_the_server_exempts)
     same_as_fresh("init_connect_exempt_admin", NULL, NULL, true, "init_connect_vars=NULL/NULL");
 }
 
-/* True when V is what FOUND_ROWS() reads in a fresh session: 0 or 1 (measured without the shim:
- * which one varies from connection to connection), never the 5 the previous lease counted. */
+/* True when V is a FOUND_ROWS() a new lease may read: never the 5 the previous lease counted.
+ * What a fresh server session reads is not fixed: measured without the shim, 0 or 1 mostly,
+ * and 2500 once — the server keeps a THD across connections in its thread cache, and with it
+ * the last count of whatever connection ran on it before (so a fresh session can read another
+ * program's count, or its predecessor's; the shim's lease must never read its predecessor's). */
 static bool fresh_found_rows(const char *v)
 {
-    return !strcmp(v, "found_rows=0") || !strcmp(v, "found_rows=1");
+    return !strncmp(v, "found_rows=", 11) && strcmp(v, "found_rows=5") != 0;
 }
 
 Test(results, found_rows_after_sql_calc_found_rows_does_not_survive)
@@ -187,8 +190,9 @@ Test(results, found_rows_after_sql_calc_found_rows_does_not_survive)
     pstest_result without = pstest_run(argv, NULL, false);
     pstest_assert_ok(&without, "found_rows");
     char *v0 = line(&without, "value");
-    cr_assert(fresh_found_rows(v0), "found_rows without the shim: the scenario does not hold: %s",
-              v0);
+    /* (reported, not asserted: a fresh session may even read 5, left on its THD by the probe's
+     * first connection; the shim must do better than that, never worse) */
+    fprintf(stderr, "found_rows: a fresh session without the shim read %s\n", v0);
     pstest_result with = pstest_run(argv, NULL, true);
     pstest_assert_ok(&with, "found_rows");
     char *v = line(&with, "value"), *r = line(&with, "reused");

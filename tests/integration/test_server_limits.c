@@ -83,7 +83,7 @@ Test(server_limits, auto_caps_at_80_percent_of_max_connections_and_max_user_conn
     admin_exec("SET GLOBAL max_connections = %lld", 20);
     const char *argv[] = {"leaky", "--dirty", "--requests", "30", "--max-errors", "1", NULL};
     const char *env[] = {"POOLSHIM_MAX_PER_KEY=auto", "POOLSHIM_WAIT_TIMEOUT_MS=0",
-                         "POOLSHIM_LOG_LEVEL=info", NULL};
+                         "POOLSHIM_OVERFLOW=0", "POOLSHIM_LOG_LEVEL=info", NULL};
     pstest_result r = pstest_run(argv, env, true);
     cr_assert_neq(r.exit_code, 0, "the 17th connect should have failed:\n%s", r.out);
     cr_expect_eq(pstest_value_ll(&r, "ok"), 16, "%s", r.out);

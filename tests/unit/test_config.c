@@ -47,7 +47,9 @@ Test(config, defaults_match_the_documented_table)
     cr_assert_eq(c.disable, 0);
     cr_assert_eq(c.max_per_key, 20);
     cr_assert_eq(c.wait_timeout_ms, 30000);
-    cr_assert_eq(c.idle_timeout_ms, 600000);
+    cr_assert_eq(c.idle_timeout_ms, 60000);
+    cr_assert_eq(c.min_idle, 1);
+    cr_assert_eq(c.surplus_idle_ms, 5000);
     cr_assert_eq(c.max_lifetime_ms, 1800000);
     cr_assert_eq(c.validate_idle_ms, 500);
     cr_assert_eq(c.reverify_ms, 1000);
@@ -115,6 +117,8 @@ Test(config, every_numeric_variable_is_range_checked)
     } vars[] = {{"POOLSHIM_MAX_PER_KEY", "0", "100001"},
                 {"POOLSHIM_WAIT_TIMEOUT_MS", "", "3600001"},
                 {"POOLSHIM_IDLE_TIMEOUT_MS", "999", "86400001"},
+                {"POOLSHIM_MIN_IDLE", "-1", "100001"},
+                {"POOLSHIM_SURPLUS_IDLE_MS", "x", "86400001"},
                 {"POOLSHIM_MAX_LIFETIME_MS", "-1", "604800001"},
                 {"POOLSHIM_VALIDATE_IDLE_MS", "x", "86400001"},
                 {"POOLSHIM_REVERIFY_MS", "-1", "3600001"}};
@@ -181,6 +185,8 @@ Test(config, auto_is_a_value_of_an_autoint_only)
     }
     cr_assert_eq(parse_one(&c, "POOLSHIM_MAX_PER_KEY", "autox", msg), 1);
     cr_assert(strstr(msg, "or auto") && strstr(msg, "default 20"), "%s", msg);
+    ps_config defaults;
+    ps_config_defaults(&defaults);
     cr_assert_eq(parse_one(&c, "POOLSHIM_IDLE_TIMEOUT_MS", "auto", msg), 1); /* an MS */
-    cr_assert_eq(c.idle_timeout_ms, 600000);
+    cr_assert_eq(c.idle_timeout_ms, defaults.idle_timeout_ms);
 }

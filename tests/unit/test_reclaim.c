@@ -432,8 +432,9 @@ Test(reclaim, a_broken_handle_whose_program_reconnects_tries_the_session_again)
     cr_assert_not_null(a.transport);
 }
 
-Test(reclaim, a_dirty_session_is_never_reaped_and_the_cap_fails_with_too_many)
+Test(reclaim, a_dirty_session_is_never_reaped_and_a_hard_cap_fails_with_too_many)
 {
+    ps_cfg.overflow = false;
     fake a = {0}, b = {0};
     connect(&a, PS_CONNECTED_POOLED);
     cr_assert(command(&a, PS_SQL_LOCK));
@@ -445,6 +446,7 @@ Test(reclaim, a_dirty_session_is_never_reaped_and_the_cap_fails_with_too_many)
 
 Test(reclaim, an_unreapable_handle_is_kept_and_judged_again_after_its_next_call)
 {
+    ps_cfg.overflow = false;
     fake a = {.unreapable = "open transaction"}, b = {0};
     connect(&a, PS_CONNECTED_POOLED);
     connect(&b, PS_CONNECTED_FAILED);
@@ -452,6 +454,34 @@ Test(reclaim, an_unreapable_handle_is_kept_and_judged_again_after_its_next_call)
     a.unreapable = NULL;
     cr_assert(command(&a, 0));
     connect(&b, PS_CONNECTED_POOLED);
+}
+
+/* Overflow (the default): with every connection of the key pinned (a dirty session, a refused
+ * reap), the next connect opens one more at once instead of waiting out the cap. Over the cap,
+ * a connection that comes back (here: the clean handle reaped for the next connect) is closed,
+ * not kept, so the pool shrinks back to its cap as the pinned handles close. */
+Test(reclaim, at_a_cap_held_by_pinned_handles_a_connect_overflows_at_once)
+{
+    ps_cfg.wait_timeout_ms = 3600000; /* a wait would time the test out */
+    fake a = {0}, b = {.unreapable = "open transaction"}, c = {0}, d = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    cr_assert(command(&a, PS_SQL_LOCK));
+    connect(&b, PS_CONNECTED_POOLED); /* overflow: a is dirty */
+    connect(&c, PS_CONNECTED_POOLED); /* overflow: b's reap is refused */
+    cr_assert_eq(connects, 3);
+    ps_pool_stats st;
+    int idle, leased, connecting;
+    ps_pool_stats_get(pool, &st, &idle, &leased, &connecting);
+    cr_assert_eq(st.overflows, 2);
+    cr_assert_eq(leased, 3);
+    cr_assert_eq(st.reaped, 0);
+    connect(&d, PS_CONNECTED_POOLED); /* c, clean, is reaped and closed (over the cap) */
+    ps_pool_stats_get(pool, &st, &idle, &leased, &connecting);
+    cr_assert_eq(st.reaped, 1);
+    cr_assert_eq(st.expired, 1);
+    cr_assert_eq(st.overflows, 3);
+    cr_assert_eq(leased + idle, 3, "a, b and d");
+    cr_assert_eq(lease_of(&c)->state, PS_LEASE_REAPED);
 }
 
 Test(reclaim, a_failed_connect_reports_the_library_error_and_frees_the_slot)
