@@ -9,8 +9,11 @@
  * the stack on every connect costs microseconds). Empty when leak warnings are off. */
 void ps_trace_capture(ps_trace *t);
 
-/* Fills T with the current stack (uncached: for the rare statement that pins a session). */
-void ps_trace_here(ps_trace *t);
+/* Fills T with where the program sent STATEMENT (redacted), which pinned the session of a
+ * handle connected at SITE: the current stack, cached per thread, statement and connect site
+ * (a program that pins every session with the same code unwinds its stack once per thread:
+ * unwinding costs about as much as the rest of a short request). */
+void ps_trace_pin(ps_trace *t, const ps_trace *site, const char *statement);
 
 /* Warns once about each lease held and idle longer than POOLSHIM_LEAK_WARN_MS whose session
  * cannot be reclaimed, naming the reason, where it was connected and, when known, the statement

@@ -56,7 +56,7 @@
 
 /* The ps_sql_effect bits that make a session unreclaimable while they stand (cleared by the
  * program's own reset), and those that make it unreclaimable for the whole lease: a call whose
- * effects have one pins its lease (see ps_lease_pin_once). */
+ * effects have one pins its lease (see ps_lease_leave_pinned). */
 #define PS_LEASE_DIRT    (PS_SQL_SESSION | PS_SQL_LOCK)
 #define PS_LEASE_PINNING (PS_LEASE_DIRT | PS_SQL_RESET_KEEPS)
 
@@ -117,10 +117,12 @@ typedef struct ps_lease {
     bool leak_warned;             /* a leak warning was logged (once per lease) */
     const char *unreapable;       /* why the last reap was refused (static text); NULL: try again */
     ps_trace trace;               /* where the handle was connected */
-    ps_lease_pin pin;             /* what first made the session unreclaimable (leak reports) */
-    bool pinned;                  /* pin is set (read with __atomic_load_n outside the lock) */
+    bool pinned;                  /* pin is set (atomic: written under the lock, read anywhere) */
     UT_hash_handle hh, th;        /* handle index, transport index */
     struct ps_lease *prev, *next; /* on the state's list (LIVE: least recently used first) */
+    ps_lease_pin pin; /* what first made the session unreclaimable (leak reports), valid while
+                         pinned; written by the thread in a call while not pinned. Last: the
+                         fields above are the ones list walks touch */
 } ps_lease;
 
 /* Starts a LIVE lease of C for HANDLE (TRANSPORT identifies the connection). TRACE is copied
@@ -172,9 +174,10 @@ ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_e
 /* Ends a call that entered with L: records its outcome O, the time and the thread. */
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
 
-/* Records P as what made L's session unreclaimable, unless something did already (the first
- * one is kept for the whole lease). For the thread in a call on L. */
-void ps_lease_pin_once(ps_lease *l, const ps_lease_pin *p);
+/* ps_lease_leave for a call that pinned L's session first (L->pinned was false): its thread
+ * wrote L->pin, without the lock (nobody reads it while L->pinned is false), and PINNED
+ * publishes it (the first one is kept for the whole lease). */
+void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned);
 
 /* Picks the least recently used LIVE lease of POOL (any pool when NULL) with no call in
  * progress, a clean session and no refused reap, idle at least MIN_IDLE_SELF when its last
@@ -197,8 +200,10 @@ void ps_lease_drop_conn(ps_lease *l);
 /* Calls FN, outside the lock, with a copy of each LIVE lease held longer than HELD_MS that is
  * dirty or was refused a reap and was not warned about yet (marks it warned). */
 /* How many LIVE leases of P hold a connection the shim could not take back however long they
- * idled: their session is dirty, or their last reap was refused (and they made no call since).
- * When that is every connection P has open, only the program can give one back. */
+ * idled: their session is dirty, or their last reap was refused (and they made no call since),
+ * and no call is in progress on them (a handle in the middle of a call is in use: its program
+ * is about to go on, and may close it). When that is every connection P has open, only the
+ * program can give one back. */
 int ps_lease_count_pinned(ps_pool *p);
 
 void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *ctx), void *ctx);

@@ -93,23 +93,20 @@ __attribute__((noinline, cold)) static void log_call(ps_lease *l, void *h, const
         ps_qlog_response(h, d ? d->stmt_id : 0);
 }
 
-/* Records in L what the call with outcome O did to pin its session, and the program's stack:
- * the statement (redacted), or what kind of call it was. Unwinds the stack: only once per
- * lease (or after the program's own reset cleaned the session). */
-__attribute__((noinline, cold)) static void pin(ps_lease *l, const ps_call_outcome *o)
+/* Fills P with what the call with outcome O did to pin L's session, and the program's stack:
+ * the statement (redacted), or what kind of call it was. */
+static void describe_pin(ps_lease_pin *p, const ps_lease *l, const ps_call_outcome *o)
 {
-    ps_lease_pin p;
     const ps_call_detail *d = o->detail;
     if (d && d->text)
-        ps_sql_redact(d->text, d->text_len, p.statement, sizeof p.statement);
+        ps_sql_redact(d->text, d->text_len, p->statement, sizeof p->statement);
     else
-        snprintf(p.statement, sizeof p.statement, "%s",
+        snprintf(p->statement, sizeof p->statement, "%s",
                  d ? "(a command that is not a statement: mysql_set_server_option, "
                      "mysql_stmt_execute, mysql_kill...)"
                    : "(the server reported a session-state change for the last statement: a "
                      "trigger, view or stored routine)");
-    ps_trace_here(&p.trace);
-    ps_lease_pin_once(l, &p);
+    ps_trace_pin(&p->trace, &l->trace, p->statement);
 }
 
 /* ps_call_end for a call to log or that pins L's session (L may be NULL). */
@@ -120,10 +117,11 @@ __attribute__((noinline, cold)) static void end_noted(ps_lease *l, void *h,
         log_call(l, h, o);
     if (!l)
         return;
-    if ((o->effects & PS_LEASE_PINNING) && ps_cfg.leak_warn_ms > 0 &&
-        !__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE))
-        pin(l, o);
-    ps_lease_leave(l, o);
+    bool pins = (o->effects & PS_LEASE_PINNING) && ps_cfg.leak_warn_ms > 0 &&
+                !__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE);
+    if (pins) /* the first statement that pins the session, once per lease */
+        describe_pin(&l->pin, l, o);
+    ps_lease_leave_pinned(l, o, pins);
 }
 
 void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)

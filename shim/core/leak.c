@@ -55,9 +55,35 @@ void ps_trace_capture(ps_trace *t)
     pthread_mutex_unlock(&sites_lock);
 }
 
-void ps_trace_here(ps_trace *t)
+/* A pinning statement's backtrace, by a hash of the statement and of where its handle was
+ * connected (0: an empty slot). Per thread: no lock. */
+typedef struct pin_trace {
+    uint64_t key;
+    ps_trace trace;
+} pin_trace;
+
+static __thread pin_trace pins[8];
+
+/* The key of STATEMENT sent on a handle connected at SITE (FNV-1a; never 0). */
+static uint64_t pin_key(const ps_trace *site, const char *statement)
 {
-    t->len = backtrace(t->frames, PS_TRACE_DEPTH);
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = statement; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    for (int i = 0; i < site->len; i++)
+        h = (h ^ (uintptr_t)site->frames[i]) * 1099511628211ull;
+    return h | 1;
+}
+
+void ps_trace_pin(ps_trace *t, const ps_trace *site, const char *statement)
+{
+    uint64_t key = pin_key(site, statement);
+    pin_trace *s = &pins[key % (sizeof pins / sizeof *pins)];
+    if (s->key != key) {
+        s->trace.len = backtrace(s->trace.frames, PS_TRACE_DEPTH);
+        s->key = key;
+    }
+    *t = s->trace;
 }
 
 /* Logs the frames of T outside the shim, one line each, under LABEL. */

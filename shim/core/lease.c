@@ -3,6 +3,7 @@
 #include "poolshim/lease.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,9 +247,11 @@ ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_e
     return l;
 }
 
-void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
+void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned)
 {
     pthread_mutex_lock(&lock);
+    if (pinned)
+        __atomic_store_n(&l->pinned, true, __ATOMIC_RELEASE); /* publishes l->pin */
     l->calls--;
     if (o->app_reset) {
         l->session.effects = 0;
@@ -271,14 +274,9 @@ void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
     pthread_mutex_unlock(&lock);
 }
 
-void ps_lease_pin_once(ps_lease *l, const ps_lease_pin *p)
+void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
 {
-    pthread_mutex_lock(&lock);
-    if (!l->pinned) {
-        l->pin = *p;
-        __atomic_store_n(&l->pinned, true, __ATOMIC_RELEASE);
-    }
-    pthread_mutex_unlock(&lock);
+    ps_lease_leave_pinned(l, o, false);
 }
 
 ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t min_idle_other)
@@ -335,7 +333,7 @@ int ps_lease_count_pinned(ps_pool *p)
     ps_lease *l;
     pthread_mutex_lock(&lock);
     DL_FOREACH(list[LIVE], l)
-    n += l->pool == p && (!clean(l) || l->unreapable);
+    n += l->pool == p && l->calls == 0 && (!clean(l) || l->unreapable);
     pthread_mutex_unlock(&lock);
     return n;
 }
@@ -345,6 +343,19 @@ static bool leak_due(const ps_lease *l, int64_t now, int64_t held_ms)
 {
     return !l->leak_warned && now - l->acquired_ms >= held_ms && now - l->last_call_ms >= held_ms &&
            (!clean(l) || l->unreapable);
+}
+
+/* Copies L into C for a report outside the lock: its pin only when it is published (the thread
+ * in a call may be writing it otherwise). Caller holds the lock. */
+static void copy_for_report(ps_lease *c, const ps_lease *l)
+{
+    memcpy(c, l, offsetof(ps_lease, pin));
+    c->pin.statement[0] = '\0';
+    c->pin.trace.len = 0;
+    if (__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE)) {
+        c->pin = l->pin;
+        c->pin.statement[sizeof c->pin.statement - 1] = '\0';
+    }
 }
 
 void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *ctx), void *ctx)
@@ -361,7 +372,7 @@ void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *
         {
             if (n < BATCH && leak_due(l, now, held_ms)) {
                 l->leak_warned = true;
-                copies[n++] = *l;
+                copy_for_report(&copies[n++], l);
             }
         }
         pthread_mutex_unlock(&lock);
