@@ -7,8 +7,11 @@
  *   exports         the same names, one per line: the allowlist tests/scripts/check-exports
  *                   compares the library's dynamic symbols with
  *   config-table    the README's configuration table (markdown) from include/poolshim/config.def
+ *   man7            the manual page poolshim(7) (roff): the same variables, their defaults,
+ *                   accepted values and meaning, with the page's fixed text around them
  * OUT is written whole or not at all (default: standard output). Exits 1 when a table is
  * inconsistent (e.g. a default outside its bounds), 2 on a usage error. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,49 +133,60 @@ static int check_row(const cfg_row *r)
     return why ? -1 : 0;
 }
 
-/* The README's configuration table: one row per variable, in config.def order. */
-static int write_config_table(FILE *out)
+/* Checks every row of config.def; -1 when one is inconsistent (each reported). */
+static int check_rows(void)
 {
     int bad = 0;
     for (size_t i = 0; i < COUNT(cfg_rows); i++)
         bad |= check_row(&cfg_rows[i]);
-    if (bad)
-        return 1;
+    return bad ? -1 : 0;
+}
 
+/* Writes row R's default, SEP, then its accepted values, in markdown (code in backticks). */
+static void put_default_accepted(FILE *out, const cfg_row *r, const char *sep)
+{
+    char human[32];
+    switch (r->type) {
+    case CFG_BOOL:
+        fprintf(out, "`%lld`%s", r->dflt, sep);
+        for (size_t j = 0; j < COUNT(bool_yes); j++)
+            fprintf(out, "%s`%s`/`%s`", j ? ", " : "", bool_no[j], bool_yes[j]);
+        break;
+    case CFG_INT:
+        fprintf(out, "`%lld`%s%lld–%lld", r->dflt, sep, r->min, r->max);
+        break;
+    case CFG_AUTOINT:
+        fprintf(out, "`%lld`%s%lld–%lld or `%s`", r->dflt, sep, r->min, r->max, PS_CFG_AUTO);
+        break;
+    case CFG_MS:
+        human_ms(human, sizeof human, r->dflt);
+        fprintf(out, "`%lld`%s%s%s%s", r->dflt, human[0] ? " (" : "", human, human[0] ? ")" : "",
+                sep);
+        human_ms(human, sizeof human, r->max);
+        fprintf(out, "%lld–%lld ms%s%s%s", r->min, r->max, human[0] ? " (" : "", human,
+                human[0] ? ")" : "");
+        break;
+    case CFG_LEVEL:
+        fprintf(out, "`%s`%s", level_names[r->dflt], sep);
+        for (size_t j = 0; j < COUNT(level_names); j++)
+            fprintf(out, "%s`%s`", j ? ", " : "", level_names[j]);
+        break;
+    case CFG_STR:
+        fprintf(out, "unset%stext, at most %zu bytes", sep, r->size - 1);
+        break;
+    }
+}
+
+/* The README's configuration table: one row per variable, in config.def order. */
+static int write_config_table(FILE *out)
+{
+    if (check_rows() < 0)
+        return 1;
     fputs("| Variable | Default | Accepted | Meaning |\n|---|---|---|---|\n", out);
     for (size_t i = 0; i < COUNT(cfg_rows); i++) {
         const cfg_row *r = &cfg_rows[i];
-        char human[32];
         fprintf(out, "| `%s` | ", r->name);
-        switch (r->type) {
-        case CFG_BOOL:
-            fprintf(out, "`%lld` | ", r->dflt);
-            for (size_t j = 0; j < COUNT(bool_yes); j++)
-                fprintf(out, "%s`%s`/`%s`", j ? ", " : "", bool_no[j], bool_yes[j]);
-            break;
-        case CFG_INT:
-            fprintf(out, "`%lld` | %lld–%lld", r->dflt, r->min, r->max);
-            break;
-        case CFG_AUTOINT:
-            fprintf(out, "`%lld` | %lld–%lld or `%s`", r->dflt, r->min, r->max, PS_CFG_AUTO);
-            break;
-        case CFG_MS:
-            human_ms(human, sizeof human, r->dflt);
-            fprintf(out, "`%lld`%s%s%s | ", r->dflt, human[0] ? " (" : "", human,
-                    human[0] ? ")" : "");
-            human_ms(human, sizeof human, r->max);
-            fprintf(out, "%lld–%lld ms%s%s%s", r->min, r->max, human[0] ? " (" : "", human,
-                    human[0] ? ")" : "");
-            break;
-        case CFG_LEVEL:
-            fprintf(out, "`%s` | ", level_names[r->dflt]);
-            for (size_t j = 0; j < COUNT(level_names); j++)
-                fprintf(out, "%s`%s`", j ? ", " : "", level_names[j]);
-            break;
-        case CFG_STR:
-            fprintf(out, "unset | text, at most %zu bytes", r->size - 1);
-            break;
-        }
+        put_default_accepted(out, r, " | ");
         fputs(" | ", out);
         if (put_cell_text(out, r->doc) < 0) {
             fprintf(stderr, "defgen: include/poolshim/config.def: %s: line break in the doc\n",
@@ -184,6 +198,112 @@ static int write_config_table(FILE *out)
     return 0;
 }
 
+/* Writes TEXT (one line of the README's markdown: `code`, *emphasis*) as roff text. */
+static void put_roff(FILE *out, const char *text)
+{
+    bool code = false, em = false;
+    fputs("\\&", out); /* a leading '.' or '\'' would be a request */
+    for (const char *p = text; *p; p++) {
+        if (*p == '`') {
+            code = !code;
+            fputs(code ? "\\fB" : "\\fR", out);
+        } else if (*p == '*' && !code) {
+            em = !em;
+            fputs(em ? "\\fI" : "\\fR", out);
+        } else if (*p == '\\') {
+            fputs("\\e", out);
+        } else if (*p == '-' && code) {
+            fputs("\\-", out);
+        } else if (!strncmp(p, "\xe2\x80\x93", 3)) {
+            fputs("\\(en", out);
+            p += 2;
+        } else {
+            fputc(*p, out);
+        }
+    }
+    fputc('\n', out);
+}
+
+/* The fixed text of poolshim(7) before its ENVIRONMENT section. */
+static const char man7_head[] =
+    ".TH POOLSHIM 7 \"\" \"libpoolshim\" \"libpoolshim manual\"\n"
+    ".SH NAME\n"
+    "poolshim \\- connection pooling for unmodified MySQL/MariaDB client programs\n"
+    ".SH SYNOPSIS\n"
+    ".B LD_PRELOAD=/usr/lib/\\fItriplet\\fB/libpoolshim.so\n"
+    ".I program\n"
+    ".RI [ args ...]\n"
+    ".br\n"
+    ".B poolshim\\-run\n"
+    ".RI [ options ]\n"
+    ".B \\-\\-\n"
+    ".I program\n"
+    ".RI [ args ...]\n"
+    ".SH DESCRIPTION\n"
+    ".B libpoolshim.so\n"
+    "interposes mysql_real_connect and mysql_close of MariaDB Connector/C 3.3 (libmariadb.so.3)\n"
+    "in the program it is preloaded into. On close, the live connection is reset\n"
+    "(COM_RESET_CONNECTION) and parked in a per-process pool keyed by everything that makes two\n"
+    "connections interchangeable (host, port, socket, user, a digest of the password, database,\n"
+    "flags, character set, TLS options, init commands, timeouts); the next connect with the same\n"
+    "key gets that connection moved into the program's own MYSQL handle. Handles the program\n"
+    "never closes are reclaimed when idle and clean.\n"
+    ".PP\n"
+    "The library does not link the client library: it resolves the real functions at run time, so\n"
+    "preloading it into programs that never use MySQL costs nothing and logs nothing. A program\n"
+    "under the shim sees the same errors and results it would see without it; anything unusual\n"
+    "(non\\-blocking connects, connection handlers, an unsupported client library) is passed\n"
+    "through.\n"
+    ".SH ENVIRONMENT\n"
+    "Read once, at the first MySQL call. A bad value produces one warning line naming the\n"
+    "variable, and the default is used. In setuid and secure\\-exec processes the variables are\n"
+    "ignored. Log lines go to standard error unless\n"
+    ".B POOLSHIM_LOG_FILE\n"
+    "is set.\n";
+
+/* The fixed text of poolshim(7) after its ENVIRONMENT section. */
+static const char man7_tail[] =
+    ".SH FILES\n"
+    ".TP\n"
+    ".I /usr/lib/triplet/libpoolshim.so\n"
+    "the preload library (triplet: the multiarch directory, e.g. x86_64\\-linux\\-gnu)\n"
+    ".SH NOTES\n"
+    "The package does not depend on the client library: it pools whatever programs already use\n"
+    "libmariadb.so.3 (package libmariadb3), and does nothing in any other program.\n"
+    ".SH SEE ALSO\n"
+    ".BR poolshim\\-run (1),\n"
+    ".BR poolshim\\-entrypoint (1),\n"
+    ".BR poolshim\\-stat (1),\n"
+    ".BR ld.so (8)\n";
+
+/* The manual page poolshim(7): every variable of config.def in its ENVIRONMENT section. */
+static int write_man7(FILE *out)
+{
+    if (check_rows() < 0)
+        return 1;
+    fputs(man7_head, out);
+    for (size_t i = 0; i < COUNT(cfg_rows); i++) {
+        const cfg_row *r = &cfg_rows[i];
+        char *line = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&line, &len);
+        if (!mem)
+            return 1;
+        fputs("Default ", mem);
+        put_default_accepted(mem, r, "; accepted: ");
+        fputc('.', mem);
+        if (fclose(mem) != 0)
+            return free(line), 1;
+        fprintf(out, ".TP\n.B %s\n", r->name);
+        put_roff(out, line);
+        fputs(".br\n", out);
+        put_roff(out, r->doc);
+        free(line);
+    }
+    fputs(man7_tail, out);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*write)(FILE *out);
@@ -191,6 +311,7 @@ static const struct {
     {"version-script", write_version_script},
     {"exports", write_exports},
     {"config-table", write_config_table},
+    {"man7", write_man7},
 };
 
 int main(int argc, char **argv)
@@ -199,7 +320,7 @@ int main(int argc, char **argv)
     while (argc >= 2 && m < COUNT(modes) && strcmp(argv[1], modes[m].name) != 0)
         m++;
     if (argc < 2 || argc > 3 || m == COUNT(modes)) {
-        fprintf(stderr, "usage: defgen version-script|exports|config-table [OUT]\n");
+        fprintf(stderr, "usage: defgen version-script|exports|config-table|man7 [OUT]\n");
         return 2;
     }
     if (argc == 2) {

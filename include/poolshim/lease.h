@@ -200,11 +200,10 @@ void ps_lease_drop_conn(ps_lease *l);
 /* Calls FN, outside the lock, with a copy of each LIVE lease held longer than HELD_MS that is
  * dirty or was refused a reap and was not warned about yet (marks it warned). */
 /* How many LIVE leases of P hold a connection the shim could not take back however long they
- * idled: their session is dirty, or their last reap was refused (and they made no call since),
- * and no call is in progress on them (a handle in the middle of a call is in use: its program
- * is about to go on, and may close it). When that is every connection P has open, only the
- * program can give one back. */
-int ps_lease_count_pinned(ps_pool *p);
+ * idled, and have idled at least MIN_IDLE_MS (so none is a handle in the middle of its work):
+ * their session is dirty, or their last reap was refused (and they made no call since). When
+ * that is every connection P has open, only the program can give one back. */
+int ps_lease_count_pinned(ps_pool *p, int64_t min_idle_ms);
 
 void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *ctx), void *ctx);
 

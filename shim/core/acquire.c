@@ -144,7 +144,8 @@ static bool backed_off(const ps_client_ops *cl, ps_conn *c, void *handle)
 
 /* True when a connect of P that found it full should overflow now (POOLSHIM_OVERFLOW): its
  * wait is over, or nothing P has open could come back without the program (every connection
- * is leased to a handle the shim cannot reclaim). */
+ * is leased to a handle the shim cannot reclaim, idle for POOLSHIM_REAP_MIN_IDLE_MS: a handle
+ * that was just used, by a thread between its query and its close say, is waited for). */
 static bool overflow_now(ps_pool *p, int64_t deadline)
 {
     if (!ps_cfg.overflow)
@@ -154,7 +155,8 @@ static bool overflow_now(ps_pool *p, int64_t deadline)
     ps_pool_stats st;
     int idle, leased, connecting;
     ps_pool_stats_get(p, &st, &idle, &leased, &connecting);
-    return idle == 0 && connecting == 0 && leased > 0 && ps_lease_count_pinned(p) >= leased;
+    return idle == 0 && connecting == 0 && leased > 0 &&
+           ps_lease_count_pinned(p, ps_cfg.reap_min_idle_ms) >= leased;
 }
 
 /* Gets a connection for P (see obtained), reaping at the cap and on the server's 1040.

@@ -5,6 +5,7 @@
 #include "poolshim/real.h"
 #include "poolshim/acquire.h"
 #include "poolshim/reap.h"
+#include "poolshim/route.h"
 #include "poolshim/shim.h"
 
 /* The library's own connect, with nested calls passing through. */
@@ -85,8 +86,10 @@ MYSQL *ps_hook_mysql_real_connect(MYSQL *m, const char *host, const char *user, 
     if (!ps_real_mysql_real_connect)
         return NULL;
     const char *why = passthrough_reason(cl, m);
-    if (!why)
+    if (!why) {
+        ps_route_connect(&a.host, &a.port, &a.socket); /* POOLSHIM_ROUTE: pooled or not */
         why = cl->unpoolable_before(m, &a);
+    }
     ps_pool *p = why ? NULL : pool_for(cl, m, &a);
     if (!p) {
         ps_debug(NULL, "not pooling handle %p: %s", (void *)m, why ? why : "out of memory");
@@ -101,7 +104,8 @@ int ps_hook_mysql_real_connect_start(MYSQL **ret, MYSQL *m, const char *host, co
                                      const char *unix_socket, unsigned long flags)
 {
     int r = 0;
-    ps_shim();
+    if (ps_shim() && ps_depth == 0)
+        ps_route_connect(&host, &port, &unix_socket);
     if (!ps_real_mysql_real_connect_start)
         return 0;
     /* Non-blocking connects are never pooled; the nested mysql_real_connect passes through. */

@@ -327,13 +327,15 @@ void ps_lease_drop_conn(ps_lease *l)
     pthread_mutex_unlock(&lock);
 }
 
-int ps_lease_count_pinned(ps_pool *p)
+int ps_lease_count_pinned(ps_pool *p, int64_t min_idle_ms)
 {
     int n = 0;
+    int64_t now = ps_now_ms();
     ps_lease *l;
     pthread_mutex_lock(&lock);
     DL_FOREACH(list[LIVE], l)
-    n += l->pool == p && l->calls == 0 && (!clean(l) || l->unreapable);
+    n += l->pool == p && l->calls == 0 && now - l->last_call_ms >= min_idle_ms &&
+         (!clean(l) || l->unreapable);
     pthread_mutex_unlock(&lock);
     return n;
 }

@@ -12,8 +12,10 @@
 #include "poolshim/config.h"
 #include "poolshim/fork.h"
 #include "poolshim/log.h"
+#include "poolshim/programs.h"
 #include "poolshim/querylog.h"
 #include "poolshim/real.h"
+#include "poolshim/route.h"
 
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 static const ps_client_ops *client; /* NULL: pass-through */
@@ -51,6 +53,36 @@ const ps_client_ops *ps_client_select(const ps_call_hooks *hooks)
     return c;
 }
 
+/* LIST, the value of POOLSHIM_<NAME>, when it can match program names; else NULL (the default),
+ * after one warning. */
+static const char *program_globs(const char *name, const char *list)
+{
+    const char *why = ps_programs_check(list);
+    if (why) {
+        char quoted[300];
+        ps_warn(NULL,
+                "POOLSHIM_%s='%s' is not a list of program-name globs (it holds %s); "
+                "using the default (unset)",
+                name, ps_log_quote(quoted, sizeof quoted, list, 64), why);
+    }
+    return why ? NULL : list;
+}
+
+/* Whether POOLSHIM_PROGRAMS and POOLSHIM_EXCLUDE select this program (info line when not). */
+static bool program_selected(void)
+{
+    const char *programs = program_globs("PROGRAMS", ps_cfg.programs);
+    const char *exclude = program_globs("EXCLUDE", ps_cfg.exclude);
+    if (ps_program_selected(ps_program_name(), programs, exclude))
+        return true;
+    char name[80];
+    ps_info(NULL,
+            "program '%s' not selected by POOLSHIM_PROGRAMS/POOLSHIM_EXCLUDE: passing "
+            "everything through",
+            ps_log_quote(name, sizeof name, ps_program_name(), 64));
+    return false;
+}
+
 /* Resolves the library and turns pooling on when everything needed is there (once). */
 static void init_shim(void)
 {
@@ -62,8 +94,11 @@ static void init_shim(void)
         ps_info(NULL, "POOLSHIM_DISABLE is set: passing everything through");
         return;
     }
+    if (!program_selected())
+        return;
     if (!resolved || !(client = ps_client_select(&ps_call_hooks_table)))
         return;
+    ps_route_load(ps_cfg.route);
     ps_pool_set_ops(&ops);
     ps_pool_enable_keeper(); /* its thread starts at the first park */
     ps_calls_init(client);

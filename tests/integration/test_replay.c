@@ -88,17 +88,6 @@ static void free_runs(runs *r)
     pstest_result_free(&r->with);
 }
 
-/* The sum of every " KEY=<n>" in TEXT (the shim's summary has one line per pool). */
-static long long sum_of(const char *text, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, " %s=", key);
-    long long sum = 0;
-    for (const char *p = strstr(text, pat); p; p = strstr(p + 1, pat))
-        sum += atoll(p + strlen(pat));
-    return sum;
-}
-
 /* Expects KEY's line of RESULT (WHICH names the run) to read WANT. */
 static void expect_line(const pstest_result *result, const char *which, const char *key,
                         const char *want)
@@ -129,16 +118,16 @@ static void never_succeeds_differently(const runs *r, const char *const keys[], 
 /* Expects the shim to have reaped the probe's first handle (its second handle connected). */
 static void expect_reaped(const runs *r)
 {
-    cr_expect_geq(sum_of(r->with.err, "reaped"), 1, "%s was not reaped:\n%s\n%s", r->scenario,
-                  r->with.out, r->with.err);
+    cr_expect_geq(pstest_summary_sum(r->with.err, "reaped"), 1, "%s was not reaped:\n%s\n%s",
+                  r->scenario, r->with.out, r->with.err);
     expect_line(&r->with, "with the shim", "b1", "0");
 }
 
 /* Expects the shim to have kept the probe's first handle (its second handle found the cap). */
 static void expect_kept(const runs *r)
 {
-    cr_expect_eq(sum_of(r->with.err, "reaped"), 0, "%s was reaped:\n%s\n%s", r->scenario,
-                 r->with.out, r->with.err);
+    cr_expect_eq(pstest_summary_sum(r->with.err, "reaped"), 0, "%s was reaped:\n%s\n%s",
+                 r->scenario, r->with.out, r->with.err);
     char refused[16];
     snprintf(refused, sizeof refused, "%d", ER_CON_COUNT_ERROR);
     expect_line(&r->with, "with the shim", "b1", refused);
@@ -181,7 +170,7 @@ Test(failed, with_auto_reconnect_each_command_tries_the_database_again)
     /* rp_db2 is back: the handle gets a session in it again, as the library's reconnect would */
     expect_line(&r.with, "with", "s7", "ok:2");
     expect_line(&r.with, "with", "s8", "ok:rp_db2");
-    cr_expect_geq(sum_of(r.with.err, "renewed"), 1, "%s", r.with.err);
+    cr_expect_geq(pstest_summary_sum(r.with.err, "renewed"), 1, "%s", r.with.err);
     free_runs(&r);
 }
 

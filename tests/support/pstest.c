@@ -528,3 +528,23 @@ void pstest_expect_same_values(const pstest_result *with, const pstest_result *w
         free(want);
     }
 }
+
+long long pstest_summary_sum(const char *text, const char *key)
+{
+    char pat[64], pool[128];
+    snprintf(pat, sizeof pat, " %s=", key);
+    snprintf(pool, sizeof pool, "[%s@", pstest_env("PSTEST_USER"));
+    long long sum = 0;
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char *copy = strndup(line, len);
+        cr_assert_not_null(copy);
+        const char *v = strstr(copy, pat);
+        if (strstr(copy, pool) && strstr(copy, "summary:") && v)
+            sum += atoll(v + strlen(pat));
+        free(copy);
+        line = end ? end + 1 : NULL;
+    }
+    return sum;
+}

@@ -84,6 +84,11 @@ const char *pstest_count(long n, long slow_n);
 /* Asserts that R exited 0, showing its output otherwise (WHAT names the run). */
 void pstest_assert_ok(const pstest_result *r, const char *what);
 
+/* The sum of " KEY=<n>" over the shim's exit summary lines (POOLSHIM_LOG_LEVEL=info) in TEXT
+ * of the pools of the app user (PSTEST_USER): a probe's admin connection, reaped or not, does
+ * not count. */
+long long pstest_summary_sum(const char *text, const char *key);
+
 /* The integer value of the "KEY=value" line of R's stdout; fails the test when there is none. */
 long long pstest_value_ll(const pstest_result *r, const char *key);
 

@@ -295,7 +295,8 @@ Test(keeper, runs_the_job_at_its_deadline_never_before_and_at_the_one_the_job_na
     asked_for = ps_now_ms() + 30;
     __atomic_store_n(&next_deadline, ps_now_ms() + 40, __ATOMIC_SEQ_CST);
     ps_keeper_wake(asked_for);
-    cr_assert_eq(wait_count(&runs, 1), 1);
+    cr_assert_geq(wait_count(&runs, 1), 1); /* (twice when the machine is slow enough for the
+                                               named deadline to pass before the check) */
     cr_assert_geq(__atomic_load_n(&ran_at, __ATOMIC_SEQ_CST), asked_for, "ran early");
     __atomic_store_n(&next_deadline, INT64_MAX, __ATOMIC_SEQ_CST);
     cr_assert_geq(wait_count(&runs, 2), 2, "the deadline the job returned was not kept");
