@@ -7,6 +7,7 @@
  *   exports         the same names, one per line: the allowlist tests/scripts/check-exports
  *                   compares the library's dynamic symbols with
  *   config-table    the README's configuration table (markdown) from include/poolshim/config.def
+ *   metrics-table   the README's metrics table (markdown) from include/poolshim/metrics.def
  *   man7            the manual page poolshim(7) (roff): the same variables, their defaults,
  *                   accepted values and meaning, with the page's fixed text around them
  * OUT is written whole or not at all (default: standard output). Exits 1 when a table is
@@ -41,6 +42,20 @@ static const cfg_row cfg_rows[] = {
     {"POOLSHIM_" #NAME, CFG_##type, dflt, min, max, sizeof(((ps_config *)0)->field), doc},
 #include "poolshim/config.def"
 #undef PS_CFG
+};
+
+/* One row of metrics.def (the source expression is the writer's, not the README's). */
+typedef struct metric_row {
+    const char *name, *type, *labels, *help;
+    int per_key;
+} metric_row;
+
+static const metric_row metric_rows[] = {
+#define PS_METRIC_PROCESS(name, TYPE, help, source) {"poolshim_" #name, #TYPE, "", help, 0},
+#define PS_METRIC(name, TYPE, labels, help, source) {"poolshim_" #name, #TYPE, labels, help, 1},
+#include "poolshim/metrics.def"
+#undef PS_METRIC
+#undef PS_METRIC_PROCESS
 };
 
 static const char *const level_names[] = {PS_CFG_LEVEL_NAMES};
@@ -198,6 +213,32 @@ static int write_config_table(FILE *out)
     return 0;
 }
 
+/* The README's metrics table: one row per metric name (rows of one name, which differ by a
+ * label, are merged: their labels listed). */
+static int write_metrics_table(FILE *out)
+{
+    fputs("| Metric | Type | Labels | Meaning |\n|---|---|---|---|\n", out);
+    for (size_t i = 0; i < COUNT(metric_rows); i++) {
+        const metric_row *r = &metric_rows[i];
+        if (i > 0 && strcmp(metric_rows[i - 1].name, r->name) == 0)
+            continue;
+        if (!r->help[0] || strchr(r->help, '\n')) {
+            fprintf(stderr, "defgen: include/poolshim/metrics.def: %s: empty or multi-line help\n",
+                    r->name);
+            return 1;
+        }
+        fprintf(out, "| `%s` | %s | `pid`, `program`%s", r->name,
+                strcmp(r->type, "COUNTER") == 0 ? "counter" : "gauge", r->per_key ? ", `dsn`" : "");
+        for (size_t j = i; j < COUNT(metric_rows) && !strcmp(metric_rows[j].name, r->name); j++)
+            if (metric_rows[j].labels[0])
+                fprintf(out, ", `%s`", metric_rows[j].labels);
+        fputs(" | ", out);
+        put_cell_text(out, r->help);
+        fputs(" |\n", out);
+    }
+    return 0;
+}
+
 /* Writes TEXT (one line of the README's markdown: `code`, *emphasis*) as roff text. */
 static void put_roff(FILE *out, const char *text)
 {
@@ -311,6 +352,7 @@ static const struct {
     {"version-script", write_version_script},
     {"exports", write_exports},
     {"config-table", write_config_table},
+    {"metrics-table", write_metrics_table},
     {"man7", write_man7},
 };
 
@@ -320,7 +362,8 @@ int main(int argc, char **argv)
     while (argc >= 2 && m < COUNT(modes) && strcmp(argv[1], modes[m].name) != 0)
         m++;
     if (argc < 2 || argc > 3 || m == COUNT(modes)) {
-        fprintf(stderr, "usage: defgen version-script|exports|config-table|man7 [OUT]\n");
+        fprintf(stderr,
+                "usage: defgen version-script|exports|config-table|metrics-table|man7 [OUT]\n");
         return 2;
     }
     if (argc == 2) {

@@ -16,7 +16,7 @@
 # "<!-- NAME:end -->"; its text is the output of "defgen NAME".
 cmake_minimum_required(VERSION 3.25)
 
-set(BLOCKS config-table)
+set(BLOCKS config-table metrics-table)
 
 foreach(var DEFGEN README MODE)
   if(NOT DEFINED ${var})
@@ -97,4 +97,4 @@ message("${diff}")
 message(FATAL_ERROR
         "readme-tables: ${README} differs from what the .def tables generate (diff above: - "
         "the README, + the generated text). The table is generated: change "
-        "include/poolshim/config.def, not README.md, and regenerate it with\n  ${FIX}")
+        "include/poolshim/config.def or metrics.def, not README.md, and regenerate it with\n  ${FIX}")

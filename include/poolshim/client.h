@@ -35,6 +35,9 @@ typedef struct ps_call_outcome {
     unsigned effects;             /* its ps_sql_effect bits (0 when the command failed) */
     bool app_reset;               /* the program reset its own session (sticky bits cleared) */
     unsigned long long insert_id; /* the id an OK packet just reported (0: none) */
+    /* "name = value, ..." for each variable of ps_sql_replayed_variables the server's tracker
+     * just reported changed, as a SET takes them (valid during the end hook only); NULL: none */
+    const char *variables;
     /* Set for a command while the query log is on or when the command has effects, and for a
      * prepare's response while the log is on; NULL otherwise (the common case costs nothing). */
     const ps_call_detail *detail;
@@ -84,6 +87,13 @@ enum ps_reauth {
     PS_REAUTH_FAILED,  /* anything else (connection lost, init command failed, out of memory) */
 };
 
+/* How a reset (ps_client_ops.reset) ended. */
+enum ps_reset {
+    PS_RESET_FAILED,  /* the connection must be closed for real */
+    PS_RESET_SENT,    /* reset and restored: a round trip */
+    PS_RESET_SKIPPED, /* the session was as its connect left it: nothing sent (clean return) */
+};
+
 typedef struct ps_client_ops {
     const char *name; /* e.g. "MariaDB Connector/C 3.3" */
 
@@ -128,9 +138,10 @@ typedef struct ps_client_ops {
     /* Resets H's session and restores the connect-time state recorded in C, including what
      * the reset leaves behind of what the lease did: LASTING is every ps_sql_effect bit since
      * it began (README "What the reset covers"; extra round trips only for the bits that need
-     * them). False when the connection must be closed for real instead (the reset failed, or
-     * the session holds state no reset can give back). */
-    bool (*reset)(void *h, ps_conn *c, unsigned lasting);
+     * them); SKIPPED when the session is as its connect left it (nothing sent). FAILED when
+     * the connection must be closed for real instead (the reset failed, or the session holds
+     * state no reset can give back). */
+    enum ps_reset (*reset)(void *h, ps_conn *c, unsigned lasting);
     /* Moves H's connection into a new heap handle (returned; NULL on OOM), leaving H as the
      * library leaves a closed handle (freed when the library allocated it). */
     void *(*detach)(void *h);
@@ -163,8 +174,9 @@ typedef struct ps_client_ops {
     /* Routes H's I/O through the shim's activity tracking; false when H's methods are not the
      * library's own (then H is not pooled). */
     bool (*track)(void *h);
-    /* NULL when idle handle H may be reaped now; else why not (static text). */
-    const char *(*unreapable)(void *h);
+    /* NULL when idle handle H may be reaped now; else why not (static text), and its class in
+     * *HOLD. */
+    const char *(*unreapable)(void *h, enum ps_hold *hold);
     /* True when the session variables a replayable SET changed (PS_SQL_VARIABLES) can be read
      * back from H's server and set again on another connection (no I/O). */
     bool (*variables_replayable)(void *h);
@@ -191,6 +203,11 @@ typedef struct ps_client_ops {
      * error of the replay's failed step: the caller turns it back into a husk and closes the
      * connection. */
     enum ps_replay (*renew)(void *h, ps_conn *c, const ps_replay_values *v, const char *variables);
+    /* Answers mysql_autocommit(H, MODE) without a round trip when H's live session already
+     * runs with autocommit MODE and the call could show the program nothing else (no
+     * transaction, result, warning or error pending): H then reads as after the library's own
+     * successful call, and true is returned. False: H unchanged, the call must run. */
+    bool (*answer_autocommit)(void *h, bool mode);
     /* True when the program asked H to reconnect by itself (MYSQL_OPT_RECONNECT). */
     bool (*reconnects)(void *h);
     /* Frees husk H as mysql_close would. */
@@ -209,5 +226,15 @@ const ps_client_ops *ps_client_select(const ps_call_hooks *hooks);
 
 /* The layer for MariaDB Connector/C 3.3, or NULL when the loaded library is not that. */
 const ps_client_ops *ps_client_mariadb3(const ps_call_hooks *hooks);
+
+/* CL's reset of H (see ps_client_ops.reset), counted in C's pool as sent or skipped. True
+ * unless it failed (the connection must then be closed for real). */
+static inline bool ps_client_reset(const ps_client_ops *cl, void *h, ps_conn *c, unsigned lasting)
+{
+    enum ps_reset r = cl->reset(h, c, lasting);
+    if (r != PS_RESET_FAILED)
+        ps_pool_note(c->pool, r == PS_RESET_SKIPPED ? PS_EV_RESET_SKIPPED : PS_EV_RESET_SENT);
+    return r != PS_RESET_FAILED;
+}
 
 #endif

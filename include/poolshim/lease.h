@@ -112,10 +112,17 @@ typedef struct ps_lease {
     char *husk_variables;         /* reaped: the client layer's statement that sets the session
                                      variables the program set (PS_SQL_VARIABLES) again on the
                                      next connection; NULL: none */
+    char *told_variables;         /* "name = value, ..." of every replayed session variable the
+                                     server's tracker reported changed during the lease, in
+                                     order (a forked child replays them: it cannot read them
+                                     back); NULL: none */
+    bool told_variables_partial;  /* some reported change could not be kept (too long) */
     bool husk_variables_lost;     /* reaped: they were set, but could not be read back (the
                                      connection was gone): the next command fails as lost */
     bool leak_warned;             /* a leak warning was logged (once per lease) */
     const char *unreapable;       /* why the last reap was refused (static text); NULL: try again */
+    enum ps_hold unreapable_hold; /* ... its class (set by the reaper before it settles) */
+    unsigned holds_counted;       /* the ps_hold classes counted for this lease (1 << class) */
     ps_trace trace;               /* where the handle was connected */
     bool pinned;                  /* pin is set (atomic: written under the lock, read anywhere) */
     UT_hash_handle hh, th;        /* handle index, transport index */
@@ -182,12 +189,14 @@ void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned);
 /* Picks the least recently used LIVE lease of POOL (any pool when NULL) with no call in
  * progress, a clean session and no refused reap, idle at least MIN_IDLE_SELF when its last
  * call came from the calling thread (which is here, so not using it) or MIN_IDLE_OTHER
- * otherwise; moves it to MOVING for the caller. NULL when there is none. */
+ * otherwise; moves it to MOVING for the caller. NULL when there is none. A lease passed over
+ * only for its session is counted as not reclaimable (once per lease and reason). */
 ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t min_idle_other)
     __attribute__((warn_unused_result));
 
 /* Ends the caller's move of L: LIVE holding C (TRANSPORT) when C is not NULL, else REAPED.
- * WHY (static text, may be NULL) records a refused reap when L stays LIVE. */
+ * WHY (static text, may be NULL) records a refused reap when L stays LIVE, of the class the
+ * caller set in L->unreapable_hold (counted once per lease and class). */
 void ps_lease_settle(ps_lease *l, ps_conn *c, void *transport, const char *why);
 
 /* Ends the caller's move of L, whose session a renewal could not give back: BROKEN, with no

@@ -81,26 +81,50 @@ enum ps_close_reason {
     PS_CLOSE_ABANDONED, /* INHERITED or ORPHAN: freed without a word to the server */
 };
 
+/* Why a handle the program holds could not be reclaimed (reaped): the classes of the leases'
+ * session records (ps_sql_effect bits) and of the client layer's refusals, one counter each. */
+enum ps_hold {
+    PS_HOLD_TRANSACTION, /* an open transaction */
+    PS_HOLD_LOCK,        /* a lock (LOCK TABLES, GET_LOCK, FLUSH ... WITH READ LOCK...) */
+    PS_HOLD_SESSION,     /* session state not replayable: user variable, temporary table,
+                            prepared SQL, session variable, stored routine... */
+    PS_HOLD_RESET_KEEPS, /* state no reset gives back: role, server options, profiling */
+    PS_HOLD_FOUND_ROWS,  /* a SQL_CALC_FOUND_ROWS result pending */
+    PS_HOLD_DIAGNOSTICS, /* warnings or an error not yet read */
+    PS_HOLD_RESULTS,     /* an unread result set, or more results pending */
+    PS_HOLD_STATEMENTS,  /* open prepared statements (binary protocol) */
+    PS_HOLD_OTHER,       /* anything else (non-blocking handle, out of memory...) */
+    PS_HOLD_N
+};
+
 /* Counters per pool; read with ps_pool_stats_get. */
 typedef struct ps_pool_stats {
+    uint64_t requests;         /* connects and renewals that asked the pool for a connection */
+    uint64_t served_idle;      /* ... served with a parked connection */
     uint64_t connects;         /* real connects that succeeded */
     uint64_t connect_failures; /* real connects that failed, or were backed off */
+    uint64_t backoffs;         /* ... of which backed off (no attempt made) */
     uint64_t reuses;           /* leases served from the idle list */
     uint64_t parks;            /* connections returned to the idle list */
     uint64_t discards;         /* connections closed for real at release (unsafe to park) */
     uint64_t expired;          /* idle or lifetime expiry */
     uint64_t validations;      /* pings of idle connections before reuse */
     uint64_t validation_failures;
-    uint64_t waits;         /* connects that had to wait for a slot */
+    uint64_t waits;         /* requests that had to wait for a slot (once each) */
     uint64_t wait_timeouts; /* ... and gave up */
-    int64_t max_wait_ms;
+    int64_t wait_ms_total;  /* ... how long they waited in all */
+    int64_t max_wait_ms;    /* ... the longest a request waited */
+    int waiting;            /* now: requests queued for a slot (a gauge) */
     int peak_open;
     uint64_t reaped;  /* idle handles whose connection was taken back */
     uint64_t renewed; /* reaped handles that got a connection back at their next call */
     uint64_t leak_warnings;
     uint64_t reauths;         /* parked connections re-authenticated before reuse */
     uint64_t reauth_refusals; /* ... that the server refused (its key's parked ones closed) */
-    uint64_t overflows;       /* slots opened past the cap (ps_pool_acquire_overflow) */
+    uint64_t unreclaimable[PS_HOLD_N]; /* handles a reap passed over, once per handle and class */
+    uint64_t resets_sent;              /* sessions reset before their connection was parked */
+    uint64_t resets_skipped;           /* ... parked as they were (clean return: no round trip) */
+    uint64_t overflows;                /* slots opened past the cap (ps_pool_acquire_overflow) */
 } ps_pool_stats;
 
 /* Events the pool counts for its callers (the rest is derived from state changes). */
@@ -112,6 +136,8 @@ enum ps_pool_event {
     PS_EV_LEAK_WARNING,
     PS_EV_REAUTHENTICATED, /* a parked connection was re-authenticated (or tried to be) */
     PS_EV_REAUTH_REFUSED,  /* ... and the server refused its credentials */
+    PS_EV_RESET_SENT,      /* a session was reset before its connection was parked */
+    PS_EV_RESET_SKIPPED,   /* ... or parked as it was: its connect's state (clean return) */
 };
 
 typedef struct ps_conn ps_conn;
@@ -164,8 +190,10 @@ enum ps_acquire {
 };
 
 /* Gets a connection for P: an idle one (LIFO), else a slot to connect, else waits FIFO up to
- * TIMEOUT_MS for either. P's idle connections that are due (see Idle deadlines) are closed on
- * the way. Validation is the caller's job (ps_conn.idle_since_ms says how long it idled). */
+ * TIMEOUT_MS for either (*WAITED_MS: how long; -1 when it did not wait). P's idle connections
+ * that are due (see Idle deadlines) are closed on the way. Validation is the caller's job
+ * (ps_conn.idle_since_ms says how long it idled). Counts no request: the caller reports how
+ * its request ended with ps_pool_request_done. */
 enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, int64_t *waited_ms)
     __attribute__((warn_unused_result));
 
@@ -193,6 +221,22 @@ void ps_pool_move(ps_conn *c, ps_pool *to);
 
 /* Counts one event for P. */
 void ps_pool_note(ps_pool *p, enum ps_pool_event ev);
+
+/* Counts a handle of P that could not be reclaimed for reason WHY (the lease layer calls it
+ * once per handle and reason). */
+void ps_pool_note_hold(ps_pool *p, enum ps_hold why);
+
+/* How a request (a connect or a renewal, which may call ps_pool_acquire several times) ended. */
+enum ps_request_end {
+    PS_REQUEST_IDLE,      /* served with a parked connection */
+    PS_REQUEST_CONNECTED, /* served with a new connection (or one the pool does not keep) */
+    PS_REQUEST_FAILED,    /* the connect failed or was backed off, or out of memory */
+    PS_REQUEST_TIMEOUT,   /* the cap held for the whole wait */
+};
+
+/* Counts one request of P, now over, that ended as END after waiting WAITED_MS in all for a
+ * slot (negative: it never waited). */
+void ps_pool_request_done(ps_pool *p, enum ps_request_end end, int64_t waited_ms);
 
 /* True when a connect for P would have to wait: nothing idle and the cap reached. */
 bool ps_pool_full(ps_pool *p);

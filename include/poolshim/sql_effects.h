@@ -39,10 +39,22 @@ enum ps_sql_effect {
      * new connection (drivers' connect-time SETs: DBD::MariaDB sets character_set_server and
      * collation_connection). */
     PS_SQL_VARIABLES = 1u << 8,
+    /* The session now shows something a fresh session would not, though nothing a reap needs
+     * to replay: the last statement's ROW_COUNT(), a generated LAST_INSERT_ID(), warnings or
+     * an error in the diagnostics area, a binary-protocol statement, the program's own reset
+     * (which also turns the shim's state-change tracking off), a renewal's replay. Never from
+     * statement text: the client layer sets it from what it saw (OK packets, errors, warning
+     * counts, commands). A lease without it and without any other bit returns its connection
+     * without a reset (README "Clean return"). */
+    PS_SQL_RESULTS = 1u << 9,
+    /* Comes with PS_SQL_VARIABLES: a value the server's tracker does not report (the collation
+     * of SET NAMES ... COLLATE), so only a read-back gives it: a forked child, which keeps
+     * the values the tracker reported, cannot replay it. */
+    PS_SQL_READ_BACK = 1u << 10,
 };
 
 /* The bits of a statement the shim can give back on a new connection. */
-#define PS_SQL_REPLAYED (PS_SQL_REPLAYABLE | PS_SQL_VARIABLES)
+#define PS_SQL_REPLAYED (PS_SQL_REPLAYABLE | PS_SQL_VARIABLES | PS_SQL_READ_BACK)
 
 /* The session variables a replayable SET may change (lower case, NULL-terminated), in the order
  * they must be set again: character sets before the collations they reset. Each takes a value

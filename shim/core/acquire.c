@@ -142,6 +142,26 @@ static bool backed_off(const ps_client_ops *cl, ps_conn *c, void *handle)
     return true;
 }
 
+/* Connects HANDLE past P's cap (see overflow_now), as obtain would a slot. */
+static obtained overflow(const ps_client_ops *cl, ps_pool *p, void *handle,
+                         const ps_connect_args *a)
+{
+    obtained r = {ps_pool_acquire_overflow(p), NULL, false};
+    bool full = false;
+    if (!r.conn)
+        return (obtained){NULL, NULL, true};
+    ps_debug(ps_pool_label(p), "at the cap: one connection more (overflow)");
+    r.conn = connect_new(cl, r.conn, handle, a, &full, &r.unpooled);
+    return r;
+}
+
+/* Adds a wait of WAITED_MS (negative: none) to the request's total *TOTAL (-1: none yet). */
+static void add_wait(int64_t *total, int64_t waited_ms)
+{
+    if (waited_ms >= 0)
+        *total = (*total < 0 ? 0 : *total) + waited_ms;
+}
+
 /* True when a connect of P that found it full should overflow now (POOLSHIM_OVERFLOW): its
  * wait is over, or nothing P has open could come back without the program (every connection
  * is leased to a handle the shim cannot reclaim, idle for POOLSHIM_REAP_MIN_IDLE_MS: a handle
@@ -160,22 +180,28 @@ static bool overflow_now(ps_pool *p, int64_t deadline)
 }
 
 /* Gets a connection for P (see obtained), reaping at the cap and on the server's 1040.
- * VERIFY: for a connect (see usable). */
-static obtained obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const ps_connect_args *a,
-                       bool verify)
+ * VERIFY: for a connect (see usable). *END says how the request ended, *WAITED_MS how long it
+ * waited for a slot in all (-1: never). */
+static obtained obtain_counted(const ps_client_ops *cl, ps_pool *p, void *handle,
+                               const ps_connect_args *a, bool verify, enum ps_request_end *end,
+                               int64_t *waited_ms)
 {
     int64_t start = ps_now_ms(), deadline = start + ps_cfg.wait_timeout_ms;
     obtained r = {NULL, NULL, false};
+    *end = PS_REQUEST_FAILED;
     for (;;) {
         if (ps_pool_full(p))
             ps_reap_for(cl, p);
         int64_t left = deadline - ps_now_ms(), waited;
         int64_t slice = left < 20 ? (left > 0 ? left : 0) : 20; /* retry reaping meanwhile */
         bool full = false;
-        switch (ps_pool_acquire(p, slice, &r.conn, &waited)) {
+        enum ps_acquire got = ps_pool_acquire(p, slice, &r.conn, &waited);
+        add_wait(waited_ms, waited);
+        switch (got) {
         case PS_ACQUIRE_IDLE:
             if (!usable(cl, r.conn, handle, verify))
                 continue;
+            *end = PS_REQUEST_IDLE;
             return r;
         case PS_ACQUIRE_CONNECT:
             if (backed_off(cl, r.conn, handle))
@@ -186,24 +212,37 @@ static obtained obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const 
                 if (ps_reap_for(cl, p))
                     continue; /* the server is full, but this process held a reapable handle */
             }
+            if (r.conn || r.unpooled)
+                *end = PS_REQUEST_CONNECTED;
             return r;
         case PS_ACQUIRE_NOMEM:
             return (obtained){NULL, NULL, true};
         case PS_ACQUIRE_TIMEOUT:
         default:
             if (overflow_now(p, deadline)) {
-                if (!(r.conn = ps_pool_acquire_overflow(p)))
-                    return (obtained){NULL, NULL, true};
-                ps_debug(ps_pool_label(p), "at the cap: one connection more (overflow)");
-                r.conn = connect_new(cl, r.conn, handle, a, &full, &r.unpooled);
+                r = overflow(cl, p, handle, a);
+                if (r.conn || r.unpooled)
+                    *end = PS_REQUEST_CONNECTED;
                 return r;
             }
             if (ps_now_ms() < deadline)
                 continue;
+            *end = PS_REQUEST_TIMEOUT;
             fail_at_cap(cl, handle, p, ps_now_ms() - start);
             return (obtained){NULL, NULL, false};
         }
     }
+}
+
+/* obtain_counted, the request counted once it is over (ps_pool_request_done). */
+static obtained obtain(const ps_client_ops *cl, ps_pool *p, void *handle, const ps_connect_args *a,
+                       bool verify)
+{
+    enum ps_request_end end;
+    int64_t waited_ms = -1;
+    obtained r = obtain_counted(cl, p, handle, a, verify, &end, &waited_ms);
+    ps_pool_request_done(p, end, waited_ms);
+    return r;
 }
 
 /* Starts a lease for connection C now in HANDLE; without one (OOM, foreign I/O methods) the
@@ -295,6 +334,7 @@ enum ps_replay ps_acquire_renew(const ps_client_ops *cl, ps_lease *l)
     free(l->husk_variables);
     l->husk_info = l->husk_variables = NULL;
     l->session.values.diagnostics_known = false; /* given back: the next reap reads them again */
+    l->session.lasting |= PS_SQL_RESULTS; /* the replay's statements show: reset at release */
     ps_lease_settle(l, o.conn, cl->transport(h), NULL);
     ps_pool_note(l->pool, PS_EV_RENEWED);
     return PS_REPLAY_DONE;

@@ -10,6 +10,7 @@
 #include "poolshim/leak.h"
 #include "poolshim/lease.h"
 #include "poolshim/log.h"
+#include "poolshim/metrics.h"
 #include "poolshim/querylog.h"
 #include "poolshim/reap.h"
 #include "poolshim/sql_redact.h"

@@ -1,12 +1,15 @@
 /* Fork safety (see fork.h). */
 #include "poolshim/fork.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "poolshim/keeper.h"
 #include "poolshim/leak.h"
 #include "poolshim/querylog.h"
 #include "poolshim/log.h"
+#include "poolshim/metrics.h"
 #include "poolshim/sql_effects.h"
 
 void ps_fork_prepare(void)
@@ -31,19 +34,39 @@ void ps_fork_child(void)
     ps_lease_after_fork_child();
     ps_leak_after_fork();
     ps_qlog_after_fork_child();
+    ps_metrics_after_fork_child();
     ps_keeper_after_fork_child(); /* no keeper thread here: the child's first park starts one */
 }
 
 /* Why the session of inherited lease L cannot move to a new connection; NULL when it can. */
 static const char *unmovable(const ps_client_ops *cl, ps_lease *l)
 {
-    const char *why = cl->unreapable(l->handle);
+    enum ps_hold hold;
+    const char *why = cl->unreapable(l->handle, &hold);
     ps_lease_session s = ps_lease_session_get(l);
     if (!why && !ps_lease_replayable(l))
         why = ps_sql_effect_reason(ps_lease_session_dirt(&s));
-    if (!why && (s.effects & PS_SQL_VARIABLES))
+    if (!why && (s.effects & PS_SQL_VARIABLES) &&
+        ((s.effects & PS_SQL_READ_BACK) || !l->told_variables || l->told_variables_partial))
         why = "session variables set with SET, which only the parent's connection could tell";
     return why;
+}
+
+/* Gives inherited lease L's renewal the SET of the session variables the server's tracker
+ * reported (the parent's connection cannot be asked); false on OOM. */
+static bool replay_told_variables(ps_lease *l)
+{
+    ps_lease_session s = ps_lease_session_get(l);
+    if (!(s.effects & PS_SQL_VARIABLES))
+        return true;
+    size_t n = strlen(l->told_variables) + sizeof "SET ";
+    char *set = malloc(n);
+    if (!set)
+        return false;
+    snprintf(set, n, "SET %s", l->told_variables);
+    free(l->husk_variables); /* the lease is MOVING: the caller's alone */
+    l->husk_variables = set;
+    return true;
 }
 
 bool ps_fork_take_over(const ps_client_ops *cl, ps_lease *l)
@@ -51,6 +74,8 @@ bool ps_fork_take_over(const ps_client_ops *cl, ps_lease *l)
     void *h = l->handle;
     ps_conn *c = l->conn;
     const char *why = unmovable(cl, l);
+    if (!why && !replay_told_variables(l))
+        why = "out of memory";
     char *info = NULL;
     void *parked = cl->husk(h, cl->save_results(h), &info);
     if (!parked) {

@@ -2,6 +2,7 @@
  * parked safely. Handles the pool does not know pass straight through. */
 #include "poolshim/hooks.h"
 #include "poolshim/log.h"
+#include "poolshim/metrics.h"
 #include "poolshim/real.h"
 #include "poolshim/lease.h"
 #include "poolshim/reap.h"
@@ -29,7 +30,7 @@ static void release(const ps_client_ops *cl, ps_lease *l, enum ps_lease_state wa
         return;
     }
     const char *why = cl->unparkable(m);
-    if (!why && !cl->reset(m, c, l->session.lasting))
+    if (!why && !ps_client_reset(cl, m, c, l->session.lasting))
         why = "reset failed";
     if (!why) {
         void *parked = cl->detach(m);
@@ -61,6 +62,7 @@ void ps_hook_mysql_close(MYSQL *m)
     release(cl, l, was, m);
     ps_lease_free(l);
     ps_housekeep(cl);
+    ps_metrics_tick();
 }
 
 int ps_hook_mysql_close_start(MYSQL *m)

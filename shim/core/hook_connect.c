@@ -2,6 +2,7 @@
  * register it as pooled. Anything unusual passes straight through to the library. */
 #include "poolshim/hooks.h"
 #include "poolshim/log.h"
+#include "poolshim/metrics.h"
 #include "poolshim/real.h"
 #include "poolshim/acquire.h"
 #include "poolshim/reap.h"
@@ -96,7 +97,9 @@ MYSQL *ps_hook_mysql_real_connect(MYSQL *m, const char *host, const char *user, 
         return real_connect(m, &a);
     }
     ps_housekeep(cl);
-    return pooled_connect(cl, p, m, &a);
+    MYSQL *r = pooled_connect(cl, p, m, &a);
+    ps_metrics_tick();
+    return r;
 }
 
 int ps_hook_mysql_real_connect_start(MYSQL **ret, MYSQL *m, const char *host, const char *user,

@@ -166,6 +166,7 @@ void ps_lease_free(ps_lease *l)
     if (l) {
         free(l->husk_info);
         free(l->husk_variables);
+        free(l->told_variables);
         free(l);
     }
 }
@@ -196,6 +197,30 @@ unsigned ps_lease_session_dirt(const ps_lease_session *s)
 static bool clean(const ps_lease *l)
 {
     return !ps_lease_session_dirt(&l->session) && !l->session.found_rows_pending;
+}
+
+/* The class of what keeps lease L's session from being reclaimed (it is not clean), in the
+ * order ps_sql_effect_reason names them. */
+static enum ps_hold dirt_hold(const ps_lease *l)
+{
+    unsigned dirt = ps_lease_session_dirt(&l->session);
+    if (dirt & PS_SQL_RESET_KEEPS)
+        return PS_HOLD_RESET_KEEPS;
+    if (dirt & PS_SQL_LOCK)
+        return PS_HOLD_LOCK;
+    if (dirt & PS_SQL_SESSION)
+        return PS_HOLD_SESSION;
+    return PS_HOLD_FOUND_ROWS;
+}
+
+/* Counts lease L as not reclaimable for WHY, once per lease and reason. Caller holds the lock
+ * (then the pool's: the lock order). */
+static void count_hold(ps_lease *l, enum ps_hold why)
+{
+    if (l->holds_counted & (1u << why))
+        return;
+    l->holds_counted |= 1u << why;
+    ps_pool_note_hold(l->pool, why);
 }
 
 /* True when LIVE lease L has idled past the point where its connection may be gone (the
@@ -247,6 +272,32 @@ ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_e
     return l;
 }
 
+/* Forgets what the tracker told of L's session variables (the program reset its session). */
+static void forget_told_variables(ps_lease *l)
+{
+    free(l->told_variables);
+    l->told_variables = NULL;
+    l->told_variables_partial = false;
+}
+
+/* Appends the assignments A (see ps_call_outcome.variables; "": some could not be kept) to
+ * what the tracker told of L's session variables; past 8 KiB the record is partial. */
+static void keep_told_variables(ps_lease *l, const char *a)
+{
+    size_t old = l->told_variables ? strlen(l->told_variables) : 0, add = strlen(a);
+    char *grown = *a && old + add + 3 <= 8192 ? realloc(l->told_variables, old + add + 3) : NULL;
+    if (!grown) {
+        l->told_variables_partial = true;
+        return;
+    }
+    if (old) {
+        memcpy(grown + old, ", ", 2);
+        old += 2;
+    }
+    strcpy(grown + old, a);
+    l->told_variables = grown;
+}
+
 void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned)
 {
     pthread_mutex_lock(&lock);
@@ -258,12 +309,16 @@ void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned)
         if (!(l->session.lasting & PS_SQL_RESET_KEEPS))
             __atomic_store_n(&l->pinned, false, __ATOMIC_RELEASE); /* the next pin is news */
     }
-    l->session.effects |= o->effects & ~PS_SQL_FOUND_ROWS;
+    l->session.effects |= o->effects & ~(PS_SQL_FOUND_ROWS | PS_SQL_RESULTS);
     l->session.lasting |= o->effects;
     if (o->statement || o->app_reset)
         l->session.found_rows_pending = (o->effects & PS_SQL_FOUND_ROWS) != 0;
     if (o->insert_id)
         l->session.values.last_insert_id = o->insert_id;
+    if (o->app_reset)
+        forget_told_variables(l);
+    if (o->variables)
+        keep_told_variables(l, o->variables);
     l->last_thread = pthread_self();
     l->unreapable = NULL; /* a new call: judge afresh at the next reap */
     l->last_call_ms = ps_now_ms();
@@ -288,9 +343,12 @@ ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t m
     DL_FOREACH(list[LIVE], l)
     {
         int64_t min_idle = pthread_equal(l->last_thread, self) ? min_idle_self : min_idle_other;
-        if (l->calls == 0 && l->handle && clean(l) && (!pool || l->pool == pool) &&
-            !l->unreapable && now - l->last_call_ms >= min_idle)
+        if (l->calls != 0 || !l->handle || (pool && l->pool != pool) || l->unreapable ||
+            now - l->last_call_ms < min_idle)
+            continue;
+        if (clean(l))
             break;
+        count_hold(l, dirt_hold(l)); /* a candidate but for its session */
     }
     if (l)
         set_state(l, MOVING);
@@ -305,6 +363,8 @@ void ps_lease_settle(ps_lease *l, ps_conn *c, void *transport, const char *why)
     l->transport = c ? transport : NULL;
     if (c)
         l->unreapable = why;
+    if (c && why)
+        count_hold(l, l->unreapable_hold);
     set_state(l, c ? LIVE : REAPED);
     pthread_mutex_unlock(&lock);
 }
@@ -379,7 +439,7 @@ void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *
         }
         pthread_mutex_unlock(&lock);
         for (int i = 0; i < n; i++) {
-            copies[i].husk_info = copies[i].husk_variables = NULL;
+            copies[i].husk_info = copies[i].husk_variables = copies[i].told_variables = NULL;
             fn(&copies[i], ctx);
         }
     } while (n == BATCH);
@@ -467,6 +527,7 @@ void ps_lease_after_fork_child(void)
         set_state(l, CLOSED); /* half-moved by a parent thread: never tracked here */
         free(l->husk_info);
         free(l->husk_variables);
+        free(l->told_variables);
         free(l);
     }
     DL_FOREACH_SAFE(list[LIVE], l, tmp) set_state(l, INHERITED);

@@ -322,7 +322,7 @@ static void wait_for_grant(ps_pool *p, int64_t timeout_ms, ps_conn **conn, int64
     pthread_cond_init(&w.cond, &attr);
     pthread_condattr_destroy(&attr);
     LL_APPEND2(p->wait_head, &w, next); /* FIFO */
-    p->st.waits++;
+    p->st.waiting++;
     int64_t start = ps_now_ms();
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -337,12 +337,9 @@ static void wait_for_grant(ps_pool *p, int64_t timeout_ms, ps_conn **conn, int64
             LL_DELETE2(p->wait_head, &w, next);
             break;
         }
+    p->st.waiting--; /* off the queue: served (serve_waiters) or timed out */
     pthread_cond_destroy(&w.cond);
     *waited_ms = ps_now_ms() - start;
-    if (*waited_ms > p->st.max_wait_ms)
-        p->st.max_wait_ms = *waited_ms;
-    if (!w.conn)
-        p->st.wait_timeouts++;
     *conn = w.conn;
 }
 
@@ -350,7 +347,7 @@ enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, 
 {
     int64_t now = ps_now_ms();
     *conn = NULL;
-    *waited_ms = 0;
+    *waited_ms = -1;
     pthread_mutex_lock(&lock);
     if (__atomic_load_n(&orphans, __ATOMIC_RELAXED))
         close_orphans();
@@ -368,6 +365,23 @@ enum ps_acquire ps_pool_acquire(ps_pool *p, int64_t timeout_ms, ps_conn **conn, 
     if (!c)
         return must_wait ? PS_ACQUIRE_TIMEOUT : PS_ACQUIRE_NOMEM;
     return c->state == CONNECTING ? PS_ACQUIRE_CONNECT : PS_ACQUIRE_IDLE;
+}
+
+void ps_pool_request_done(ps_pool *p, enum ps_request_end end, int64_t waited_ms)
+{
+    pthread_mutex_lock(&lock);
+    p->st.requests++;
+    if (end == PS_REQUEST_IDLE)
+        p->st.served_idle++;
+    if (waited_ms >= 0) {
+        p->st.waits++;
+        p->st.wait_ms_total += waited_ms;
+        if (waited_ms > p->st.max_wait_ms)
+            p->st.max_wait_ms = waited_ms;
+    }
+    if (end == PS_REQUEST_TIMEOUT)
+        p->st.wait_timeouts++;
+    pthread_mutex_unlock(&lock);
 }
 
 ps_conn *ps_pool_acquire_overflow(ps_pool *p)
@@ -526,6 +540,7 @@ void ps_pool_after_fork_child(void)
 {
     for (ps_pool *p = pools; p; p = p->hh.next) {
         p->wait_head = NULL; /* threads of the parent */
+        p->st.waiting = 0;
         while (p->list[CONNECTING])
             set_state(p->list[CONNECTING], p, INHERITED, 0);
         while (p->list[LEASED])

@@ -26,6 +26,7 @@ bool ps_pool_backoff(ps_pool *p, ps_connect_error *err)
         *err = p->last_failure;
         p->failed_in_outage++;
         p->st.connect_failures++;
+        p->st.backoffs++;
     }
     pthread_mutex_unlock(&ps_pool_lock);
     return wait;

@@ -115,7 +115,20 @@ void ps_pool_note(ps_pool *p, enum ps_pool_event ev)
     case PS_EV_REAUTHENTICATED:
         p->st.reauths++;
         break;
+    case PS_EV_RESET_SENT:
+        p->st.resets_sent++;
+        break;
+    case PS_EV_RESET_SKIPPED:
+        p->st.resets_skipped++;
+        break;
     }
+    pthread_mutex_unlock(&lock);
+}
+
+void ps_pool_note_hold(ps_pool *p, enum ps_hold why)
+{
+    pthread_mutex_lock(&lock);
+    p->st.unreclaimable[why < PS_HOLD_N ? why : PS_HOLD_OTHER]++;
     pthread_mutex_unlock(&lock);
 }
 

@@ -21,12 +21,15 @@ static void give_back(const ps_client_ops *cl, ps_conn *c, void *parked, bool al
     ps_pool_close(c, PS_CLOSE_GONE);
 }
 
-/* Why idle handle H of lease L cannot be reaped now (NULL: it can). */
+/* Why idle handle H of lease L (MOVING: the caller's) cannot be reaped now (NULL: it can);
+ * the reason's class goes to L->unreapable_hold. */
 static const char *unreapable(const ps_client_ops *cl, ps_lease *l, void *h)
 {
-    const char *why = cl->unreapable(h);
-    if (!why && (l->session.effects & PS_SQL_VARIABLES) && !cl->variables_replayable(h))
+    const char *why = cl->unreapable(h, &l->unreapable_hold);
+    if (!why && (l->session.effects & PS_SQL_VARIABLES) && !cl->variables_replayable(h)) {
         why = "session variables set on a server whose variables the shim does not replay";
+        l->unreapable_hold = PS_HOLD_SESSION;
+    }
     return why;
 }
 
@@ -50,11 +53,12 @@ bool ps_reap(const ps_client_ops *cl, ps_lease *l)
     char *vars = NULL;
     bool set_vars = (l->session.effects & PS_SQL_VARIABLES) != 0;
     alive = alive && saved && cl->read_values(h, &v, set_vars ? &vars : NULL) &&
-            cl->reset(h, c, l->session.lasting);
+            ps_client_reset(cl, h, c, l->session.lasting);
     char *info = NULL;
     void *parked = cl->husk(h, saved, &info);
     if (!parked) {
         free(vars);
+        l->unreapable_hold = PS_HOLD_OTHER;
         ps_lease_settle(l, l->conn, l->transport, "out of memory");
         return false;
     }

@@ -12,6 +12,7 @@
 #include "poolshim/config.h"
 #include "poolshim/fork.h"
 #include "poolshim/log.h"
+#include "poolshim/metrics.h"
 #include "poolshim/programs.h"
 #include "poolshim/querylog.h"
 #include "poolshim/real.h"
@@ -42,6 +43,7 @@ static void at_exit(void)
 {
     ps_shim_summary();
     ps_pool_drain_all();
+    ps_metrics_remove();
 }
 
 const ps_client_ops *ps_client_select(const ps_call_hooks *hooks)
@@ -101,6 +103,7 @@ static void init_shim(void)
     ps_route_load(ps_cfg.route);
     ps_pool_set_ops(&ops);
     ps_pool_enable_keeper(); /* its thread starts at the first park */
+    ps_metrics_init();
     ps_calls_init(client);
     ps_qlog_open(ps_cfg.query_log);
     pthread_atfork(ps_fork_prepare, ps_fork_parent, ps_fork_child);
@@ -124,7 +127,7 @@ static void summarise(const ps_pool_snapshot *s, void *ctx)
             "summary: connects=%llu reuses=%llu parks=%llu discards=%llu expired=%llu "
             "validations=%llu/%llu failed waits=%llu timeouts=%llu max_wait_ms=%lld "
             "peak_open=%d idle=%d leased=%d reaped=%llu renewed=%llu "
-            "leak_warnings=%llu reauths=%llu/%llu refused overflows=%llu",
+            "leak_warnings=%llu reauths=%llu/%llu refused overflows=%llu resets=%llu/%llu skipped",
             (unsigned long long)s->st.connects, (unsigned long long)s->st.reuses,
             (unsigned long long)s->st.parks, (unsigned long long)s->st.discards,
             (unsigned long long)s->st.expired, (unsigned long long)s->st.validations,
@@ -132,7 +135,9 @@ static void summarise(const ps_pool_snapshot *s, void *ctx)
             (unsigned long long)s->st.wait_timeouts, (long long)s->st.max_wait_ms, s->st.peak_open,
             s->idle, s->leased, (unsigned long long)s->st.reaped, (unsigned long long)s->st.renewed,
             (unsigned long long)s->st.leak_warnings, (unsigned long long)s->st.reauths,
-            (unsigned long long)s->st.reauth_refusals, (unsigned long long)s->st.overflows);
+            (unsigned long long)s->st.reauth_refusals, (unsigned long long)s->st.overflows,
+            (unsigned long long)(s->st.resets_sent + s->st.resets_skipped),
+            (unsigned long long)s->st.resets_skipped);
 }
 
 void ps_shim_summary(void)

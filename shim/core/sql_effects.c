@@ -16,10 +16,14 @@
 #include "poolshim/sql_lex.h"
 #include "poolshim/sql_names.h"
 
-/* True when T is the word W (case-insensitive). */
+/* True when T is the word W (case-insensitive). The first bytes are compared first, ignoring
+ * only the ASCII case bit: a cheap filter (the classifier tries every word against its tables)
+ * that never rejects a match. */
 static bool is_word(const ps_token *t, const char *w)
 {
-    return t->kind == PS_TOK_WORD && strlen(w) == t->n && !strncasecmp(t->s, w, t->n);
+    if (t->kind != PS_TOK_WORD || t->n == 0 || ((unsigned char)(t->s[0] ^ w[0]) & ~0x20u))
+        return false; /* n 0: a quoted name's empty content, S may be the text's end */
+    return strlen(w) == t->n && !strncasecmp(t->s, w, t->n);
 }
 
 /* True when T is one of the NULL-terminated WORDS. */
@@ -86,6 +90,7 @@ const char *const ps_sql_replayed_variables[] = {"character_set_client",
                                                  "time_zone",
                                                  "lc_time_names",
                                                  "tx_isolation",
+                                                 "tx_read_only",
                                                  "sql_auto_is_null",
                                                  "sql_safe_updates",
                                                  "sql_select_limit",
@@ -142,15 +147,59 @@ static bool literal_value(ps_lexer *lx, ps_token *t)
     return !is_punct(t, '(');
 }
 
-/* Reads one replayable assignment starting at *T: [@@][SESSION.|LOCAL ]autocommit = bool, the
- * same of a variable of ps_sql_replayed_variables with a literal value (*VARIABLE set), NAMES cs
- * [COLLATE coll], CHARACTER SET cs, CHARSET cs. False when it is anything else. On success *T
- * is the token after it. */
-static bool replayable_assignment(ps_lexer *lx, ps_token *t, bool *variable)
+/* Reads, at *T, the '=' or ':=' of an assignment and an expression after it that leaves nothing
+ * in the session (builtin calls, @@variables, literals, operators: no user variable, no query,
+ * no stored function); false when it is not that. On success *T is the token after it. */
+static bool expression_value(ps_lexer *lx, ps_token *t);
+
+/* Reads, at *T (the TRANSACTION of SET SESSION TRANSACTION), its characteristics: ISOLATION
+ * LEVEL REPEATABLE READ | READ COMMITTED | READ UNCOMMITTED | SERIALIZABLE, READ ONLY, READ
+ * WRITE, separated by commas. False when it is anything else. On success *T is the token after
+ * them (the statement's end). */
+static bool transaction_characteristics(ps_lexer *lx, ps_token *t)
 {
+    static const char *const levels[] = {"COMMITTED", "UNCOMMITTED", NULL};
+    static const char *const access[] = {"ONLY", "WRITE", NULL};
+    do {
+        *t = ps_lex_next(lx);
+        if (is_word(t, "ISOLATION")) {
+            *t = ps_lex_next(lx);
+            if (!is_word(t, "LEVEL"))
+                return false;
+            *t = ps_lex_next(lx);
+            if (is_word(t, "REPEATABLE") || is_word(t, "READ")) {
+                bool repeatable = is_word(t, "REPEATABLE");
+                *t = ps_lex_next(lx);
+                if (repeatable ? !is_word(t, "READ") : !is_any(t, levels))
+                    return false;
+            } else if (!is_word(t, "SERIALIZABLE")) {
+                return false;
+            }
+        } else if (is_word(t, "READ")) {
+            *t = ps_lex_next(lx);
+            if (!is_any(t, access))
+                return false;
+        } else {
+            return false;
+        }
+        *t = ps_lex_next(lx);
+    } while (is_punct(t, ','));
+    return ends(t);
+}
+
+/* Reads one replayable assignment starting at *T: [@@][SESSION.|LOCAL ]autocommit = bool, the
+ * same of a variable of ps_sql_replayed_variables with a literal value or an expression that
+ * leaves nothing, SESSION TRANSACTION characteristics (those two add PS_SQL_VARIABLES to
+ * *VARIABLE), NAMES cs [COLLATE coll] (COLLATE adds PS_SQL_VARIABLES | PS_SQL_READ_BACK),
+ * CHARACTER SET cs, CHARSET cs. False when it is anything else. On success *T is the ps_token
+ * after it. */
+static bool replayable_assignment(ps_lexer *lx, ps_token *t, unsigned *variable)
+{
+    bool session_scope = false;
     if (t->kind == PS_TOK_ATAT)
         *t = ps_lex_next(lx);
     if (is_word(t, "SESSION") || is_word(t, "LOCAL")) {
+        session_scope = t->kind == PS_TOK_WORD && is_word(t, "SESSION");
         *t = ps_lex_next(lx);
         if (is_punct(t, '.'))
             *t = ps_lex_next(lx);
@@ -169,8 +218,18 @@ static bool replayable_assignment(ps_lexer *lx, ps_token *t, bool *variable)
     }
     if (is_any(t, ps_sql_replayed_variables)) {
         *t = ps_lex_next(lx);
-        *variable = true;
-        return literal_value(lx, t);
+        *variable |= PS_SQL_VARIABLES;
+        ps_lexer before = *lx;
+        ps_token at = *t;
+        if (literal_value(lx, t))
+            return true;
+        *lx = before; /* not a literal: an expression that leaves nothing (read back by value) */
+        *t = at;
+        return expression_value(lx, t);
+    }
+    if (is_word(t, "TRANSACTION") && session_scope) {
+        *variable |= PS_SQL_VARIABLES; /* tx_isolation, tx_read_only */
+        return transaction_characteristics(lx, t);
     }
     bool names = is_word(t, "NAMES");
     if (!names && !is_word(t, "CHARSET") &&
@@ -180,6 +239,8 @@ static bool replayable_assignment(ps_lexer *lx, ps_token *t, bool *variable)
     if (!charset_name(lx, t))
         return false;
     if (names && is_word(t, "COLLATE")) {
+        /* the client knows the charset, not the collation, nor does the tracker report it */
+        *variable |= PS_SQL_VARIABLES | PS_SQL_READ_BACK;
         *t = ps_lex_next(lx);
         return charset_name(lx, t);
     }
@@ -187,17 +248,18 @@ static bool replayable_assignment(ps_lexer *lx, ps_token *t, bool *variable)
 }
 
 /* After the SET token: PS_SQL_REPLAYABLE (with PS_SQL_VARIABLES when it sets a variable of
- * ps_sql_replayed_variables) when the statement is nothing but replayable assignments (then
- * consumed up to its end), else 0 (the caller scans it again). */
+ * ps_sql_replayed_variables, and PS_SQL_READ_BACK, see replayable_assignment) when the statement is
+ * nothing but replayable assignments (then consumed up to its end), else 0 (the caller scans it
+ * again). */
 static unsigned replayable_set(ps_lexer *lx)
 {
     ps_token t = ps_lex_next(lx);
-    bool variable = false;
+    unsigned variable = 0;
     for (;;) {
         if (!replayable_assignment(lx, &t, &variable))
             return 0;
         if (ends(&t))
-            return PS_SQL_REPLAYABLE | (variable ? PS_SQL_VARIABLES : 0);
+            return PS_SQL_REPLAYABLE | variable;
         if (!is_punct(&t, ','))
             return 0;
         t = ps_lex_next(lx);
@@ -423,6 +485,29 @@ static void scan_token(stmt *st, const ps_token *t)
     track_names(st, t);
     st->prev = *t;
     st->ntok++;
+}
+
+static bool expression_value(ps_lexer *lx, ps_token *t)
+{
+    if (is_punct(t, ':'))
+        *t = ps_lex_next(lx);
+    if (!is_punct(t, '='))
+        return false;
+    stmt st = {.calls_run = true};
+    int depth = 0;
+    unsigned n = 0;
+    for (*t = ps_lex_next(lx); !ends(t) && !(depth == 0 && is_punct(t, ','));
+         *t = ps_lex_next(lx)) {
+        if (t->kind == PS_TOK_AT || is_word(t, "SELECT") || is_word(t, "WITH") ||
+            is_word(t, "VALUES") || is_word(t, "TABLE"))
+            return false; /* a user variable, a query */
+        depth += is_punct(t, '(') - is_punct(t, ')');
+        if (depth < 0)
+            return false;
+        scan_token(&st, t);
+        n++;
+    }
+    return n > 0 && depth == 0 && st.effects == 0 && !st.insert_id_arg;
 }
 
 /* Classifies one statement whose first token is FIRST; consumes it up to ';' or the end. */

@@ -1,9 +1,10 @@
-/* connect_loop [--tcp] [--stack] [--n N] [--threads T] [--alternate-users]
+/* connect_loop [--tcp] [--stack] [--n N] [--threads T] [--alternate-users] [--autocommit]
  *
  * The connect-per-request legacy pattern: N times per thread, mysql_init + mysql_real_connect
  * + "SELECT CONNECTION_ID(), CURRENT_USER()" + mysql_close. With --alternate-users every other
  * request connects as PSTEST_USER2. Checks that each request runs as the user it asked for and
- * that no server connection id is ever seen under two users.
+ * that no server connection id is ever seen under two users. With --autocommit each request
+ * also calls mysql_autocommit(1) right after connecting (as drivers do), and checks it worked.
  * Prints: requests= errors= wrong_user= shared_ids= distinct_ids= first_error= */
 #include <pthread.h>
 
@@ -11,7 +12,7 @@
 
 #define MAX_IDS 65536
 
-static bool use_tcp, use_stack, alternate;
+static bool use_tcp, use_stack, alternate, autocommit_on;
 static long per_thread = 1000;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long ids[MAX_IDS];
@@ -51,7 +52,9 @@ static void one_request(int user)
         d.user = app_env("PSTEST_USER2");
         d.password = app_env("PSTEST_PASSWORD2");
     }
-    if (!app_connect(m, &d) || mysql_query(m, "SELECT CONNECTION_ID(), CURRENT_USER()")) {
+    if (!app_connect(m, &d) || (autocommit_on && mysql_autocommit(m, 1)) ||
+        (autocommit_on && !(m->server_status & SERVER_STATUS_AUTOCOMMIT)) ||
+        mysql_query(m, "SELECT CONNECTION_ID(), CURRENT_USER()")) {
         note_error(m);
         mysql_close(m);
         return;
@@ -91,6 +94,8 @@ int main(int argc, char **argv)
             use_stack = true;
         else if (!strcmp(argv[i], "--alternate-users"))
             alternate = true;
+        else if (!strcmp(argv[i], "--autocommit"))
+            autocommit_on = true;
         else if (!strcmp(argv[i], "--n") && i + 1 < argc)
             per_thread = app_long_arg("--n", argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)

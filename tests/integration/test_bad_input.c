@@ -384,9 +384,16 @@ static const char *const bad_log_files[] = {LONG_VALUE,
                                             "%s",
                                             NULL};
 
-/* The garbage values for variables of TYPE (config.def). */
-static const char *const *garbage_for(const char *type)
+/* Directories the shim cannot keep a metrics file in (%s: the FIFO, not a directory). */
+static const char *const bad_dirs[] = {
+    LONG_VALUE, "/proc", "/nonexistent-dir", "/dev/null", "/nonexistent-dir/\xff\nforged",
+    "%s",       NULL};
+
+/* The garbage values for variable NAME of TYPE (config.def). */
+static const char *const *garbage_for(const char *name, const char *type)
 {
+    if (!strcmp(name, "POOLSHIM_METRICS_DIR"))
+        return bad_dirs;
     if (!strcmp(type, "STR"))
         return bad_log_files;
     if (!strcmp(type, "BOOL") || !strcmp(type, "INT") || !strcmp(type, "AUTOINT") ||
@@ -444,7 +451,7 @@ Test(config, garbage_in_every_variable_logs_one_clear_line_and_changes_nothing)
     size_t n = sizeof cfg_vars / sizeof *cfg_vars;
     cr_assert_geq(n, 11, "config.def lists %zu variables", n);
     for (size_t i = 0; i < n; i++) {
-        const char *const *values = garbage_for(cfg_vars[i].type);
+        const char *const *values = garbage_for(cfg_vars[i].name, cfg_vars[i].type);
         for (size_t j = 0; values[j]; j++)
             garbage_run(cfg_vars[i].name, strcmp(values[j], "%s") ? values[j] : fifo, base.out);
     }

@@ -121,7 +121,17 @@ Test(pool, cap_makes_callers_wait_then_time_out)
     ps_pool_stats st;
     int idle, leased, connecting;
     sizes(p, &idle, &leased, &connecting, &st);
+    cr_assert_eq(st.waits + st.wait_timeouts + st.requests, 0, "the caller counts its request");
+    cr_assert_eq(st.waiting, 0);
+    ps_pool_request_done(p, PS_REQUEST_TIMEOUT, waited);
+    ps_pool_request_done(p, PS_REQUEST_IDLE, -1); /* one that did not wait */
+    sizes(p, &idle, &leased, &connecting, &st);
+    cr_assert_eq(st.requests, 2);
+    cr_assert_eq(st.served_idle, 1);
+    cr_assert_eq(st.waits, 1);
     cr_assert_eq(st.wait_timeouts, 1);
+    cr_assert_eq(st.wait_ms_total, waited);
+    cr_assert_eq(st.max_wait_ms, waited);
     cr_assert_eq(leased, 2);
 }
 
@@ -151,12 +161,12 @@ typedef struct waiter_arg {
 static int order[8], order_n;
 static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Waits until P has counted N waits in all (the waiter threads queue in a known order). */
-static void await_waits(ps_pool *p, uint64_t n)
+/* Waits until N callers wait on P (the waiter threads queue in a known order). */
+static void await_waits(ps_pool *p, int n)
 {
     ps_pool_stats st;
     int i, l, c;
-    for (sizes(p, &i, &l, &c, &st); st.waits < n; sizes(p, &i, &l, &c, &st))
+    for (sizes(p, &i, &l, &c, &st); st.waiting < n; sizes(p, &i, &l, &c, &st))
         usleep(1000);
 }
 
@@ -193,7 +203,7 @@ Test(pool, waiters_are_served_in_arrival_order)
     for (int i = 0; i < 3; i++) {
         args[i] = (waiter_arg){.p = p, .id = i};
         pthread_create(&t[i], NULL, waiter, &args[i]);
-        await_waits(p, (uint64_t)i + 1); /* arrive in order 0, 1, 2 */
+        await_waits(p, i + 1); /* arrive in order 0, 1, 2 */
     }
     int h;
     ps_pool_park(c1, &h); /* handed to waiter 0 as an idle connection */

@@ -121,19 +121,20 @@ static void f_set_error(void *h, unsigned e, const char *s, const char *m)
     ((fake *)h)->failure = 100;
 }
 
-static const char *f_unreapable(void *h)
+static const char *f_unreapable(void *h, enum ps_hold *hold)
 {
+    *hold = PS_HOLD_TRANSACTION;
     return ((fake *)h)->unreapable;
 }
 
 static unsigned reset_lasting; /* the LASTING bits of the last reset */
 
-static bool f_reset(void *h, ps_conn *c, unsigned lasting)
+static enum ps_reset f_reset(void *h, ps_conn *c, unsigned lasting)
 {
     (void)h, (void)c;
     resets++;
     reset_lasting = lasting;
-    return true;
+    return PS_RESET_SENT;
 }
 
 static const char *f_null(void *h)
@@ -657,4 +658,29 @@ Test(reclaim, a_renewal_takes_a_parked_connection_without_re_authenticating)
     cr_assert(command(&a, 0), "a's command reaps b and renews a");
     cr_assert_eq(renews, 1);
     cr_assert_eq(reauths, 1, "a renewal continues the program's session: never re-verified");
+}
+
+/* A handle a reap has to pass over is counted once per reason (the metrics' unreclaimable
+ * handles), however often reaps look at it; each request is counted once, with its wait. */
+Test(reclaim, a_handle_passed_over_is_counted_once_per_reason)
+{
+    ps_cfg.overflow = false;
+    fake a = {.unreapable = "open transaction"}, b = {0};
+    connect(&a, PS_CONNECTED_POOLED);
+    connect(&b, PS_CONNECTED_FAILED); /* the reap is refused: transaction */
+    connect(&b, PS_CONNECTED_FAILED); /* the refusal stands until a's next call */
+    cr_assert(command(&a, PS_SQL_LOCK));
+    connect(&b, PS_CONNECTED_FAILED); /* now a lock keeps it */
+    connect(&b, PS_CONNECTED_FAILED);
+    int idle;
+    ps_pool_stats st = stats(&idle);
+    for (int i = 0; i < PS_HOLD_N; i++)
+        cr_expect_eq(st.unreclaimable[i], i == PS_HOLD_TRANSACTION || i == PS_HOLD_LOCK,
+                     "reason %d: %llu", i, (unsigned long long)st.unreclaimable[i]);
+    cr_expect_eq(st.requests, 5);
+    cr_expect_eq(st.served_idle, 0);
+    cr_expect_eq(st.waits, 4);
+    cr_expect_eq(st.wait_timeouts, 4);
+    cr_expect_gt(st.max_wait_ms, 0);
+    cr_expect_geq(st.wait_ms_total, st.max_wait_ms);
 }

@@ -44,7 +44,6 @@ Test(sql_effects, replayable_state_is_recognised)
                                 "SET SESSION autocommit = ON",
                                 "SET @@session.autocommit=0",
                                 "SET NAMES latin1",
-                                "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_bin'",
                                 "SET CHARACTER SET utf8",
                                 "SET NAMES latin1, autocommit = 0",
                                 "USE t2"};
@@ -55,24 +54,34 @@ Test(sql_effects, replayable_state_is_recognised)
 
 Test(sql_effects, session_variables_the_shim_reads_back_are_replayable)
 {
-    const char *variables[] = {"SET sql_mode = 'ANSI'",
-                               "SET time_zone = '+00:00'",
-                               "SET character_set_server = 'utf8mb4'",
-                               "SET collation_connection = 'utf8mb4_unicode_ci'",
-                               "SET SESSION sql_mode = \"ANSI_QUOTES\"",
-                               "set @@session.WAIT_TIMEOUT := 77",
-                               "SET LOCAL max_statement_time = 1.5, sql_select_limit = -1",
-                               "SET character_set_results = NULL",
-                               "SET sql_mode = DEFAULT, foreign_key_checks = OFF",
-                               "SET NAMES utf8mb4, collation_connection = utf8mb4_bin, "
-                               "autocommit = 0",
-                               "/* x */ SET tx_isolation = 'READ-COMMITTED'; SET NAMES latin1"};
+    const char *variables[] = {
+        "SET sql_mode = 'ANSI'", "SET time_zone = '+00:00'", "SET character_set_server = 'utf8mb4'",
+        "SET collation_connection = 'utf8mb4_unicode_ci'", "SET SESSION sql_mode = \"ANSI_QUOTES\"",
+        "set @@session.WAIT_TIMEOUT := 77",
+        "SET LOCAL max_statement_time = 1.5, sql_select_limit = -1",
+        "SET character_set_results = NULL", "SET sql_mode = DEFAULT, foreign_key_checks = OFF",
+        "SET NAMES utf8mb4, collation_connection = utf8mb4_bin, "
+        "autocommit = 0",
+        "/* x */ SET tx_isolation = 'READ-COMMITTED'; SET NAMES latin1",
+        /* expressions without side effects: read back by value */
+        "SET sql_mode = CONCAT(@@sql_mode, ',ANSI')",
+        "SET @@SESSION.sql_mode = CONCAT(@@sql_mode, "
+        "',NO_AUTO_VALUE_ON_ZERO'), @@SESSION.sql_auto_is_null = 0, "
+        "@@SESSION.wait_timeout = 2147483",
+        "SET time_zone = IF(@@time_zone = 'SYSTEM', '+00:00', 'SYSTEM')",
+        /* the session's transaction characteristics (Django) */
+        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        "set session transaction read only, isolation level serializable",
+        "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ WRITE"};
     for (size_t i = 0; i < sizeof variables / sizeof *variables; i++) {
         bool only = false;
         unsigned fx = ps_sql_effects_ex(variables[i], strlen(variables[i]), &only);
         cr_assert_eq(fx, PS_SQL_REPLAYABLE | PS_SQL_VARIABLES, "'%s' -> %#x", variables[i], fx);
         cr_assert(only, "'%s' explains its state change", variables[i]);
     }
+    /* the client knows the charset, not the collation, nor does the server's tracker say it */
+    cr_assert_eq(fx("SET NAMES 'utf8mb4' COLLATE 'utf8mb4_bin'"),
+                 PS_SQL_REPLAYABLE | PS_SQL_VARIABLES | PS_SQL_READ_BACK);
     for (const char *const *v = ps_sql_replayed_variables; *v; v++)
         for (const char *c = *v; *c; c++)
             cr_assert(*c == '_' || (*c >= 'a' && *c <= 'z'), "'%s': a lower-case name", *v);
@@ -83,14 +92,23 @@ Test(sql_effects, unreplayable_session_state_is_flagged)
     const char *session[] = {"SET @u = 1",
                              "SELECT @u := 5",
                              "SELECT 1 INTO @x",
-                             "SET sql_mode = CONCAT(@@sql_mode, ',ANSI')",
+                             "SET sql_mode = CONCAT(@@sql_mode, @x)",
+                             "SET sql_mode = CONCAT(@@sql_mode, f())",
+                             "SET wait_timeout = (SELECT 5)",
+                             "SET wait_timeout = (SELECT MAX(a) FROM t)",
+                             "SET lock_wait_timeout = LAST_INSERT_ID(5)",
+                             "SET lock_wait_timeout = NEXTVAL(s)",
+                             "SET wait_timeout = 5 + (",
+                             "SET wait_timeout = ",
+                             "SET SESSION TRANSACTION ISOLATION LEVEL CHAOS",
+                             "SET SESSION TRANSACTION READ ONLY, @x = 1",
+                             "SET GLOBAL TRANSACTION READ ONLY",
                              "SET time_zone = @tz",
                              "SET max_join_size = 1000",
                              "SET GLOBAL sql_mode = 'ANSI'",
                              "SET @@global.time_zone = '+00:00'",
                              "SET sql_mode = 'ANSI', @u = 1",
                              "SET wait_timeout = f(1)",
-                             "SET wait_timeout = 1 + 1",
                              "SET time_zone = '+00:00' FOR SELECT 1",
                              "SET autocommit = 0, @u = 1",
                              "SET autocommit = @v",
@@ -417,4 +435,11 @@ Test(sql_names, the_table_is_sorted_and_lookups_respect_spacing)
     cr_expect_eq(ps_sql_call_kind("ABS\0X", 5, true), PS_CALL_UNKNOWN);
     cr_expect_eq(ps_sql_call_kind("AB", 2, true), PS_CALL_UNKNOWN);
     cr_expect_eq(ps_sql_call_kind("", 0, true), PS_CALL_UNKNOWN);
+}
+
+Test(sql_effects, expressions_that_lock_are_never_replayed)
+{
+    cr_assert(fx("SET wait_timeout = GET_LOCK('a', 1)") & PS_SQL_LOCK);
+    cr_assert(fx("SET wait_timeout = IS_FREE_LOCK('a') + GET_LOCK('a', 1)") & PS_SQL_LOCK);
+    cr_assert(fx("SET sql_mode = CONCAT(@@sql_mode, (SELECT GET_LOCK('a', 1)))") & PS_SQL_LOCK);
 }

@@ -161,6 +161,10 @@ typedef struct mdb_facts {
     char *init_connect;      /* the server's init_connect the login ran; NULL: none (or exempt) */
     int64_t wait_timeout_ms; /* the session's wait_timeout after the login; 0 unknown */
     long long max_connections, max_user_connections; /* the server's, the account's */
+    /* the session reports every change of its state (session_track_state_change=ON, set by
+     * the shim with the login query and again with every reset): a lease that changed
+     * nothing is parked without a reset (mdb_reset) */
+    bool tracking;
 } mdb_facts;
 
 /* Makes H read exactly like the end of the real connect recorded in C's facts: its results,
@@ -230,16 +234,17 @@ MDB_PRIVATE bool mdb_run_discarding(MYSQL *h, const char *query);
 MDB_PRIVATE void mdb_set_separator(char *sql, size_t n);
 /* Runs H's init commands (MYSQL_INIT_COMMAND) again, as a fresh connect runs them. */
 MDB_PRIVATE bool mdb_replay_init_commands(MYSQL *h);
-/* Gives back on H, after a reset or a re-authentication, what the login set (F) and what the
- * reset leaves of the lease's LASTING effects (README "What the reset covers"). */
-MDB_PRIVATE bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting);
+/* Gives back on H, after a reset or a re-authentication, what the login set (F; its SET of the
+ * shim's tracking and login variables only unless SET_DONE) and what the reset leaves of the
+ * lease's LASTING effects (README "What the reset covers"). */
+MDB_PRIVATE bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting, bool set_done);
 
 /* NULL when H's connection can be reset and parked; else why not (static text). */
 MDB_PRIVATE const char *mdb_unparkable(void *h);
 /* Resets H's session and restores C's connect-time database, charset, status and init
  * commands, and what COM_RESET_CONNECTION leaves of the LASTING effects of the lease; false
  * when the connection must be closed instead. */
-MDB_PRIVATE bool mdb_reset(void *h, ps_conn *c, unsigned lasting);
+MDB_PRIVATE enum ps_reset mdb_reset(void *h, ps_conn *c, unsigned lasting);
 /* Reads into F what the login gave freshly connected H (role, the server's init_connect,
  * wait_timeout): one query, nested. Leaves H's results to the caller (F->login_known false
  * when the query failed). */
@@ -249,7 +254,7 @@ MDB_PRIVATE void mdb_read_login(MYSQL *h, mdb_facts *f);
 MDB_PRIVATE enum ps_reauth mdb_reauthenticate(void *app, ps_conn *c, ps_connect_error *err);
 /* NULL when idle H may be reaped now: parkable, no transaction, no unread warnings, and its
  * last command did not fail with the server's error (SHOW WARNINGS would show it). */
-MDB_PRIVATE const char *mdb_unreapable(void *h);
+MDB_PRIVATE const char *mdb_unreapable(void *h, enum ps_hold *hold);
 /* True when H's server has every variable of ps_sql_replayed_variables (MariaDB). */
 MDB_PRIVATE bool mdb_variables_replayable(void *h);
 /* Reads LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT() of H's session into *V and, when
@@ -263,6 +268,14 @@ MDB_PRIVATE bool mdb_read_values(void *h, ps_replay_values *v, char **variables)
  * with the failed step's error. */
 MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values *v,
                                      const char *variables);
+/* Answers mysql_autocommit(H, MODE) without a round trip when H's live session already has
+ * autocommit MODE and nothing is pending (see ps_client_ops.answer_autocommit); false: H
+ * unchanged. */
+MDB_PRIVATE bool mdb_answer_autocommit(void *h, bool mode);
+/* Appends "NAME = VALUE" to the SET statement in OUT (N bytes, starting "SET "): VALUE unquoted
+ * when it is NULL or a number, quoted when it is plain text, else as a hex literal (X'...':
+ * whatever bytes the server sent, no quote can end it early); false when OUT is full. */
+MDB_PRIVATE bool mdb_append_assignment(char *out, size_t n, const char *name, const char *value);
 /* True when the program set MYSQL_OPT_RECONNECT on H. */
 MDB_PRIVATE bool mdb_reconnects(void *h);
 /* The server's limits read on H (see ps_client_ops.server_limits). */

@@ -37,6 +37,7 @@ static const ps_client_ops mariadb3_ops = {
     .save_results = mdb_save_results,
     .husk = mdb_husk,
     .renew = mdb_renew,
+    .answer_autocommit = mdb_answer_autocommit,
     .reconnects = mdb_reconnects,
     .close_husk = mdb_close_husk,
     .connect_parked = mdb_connect_parked,

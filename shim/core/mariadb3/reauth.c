@@ -41,7 +41,7 @@ static enum ps_reauth change_user_checked(MYSQL *p, const mdb_facts *f, ps_conne
     p->charset = f->charset;
     p->server_status = SERVER_STATUS_AUTOCOMMIT;
     /* COM_CHANGE_USER drops what the login set, like COM_RESET_CONNECTION: give it back */
-    if (!mdb_restore_login(p, f, 0) || !mdb_replay_init_commands(p))
+    if (!mdb_restore_login(p, f, 0, false) || !mdb_replay_init_commands(p))
         return reauth_failure(p, err);
     return PS_REAUTH_OK;
 }

@@ -34,33 +34,49 @@ static bool values_query(char *sql, size_t n, bool variables)
     return len < n;
 }
 
-/* Appends "NAME = VALUE" to the SET in OUT (N bytes): VALUE unquoted when it is NULL or a
- * number, quoted otherwise; false when VALUE has a quote, backslash or control byte (never
- * in these variables' values) or OUT is full. */
-static bool append_assignment(char *out, size_t n, const char *name, const char *value)
+/* True when VALUE can stand between single quotes under any sql_mode: printable ASCII without a
+ * quote or a backslash. */
+static bool plain_text(const char *value)
+{
+    for (const char *p = value; *p; p++)
+        if (*p == '\\' || *p == '\'' || *p == '"' || (unsigned char)*p < 0x20 ||
+            (unsigned char)*p >= 0x7f)
+            return false;
+    return true;
+}
+
+bool mdb_append_assignment(char *out, size_t n, const char *name, const char *value)
 {
     bool number = value && *value && strspn(value, "0123456789.") == strlen(value);
-    for (const char *p = value; p && *p; p++)
-        if (*p == '\\' || *p == '\'' || (unsigned char)*p < 0x20)
-            return false;
     size_t len = strlen(out);
-    int w =
-        snprintf(out + len, n - len, "%s%s = %s%s%s", len > 4 ? ", " : "", name,
-                 number || !value ? "" : "'", value ? value : "NULL", number || !value ? "" : "'");
-    return w > 0 && (size_t)w < n - len;
+    const char *sep = len > 4 ? ", " : "";
+    int w;
+    if (!value || number || plain_text(value)) {
+        const char *q = number || !value ? "" : "'";
+        w = snprintf(out + len, n - len, "%s%s = %s%s%s", sep, name, q, value ? value : "NULL", q);
+        return w > 0 && (size_t)w < n - len;
+    }
+    w = snprintf(out + len, n - len, "%s%s = X'", sep, name);
+    if (w <= 0 || (size_t)w + 2 * strlen(value) + 2 > n - len)
+        return false;
+    len += (size_t)w;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++, len += 2)
+        snprintf(out + len, 3, "%02X", *p);
+    strcpy(out + len, "'");
+    return true;
 }
 
 /* The SET giving a new connection the variables' VALUES (ROW's columns, in the list's order);
  * malloc'd, NULL on OOM or when a value cannot be written. */
 static char *variables_set(MYSQL_ROW values)
 {
-    enum { SET_MAX = 2048 };
+    enum { SET_MAX = 8192 };
     char *set = malloc(SET_MAX);
     bool ok = set != NULL;
     if (ok)
         strcpy(set, "SET ");
     for (unsigned i = 0; ok && ps_sql_replayed_variables[i]; i++)
-        ok = append_assignment(set, SET_MAX, ps_sql_replayed_variables[i], values[i]);
+        ok = mdb_append_assignment(set, SET_MAX, ps_sql_replayed_variables[i], values[i]);
     if (!ok) {
         free(set);
         return NULL;

@@ -15,20 +15,33 @@
 #include "poolshim/real.h"
 #include "poolshim/sql_effects.h"
 
+/* WHY, with its class CLS in *HOLD. */
+static const char *hold_as(enum ps_hold *hold, enum ps_hold cls, const char *why)
+{
+    *hold = cls;
+    return why;
+}
+
+/* Why H cannot be parked (NULL: it can); *HOLD gets the reason's class. */
+static const char *unparkable_as(MYSQL *h, enum ps_hold *hold)
+{
+    if (!h->net.pvio)
+        return hold_as(hold, PS_HOLD_OTHER, "connection lost");
+    if (h->status != MYSQL_STATUS_READY)
+        return hold_as(hold, PS_HOLD_RESULTS, "unread result set");
+    if (h->server_status & SERVER_MORE_RESULTS_EXIST)
+        return hold_as(hold, PS_HOLD_RESULTS, "pending result sets");
+    if (h->stmts)
+        return hold_as(hold, PS_HOLD_STATEMENTS, "open prepared statements");
+    if (mdb_nonblocking(h))
+        return hold_as(hold, PS_HOLD_OTHER, "non-blocking (async) handle");
+    return NULL;
+}
+
 const char *mdb_unparkable(void *hv)
 {
-    MYSQL *h = hv;
-    if (!h->net.pvio)
-        return "connection lost";
-    if (h->status != MYSQL_STATUS_READY)
-        return "unread result set";
-    if (h->server_status & SERVER_MORE_RESULTS_EXIST)
-        return "pending result sets";
-    if (h->stmts)
-        return "open prepared statements";
-    if (mdb_nonblocking(h))
-        return "non-blocking (async) handle";
-    return NULL;
+    enum ps_hold hold;
+    return unparkable_as(hv, &hold);
 }
 
 /* True when ERR came from the server (an error packet), not from the client library. */
@@ -38,19 +51,39 @@ bool mdb_server_error(unsigned err)
            (err < CER_MIN_ERROR || err > CER_MAX_ERROR);
 }
 
-const char *mdb_unreapable(void *hv)
+const char *mdb_unreapable(void *hv, enum ps_hold *hold)
 {
     MYSQL *h = hv;
-    const char *why = mdb_unparkable(h);
+    const char *why = unparkable_as(h, hold);
     if (why)
         return why;
     if (h->server_status & SERVER_STATUS_IN_TRANS)
-        return "open transaction";
+        return hold_as(hold, PS_HOLD_TRANSACTION, "open transaction");
     if (h->warning_count)
-        return "warnings not yet read (SHOW WARNINGS)";
+        return hold_as(hold, PS_HOLD_DIAGNOSTICS, "warnings not yet read (SHOW WARNINGS)");
     if (mdb_server_error(h->net.last_errno))
-        return "the last statement's error not yet read (SHOW WARNINGS)";
+        return hold_as(hold, PS_HOLD_DIAGNOSTICS,
+                       "the last statement's error not yet read (SHOW WARNINGS)");
     return NULL;
+}
+
+bool mdb_answer_autocommit(void *hv, bool mode)
+{
+    MYSQL *h = hv;
+    unsigned st = h->server_status;
+    if (!h->net.pvio || h->status != MYSQL_STATUS_READY || h->warning_count || h->net.last_errno ||
+        (st & (SERVER_STATUS_IN_TRANS | SERVER_MORE_RESULTS_EXIST)) ||
+        !(st & SERVER_STATUS_AUTOCOMMIT) != !mode)
+        return false;
+    /* what the library leaves after "SET autocommit=N" is answered with an OK packet */
+    h->affected_rows = 0;
+    h->insert_id = 0;
+    h->field_count = 0;
+    h->info = NULL;
+    h->server_status = st & ~SERVER_SESSION_STATE_CHANGED;
+    strcpy(h->net.sqlstate, "00000");
+    h->net.last_error[0] = '\0';
+    return true;
 }
 
 /* ---- queries ---------------------------------------------------------------------------- */
@@ -133,15 +166,40 @@ static char *copy_value(const char *v, bool *ok)
     return c;
 }
 
-void mdb_read_login(MYSQL *h, mdb_facts *f)
+/* The assignment that makes a session report every change of its state (the shim's tracking,
+ * README "Clean return"): a reset and a re-authentication turn it off again. */
+static const char tracking_on[] =
+    "session_track_state_change = ON, session_track_system_variables = '*'";
+
+/* Leaves FOUND_ROWS() at 1, as many fresh sessions read it (others read 0). */
+static const char found_rows_query[] = "SELECT 1";
+
+/* True when H's server can report state changes (session tracking, MariaDB 10.2 and later). */
+static bool tracking_possible(const MYSQL *h)
 {
-    int rc = 1;
-    if (h->net.pvio)
-        PS_NESTED(rc = ps_real_mysql_real_query(h, login_query, sizeof login_query - 1));
-    MYSQL_RES *res = NULL;
-    if (rc == 0)
-        PS_NESTED(res = ps_real_mysql_store_result(h));
-    MYSQL_ROW row = res ? ps_real_mysql_fetch_row(res) : NULL;
+    return (h->server_capabilities & CLIENT_SESSION_TRACKING) && h->server_version &&
+           strstr(h->server_version, "MariaDB");
+}
+
+/* Sends QUERY on H without waiting for its answer; true when it went out. */
+static bool send_query(MYSQL *h, const char *query)
+{
+    int rc;
+    PS_NESTED(rc = ps_real_mysql_send_query(h, query, (unsigned long)strlen(query)));
+    return rc == 0;
+}
+
+/* Reads the answer of a query sent with send_query; true when it succeeded. */
+static bool read_answer(MYSQL *h)
+{
+    my_bool rc;
+    PS_NESTED(rc = ps_real_mysql_read_query_result(h));
+    return rc == 0;
+}
+
+/* Fills F from the login query's row ROW (NULL: it failed). */
+static void take_login_row(MYSQL_ROW row, mdb_facts *f)
+{
     bool ok = row && row[1] && row[2] && row[3] && row[4];
     if (ok) {
         f->max_connections = strtoll(row[3], NULL, 10);
@@ -150,10 +208,25 @@ void mdb_read_login(MYSQL *h, mdb_facts *f)
         f->init_connect = *row[1] ? copy_value(row[1], &ok) : NULL;
         f->wait_timeout_ms = (int64_t)strtoull(row[2], NULL, 10) * 1000;
     }
+    f->login_known = ok;
+}
+
+void mdb_read_login(MYSQL *h, mdb_facts *f)
+{
+    /* One round trip: the login query and "SET session_track_state_change = ON", pipelined;
+     * the SET last, so that ROW_COUNT() reads 0 as in a fresh session (a SELECT leaves -1). */
+    char set[128];
+    snprintf(set, sizeof set, "SET %s", tracking_on);
+    bool sent = h->net.pvio && send_query(h, login_query);
+    bool tracking = sent && tracking_possible(h) && send_query(h, set);
+    MYSQL_RES *res = NULL;
+    if (sent && read_answer(h))
+        PS_NESTED(res = ps_real_mysql_store_result(h));
+    f->tracking = tracking && read_answer(h);
+    take_login_row(res ? ps_real_mysql_fetch_row(res) : NULL, f);
     if (res)
         ps_real_mysql_free_result(res);
-    f->login_known = ok;
-    f->role_known = ok && h->server_version && strstr(h->server_version, "MariaDB");
+    f->role_known = f->login_known && h->server_version && strstr(h->server_version, "MariaDB");
 }
 
 /* ---- reset ------------------------------------------------------------------------------ */
@@ -230,18 +303,27 @@ static bool restore_role(MYSQL *h, const char *role)
     return mdb_run_discarding(h, sql);
 }
 
-/* What a login with CLIENT_INTERACTIVE or CLIENT_IGNORE_SPACE sets and the reset drops. */
-static bool restore_login_variables(MYSQL *h, const mdb_facts *f)
+/* The SET (into SQL, N bytes) giving a session back what the login set and a reset or a
+ * re-authentication drops: the shim's state-change tracking, and what CLIENT_INTERACTIVE and
+ * CLIENT_IGNORE_SPACE set; "" when there is nothing to set. */
+static void login_set(const mdb_facts *f, char *sql, size_t n)
 {
-    char sql[256] = "SET ";
-    if (f->interactive)
-        strcat(sql, "SESSION wait_timeout = @@session.interactive_timeout");
-    if (f->ignore_space) {
-        mdb_set_separator(sql, sizeof sql);
-        strcat(sql, "SESSION sql_mode = IF(@@session.sql_mode = '', 'IGNORE_SPACE', "
-                    "CONCAT(@@session.sql_mode, ',IGNORE_SPACE'))");
+    snprintf(sql, n, "SET ");
+    if (f->tracking)
+        strncat(sql, tracking_on, n - strlen(sql) - 1);
+    if (f->interactive) {
+        mdb_set_separator(sql, n);
+        strncat(sql, "SESSION wait_timeout = @@session.interactive_timeout", n - strlen(sql) - 1);
     }
-    return mdb_run_discarding(h, sql);
+    if (f->ignore_space) {
+        mdb_set_separator(sql, n);
+        strncat(sql,
+                "SESSION sql_mode = IF(@@session.sql_mode = '', 'IGNORE_SPACE', "
+                "CONCAT(@@session.sql_mode, ',IGNORE_SPACE'))",
+                n - strlen(sql) - 1);
+    }
+    if (!strcmp(sql, "SET "))
+        sql[0] = '\0';
 }
 
 /* Runs the server's init_connect again as the login ran it: as one multi-statement query. */
@@ -266,20 +348,67 @@ static const char *unrestorable(const mdb_facts *f, unsigned lasting)
     return NULL;
 }
 
+/* Reads the answer of a query sent with send_query and discards its rows; true on success. */
+static bool read_discarding(MYSQL *h)
+{
+    if (!read_answer(h))
+        return false;
+    MYSQL_RES *res;
+    PS_NESTED(res = ps_real_mysql_store_result(h));
+    if (res)
+        ps_real_mysql_free_result(res);
+    return res || !ps_real_mysql_errno(h);
+}
+
+/* COM_RESET_CONNECTION and then the N QUERIES (each sent unless "") in one round trip: all are
+ * sent before any answer is read. True when all succeeded; H then shows what
+ * mysql_reset_connection leaves, and the last answer's status. */
+static bool reset_pipelined(MYSQL *h, const char *const *queries, int n)
+{
+    int rc;
+    PS_NESTED(rc = h->methods->db_command(h, COM_RESET_CONNECTION, NULL, 0, 1, NULL));
+    if (rc)
+        return false;
+    int sent = 0;
+    while (sent < n && (!*queries[sent] || send_query(h, queries[sent])))
+        sent++;
+    unsigned long len;
+    PS_NESTED(len = ps_real_mysql_net_read_packet(h));
+    h->status = MYSQL_STATUS_READY;
+    h->affected_rows = ~0ULL;
+    h->insert_id = 0;
+    bool ok = len != packet_error && sent == n;
+    for (int i = 0; i < sent; i++)
+        if (*queries[i])
+            ok = read_discarding(h) && ok;
+    return ok;
+}
+
 /* COM_RESET_CONNECTION (a re-authentication on servers without it), then the connect-time
- * database, charset and status. */
-static bool reset_session(MYSQL *h, const mdb_facts *f)
+ * database, charset and status. On a tracking session the FOUND_ROWS() statement (after a lease
+ * that used SQL_CALC_FOUND_ROWS: LASTING) and the login's SET (login_set) go out with the
+ * reset, in the same round trip: *SET_DONE is then set. */
+static bool reset_session(MYSQL *h, const mdb_facts *f, unsigned lasting, bool *set_done)
 {
     int rc;
     bool ok;
     h->charset = f->charset; /* a re-authentication sends it */
-    PS_NESTED(rc = ps_real_mysql_reset_connection(h));
-    if (rc == 0)
-        ok = restore_database(h, f->dsn_db);
-    else if (ps_real_mysql_errno(h) == ER_UNKNOWN_COM_ERROR && h->net.pvio)
-        ok = change_user_to(h, f->dsn_db); /* pre-10.2 server */
-    else
-        ok = false;
+    if (f->tracking) {
+        char set[512];
+        login_set(f, set, sizeof set);
+        /* FOUND_ROWS() first, the SET last: ROW_COUNT() reads 0, as in a fresh session */
+        const char *queries[] = {lasting & PS_SQL_FOUND_ROWS ? found_rows_query : "", set};
+        ok = reset_pipelined(h, queries, 2) && restore_database(h, f->dsn_db);
+        *set_done = true;
+    } else {
+        PS_NESTED(rc = ps_real_mysql_reset_connection(h));
+        if (rc == 0)
+            ok = restore_database(h, f->dsn_db);
+        else if (ps_real_mysql_errno(h) == ER_UNKNOWN_COM_ERROR && h->net.pvio)
+            ok = change_user_to(h, f->dsn_db); /* pre-10.2 server */
+        else
+            ok = false;
+    }
     h->charset = f->charset;
     h->server_status = SERVER_STATUS_AUTOCOMMIT;
     return ok;
@@ -287,34 +416,71 @@ static bool reset_session(MYSQL *h, const mdb_facts *f)
 
 /* Gives back, in the login's order, what the reset leaves or takes: FOUND_ROWS() after
  * SQL_CALC_FOUND_ROWS, the multi-statement option and the role (each only when LASTING says
- * the lease may have changed it), then what the login itself set (CLIENT_INTERACTIVE,
- * CLIENT_IGNORE_SPACE, the server's init_connect: only for keys and servers that have them). */
-bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting)
+ * the lease may have changed it), then what the login itself set (the shim's tracking,
+ * CLIENT_INTERACTIVE, CLIENT_IGNORE_SPACE; the server's init_connect: only for keys and servers
+ * that have them). SET_DONE: FOUND_ROWS() and the login's SET went with the reset already. */
+bool mdb_restore_login(MYSQL *h, const mdb_facts *f, unsigned lasting, bool set_done)
 {
-    if ((lasting & PS_SQL_FOUND_ROWS) && !mdb_run_discarding(h, "SELECT 1"))
-        return false; /* 1, as many fresh sessions read (others read 0) */
+    char set[512];
+    login_set(f, set, sizeof set);
+    if (!set_done && (lasting & PS_SQL_FOUND_ROWS) && !mdb_run_discarding(h, found_rows_query))
+        return false;
     if ((lasting & PS_SQL_SERVER_OPTION) && !set_multi_statements(h, f->multi_statements))
         return false;
     if ((lasting & PS_SQL_ROLE) && !restore_role(h, f->role))
         return false;
-    if ((f->interactive || f->ignore_space) && !restore_login_variables(h, f))
+    if (!set_done && *set && !mdb_run_discarding(h, set))
         return false;
     return !f->init_connect || replay_init_connect(h, f);
 }
 
-bool mdb_reset(void *hv, ps_conn *c, unsigned lasting)
+/* True when H has init commands (MYSQL_INIT_COMMAND). */
+static bool has_init_commands(MYSQL *h)
+{
+    char **cmds = NULL;
+    unsigned n = 0;
+    return !ps_real_mysql_get_optionv(h, MYSQL_INIT_COMMAND, (void *)&cmds, &n) && cmds && n;
+}
+
+/* True when the session of H, whose lease left no effect at all (LASTING 0: no statement that
+ * changes state, no OK packet, warning, error or binary statement, no reset of its own), reads
+ * as the login (F) left it, so that it can be parked as it is (README "Clean return"): the
+ * server reports its every state change, no transaction or result is pending, the database and
+ * charset are the connect's, and no init command or init_connect would run again. */
+static bool untouched(MYSQL *h, const mdb_facts *f, unsigned lasting)
+{
+    if (lasting || !f->tracking || f->init_connect || has_init_commands(h))
+        return false;
+    unsigned st = h->server_status;
+    if ((st &
+         (SERVER_STATUS_IN_TRANS | SERVER_MORE_RESULTS_EXIST | SERVER_SESSION_STATE_CHANGED)) ||
+        !(st & SERVER_STATUS_AUTOCOMMIT) || h->warning_count || mdb_server_error(h->net.last_errno))
+        return false;
+    bool same_db = f->dsn_db ? h->db && !strcmp(h->db, f->dsn_db) : !h->db;
+    return same_db && h->charset == f->charset;
+}
+
+enum ps_reset mdb_reset(void *hv, ps_conn *c, unsigned lasting)
 {
     MYSQL *h = hv;
     const mdb_facts *f = c->facts;
+    if (untouched(h, f, lasting)) { /* nothing to give back: no round trip */
+        ps_debug(NULL, "handle %p's session is as its connect left it: parked without a reset",
+                 (void *)h);
+        h->affected_rows = ~0ULL; /* what any command leaves (the program's close: COM_QUIT) */
+        h->info = NULL;
+        return PS_RESET_SKIPPED;
+    }
     const char *why = unrestorable(f, lasting);
     if (why) {
         ps_debug(NULL, "closing handle %p's connection instead of parking it: %s", (void *)h, why);
-        return false;
+        return PS_RESET_FAILED;
     }
     my_bool reconnect = h->options.reconnect;
     h->options.reconnect = 0;
-    bool ok =
-        reset_session(h, f) && mdb_restore_login(h, f, lasting) && mdb_replay_init_commands(h);
+    bool set_done = false;
+    bool ok = reset_session(h, f, lasting, &set_done) &&
+              mdb_restore_login(h, f, lasting, set_done) && mdb_replay_init_commands(h);
     h->options.reconnect = reconnect;
-    return ok;
+    return ok ? PS_RESET_SENT : PS_RESET_FAILED;
 }

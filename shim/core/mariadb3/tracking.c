@@ -4,6 +4,8 @@
  * SQL classifier), and the server's own word after each response it reads (the session-state
  * change flag). This layer never decides anything about leases: it reports, the hooks decide. */
 #include <pthread.h>
+#include <string.h>
+#include <strings.h>
 
 #include "layout.h"
 #include "poolshim/real.h"
@@ -61,7 +63,7 @@ unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size
     case COM_QUERY:
         return ps_sql_effects_ex(arg, len, explains);
     case COM_STMT_PREPARE: {
-        unsigned fx = ps_sql_effects(arg, len); /* runs later, at each execute */
+        unsigned fx = ps_sql_effects(arg, len) | PS_SQL_RESULTS; /* runs later, at execute */
         return fx & PS_SQL_FOUND_ROWS ? fx | PS_SQL_SESSION : fx;
     }
     case COM_INIT_DB:
@@ -69,14 +71,16 @@ unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size
     case COM_STMT_EXECUTE:
     case COM_FIELD_LIST:
     case COM_PROCESS_INFO:
-    case COM_RESET_CONNECTION:
-        return 0;
-    case COM_PING:
-    case COM_STATISTICS:
+    case COM_RESET_CONNECTION: /* also turns the shim's state-change tracking off */
+        return PS_SQL_RESULTS;
     case COM_STMT_CLOSE:
     case COM_STMT_RESET:
     case COM_STMT_FETCH:
     case COM_STMT_SEND_LONG_DATA:
+        *statement = false;
+        return PS_SQL_RESULTS;
+    case COM_PING:
+    case COM_STATISTICS:
     case COM_QUIT:
         *statement = false;
         return 0;
@@ -136,7 +140,7 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
     int rc = lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     ps_call_outcome o = {.statement = statement,
                          .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION};
-    o.effects = rc ? 0 : fx;
+    o.effects = rc ? PS_SQL_RESULTS : fx; /* a failure may leave the server's error */
     o.insert_id = mdb_reported_insert_id(m);
     ps_call_detail d;
     if (start_ns || o.effects) {
@@ -150,8 +154,10 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
 /* Brackets a result read on M (the handle is busy while rows arrive). PARSED (an expression of
  * the read's result r_) is true when the read parsed a status from the server (an OK or EOF
  * packet): only then does server_status describe this response, and a session-state change it
- * flags is reported (commands and failed reads leave the previous response's status there). */
-#define TRACKED_READ(m, expr, parsed)                                                              \
+ * flags is reported (commands and failed reads leave the previous response's status there).
+ * RESULTS (an expression of r_) is true when the read leaves something a fresh session would
+ * not show (PS_SQL_RESULTS: an error, an OK packet's ROW_COUNT() or id, warnings). */
+#define TRACKED_READ(m, expr, parsed, results)                                                     \
     do {                                                                                           \
         ps_call call;                                                                              \
         const ps_call_hooks *up = hooks();                                                         \
@@ -161,44 +167,107 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
         ps_call_outcome o_ = {.insert_id = mdb_reported_insert_id(m)};                             \
         if (parsed)                                                                                \
             o_.effects = mdb_state_change_effects(m);                                              \
+        if (results)                                                                               \
+            o_.effects |= PS_SQL_RESULTS;                                                          \
         up->end(&call, (m), &o_);                                                                  \
         return r_;                                                                                 \
     } while (0)
 
+/* Copies the tracker entry D (LEN bytes) into OUT (N bytes); false when it does not fit. */
+static bool entry(const char *d, size_t len, char *out, size_t n)
+{
+    if (len >= n)
+        return false;
+    memcpy(out, d, len);
+    out[len] = '\0';
+    return true;
+}
+
+/* True when NAME is one of ps_sql_replayed_variables. */
+static bool replayed(const char *name)
+{
+    for (const char *const *v = ps_sql_replayed_variables; *v; v++)
+        if (!strcasecmp(*v, name))
+            return true;
+    return false;
+}
+
+/* The assignments ("name = value, ...") of the replayed variables the server's tracker
+ * reported for the OK packet M just read (session_track_system_variables); NULL when none, ""
+ * when some did not fit (the caller then knows a change it cannot replay). Thread-local. */
+static const char *reported_variables(MYSQL *m)
+{
+    static __thread char set[4096];
+    const char *d;
+    size_t len;
+    char name[128], value[1024];
+    if (!(m->server_status & SERVER_SESSION_STATE_CHANGED) ||
+        ps_real_mysql_session_track_get_first(m, SESSION_TRACK_SYSTEM_VARIABLES, &d, &len))
+        return NULL;
+    strcpy(set, "SET ");
+    do {
+        bool fits = entry(d, len, name, sizeof name);
+        if (ps_real_mysql_session_track_get_next(m, SESSION_TRACK_SYSTEM_VARIABLES, &d, &len))
+            break; /* a name without its value */
+        fits = fits && entry(d, len, value, sizeof value);
+        bool null = !strcasecmp(name, "character_set_results") && !*value; /* NULL reads "" */
+        if (fits && replayed(name) &&
+            !mdb_append_assignment(set, sizeof set, name, null ? NULL : value))
+            fits = false;
+        if (!fits)
+            return "";
+    } while (!ps_real_mysql_session_track_get_next(m, SESSION_TRACK_SYSTEM_VARIABLES, &d, &len));
+    return strcmp(set, "SET ") ? set + 4 : NULL;
+}
+
 static int tracked_read_query_result(MYSQL *m)
 {
-    TRACKED_READ(m, lib()->db_read_query_result(m), r_ == 0);
+    ps_call call;
+    const ps_call_hooks *up = hooks();
+    if (ps_depth > 0 || !up->begin(&call, m, false))
+        return lib()->db_read_query_result(m);
+    int r = lib()->db_read_query_result(m);
+    ps_call_outcome o = {.insert_id = mdb_reported_insert_id(m)};
+    if (r == 0)
+        o.effects = mdb_state_change_effects(m);
+    if (r != 0 || m->field_count == 0 || m->warning_count)
+        o.effects |= PS_SQL_RESULTS;
+    if (r == 0 && m->field_count == 0)
+        o.variables = reported_variables(m);
+    up->end(&call, m, &o);
+    return r;
 }
 
 static MYSQL_DATA *tracked_read_rows(MYSQL *m, MYSQL_FIELD *fields, unsigned int n)
 {
-    TRACKED_READ(m, lib()->db_read_rows(m, fields, n), r_ != NULL);
+    TRACKED_READ(m, lib()->db_read_rows(m, fields, n), r_ != NULL, !r_ || m->warning_count);
 }
 
 static int tracked_read_one_row(MYSQL *m, unsigned int n, MYSQL_ROW row, unsigned long *lengths)
 {
-    TRACKED_READ(m, lib()->db_read_one_row(m, n, row, lengths), r_ == 1); /* 1: the EOF */
+    TRACKED_READ(m, lib()->db_read_one_row(m, n, row, lengths), r_ == 1, /* 1: the EOF */
+                 r_ < 0 || (r_ == 1 && m->warning_count));
 }
 
 static int tracked_read_stmt_result(MYSQL *m)
 {
-    TRACKED_READ(m, lib()->db_read_stmt_result(m), r_ == 0);
+    TRACKED_READ(m, lib()->db_read_stmt_result(m), r_ == 0, true);
 }
 
 static int tracked_stmt_read_all_rows(MYSQL_STMT *s)
 {
-    TRACKED_READ(s->mysql, lib()->db_stmt_read_all_rows(s), r_ == 0);
+    TRACKED_READ(s->mysql, lib()->db_stmt_read_all_rows(s), r_ == 0, true);
 }
 
 static int tracked_stmt_fetch(MYSQL_STMT *s, unsigned char **row, unsigned long *len)
 {
     /* The library's unbuffered fetch stops at the EOF without parsing its status. */
-    TRACKED_READ(s->mysql, lib()->db_stmt_fetch(s, row, len), false);
+    TRACKED_READ(s->mysql, lib()->db_stmt_fetch(s, row, len), false, true);
 }
 
 static int tracked_read_execute_response(MYSQL_STMT *s)
 {
-    TRACKED_READ(s->mysql, lib()->db_read_execute_response(s), r_ == 0);
+    TRACKED_READ(s->mysql, lib()->db_read_execute_response(s), r_ == 0, true);
 }
 
 /* A prepare's response: reports the statement id the server gave it. Its reads of the metadata

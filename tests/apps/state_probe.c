@@ -1,0 +1,198 @@
+/* state_probe MODE SQL
+ *
+ * One row of the session-state table (test_session): handle A connects (socket, multi-statements
+ * on), runs SQL (statements separated by ';' go out as one multi-statement query), and then,
+ * per MODE:
+ *   close    A closes; a new handle B connects and reads the probe: B must see what a fresh
+ *            connection sees (with the shim, B gets A's connection: reset, or returned clean).
+ *            A itself comes after a first handle that connected and closed, so that with the
+ *            shim A's connect re-verifies the key (the first reuse of a real connect does) and
+ *            B's, within POOLSHIM_REVERIFY_MS, does not: B sees the session A's close left;
+ *   pressure A stays open; B connects (with POOLSHIM_MAX_PER_KEY=1 the shim must reap A to
+ *            serve it: prints b_connected=1, else b_connected=0 and B's error), B reads the
+ *            probe (prefixed b_) and closes; then A reads the probe: A must see what it would
+ *            have seen had it kept its session;
+ *   idle     A stays open and idle for 700 ms, B connects and closes (the shim's housekeeping
+ *            reaps A with POOLSHIM_REAP_IDLE_MS below that), then A reads the probe;
+ *   fork     A stays open; a forked child reads the probe on A (prefixed c_): the child
+ *            shares the parent's session without the shim; with it the child gets its own
+ *            connection with the session replayed, or fails (2006) when it cannot be.
+ *   autocommit  SQL is ignored: A calls mysql_autocommit with 1, 0, 0, 1 in turn (the shim
+ *            answers those the session already has without a round trip), printing after
+ *            each the return code, @@autocommit and @@in_transaction after a table read
+ *            (ac1..ac4), then the probe.
+ * The probe prints one key=value line per reading; a statement that fails prints E<errno>:
+ *   first  ROW_COUNT(), @@warning_count, LAST_INSERT_ID() as the first statement (what the
+ *          previous statement left; not FOUND_ROWS(): a fresh session's is not even stable
+ *          from one connection to the next, 0, 1, sometimes more: test_reset and test_replay
+ *          check it where it is defined);
+ *   vars   user variables, sql_mode, time zone, isolation, read only, autocommit, database,
+ *          character set and collation, timeouts, sql_auto_is_null, in_transaction;
+ *   lock   IS_USED_LOCK('ps_state_lock') IS NOT NULL;
+ *   temp   SELECT COUNT(*) FROM ps_tmp (a temporary table);
+ *   prep   EXECUTE ps_s (SQL PREPARE);
+ *   lastval LASTVAL(ps_seq);
+ *   handler HANDLER items READ FIRST (an open HANDLER).
+ * The database needs t.items, the sequence t.ps_seq and the procedures t.ps_set_var (sets
+ * @pv) and t.ps_make_temp (creates ps_tmp); test_session creates them. */
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "app_common.h"
+
+static const char *const probe_names[] = {"first", "vars",    "lock",   "temp",
+                                          "prep",  "lastval", "handler"};
+static const char *const probe_sql[] = {
+    "SELECT CONCAT_WS('|', ROW_COUNT(), @@warning_count, LAST_INSERT_ID())",
+    "SELECT CONCAT_WS('|', IFNULL(@a, '-'), IFNULL(@v, '-'), IFNULL(@pv, '-'), @@sql_mode, "
+    "@@time_zone, @@tx_isolation, @@tx_read_only, @@autocommit, IFNULL(DATABASE(), '-'), "
+    "@@character_set_client, @@collation_connection, @@wait_timeout, @@sql_auto_is_null, "
+    "@@max_statement_time, @@in_transaction)",
+    "SELECT IS_USED_LOCK('ps_state_lock') IS NOT NULL",
+    "SELECT COUNT(*) FROM ps_tmp",
+    "EXECUTE ps_s",
+    "SELECT IFNULL(LASTVAL(ps_seq), '-')",
+    "HANDLER items READ FIRST"};
+
+/* Connects a new heap handle with multi-statements; NULL (M's error kept in *ERR) on failure. */
+static MYSQL *open_handle(unsigned *err, char *msg, size_t n)
+{
+    MYSQL *m = mysql_init(NULL);
+    app_dsn d = app_user_dsn(false);
+    if (mysql_real_connect(m, d.host, d.user, d.password, d.db, 0, d.socket,
+                           CLIENT_MULTI_STATEMENTS))
+        return m;
+    *err = mysql_errno(m);
+    snprintf(msg, n, "%s", app_error(m));
+    mysql_close(m);
+    return NULL;
+}
+
+/* Runs SQL on M, reading every result; the first row's first value of the first result set
+ * into VAL (N bytes), or "ok"; false with E<errno> in VAL when a statement fails. */
+static bool run(MYSQL *m, const char *sql, char *val, size_t n)
+{
+    snprintf(val, n, "ok");
+    bool first = true;
+    if (mysql_query(m, sql)) {
+        snprintf(val, n, "E%u", mysql_errno(m));
+        return false;
+    }
+    int more;
+    do {
+        MYSQL_RES *r = mysql_store_result(m);
+        if (r) {
+            MYSQL_ROW row = mysql_fetch_row(r);
+            if (first && row)
+                snprintf(val, n, "%s", row[0] ? row[0] : "NULL");
+            first = false;
+            mysql_free_result(r);
+        } else if (mysql_field_count(m)) {
+            snprintf(val, n, "E%u", mysql_errno(m));
+            return false;
+        }
+        more = mysql_next_result(m);
+    } while (more == 0);
+    if (more > 0) {
+        snprintf(val, n, "E%u", mysql_errno(m));
+        return false;
+    }
+    return true;
+}
+
+/* Prints M's probe, each key prefixed with PREFIX. */
+static void probe(MYSQL *m, const char *prefix)
+{
+    char val[1024];
+    for (size_t i = 0; i < sizeof probe_sql / sizeof *probe_sql; i++) {
+        run(m, probe_sql[i], val, sizeof val);
+        printf("%s%s=%s\n", prefix, probe_names[i], val);
+    }
+    fflush(stdout);
+}
+
+/* MODE pressure: B connects while A is kept, reads its probe and closes. */
+static void second_handle(void)
+{
+    unsigned err = 0;
+    char msg[512];
+    MYSQL *b = open_handle(&err, msg, sizeof msg);
+    printf("b_connected=%d\n", b != NULL);
+    if (!b) {
+        printf("b_error=%u\n", err);
+        return;
+    }
+    probe(b, "b_");
+    mysql_close(b);
+}
+
+/* MODE fork: a child reads the probe on A. */
+static void child_probe(MYSQL *a)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        probe(a, "c_");
+        _exit(0);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        app_die(0, "fork child failed");
+}
+
+/* MODE autocommit: mysql_autocommit in turn with 1, 0, 0, 1 on A. */
+static void autocommit_turns(MYSQL *a)
+{
+    static const my_bool modes[] = {1, 0, 0, 1};
+    char val[1024];
+    for (int i = 0; i < 4; i++) {
+        my_bool rc = mysql_autocommit(a, modes[i]);
+        run(a, "SELECT COUNT(*) FROM items", val, sizeof val);
+        run(a, "SELECT CONCAT(@@autocommit, '|', @@in_transaction)", val, sizeof val);
+        printf("ac%d=%d|%s|%d\n", i + 1, rc, val,
+               (a->server_status & SERVER_STATUS_AUTOCOMMIT) != 0);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3)
+        app_die(0, "usage: state_probe close|pressure|idle|fork SQL");
+    const char *mode = argv[1];
+    unsigned err = 0;
+    char msg[512], val[1024];
+    if (!strcmp(mode, "close")) {
+        /* a first connection, parked: A gets it (its key proven then, see test_session) */
+        MYSQL *p = open_handle(&err, msg, sizeof msg);
+        if (!p)
+            app_die(err, "connect: %s", msg);
+        mysql_close(p);
+    }
+    MYSQL *a = open_handle(&err, msg, sizeof msg);
+    if (!a)
+        app_die(err, "connect: %s", msg);
+    run(a, argv[2], val, sizeof val);
+    printf("row=%s\n", val);
+    if (!strcmp(mode, "close")) {
+        mysql_close(a);
+        a = open_handle(&err, msg, sizeof msg);
+        if (!a)
+            app_die(err, "reconnect: %s", msg);
+    } else if (!strcmp(mode, "pressure")) {
+        second_handle();
+    } else if (!strcmp(mode, "idle")) {
+        usleep(700 * 1000);
+        MYSQL *b = open_handle(&err, msg, sizeof msg);
+        if (b)
+            mysql_close(b);
+    } else if (!strcmp(mode, "fork")) {
+        child_probe(a);
+    } else if (!strcmp(mode, "autocommit")) {
+        autocommit_turns(a);
+    } else {
+        app_die(0, "unknown mode %s", mode);
+    }
+    probe(a, "");
+    mysql_close(a);
+    return 0;
+}
