@@ -277,6 +277,7 @@ typedef struct ps_pool_snapshot {
     const char *label;
     ps_pool_stats st;
     int idle, leased, connecting;
+    int cap; /* ps_pool_cap: POOLSHIM_MAX_PER_KEY, or what auto derived */
 } ps_pool_snapshot;
 
 /* Calls FN with a snapshot of each pool, outside the lock (FN may log). */

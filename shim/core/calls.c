@@ -132,4 +132,5 @@ void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
         end_noted(l, h, o); /* the query log is on, or the call may pin the session */
     else if (l)
         ps_lease_leave(l, o);
+    ps_metrics_tick();
 }
