@@ -26,7 +26,7 @@ static const char *const hooks[] = {
 #undef PS_HOOK
 };
 
-enum cfg_type { CFG_BOOL, CFG_INT, CFG_MS, CFG_LEVEL, CFG_STR };
+enum cfg_type { CFG_BOOL, CFG_INT, CFG_AUTOINT, CFG_MS, CFG_LEVEL, CFG_STR };
 
 /* One row of config.def. */
 typedef struct cfg_row {
@@ -139,6 +139,8 @@ static int check_row(const cfg_row *r)
         why = "a BOOL's bounds must be 0..1";
     else if (r->type == CFG_LEVEL && (r->min != 0 || r->max != (long long)COUNT(level_names) - 1))
         why = "a LEVEL's bounds must cover PS_CFG_LEVEL_NAMES";
+    else if (r->type == CFG_AUTOINT && r->min < 1)
+        why = "an AUTOINT's min must be at least 1 (0 stands for auto)";
     else if (r->type == CFG_STR && r->size < 2)
         why = "a STR field needs room for one byte and the NUL";
     if (why)
@@ -167,6 +169,9 @@ static void put_default_accepted(FILE *out, const cfg_row *r, const char *sep)
         break;
     case CFG_INT:
         fprintf(out, "`%lld`%s%lld–%lld", r->dflt, sep, r->min, r->max);
+        break;
+    case CFG_AUTOINT:
+        fprintf(out, "`%lld`%s%lld–%lld or `%s`", r->dflt, sep, r->min, r->max, PS_CFG_AUTO);
         break;
     case CFG_MS:
         human_ms(human, sizeof human, r->dflt);

@@ -12,11 +12,22 @@
 
 #include "poolshim/key.h"
 #include "poolshim/pool.h"
+#include "poolshim/querylog.h"
 
 /* One call on a handle, from the upper layer's begin to its end (opaque to the client layer). */
 typedef struct ps_call {
     void *lease; /* NULL: the handle holds no lease (untracked) */
 } ps_call;
+
+/* What a call sent or read, for leak reports and the query log (see ps_call_outcome.detail). */
+typedef struct ps_call_detail {
+    bool command;           /* the call sent a command (else it read a response) */
+    const char *text;       /* the statement a command sent (COM_QUERY, a prepare); NULL: none */
+    size_t text_len;        /* its length */
+    int64_t start_ns;       /* a command: when it was sent (ps_qlog_now_ns; 0: log off) */
+    enum ps_qlog_kind kind; /* a command: what it sent, for the query log */
+    unsigned long stmt_id;  /* an execute: its statement; a prepare's response: the new one */
+} ps_call_detail;
 
 /* How a call on a tracked handle ended, as the client layer saw it. */
 typedef struct ps_call_outcome {
@@ -27,6 +38,9 @@ typedef struct ps_call_outcome {
     /* "name = value, ..." for each variable of ps_sql_replayed_variables the server's tracker
      * just reported changed, as a SET takes them (valid during the end hook only); NULL: none */
     const char *variables;
+    /* Set for a command while the query log is on or when the command has effects, and for a
+     * prepare's response while the log is on; NULL otherwise (the common case costs nothing). */
+    const ps_call_detail *detail;
 } ps_call_outcome;
 
 /* What the client layer's I/O wrappers report upward, for every command and every result read
@@ -201,8 +215,9 @@ typedef struct ps_client_ops {
     /* Makes a new parked connection with H's options and ARGS; NULL on failure, with the
      * library's error copied into H (see unreachable, server_full). */
     void *(*connect_parked)(void *h, const ps_connect_args *args);
-    /* The server's wait_timeout in ms, read on H without disturbing what H shows; 0 unknown. */
-    int64_t (*server_wait_timeout)(void *h, ps_conn *c);
+    /* The server's limits into *L (wait_timeout, max_connections, max_user_connections; 0:
+     * unknown), read on freshly connected H (connection C) without disturbing what H shows. */
+    void (*server_limits)(void *h, ps_conn *c, ps_server_limits *l);
 } ps_client_ops;
 
 /* Picks the client layer for the loaded library after ps_real_resolve; NULL (and one log line)

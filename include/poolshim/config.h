@@ -10,10 +10,12 @@
 #define PS_CFG_BOOL_YES    "1", "true", "yes", "on"
 #define PS_CFG_BOOL_NO     "0", "false", "no", "off"
 #define PS_CFG_LEVEL_NAMES "error", "warn", "info", "debug"
+#define PS_CFG_AUTO        "auto" /* the word an AUTOINT takes besides a number (stored as 0) */
 
 typedef struct ps_config {
 #define PS_CFG_FIELD_BOOL(f)                           int f;
 #define PS_CFG_FIELD_INT(f)                            int64_t f;
+#define PS_CFG_FIELD_AUTOINT(f)                        int64_t f; /* 0: auto */
 #define PS_CFG_FIELD_MS(f)                             int64_t f;
 #define PS_CFG_FIELD_LEVEL(f)                          int f;
 #define PS_CFG_FIELD_STR(f)                            char f[256];

@@ -9,8 +9,15 @@
  * the stack on every connect costs microseconds). Empty when leak warnings are off. */
 void ps_trace_capture(ps_trace *t);
 
+/* Fills T with where the program sent STATEMENT (redacted), which pinned the session of a
+ * handle connected at SITE: the current stack, cached per thread, statement and connect site
+ * (a program that pins every session with the same code unwinds its stack once per thread:
+ * unwinding costs about as much as the rest of a short request). */
+void ps_trace_pin(ps_trace *t, const ps_trace *site, const char *statement);
+
 /* Warns once about each lease held and idle longer than POOLSHIM_LEAK_WARN_MS whose session
- * cannot be reclaimed, naming the reason and where it was connected. Formats and logs outside
+ * cannot be reclaimed, naming the reason, where it was connected and, when known, the statement
+ * that made its session unreclaimable and where the program sent it. Formats and logs outside
  * every lock. */
 void ps_leak_report_due(void);
 

@@ -48,9 +48,17 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "poolshim/client.h"
 #include "poolshim/pool.h"
+#include "poolshim/sql_effects.h"
+
+/* The ps_sql_effect bits that make a session unreclaimable while they stand (cleared by the
+ * program's own reset), and those that make it unreclaimable for the whole lease: a call whose
+ * effects have one pins its lease (see ps_lease_leave_pinned). */
+#define PS_LEASE_DIRT    (PS_SQL_SESSION | PS_SQL_LOCK)
+#define PS_LEASE_PINNING (PS_LEASE_DIRT | PS_SQL_RESET_KEEPS)
 
 enum ps_lease_state {
     PS_LEASE_NEW,
@@ -71,6 +79,12 @@ typedef struct ps_trace {
     void *frames[PS_TRACE_DEPTH];
 } ps_trace;
 
+/* The statement that first made a lease's session unreclaimable, for its leak report. */
+typedef struct ps_lease_pin {
+    char statement[256]; /* redacted (sql_redact.h), or what the command was; "" while unset */
+    ps_trace trace;      /* the program's stack when it was sent */
+} ps_lease_pin;
+
 /* What the program's statements left in the session since the lease began (or its reset). */
 typedef struct ps_lease_session {
     unsigned effects;        /* sticky ps_sql_effect bits (cleared by the program's own reset) */
@@ -84,6 +98,7 @@ typedef struct ps_lease_session {
 
 typedef struct ps_lease {
     enum ps_lease_state state; /* written only by lease.c's transition function */
+    uint64_t id;               /* a number of its own in the process (the query log shows it) */
     void *handle;              /* the application's handle; NULL once another lease took the
                                   address (found by transport only, never picked for reaping) */
     void *transport;           /* the live connection's transport; NULL without one */
@@ -109,8 +124,12 @@ typedef struct ps_lease {
     enum ps_hold unreapable_hold; /* ... its class (set by the reaper before it settles) */
     unsigned holds_counted;       /* the ps_hold classes counted for this lease (1 << class) */
     ps_trace trace;               /* where the handle was connected */
+    bool pinned;                  /* pin is set (atomic: written under the lock, read anywhere) */
     UT_hash_handle hh, th;        /* handle index, transport index */
     struct ps_lease *prev, *next; /* on the state's list (LIVE: least recently used first) */
+    ps_lease_pin pin; /* what first made the session unreclaimable (leak reports), valid while
+                         pinned; written by the thread in a call while not pinned. Last: the
+                         fields above are the ones list walks touch */
 } ps_lease;
 
 /* Starts a LIVE lease of C for HANDLE (TRANSPORT identifies the connection). TRACE is copied
@@ -161,6 +180,11 @@ ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_e
 
 /* Ends a call that entered with L: records its outcome O, the time and the thread. */
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
+
+/* ps_lease_leave for a call that pinned L's session first (L->pinned was false): its thread
+ * wrote L->pin, without the lock (nobody reads it while L->pinned is false), and PINNED
+ * publishes it (the first one is kept for the whole lease). */
+void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned);
 
 /* Picks the least recently used LIVE lease of POOL (any pool when NULL) with no call in
  * progress, a clean session and no refused reap, idle at least MIN_IDLE_SELF when its last

@@ -277,6 +277,7 @@ typedef struct ps_pool_snapshot {
     const char *label;
     ps_pool_stats st;
     int idle, leased, connecting;
+    int cap; /* ps_pool_cap: POOLSHIM_MAX_PER_KEY, or what auto derived */
 } ps_pool_snapshot;
 
 /* Calls FN with a snapshot of each pool, outside the lock (FN may log). */
@@ -339,9 +340,30 @@ bool ps_pool_backoff(ps_pool *p, ps_connect_error *err) __attribute__((warn_unus
  * back-off of RETRY_MS; NULL (success) ends any. Logs the start and the end of an outage. */
 void ps_pool_connect_outcome(ps_pool *p, const ps_connect_error *err, int64_t retry_ms);
 
-/* Records the server's wait_timeout for P (read once per key): idle connections are retired
- * and idle handles reaped before the server would close them. */
-void ps_pool_set_server_wait_timeout(ps_pool *p, int64_t ms);
+/* What a server says about its connection limits (read at a key's first connection). */
+typedef struct ps_server_limits {
+    int64_t wait_timeout_ms;        /* the session's wait_timeout; 0: unknown */
+    long long max_connections;      /* 0: unknown */
+    long long max_user_connections; /* the account's limit; 0: none (or unknown) */
+} ps_server_limits;
+
+/* The cap of a key under POOLSHIM_MAX_PER_KEY=auto until its server's limits are known. */
+#define PS_POOL_CAP_BEFORE_AUTO 20
+
+/* Records the limits L of P's server (once per key, at its first connection; later calls do
+ * nothing): idle connections are retired, idle handles reaped and connections given a
+ * lifetime before the server's wait_timeout would close them; POOLSHIM_MAX_PER_KEY=auto gets
+ * its cap (80 % of max_connections, at most max_user_connections, at least 1); one warning
+ * when the configured cap could take the server past 80 % of max_connections (or past
+ * max_user_connections), and one info line with the limits. Logs outside the lock. */
+void ps_pool_set_server_limits(ps_pool *p, const ps_server_limits *l);
+
+/* True once P's server limits were recorded. */
+bool ps_pool_server_limits_known(ps_pool *p);
+
+/* The most connections P may hold: POOLSHIM_MAX_PER_KEY, or what auto derived from the server
+ * (PS_POOL_CAP_BEFORE_AUTO until then). */
+int ps_pool_cap(ps_pool *p);
 
 /* How long a connection of P may sit idle before the server could close it, minus a margin
  * (INT64_MAX when unknown). Lock-free: read on every call of a tracked handle. */

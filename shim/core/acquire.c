@@ -25,10 +25,10 @@ static void fail_at_cap(const ps_client_ops *cl, void *h, ps_pool *p, int64_t wa
     snprintf(detail, sizeof detail,
              "poolshim: all %lld connections of this process for %s stayed in use for %lld ms; "
              "close handles or raise POOLSHIM_MAX_PER_KEY",
-             (long long)ps_cfg.max_per_key, ps_pool_label(p), (long long)waited_ms);
+             (long long)ps_pool_cap(p), ps_pool_label(p), (long long)waited_ms);
     cl->fail(h, PS_FAIL_TOO_MANY, detail);
     ps_warn(ps_pool_label(p), "connect refused: %lld connections in use for %lld ms",
-            (long long)ps_cfg.max_per_key, (long long)waited_ms);
+            (long long)ps_pool_cap(p), (long long)waited_ms);
 }
 
 /* True when idle connection C is fit to hand out: pinged first when it idled past the
@@ -122,8 +122,11 @@ static ps_conn *connect_new(const ps_client_ops *cl, ps_conn *c, void *handle,
         return NULL;
     }
     ps_pool_connected(c, parked, facts);
-    if (ps_pool_server_idle_limit(p) == INT64_MAX)
-        ps_pool_set_server_wait_timeout(p, cl->server_wait_timeout(parked, c));
+    if (!ps_pool_server_limits_known(p)) {
+        ps_server_limits limits;
+        cl->server_limits(parked, c, &limits);
+        ps_pool_set_server_limits(p, &limits);
+    }
     return c;
 }
 

@@ -2,12 +2,18 @@
  * of a reaped or inherited handle before its next command. */
 #include "poolshim/calls.h"
 
+#include <stdio.h>
+
 #include "poolshim/acquire.h"
+#include "poolshim/config.h"
 #include "poolshim/fork.h"
+#include "poolshim/leak.h"
 #include "poolshim/lease.h"
 #include "poolshim/log.h"
 #include "poolshim/metrics.h"
+#include "poolshim/querylog.h"
 #include "poolshim/reap.h"
+#include "poolshim/sql_redact.h"
 
 static const ps_client_ops *client;
 
@@ -42,7 +48,7 @@ static unsigned call_kind(const ps_client_ops *cl, void *h, bool sends_command)
  * reaped (a husk whose next command tries again); the call is over. */
 static void renewal_failed(ps_lease *l, void *h, enum ps_enter how, enum ps_replay r)
 {
-    static const ps_call_outcome failed = {false, 0, false, 0, NULL};
+    static const ps_call_outcome failed = {.statement = false};
     if (r == PS_REPLAY_REFUSED && how != PS_ENTER_RECONNECT)
         ps_warn(ps_pool_label(l->pool),
                 "could not replay the session of reaped handle %p (its error says why): the "
@@ -76,10 +82,55 @@ bool ps_call_begin(ps_call *call, void *h, bool sends_command)
     return false;
 }
 
+/* Writes H's call (outcome O, lease L or NULL) to the query log. Out of line: the calls of a
+ * program without a query log must not pay for its registers. */
+__attribute__((noinline, cold)) static void log_call(ps_lease *l, void *h, const ps_call_outcome *o)
+{
+    const ps_call_detail *d = o->detail;
+    if (d && d->command)
+        ps_qlog_command(h, l ? ps_pool_label(l->pool) : NULL, l ? l->id : 0, d->start_ns, d->kind,
+                        d->text, d->text_len, d->stmt_id);
+    else
+        ps_qlog_response(h, d ? d->stmt_id : 0);
+}
+
+/* Fills P with what the call with outcome O did to pin L's session, and the program's stack:
+ * the statement (redacted), or what kind of call it was. */
+static void describe_pin(ps_lease_pin *p, const ps_lease *l, const ps_call_outcome *o)
+{
+    const ps_call_detail *d = o->detail;
+    if (d && d->text)
+        ps_sql_redact(d->text, d->text_len, p->statement, sizeof p->statement);
+    else
+        snprintf(p->statement, sizeof p->statement, "%s",
+                 d ? "(a command that is not a statement: mysql_set_server_option, "
+                     "mysql_stmt_execute, mysql_kill...)"
+                   : "(the server reported a session-state change for the last statement: a "
+                     "trigger, view or stored routine)");
+    ps_trace_pin(&p->trace, &l->trace, p->statement);
+}
+
+/* ps_call_end for a call to log or that pins L's session (L may be NULL). */
+__attribute__((noinline, cold)) static void end_noted(ps_lease *l, void *h,
+                                                      const ps_call_outcome *o)
+{
+    if (ps_qlog_on())
+        log_call(l, h, o);
+    if (!l)
+        return;
+    bool pins = (o->effects & PS_LEASE_PINNING) && ps_cfg.leak_warn_ms > 0 &&
+                !__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE);
+    if (pins) /* the first statement that pins the session, once per lease */
+        describe_pin(&l->pin, l, o);
+    ps_lease_leave_pinned(l, o, pins);
+}
+
 void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
 {
-    (void)h;
-    if (call->lease)
-        ps_lease_leave(call->lease, o);
+    ps_lease *l = call->lease;
+    if (__builtin_expect(ps_qlog_on() || (o->effects & PS_LEASE_PINNING), 0))
+        end_noted(l, h, o); /* the query log is on, or the call may pin the session */
+    else if (l)
+        ps_lease_leave(l, o);
     ps_metrics_tick();
 }

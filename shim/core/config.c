@@ -74,6 +74,7 @@ void ps_config_defaults(ps_config *cfg)
 #define PS_CFG_DEFAULT_NUM(f, d)                       cfg->f = (d);
 #define PS_CFG_DEFAULT_BOOL                            PS_CFG_DEFAULT_NUM
 #define PS_CFG_DEFAULT_INT                             PS_CFG_DEFAULT_NUM
+#define PS_CFG_DEFAULT_AUTOINT                         PS_CFG_DEFAULT_NUM
 #define PS_CFG_DEFAULT_MS                              PS_CFG_DEFAULT_NUM
 #define PS_CFG_DEFAULT_LEVEL                           PS_CFG_DEFAULT_NUM
 #define PS_CFG(NAME, type, field, dflt, min, max, doc) PS_CFG_DEFAULT_##type(field, dflt)
@@ -93,6 +94,23 @@ static int apply_number(int64_t *field, const char *name, const char *v, int64_t
     char expected[96], dflt[32];
     snprintf(expected, sizeof expected, "a whole number from %lld to %lld", (long long)min,
              (long long)max);
+    snprintf(dflt, sizeof dflt, "%lld", (long long)*field);
+    reject(report, ctx, name, v, expected, dflt);
+    return 1;
+}
+
+/* Applies a number within [MIN, MAX] or "auto" (0), else reports. Returns 1 when rejected. */
+static int apply_auto(int64_t *field, const char *name, const char *v, int64_t min, int64_t max,
+                      ps_config_reporter report, void *ctx)
+{
+    int64_t n;
+    if (!strcasecmp(v, PS_CFG_AUTO) || (parse_decimal(v, &n) && n >= min && n <= max)) {
+        *field = strcasecmp(v, PS_CFG_AUTO) ? n : 0;
+        return 0;
+    }
+    char expected[96], dflt[32];
+    snprintf(expected, sizeof expected, "a whole number from %lld to %lld or %s", (long long)min,
+             (long long)max, PS_CFG_AUTO);
     snprintf(dflt, sizeof dflt, "%lld", (long long)*field);
     reject(report, ctx, name, v, expected, dflt);
     return 1;
@@ -140,6 +158,8 @@ int ps_config_parse(ps_config *cfg, ps_config_getter get, ps_config_reporter rep
 #define PS_CFG_APPLY_INT(NAME, f, min, max)                                                        \
     bad += apply_number(&cfg->f, #NAME, v, min, max, report, ctx);
 #define PS_CFG_APPLY_MS PS_CFG_APPLY_INT
+#define PS_CFG_APPLY_AUTOINT(NAME, f, min, max)                                                    \
+    bad += apply_auto(&cfg->f, #NAME, v, min, max, report, ctx);
 #define PS_CFG_APPLY_STR(NAME, f, min, max)                                                        \
     bad += apply_str(cfg->f, sizeof cfg->f, #NAME, v, report, ctx);
 #define PS_CFG(NAME, type, field, dflt, min, max, doc)                                             \

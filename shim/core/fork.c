@@ -7,6 +7,7 @@
 
 #include "poolshim/keeper.h"
 #include "poolshim/leak.h"
+#include "poolshim/querylog.h"
 #include "poolshim/log.h"
 #include "poolshim/metrics.h"
 #include "poolshim/sql_effects.h"
@@ -32,6 +33,7 @@ void ps_fork_child(void)
     ps_pool_after_fork_child();
     ps_lease_after_fork_child();
     ps_leak_after_fork();
+    ps_qlog_after_fork_child();
     ps_metrics_after_fork_child();
     ps_keeper_after_fork_child(); /* no keeper thread here: the child's first park starts one */
 }

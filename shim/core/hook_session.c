@@ -15,7 +15,7 @@ static bool answered(const ps_client_ops *cl, MYSQL *m, bool mode)
     if (!l)
         return false;
     bool done = how == PS_ENTER_CALL && cl->answer_autocommit(m, mode); /* live: not a husk */
-    static const ps_call_outcome nothing = {false, 0, false, 0, NULL};
+    static const ps_call_outcome nothing = {.statement = false};
     ps_lease_leave(l, &nothing);
     return done;
 }

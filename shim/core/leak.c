@@ -55,8 +55,53 @@ void ps_trace_capture(ps_trace *t)
     pthread_mutex_unlock(&sites_lock);
 }
 
+/* A pinning statement's backtrace, by a hash of the statement and of where its handle was
+ * connected (0: an empty slot). Per thread: no lock. */
+typedef struct pin_trace {
+    uint64_t key;
+    ps_trace trace;
+} pin_trace;
+
+static __thread pin_trace pins[8];
+
+/* The key of STATEMENT sent on a handle connected at SITE (FNV-1a; never 0). */
+static uint64_t pin_key(const ps_trace *site, const char *statement)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = statement; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    for (int i = 0; i < site->len; i++)
+        h = (h ^ (uintptr_t)site->frames[i]) * 1099511628211ull;
+    return h | 1;
+}
+
+void ps_trace_pin(ps_trace *t, const ps_trace *site, const char *statement)
+{
+    uint64_t key = pin_key(site, statement);
+    pin_trace *s = &pins[key % (sizeof pins / sizeof *pins)];
+    if (s->key != key) {
+        s->trace.len = backtrace(s->trace.frames, PS_TRACE_DEPTH);
+        s->key = key;
+    }
+    *t = s->trace;
+}
+
+/* Logs the frames of T outside the shim, one line each, under LABEL. */
+static void log_frames(const char *label, const ps_trace *t)
+{
+    Dl_info self, frame;
+    bool have_self = dladdr((void *)&ps_trace_capture, &self) != 0;
+    char **names = backtrace_symbols((void *const *)t->frames, t->len);
+    for (int i = 0; i < t->len; i++) {
+        if (have_self && dladdr(t->frames[i], &frame) && frame.dli_fbase == self.dli_fbase)
+            continue; /* the shim's own frames */
+        ps_warn(label, "    %s", names ? names[i] : "?");
+    }
+    free(names);
+}
+
 /* Logs one leak warning for L (a copy), with where it was connected (frames outside the
- * shim). Called outside every lock. */
+ * shim) and the statement that pinned its session. Called outside every lock. */
 static void warn_leak(const ps_lease *l, void *ctx)
 {
     (void)ctx;
@@ -69,15 +114,11 @@ static void warn_leak(const ps_lease *l, void *ctx)
             "cannot be reclaimed: %s; connected at:",
             l->handle, (double)(now - l->acquired_ms) / 1000,
             (double)(now - l->last_call_ms) / 1000, *why ? why : "SQL_CALC_FOUND_ROWS pending");
-    Dl_info self, frame;
-    bool have_self = dladdr((void *)&ps_trace_capture, &self) != 0;
-    char **names = backtrace_symbols((void *const *)l->trace.frames, l->trace.len);
-    for (int i = 0; i < l->trace.len; i++) {
-        if (have_self && dladdr(l->trace.frames[i], &frame) && frame.dli_fbase == self.dli_fbase)
-            continue; /* the shim's own frames */
-        ps_warn(label, "    %s", names ? names[i] : "?");
+    log_frames(label, &l->trace);
+    if (l->pinned) {
+        ps_warn(label, "  session made unreclaimable by: %s; sent at:", l->pin.statement);
+        log_frames(label, &l->pin.trace);
     }
-    free(names);
     ps_pool_note(l->pool, PS_EV_LEAK_WARNING);
 }
 

@@ -3,6 +3,7 @@
 #include "poolshim/lease.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ static pthread_cond_t moved = PTHREAD_COND_INITIALIZER; /* a MOVING lease settle
 static ps_lease *by_handle;                             /* leases whose handle is not NULL */
 static ps_lease *list[PS_LEASE_NSTATES];                /* LIVE: least recently used first */
 static unsigned illegal_moves;
-static const unsigned dirty_effects = PS_SQL_SESSION | PS_SQL_LOCK;
+static const unsigned dirty_effects = PS_LEASE_DIRT;
 
 /* Short names for the states, in this file only. */
 #define NEW       PS_LEASE_NEW
@@ -131,6 +132,8 @@ ps_lease *ps_lease_begin(ps_conn *c, void *handle, void *transport, const ps_tra
     ps_lease *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
+    static uint64_t last_id;
+    l->id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
     l->transport = transport;
     l->conn = c;
     l->pool = c->pool;
@@ -295,12 +298,17 @@ static void keep_told_variables(ps_lease *l, const char *a)
     l->told_variables = grown;
 }
 
-void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
+void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned)
 {
     pthread_mutex_lock(&lock);
+    if (pinned)
+        __atomic_store_n(&l->pinned, true, __ATOMIC_RELEASE); /* publishes l->pin */
     l->calls--;
-    if (o->app_reset)
+    if (o->app_reset) {
         l->session.effects = 0;
+        if (!(l->session.lasting & PS_SQL_RESET_KEEPS))
+            __atomic_store_n(&l->pinned, false, __ATOMIC_RELEASE); /* the next pin is news */
+    }
     l->session.effects |= o->effects & ~(PS_SQL_FOUND_ROWS | PS_SQL_RESULTS);
     l->session.lasting |= o->effects;
     if (o->statement || o->app_reset)
@@ -319,6 +327,11 @@ void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
         DL_APPEND(list[LIVE], l);
     }
     pthread_mutex_unlock(&lock);
+}
+
+void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
+{
+    ps_lease_leave_pinned(l, o, false);
 }
 
 ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t min_idle_other)
@@ -394,6 +407,19 @@ static bool leak_due(const ps_lease *l, int64_t now, int64_t held_ms)
            (!clean(l) || l->unreapable);
 }
 
+/* Copies L into C for a report outside the lock: its pin only when it is published (the thread
+ * in a call may be writing it otherwise). Caller holds the lock. */
+static void copy_for_report(ps_lease *c, const ps_lease *l)
+{
+    memcpy(c, l, offsetof(ps_lease, pin));
+    c->pin.statement[0] = '\0';
+    c->pin.trace.len = 0;
+    if (__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE)) {
+        c->pin = l->pin;
+        c->pin.statement[sizeof c->pin.statement - 1] = '\0';
+    }
+}
+
 void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *ctx), void *ctx)
 {
     enum { BATCH = 8 };
@@ -408,7 +434,7 @@ void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *
         {
             if (n < BATCH && leak_due(l, now, held_ms)) {
                 l->leak_warned = true;
-                copies[n++] = *l;
+                copy_for_report(&copies[n++], l);
             }
         }
         pthread_mutex_unlock(&lock);

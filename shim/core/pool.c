@@ -55,9 +55,10 @@ static const bool legal[PS_CONN_NSTATES][PS_CONN_NSTATES] = {
  * recently refused one (pool_limits.c). Caller holds the lock. */
 static int cap_of(const ps_pool *p)
 {
-    if (p->soft_cap && p->soft_cap < ps_cfg.max_per_key && ps_now_ms() < p->soft_cap_until_ms)
+    int cap = ps_pool_cap_locked(p);
+    if (p->soft_cap && p->soft_cap < cap && ps_now_ms() < p->soft_cap_until_ms)
         return p->soft_cap;
-    return (int)ps_cfg.max_per_key;
+    return cap;
 }
 
 static bool listed(enum ps_conn_state s)
@@ -160,11 +161,14 @@ static void unlock_and_finish(void)
     finish(a, ops.abandon);
 }
 
-/* Lifetime deadline for a connection made at NOW: lifetime minus up to 2.5% jitter, so
- * connections made together do not all retire together. Caller holds the lock. */
-static int64_t lifetime_deadline(int64_t now)
+/* Lifetime deadline for a connection of P made at NOW: lifetime (never past the server's idle
+ * limit) minus up to 2.5% jitter, so connections made together do not all retire together.
+ * Caller holds the lock. */
+static int64_t lifetime_deadline(const ps_pool *p, int64_t now)
 {
-    int64_t life = ps_cfg.max_lifetime_ms;
+    int64_t life = ps_cfg.max_lifetime_ms, server = p->server_idle_limit_ms;
+    if (server != INT64_MAX && (life <= 0 || server < life))
+        life = server > 0 ? server : 1;
     if (life <= 0)
         return INT64_MAX;
     jitter_state ^= jitter_state << 13;
@@ -405,7 +409,7 @@ void ps_pool_connected(ps_conn *c, void *handle, void *facts)
     c->handle = handle;
     c->facts = facts;
     c->created_ms = now;
-    c->expires_ms = lifetime_deadline(now);
+    c->expires_ms = lifetime_deadline(c->pool, now);
     set_state(c, c->pool, LEASED, 0);
     pthread_mutex_unlock(&lock);
 }
@@ -418,7 +422,7 @@ void ps_pool_park(ps_conn *c, void *handle)
     c->handle = handle;
     c->idle_since_ms = now;
     if (c->state == LEASED &&
-        (now >= c->expires_ms || ps_pool_open_locked(p) > ps_cfg.max_per_key)) {
+        (now >= c->expires_ms || ps_pool_open_locked(p) > ps_pool_cap_locked(p))) {
         set_state(c, p, CLOSED, PS_CLOSE_EXPIRED);
     } else {
         set_state(c, p, IDLE, 0);

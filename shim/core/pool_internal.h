@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "poolshim/config.h"
 #include "poolshim/pool.h"
 
 /* A thread waiting for a slot or an idle connection; lives on the waiter's stack. */
@@ -24,6 +25,8 @@ struct ps_pool {
     /* Callers waiting for a slot, oldest first (FIFO: served in arrival order). */
     ps_waiter *wait_head;
     int64_t server_idle_limit_ms; /* from the server's wait_timeout; INT64_MAX when unknown */
+    bool limits_known;            /* ps_pool_set_server_limits ran (atomic) */
+    int auto_cap;                 /* POOLSHIM_MAX_PER_KEY=auto: the cap derived (0: not yet) */
     ps_connect_args args;         /* the key's connect arguments (owned copies) */
     bool has_args;
     int soft_cap; /* learned from a server refusal (see ps_pool_server_refused) */
@@ -44,6 +47,14 @@ extern pthread_mutex_t ps_pool_lock;
 
 /* Every pool, a hash by key (pools.c); pools are never freed. */
 extern ps_pool *ps_pools;
+
+/* The cap of P (see ps_pool_cap). Caller holds the lock. */
+static inline int ps_pool_cap_locked(const ps_pool *p)
+{
+    if (ps_cfg.max_per_key > 0)
+        return (int)ps_cfg.max_per_key;
+    return p->auto_cap > 0 ? p->auto_cap : PS_POOL_CAP_BEFORE_AUTO;
+}
 
 /* Connections of P that count against its cap. Caller holds the lock. */
 static inline int ps_pool_open_locked(const ps_pool *p)

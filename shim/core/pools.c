@@ -188,8 +188,12 @@ void ps_pool_foreach(void (*fn)(const ps_pool_snapshot *s, void *ctx), void *ctx
             p = p->hh.next;
         ps_pool_snapshot s = {0};
         if (p)
-            s = (ps_pool_snapshot){p->label, p->st, p->count[PS_CONN_IDLE],
-                                   p->count[PS_CONN_LEASED], p->count[PS_CONN_CONNECTING]};
+            s = (ps_pool_snapshot){p->label,
+                                   p->st,
+                                   p->count[PS_CONN_IDLE],
+                                   p->count[PS_CONN_LEASED],
+                                   p->count[PS_CONN_CONNECTING],
+                                   ps_pool_cap_locked(p)};
         pthread_mutex_unlock(&lock);
         if (!p)
             return;

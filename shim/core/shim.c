@@ -14,6 +14,7 @@
 #include "poolshim/log.h"
 #include "poolshim/metrics.h"
 #include "poolshim/programs.h"
+#include "poolshim/querylog.h"
 #include "poolshim/real.h"
 #include "poolshim/route.h"
 
@@ -104,10 +105,12 @@ static void init_shim(void)
     ps_pool_enable_keeper(); /* its thread starts at the first park */
     ps_metrics_init();
     ps_calls_init(client);
+    ps_qlog_open(ps_cfg.query_log);
     pthread_atfork(ps_fork_prepare, ps_fork_parent, ps_fork_child);
     atexit(at_exit);
-    ps_debug(NULL, "pooling with %s, at most %lld connections per key", client->name,
-             (long long)ps_cfg.max_per_key);
+    ps_debug(NULL, "pooling with %s, at most %lld connections per key%s", client->name,
+             (long long)(ps_cfg.max_per_key ? ps_cfg.max_per_key : PS_POOL_CAP_BEFORE_AUTO),
+             ps_cfg.max_per_key ? "" : " (auto: until the server's limits are known)");
 }
 
 const ps_client_ops *ps_shim(void)

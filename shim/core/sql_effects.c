@@ -1,14 +1,9 @@
-/* A small SQL lexer, just enough to classify statements (see sql_effects.h). It errs towards
+/* The statement classifier (see sql_effects.h), on the lexer of sql_lex.h. It errs towards
  * keeping a handle: whatever it cannot prove harmless counts as session state.
- *  - Quoting depends on the session's sql_mode, which the text does not show: a backslash in a
- *    '...' or "..." run is an escape unless NO_BACKSLASH_ESCAPES, and "..." is a string or (with
- *    ANSI_QUOTES) an identifier, in which a backslash is a plain character. Text with a backslash
- *    inside quotes is lexed once per rule the server may apply and the verdicts are ORed; "..."
- *    followed by '(' is a call under either reading.
- *  - In multi-byte character sets (big5, cp932, gbk, sjis) a backslash or a backtick can be the
- *    second byte of a character: a byte >= 0x80 right before one makes the text ambiguous.
- *  - Comments are skipped; MariaDB's executable comments (slash-star-! and slash-star-M-!) are
- *    read as code.
+ *  - Quoting depends on the session's sql_mode, which the text does not show: text with a
+ *    backslash inside quotes is lexed once per rule the server may apply (sql_lex.h) and the
+ *    verdicts are ORed; "..." followed by '(' is a call under either reading.
+ *  - Text whose quoting depends on a multi-byte character set counts as session state.
  *  - Calls: only names the server resolves to its own functions are harmless (sql_names.h); an
  *    unknown, quoted or qualified name followed by '(' may run a stored function. */
 #include "poolshim/sql_effects.h"
@@ -18,139 +13,21 @@
 #include <string.h>
 #include <strings.h>
 
+#include "poolshim/sql_lex.h"
 #include "poolshim/sql_names.h"
-
-enum tok_kind { T_END, T_WORD, T_AT, T_ATAT, T_STRING, T_QUOTED_ID, T_DQUOTED, T_SEMI, T_PUNCT };
-
-/* Backslashes inside '...' and "..." runs: the escapes a pass applies, the runs that held one. */
-enum { ESC_SINGLE = 1u << 0, ESC_DOUBLE = 1u << 1 };
-
-typedef struct lexer {
-    const char *p, *end;
-    unsigned escapes;     /* ESC_* bits this pass treats as escapes */
-    unsigned backslashes; /* ESC_* bits of the runs a backslash was read in */
-} lexer;
-
-typedef struct token {
-    enum tok_kind kind;
-    const char *s;
-    size_t n;
-    bool glued; /* '(' follows with nothing in between */
-} token;
-
-/* True when C can be part of an unquoted word. */
-static bool word_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '_' || c == '$';
-}
-
-/* Skips a quoted run starting at the opening quote Q: doubled quotes, and backslash escapes
- * where this pass applies them. */
-static void skip_quoted(lexer *lx, char q)
-{
-    unsigned run = q == '\'' ? ESC_SINGLE : q == '"' ? ESC_DOUBLE : 0;
-    lx->p++;
-    while (lx->p < lx->end) {
-        char c = *lx->p++;
-        if (c == '\\' && run) {
-            lx->backslashes |= run;
-            if ((lx->escapes & run) && lx->p < lx->end)
-                lx->p++;
-        } else if (c == q) {
-            if (lx->p >= lx->end || *lx->p != q)
-                return;
-            lx->p++; /* a doubled quote stands for one */
-        }
-    }
-}
-
-/* Skips the version number after an executable comment's opening, as the server does: only a
- * digit run that is not glued to a word (the server would read "50000now" differently). */
-static void skip_version(lexer *lx)
-{
-    const char *q = lx->p;
-    while (q < lx->end && isdigit((unsigned char)*q))
-        q++;
-    if (q == lx->end || !word_char(*q))
-        lx->p = q;
-}
-
-/* Skips a comment starting at P (LEFT bytes to the end); false when P starts none. Executable
- * comments are opened, so their content is lexed as code. */
-static bool skip_comment(lexer *lx, const char *p, size_t left)
-{
-    if (*p == '#' ||
-        (left >= 2 && p[0] == '-' && p[1] == '-' && (left == 2 || isspace((unsigned char)p[2])))) {
-        while (lx->p < lx->end && *lx->p != '\n')
-            lx->p++;
-    } else if (left >= 3 && p[0] == '/' && p[1] == '*' && (p[2] == '!' || p[2] == 'M')) {
-        lx->p += (p[2] == 'M' && left >= 4 && p[3] == '!') ? 4 : 3;
-        skip_version(lx);
-    } else if (left >= 2 && p[0] == '/' && p[1] == '*') {
-        const char *close = NULL;
-        for (const char *q = p + 2; q + 1 < lx->end && !close; q++)
-            if (q[0] == '*' && q[1] == '/')
-                close = q;
-        lx->p = close ? close + 2 : lx->end;
-    } else if (left >= 2 && p[0] == '*' && p[1] == '/') {
-        lx->p += 2; /* end of an executable comment */
-    } else {
-        return false;
-    }
-    return true;
-}
-
-/* Skips white space and comments; returns at a token or the end. */
-static void skip_space(lexer *lx)
-{
-    while (lx->p < lx->end) {
-        if (isspace((unsigned char)*lx->p))
-            lx->p++;
-        else if (!skip_comment(lx, lx->p, (size_t)(lx->end - lx->p)))
-            return;
-    }
-}
-
-/* Reads the next token. */
-static token next_token(lexer *lx)
-{
-    skip_space(lx);
-    token t = {T_END, lx->p, 0, false};
-    if (lx->p >= lx->end)
-        return t;
-    char c = *lx->p;
-    if (c == '\'' || c == '"' || c == '`') {
-        skip_quoted(lx, c);
-        t.kind = c == '`' ? T_QUOTED_ID : c == '"' ? T_DQUOTED : T_STRING;
-    } else if (c == '@') {
-        bool system = lx->p + 1 < lx->end && lx->p[1] == '@';
-        lx->p += system ? 2 : 1;
-        t.kind = system ? T_ATAT : T_AT;
-    } else if (word_char(c)) {
-        while (lx->p < lx->end && word_char(*lx->p))
-            lx->p++;
-        t.kind = T_WORD;
-    } else {
-        lx->p++;
-        t.kind = c == ';' ? T_SEMI : T_PUNCT;
-    }
-    t.n = (size_t)(lx->p - t.s);
-    t.glued = lx->p < lx->end && *lx->p == '(';
-    return t;
-}
 
 /* True when T is the word W (case-insensitive). The first bytes are compared first, ignoring
  * only the ASCII case bit: a cheap filter (the classifier tries every word against its tables)
  * that never rejects a match. */
-static bool is_word(const token *t, const char *w)
+static bool is_word(const ps_token *t, const char *w)
 {
-    if (t->kind != T_WORD || t->n == 0 || ((unsigned char)(t->s[0] ^ w[0]) & ~0x20u))
+    if (t->kind != PS_TOK_WORD || t->n == 0 || ((unsigned char)(t->s[0] ^ w[0]) & ~0x20u))
         return false; /* n 0: a quoted name's empty content, S may be the text's end */
     return strlen(w) == t->n && !strncasecmp(t->s, w, t->n);
 }
 
 /* True when T is one of the NULL-terminated WORDS. */
-static bool is_any(const token *t, const char *const *words)
+static bool is_any(const ps_token *t, const char *const *words)
 {
     for (; *words; words++)
         if (is_word(t, *words))
@@ -159,29 +36,29 @@ static bool is_any(const token *t, const char *const *words)
 }
 
 /* True when T is the punctuation character C. */
-static bool is_punct(const token *t, char c)
+static bool is_punct(const ps_token *t, char c)
 {
-    return t->kind == T_PUNCT && *t->s == c;
+    return t->kind == PS_TOK_PUNCT && *t->s == c;
 }
 
 /* True when T can name a function, table or column. */
-static bool is_name(const token *t)
+static bool is_name(const ps_token *t)
 {
-    return t->kind == T_WORD || t->kind == T_QUOTED_ID || t->kind == T_DQUOTED;
+    return t->kind == PS_TOK_WORD || t->kind == PS_TOK_QUOTED_ID || t->kind == PS_TOK_DQUOTED;
 }
 
 /* True when T ends a statement. */
-static bool ends(const token *t)
+static bool ends(const ps_token *t)
 {
-    return t->kind == T_END || t->kind == T_SEMI;
+    return t->kind == PS_TOK_END || t->kind == PS_TOK_SEMI;
 }
 
 /* The name T spells into *S, *N: a word as written, a quoted run without its quotes. */
-static void name_of(const token *t, const char **s, size_t *n)
+static void name_of(const ps_token *t, const char **s, size_t *n)
 {
     *s = t->s;
     *n = t->n;
-    if (t->kind == T_WORD || t->n == 0)
+    if (t->kind == PS_TOK_WORD || t->n == 0)
         return;
     bool closed = t->n >= 2 && t->s[t->n - 1] == t->s[0];
     *s = t->s + 1;
@@ -194,11 +71,12 @@ static void name_of(const token *t, const char **s, size_t *n)
 static const char *const bool_words[] = {"0", "1", "ON", "OFF", "TRUE", "FALSE", NULL};
 
 /* Reads a charset or collation name at T (a word or a quoted name); false when it is not one. */
-static bool charset_name(lexer *lx, token *t)
+static bool charset_name(ps_lexer *lx, ps_token *t)
 {
-    if (t->kind != T_WORD && t->kind != T_STRING && t->kind != T_DQUOTED && t->kind != T_QUOTED_ID)
+    if (t->kind != PS_TOK_WORD && t->kind != PS_TOK_STRING && t->kind != PS_TOK_DQUOTED &&
+        t->kind != PS_TOK_QUOTED_ID)
         return false;
-    *t = next_token(lx);
+    *t = ps_lex_next(lx);
     return true;
 }
 
@@ -230,9 +108,9 @@ const char *const ps_sql_replayed_variables[] = {"character_set_client",
                                                  NULL};
 
 /* True when T is a word of digits only. */
-static bool is_digits(const token *t)
+static bool is_digits(const ps_token *t)
 {
-    if (t->kind != T_WORD)
+    if (t->kind != PS_TOK_WORD)
         return false;
     for (size_t i = 0; i < t->n; i++)
         if (!isdigit((unsigned char)t->s[i]))
@@ -243,28 +121,28 @@ static bool is_digits(const token *t)
 /* Reads, at *T, the '=' or ':=' of an assignment and a literal after it: a quoted string, a
  * word (ON, DEFAULT, NULL, a name, a number) or a decimal number, optionally negative; nothing
  * that reads or calls anything. False when it is not that. On success *T is the next token. */
-static bool literal_value(lexer *lx, token *t)
+static bool literal_value(ps_lexer *lx, ps_token *t)
 {
     if (is_punct(t, ':'))
-        *t = next_token(lx);
+        *t = ps_lex_next(lx);
     if (!is_punct(t, '='))
         return false;
-    *t = next_token(lx);
+    *t = ps_lex_next(lx);
     if (is_punct(t, '-'))
-        *t = next_token(lx);
-    if (t->kind == T_STRING || t->kind == T_DQUOTED) {
-        *t = next_token(lx);
+        *t = ps_lex_next(lx);
+    if (t->kind == PS_TOK_STRING || t->kind == PS_TOK_DQUOTED) {
+        *t = ps_lex_next(lx);
         return true;
     }
-    if (t->kind != T_WORD)
+    if (t->kind != PS_TOK_WORD)
         return false;
     bool digits = is_digits(t);
-    *t = next_token(lx);
+    *t = ps_lex_next(lx);
     if (digits && is_punct(t, '.')) {
-        *t = next_token(lx);
+        *t = ps_lex_next(lx);
         if (!is_digits(t))
             return false;
-        *t = next_token(lx);
+        *t = ps_lex_next(lx);
     }
     return !is_punct(t, '(');
 }
@@ -272,39 +150,39 @@ static bool literal_value(lexer *lx, token *t)
 /* Reads, at *T, the '=' or ':=' of an assignment and an expression after it that leaves nothing
  * in the session (builtin calls, @@variables, literals, operators: no user variable, no query,
  * no stored function); false when it is not that. On success *T is the token after it. */
-static bool expression_value(lexer *lx, token *t);
+static bool expression_value(ps_lexer *lx, ps_token *t);
 
 /* Reads, at *T (the TRANSACTION of SET SESSION TRANSACTION), its characteristics: ISOLATION
  * LEVEL REPEATABLE READ | READ COMMITTED | READ UNCOMMITTED | SERIALIZABLE, READ ONLY, READ
  * WRITE, separated by commas. False when it is anything else. On success *T is the token after
  * them (the statement's end). */
-static bool transaction_characteristics(lexer *lx, token *t)
+static bool transaction_characteristics(ps_lexer *lx, ps_token *t)
 {
     static const char *const levels[] = {"COMMITTED", "UNCOMMITTED", NULL};
     static const char *const access[] = {"ONLY", "WRITE", NULL};
     do {
-        *t = next_token(lx);
+        *t = ps_lex_next(lx);
         if (is_word(t, "ISOLATION")) {
-            *t = next_token(lx);
+            *t = ps_lex_next(lx);
             if (!is_word(t, "LEVEL"))
                 return false;
-            *t = next_token(lx);
+            *t = ps_lex_next(lx);
             if (is_word(t, "REPEATABLE") || is_word(t, "READ")) {
                 bool repeatable = is_word(t, "REPEATABLE");
-                *t = next_token(lx);
+                *t = ps_lex_next(lx);
                 if (repeatable ? !is_word(t, "READ") : !is_any(t, levels))
                     return false;
             } else if (!is_word(t, "SERIALIZABLE")) {
                 return false;
             }
         } else if (is_word(t, "READ")) {
-            *t = next_token(lx);
+            *t = ps_lex_next(lx);
             if (!is_any(t, access))
                 return false;
         } else {
             return false;
         }
-        *t = next_token(lx);
+        *t = ps_lex_next(lx);
     } while (is_punct(t, ','));
     return ends(t);
 }
@@ -313,36 +191,36 @@ static bool transaction_characteristics(lexer *lx, token *t)
  * same of a variable of ps_sql_replayed_variables with a literal value or an expression that
  * leaves nothing, SESSION TRANSACTION characteristics (those two add PS_SQL_VARIABLES to
  * *VARIABLE), NAMES cs [COLLATE coll] (COLLATE adds PS_SQL_VARIABLES | PS_SQL_READ_BACK),
- * CHARACTER SET cs, CHARSET cs. False when it is anything else. On success *T is the token
+ * CHARACTER SET cs, CHARSET cs. False when it is anything else. On success *T is the ps_token
  * after it. */
-static bool replayable_assignment(lexer *lx, token *t, unsigned *variable)
+static bool replayable_assignment(ps_lexer *lx, ps_token *t, unsigned *variable)
 {
     bool session_scope = false;
-    if (t->kind == T_ATAT)
-        *t = next_token(lx);
+    if (t->kind == PS_TOK_ATAT)
+        *t = ps_lex_next(lx);
     if (is_word(t, "SESSION") || is_word(t, "LOCAL")) {
-        session_scope = t->kind == T_WORD && is_word(t, "SESSION");
-        *t = next_token(lx);
+        session_scope = t->kind == PS_TOK_WORD && is_word(t, "SESSION");
+        *t = ps_lex_next(lx);
         if (is_punct(t, '.'))
-            *t = next_token(lx);
+            *t = ps_lex_next(lx);
     }
     if (is_word(t, "autocommit")) {
-        *t = next_token(lx);
+        *t = ps_lex_next(lx);
         if (is_punct(t, ':'))
-            *t = next_token(lx);
+            *t = ps_lex_next(lx);
         if (!is_punct(t, '='))
             return false;
-        *t = next_token(lx);
+        *t = ps_lex_next(lx);
         if (!is_any(t, bool_words))
             return false;
-        *t = next_token(lx);
+        *t = ps_lex_next(lx);
         return true;
     }
     if (is_any(t, ps_sql_replayed_variables)) {
-        *t = next_token(lx);
+        *t = ps_lex_next(lx);
         *variable |= PS_SQL_VARIABLES;
-        lexer before = *lx;
-        token at = *t;
+        ps_lexer before = *lx;
+        ps_token at = *t;
         if (literal_value(lx, t))
             return true;
         *lx = before; /* not a literal: an expression that leaves nothing (read back by value) */
@@ -355,15 +233,15 @@ static bool replayable_assignment(lexer *lx, token *t, unsigned *variable)
     }
     bool names = is_word(t, "NAMES");
     if (!names && !is_word(t, "CHARSET") &&
-        !(is_word(t, "CHARACTER") && (*t = next_token(lx), is_word(t, "SET"))))
+        !(is_word(t, "CHARACTER") && (*t = ps_lex_next(lx), is_word(t, "SET"))))
         return false;
-    *t = next_token(lx);
+    *t = ps_lex_next(lx);
     if (!charset_name(lx, t))
         return false;
     if (names && is_word(t, "COLLATE")) {
         /* the client knows the charset, not the collation, nor does the tracker report it */
         *variable |= PS_SQL_VARIABLES | PS_SQL_READ_BACK;
-        *t = next_token(lx);
+        *t = ps_lex_next(lx);
         return charset_name(lx, t);
     }
     return true;
@@ -373,9 +251,9 @@ static bool replayable_assignment(lexer *lx, token *t, unsigned *variable)
  * ps_sql_replayed_variables, and PS_SQL_READ_BACK, see replayable_assignment) when the statement is
  * nothing but replayable assignments (then consumed up to its end), else 0 (the caller scans it
  * again). */
-static unsigned replayable_set(lexer *lx)
+static unsigned replayable_set(ps_lexer *lx)
 {
-    token t = next_token(lx);
+    ps_token t = ps_lex_next(lx);
     unsigned variable = 0;
     for (;;) {
         if (!replayable_assignment(lx, &t, &variable))
@@ -384,7 +262,7 @@ static unsigned replayable_set(lexer *lx)
             return PS_SQL_REPLAYABLE | variable;
         if (!is_punct(&t, ','))
             return 0;
-        t = next_token(lx);
+        t = ps_lex_next(lx);
     }
 }
 
@@ -407,8 +285,8 @@ typedef struct stmt {
     bool insert_id_arg; /* after LAST_INSERT_ID(: the next token tells whether it sets it */
     bool qualified;     /* the current name run has a '.' (db.f) */
     unsigned ntok;      /* tokens seen so far */
-    token prev;         /* the previous token */
-    token lead;         /* the token before the current name run */
+    ps_token prev;      /* the previous token */
+    ps_token lead;      /* the token before the current name run */
 } stmt;
 
 /* Statements that read or write data but leave no session state of their own. */
@@ -440,13 +318,13 @@ static const char *const slot_words[] = {"INTO",          "IGNORE",    "LOW_PRIO
                                          "HIGH_PRIORITY", "RECURSIVE", "TABLE",        NULL};
 
 /* Sets up ST for a statement whose first token is FIRST. */
-static void start_statement(stmt *st, const token *first)
+static void start_statement(stmt *st, const ps_token *first)
 {
     if (is_word(first, "USE"))
         st->effects |= PS_SQL_REPLAYABLE;
     else if (is_any(first, lock_first))
         st->effects |= PS_SQL_LOCK;
-    else if (!is_any(first, harmless_first) && first->kind != T_PUNCT)
+    else if (!is_any(first, harmless_first) && first->kind != PS_TOK_PUNCT)
         st->effects |= PS_SQL_SESSION; /* CALL, DO, HANDLER, PREPARE, EXECUTE, XA, ... */
     if (is_word(first, "CALL") || is_word(first, "EXECUTE"))
         st->effects |= PS_SQL_ROLE; /* a procedure or prepared text can run SET ROLE */
@@ -468,7 +346,7 @@ static void start_statement(stmt *st, const token *first)
 }
 
 /* The effects word W marks wherever it stands; false when it marks none. */
-static bool danger_word(stmt *st, const token *w)
+static bool danger_word(stmt *st, const ps_token *w)
 {
     if (is_word(w, "LOCK") || is_word(w, "GET_LOCK"))
         st->effects |= PS_SQL_LOCK;
@@ -484,7 +362,7 @@ static bool danger_word(stmt *st, const token *w)
 }
 
 /* The effects of a word W anywhere in the statement, and what it tells about its shape. */
-static void scan_word(stmt *st, const token *w)
+static void scan_word(stmt *st, const ps_token *w)
 {
     if (danger_word(st, w))
         return;
@@ -508,15 +386,15 @@ static bool not_a_call(const stmt *st)
 /* The effects of a '(' after ST's previous token: a call when that is a name. */
 static void scan_call(stmt *st)
 {
-    const token *name = &st->prev;
+    const ps_token *name = &st->prev;
     if (!is_name(name))
         return;
     const char *s;
     size_t n;
     name_of(name, &s, &n);
-    bool bare = name->kind == T_WORD && !st->qualified;
-    if (name->kind != T_WORD) { /* a quoted name marks what the bare word would */
-        token content = {T_WORD, s, n, false};
+    bool bare = name->kind == PS_TOK_WORD && !st->qualified;
+    if (name->kind != PS_TOK_WORD) { /* a quoted name marks what the bare word would */
+        ps_token content = {PS_TOK_WORD, s, n, false};
         danger_word(st, &content);
     }
     enum ps_sql_call kind = ps_sql_call_kind(s, n, name->glued && bare);
@@ -535,14 +413,15 @@ static void scan_call(stmt *st)
 }
 
 /* True when the '@' token AT names an account ('app'@'%') in a DDL statement's text. */
-static bool account_name(const stmt *st, const token *at)
+static bool account_name(const stmt *st, const ps_token *at)
 {
     return st->kind == K_DDL && !st->calls_run && st->ntok > 0 &&
-           st->prev.s + st->prev.n == at->s && (is_name(&st->prev) || st->prev.kind == T_STRING);
+           st->prev.s + st->prev.n == at->s &&
+           (is_name(&st->prev) || st->prev.kind == PS_TOK_STRING);
 }
 
 /* Follows name runs (a.b.c) and the INSERT/REPLACE/LOAD/WITH name slot past token T. */
-static void track_names(stmt *st, const token *t)
+static void track_names(stmt *st, const ps_token *t)
 {
     if (is_name(t)) {
         if (is_punct(&st->prev, '.') && st->ntok > 0) {
@@ -570,14 +449,14 @@ static void track_names(stmt *st, const token *t)
 /* True when name T (a word or a quoted name) reads the session's status counters: one of
  * status_tables, or STATUS right after SHOW or SHOW SESSION / LOCAL (SHOW GLOBAL STATUS and
  * SHOW TABLE / SLAVE / ENGINE ... STATUS read no session counter). */
-static bool reads_session_status(const stmt *st, const token *t)
+static bool reads_session_status(const stmt *st, const ps_token *t)
 {
     if (!is_name(t))
         return false;
     const char *s;
     size_t n;
     name_of(t, &s, &n);
-    token content = {T_WORD, s, n, false};
+    ps_token content = {PS_TOK_WORD, s, n, false};
     if (is_any(&content, status_tables))
         return true;
     bool scope = is_word(&st->prev, "SESSION") || is_word(&st->prev, "LOCAL");
@@ -586,7 +465,7 @@ static bool reads_session_status(const stmt *st, const token *t)
 }
 
 /* The effects of token T of statement ST. */
-static void scan_token(stmt *st, const token *t)
+static void scan_token(stmt *st, const ps_token *t)
 {
     if (st->insert_id_arg) {
         st->insert_id_arg = false;
@@ -595,11 +474,11 @@ static void scan_token(stmt *st, const token *t)
     }
     if (st->kind == K_BEGIN && st->ntok == 1 && !is_word(t, "WORK"))
         st->effects |= PS_SQL_SESSION; /* BEGIN NOT ATOMIC ... END: a compound statement */
-    if (t->kind == T_AT && !account_name(st, t))
+    if (t->kind == PS_TOK_AT && !account_name(st, t))
         st->effects |= PS_SQL_SESSION;
     else if (reads_session_status(st, t))
         st->effects |= PS_SQL_SESSION;
-    else if (t->kind == T_WORD)
+    else if (t->kind == PS_TOK_WORD)
         scan_word(st, t);
     else if (is_punct(t, '('))
         scan_call(st);
@@ -608,18 +487,19 @@ static void scan_token(stmt *st, const token *t)
     st->ntok++;
 }
 
-static bool expression_value(lexer *lx, token *t)
+static bool expression_value(ps_lexer *lx, ps_token *t)
 {
     if (is_punct(t, ':'))
-        *t = next_token(lx);
+        *t = ps_lex_next(lx);
     if (!is_punct(t, '='))
         return false;
     stmt st = {.calls_run = true};
     int depth = 0;
     unsigned n = 0;
-    for (*t = next_token(lx); !ends(t) && !(depth == 0 && is_punct(t, ',')); *t = next_token(lx)) {
-        if (t->kind == T_AT || is_word(t, "SELECT") || is_word(t, "WITH") || is_word(t, "VALUES") ||
-            is_word(t, "TABLE"))
+    for (*t = ps_lex_next(lx); !ends(t) && !(depth == 0 && is_punct(t, ','));
+         *t = ps_lex_next(lx)) {
+        if (t->kind == PS_TOK_AT || is_word(t, "SELECT") || is_word(t, "WITH") ||
+            is_word(t, "VALUES") || is_word(t, "TABLE"))
             return false; /* a user variable, a query */
         depth += is_punct(t, '(') - is_punct(t, ')');
         if (depth < 0)
@@ -631,12 +511,12 @@ static bool expression_value(lexer *lx, token *t)
 }
 
 /* Classifies one statement whose first token is FIRST; consumes it up to ';' or the end. */
-static unsigned scan_statement(lexer *lx, token first)
+static unsigned scan_statement(ps_lexer *lx, ps_token first)
 {
     stmt st = {.calls_run = true};
     scan_token(&st, &first);
     start_statement(&st, &first);
-    for (token t = next_token(lx); !ends(&t); t = next_token(lx))
+    for (ps_token t = ps_lex_next(lx); !ends(&t); t = ps_lex_next(lx))
         scan_token(&st, &t);
     if (st.insert_id_arg)
         st.effects |= PS_SQL_SESSION; /* "LAST_INSERT_ID(" at the very end */
@@ -646,13 +526,13 @@ static unsigned scan_statement(lexer *lx, token first)
 /* The bits of state COM_RESET_CONNECTION keeps that a SET statement (read from LX, a copy,
  * right after SET) may leave: SET ROLE, SET DEFAULT ROLE, profiling, and SET STATEMENT ... FOR
  * CALL/EXECUTE (which can run SET ROLE). */
-static unsigned set_reset_keeps(lexer lx)
+static unsigned set_reset_keeps(ps_lexer lx)
 {
-    token t = next_token(&lx);
+    ps_token t = ps_lex_next(&lx);
     unsigned bits = 0;
     if (is_word(&t, "ROLE"))
         bits |= PS_SQL_ROLE;
-    for (bool after_default = false; !ends(&t); t = next_token(&lx)) {
+    for (bool after_default = false; !ends(&t); t = ps_lex_next(&lx)) {
         if (after_default && is_word(&t, "ROLE"))
             bits |= PS_SQL_DEFAULT_ROLE;
         if (is_word(&t, "profiling") || is_word(&t, "profiling_history_size"))
@@ -665,11 +545,11 @@ static unsigned set_reset_keeps(lexer lx)
 }
 
 /* Classifies one statement whose first token is FIRST (see scan_statement). */
-static unsigned classify_statement(lexer *lx, token first)
+static unsigned classify_statement(ps_lexer *lx, ps_token first)
 {
     if (!is_word(&first, "SET"))
         return scan_statement(lx, first);
-    lexer after_set = *lx;
+    ps_lexer after_set = *lx;
     unsigned replayed = replayable_set(lx);
     if (replayed)
         return replayed;
@@ -682,20 +562,20 @@ static unsigned classify_statement(lexer *lx, token first)
 
 /* ---- the passes --------------------------------------------------------------------------- */
 
-/* One pass over SQL[0..LEN) applying ESCAPES (ESC_* bits). *ONLY: at least one statement, and
+/* One pass over SQL[0..LEN) applying ESCAPES (PS_ESC_* bits). *ONLY: at least one statement, and
  * every one replayable (PS_SQL_REPLAYABLE, with PS_SQL_VARIABLES or not). *BACKSLASHES: the runs a
  * backslash was read in. */
 static unsigned one_pass(const char *sql, size_t len, unsigned escapes, bool *only,
                          unsigned *backslashes)
 {
-    lexer lx = {sql, sql + len, escapes, 0};
+    ps_lexer lx = {sql, sql + len, escapes, 0, false};
     unsigned effects = 0;
     bool any = false, all = true;
     for (;;) {
-        token first = next_token(&lx);
-        if (first.kind == T_END)
+        ps_token first = ps_lex_next(&lx);
+        if (first.kind == PS_TOK_END)
             break;
-        if (first.kind == T_SEMI)
+        if (first.kind == PS_TOK_SEMI)
             continue;
         unsigned fx = classify_statement(&lx, first);
         any = true;
@@ -705,16 +585,6 @@ static unsigned one_pass(const char *sql, size_t len, unsigned escapes, bool *on
     *only = any && all;
     *backslashes = lx.backslashes;
     return effects;
-}
-
-/* True when SQL[0..LEN) has a byte >= 0x80 right before a backslash or a backtick: in big5,
- * cp932, gbk and sjis the two can be one character, so its quoting depends on the charset. */
-static bool charset_dependent(const char *sql, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i++)
-        if ((unsigned char)sql[i] >= 0x80 && (sql[i + 1] == '\\' || sql[i + 1] == '`'))
-            return true;
-    return false;
 }
 
 /* What plain_select makes of each byte (ASCII only, no locale: the server's own classes). */
@@ -806,16 +676,16 @@ unsigned ps_sql_effects_full(const char *sql, size_t len, bool *only_replayable)
 {
     unsigned backslashes, ignored;
     bool only, also;
-    unsigned effects = one_pass(sql, len, ESC_SINGLE | ESC_DOUBLE, &only, &backslashes);
-    if (backslashes & ESC_DOUBLE) { /* ANSI_QUOTES: "..." is an identifier, no escapes */
-        effects |= one_pass(sql, len, ESC_SINGLE, &also, &ignored);
+    unsigned effects = one_pass(sql, len, PS_ESC_SINGLE | PS_ESC_DOUBLE, &only, &backslashes);
+    if (backslashes & PS_ESC_DOUBLE) { /* ANSI_QUOTES: "..." is an identifier, no escapes */
+        effects |= one_pass(sql, len, PS_ESC_SINGLE, &also, &ignored);
         only = only && also;
     }
     if (backslashes) { /* NO_BACKSLASH_ESCAPES */
         effects |= one_pass(sql, len, 0, &also, &ignored);
         only = only && also;
     }
-    if (charset_dependent(sql, len))
+    if (ps_lex_charset_dependent(sql, len))
         effects |= PS_SQL_SESSION;
     *only_replayable = only && (effects & PS_SQL_REPLAYABLE) && !(effects & ~PS_SQL_REPLAYED);
     return effects;

@@ -44,6 +44,7 @@ static const struct var_bounds {
 #define BOUNDS_NUM(f, min, max)                        {(min), (max), 0},
 #define BOUNDS_BOOL                                    BOUNDS_NUM
 #define BOUNDS_INT                                     BOUNDS_NUM
+#define BOUNDS_AUTOINT                                 BOUNDS_NUM
 #define BOUNDS_MS                                      BOUNDS_NUM
 #define BOUNDS_LEVEL                                   BOUNDS_NUM
 #define BOUNDS_STR(f, min, max)                        {(min), (max), sizeof((ps_config *)0)->f},
@@ -53,6 +54,7 @@ static const struct var_bounds {
 #undef BOUNDS_NUM
 #undef BOUNDS_BOOL
 #undef BOUNDS_INT
+#undef BOUNDS_AUTOINT
 #undef BOUNDS_MS
 #undef BOUNDS_LEVEL
 #undef BOUNDS_STR
@@ -178,8 +180,11 @@ static void check_bounds(const ps_config *cfg)
 #define CHECK_RANGE(f, min, max)                                                                   \
     if (cfg->f < (min) || cfg->f > (max))                                                          \
         fail("field out of its config.def bounds", #f);
-#define CHECK_BOOL  CHECK_RANGE
-#define CHECK_INT   CHECK_RANGE
+#define CHECK_BOOL CHECK_RANGE
+#define CHECK_INT  CHECK_RANGE
+#define CHECK_AUTOINT(f, min, max)                                                                 \
+    if (cfg->f != 0 && (cfg->f < (min) || cfg->f > (max)))                                         \
+        fail("field out of its config.def bounds (and not auto)", #f);
 #define CHECK_MS    CHECK_RANGE
 #define CHECK_LEVEL CHECK_RANGE
 #define CHECK_STR(f, min, max)                                                                     \
@@ -191,6 +196,7 @@ static void check_bounds(const ps_config *cfg)
 #undef CHECK_RANGE
 #undef CHECK_BOOL
 #undef CHECK_INT
+#undef CHECK_AUTOINT
 #undef CHECK_MS
 #undef CHECK_LEVEL
 #undef CHECK_STR
@@ -200,12 +206,13 @@ static void check_bounds(const ps_config *cfg)
 static bool field_equal(const ps_config *a, const ps_config *b, int index)
 {
     int i = 0;
-#define SAME_NUM(f) (a->f == b->f)
-#define SAME_BOOL   SAME_NUM
-#define SAME_INT    SAME_NUM
-#define SAME_MS     SAME_NUM
-#define SAME_LEVEL  SAME_NUM
-#define SAME_STR(f) (strncmp(a->f, b->f, sizeof a->f) == 0)
+#define SAME_NUM(f)  (a->f == b->f)
+#define SAME_BOOL    SAME_NUM
+#define SAME_INT     SAME_NUM
+#define SAME_AUTOINT SAME_NUM
+#define SAME_MS      SAME_NUM
+#define SAME_LEVEL   SAME_NUM
+#define SAME_STR(f)  (strncmp(a->f, b->f, sizeof a->f) == 0)
 #define PS_CFG(NAME, type, field, dflt, min, max, doc)                                             \
     if (i++ == index)                                                                              \
         return SAME_##type(field);
@@ -214,6 +221,7 @@ static bool field_equal(const ps_config *a, const ps_config *b, int index)
 #undef SAME_NUM
 #undef SAME_BOOL
 #undef SAME_INT
+#undef SAME_AUTOINT
 #undef SAME_MS
 #undef SAME_LEVEL
 #undef SAME_STR

@@ -396,8 +396,8 @@ static const char *const *garbage_for(const char *name, const char *type)
         return bad_dirs;
     if (!strcmp(type, "STR"))
         return bad_log_files;
-    if (!strcmp(type, "BOOL") || !strcmp(type, "INT") || !strcmp(type, "MS") ||
-        !strcmp(type, "LEVEL"))
+    if (!strcmp(type, "BOOL") || !strcmp(type, "INT") || !strcmp(type, "AUTOINT") ||
+        !strcmp(type, "MS") || !strcmp(type, "LEVEL"))
         return not_a_value;
     cr_assert(false, "no garbage values for configuration type %s: add them here", type);
     return NULL;

@@ -173,3 +173,20 @@ Test(config, a_bad_value_is_reported_on_one_printable_line)
     cr_assert(strstr(msg, "='7777777777777777777777777777777777777777777777777777777777777777...'"),
               "%s", msg);
 }
+
+Test(config, auto_is_a_value_of_an_autoint_only)
+{
+    ps_config c;
+    char msg[512];
+    const char *autos[] = {"auto", "AUTO", "Auto"};
+    for (size_t i = 0; i < sizeof autos / sizeof *autos; i++) {
+        cr_assert_eq(parse_one(&c, "POOLSHIM_MAX_PER_KEY", autos[i], NULL), 0, "%s", autos[i]);
+        cr_assert_eq(c.max_per_key, 0, "%s", autos[i]);
+    }
+    cr_assert_eq(parse_one(&c, "POOLSHIM_MAX_PER_KEY", "autox", msg), 1);
+    cr_assert(strstr(msg, "or auto") && strstr(msg, "default 20"), "%s", msg);
+    ps_config defaults;
+    ps_config_defaults(&defaults);
+    cr_assert_eq(parse_one(&c, "POOLSHIM_IDLE_TIMEOUT_MS", "auto", msg), 1); /* an MS */
+    cr_assert_eq(c.idle_timeout_ms, defaults.idle_timeout_ms);
+}

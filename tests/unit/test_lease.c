@@ -47,7 +47,7 @@ static ps_lease *live(void *handle, void *transport)
     return l;
 }
 
-static const ps_call_outcome plain_call = {true, 0, false, 0, NULL};
+static const ps_call_outcome plain_call = {.statement = true, .effects = 0, .app_reset = false};
 
 Test(lease, a_call_on_a_live_lease_is_tracked_and_counted)
 {
@@ -108,12 +108,12 @@ Test(lease, dirty_sessions_are_never_picked)
     ps_lease *l = live(&h, &t);
     enum ps_enter how;
     ps_lease_enter(&h, &t, true, &how);
-    ps_call_outcome dirty = {true, PS_SQL_SESSION, false, 0, NULL};
+    ps_call_outcome dirty = {.statement = true, .effects = PS_SQL_SESSION, .app_reset = false};
     ps_lease_leave(l, &dirty);
     cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0));
     cr_assert_not(ps_lease_replayable(l));
     ps_lease_enter(&h, &t, true, &how);
-    ps_call_outcome reset = {true, 0, true, 0, NULL};
+    ps_call_outcome reset = {.statement = true, .effects = 0, .app_reset = true};
     ps_lease_leave(l, &reset);
     cr_assert(ps_lease_replayable(l), "the program's own reset cleans the session");
 }
@@ -126,10 +126,11 @@ Test(lease, what_the_reset_keeps_pins_the_lease_for_good)
     ps_lease *l = live(&h, &t);
     enum ps_enter how;
     ps_lease_enter(&h, &t, true, &how);
-    ps_call_outcome role = {true, PS_SQL_SESSION | PS_SQL_ROLE, false, 0, NULL};
+    ps_call_outcome role = {
+        .statement = true, .effects = PS_SQL_SESSION | PS_SQL_ROLE, .app_reset = false};
     ps_lease_leave(l, &role);
     ps_lease_enter(&h, &t, true, &how);
-    ps_call_outcome reset = {true, 0, true, 0, NULL};
+    ps_call_outcome reset = {.statement = true, .effects = 0, .app_reset = true};
     ps_lease_leave(l, &reset);
     cr_assert_not(ps_lease_replayable(l), "the program's reset keeps the role");
     cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0));
@@ -223,7 +224,7 @@ Test(lease, leak_reports_come_in_batches_outside_the_lock_and_once_each)
 {
     int h[20], t[20];
     enum ps_enter how;
-    ps_call_outcome dirty = {true, PS_SQL_LOCK, false, 0, NULL};
+    ps_call_outcome dirty = {.statement = true, .effects = PS_SQL_LOCK, .app_reset = false};
     for (int i = 0; i < 20; i++) {
         ps_lease *l = live(&h[i], &t[i]);
         ps_lease_enter(&h[i], &t[i], true, &how);

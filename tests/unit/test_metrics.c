@@ -31,8 +31,8 @@ static char *format(const ps_metrics_process *proc, const ps_pool_snapshot *pool
 Test(metrics, rows_help_type_and_values)
 {
     ps_config_defaults(&ps_cfg);
-    ps_pool_snapshot pools[2] = {{.label = "a@h:3306/db", .idle = 2, .leased = 3},
-                                 {.label = "b@localhost/", .connecting = 1}};
+    ps_pool_snapshot pools[2] = {{.label = "a@h:3306/db", .idle = 2, .leased = 3, .cap = 20},
+                                 {.label = "b@localhost/", .connecting = 1, .cap = 20}};
     pools[0].st.connects = 5;
     pools[0].st.max_wait_ms = 1500;
     pools[0].st.unreclaimable[PS_HOLD_LOCK] = 7;

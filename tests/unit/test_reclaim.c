@@ -187,10 +187,10 @@ static bool f_read_values(void *h, ps_replay_values *v, char **variables)
     return true;
 }
 
-static int64_t f_wait_timeout(void *h, ps_conn *c)
+static void f_limits(void *h, ps_conn *c, ps_server_limits *l)
 {
     (void)h, (void)c;
-    return 0;
+    *l = (ps_server_limits){0, 0, 0};
 }
 
 static const ps_client_ops fake_ops = {
@@ -219,7 +219,7 @@ static const ps_client_ops fake_ops = {
     .renew = f_renew,
     .reconnects = f_reconnects,
     .connect_parked = f_connect_parked,
-    .server_wait_timeout = f_wait_timeout,
+    .server_limits = f_limits,
 };
 
 static ps_pool *pool;

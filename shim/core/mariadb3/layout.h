@@ -160,6 +160,7 @@ typedef struct mdb_facts {
     char *role;              /* CURRENT_ROLE() after the login; NULL: none */
     char *init_connect;      /* the server's init_connect the login ran; NULL: none (or exempt) */
     int64_t wait_timeout_ms; /* the session's wait_timeout after the login; 0 unknown */
+    long long max_connections, max_user_connections; /* the server's, the account's */
     /* the session reports every change of its state (session_track_state_change=ON, set by
      * the shim with the login query and again with every reset): a lease that changed
      * nothing is parked without a reset (mdb_reset) */
@@ -277,8 +278,8 @@ MDB_PRIVATE bool mdb_answer_autocommit(void *h, bool mode);
 MDB_PRIVATE bool mdb_append_assignment(char *out, size_t n, const char *name, const char *value);
 /* True when the program set MYSQL_OPT_RECONNECT on H. */
 MDB_PRIVATE bool mdb_reconnects(void *h);
-/* The server's wait_timeout in ms read on H (0 unknown); H then shows C's connect results. */
-MDB_PRIVATE int64_t mdb_server_wait_timeout(void *h, ps_conn *c);
+/* The server's limits read on H (see ps_client_ops.server_limits). */
+MDB_PRIVATE void mdb_server_limits(void *h, ps_conn *c, ps_server_limits *l);
 
 /* ---- tracking.c: the library's I/O methods, wrapped --------------------------------------- */
 

@@ -41,7 +41,7 @@ static const ps_client_ops mariadb3_ops = {
     .reconnects = mdb_reconnects,
     .close_husk = mdb_close_husk,
     .connect_parked = mdb_connect_parked,
-    .server_wait_timeout = mdb_server_wait_timeout,
+    .server_limits = mdb_server_limits,
 };
 
 const ps_client_ops *ps_client_mariadb3(const ps_call_hooks *hooks)

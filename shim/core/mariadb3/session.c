@@ -126,31 +126,36 @@ static bool query_number(MYSQL *h, const char *sql, unsigned long long *out)
     return ok;
 }
 
-int64_t mdb_server_wait_timeout(void *hv, ps_conn *c)
+void mdb_server_limits(void *hv, ps_conn *c, ps_server_limits *l)
 {
     MYSQL *h = hv;
     const mdb_facts *f = c->facts;
-    if (f->login_known)
-        return f->wait_timeout_ms; /* read with the login's facts: no round trip */
+    *l = (ps_server_limits){0, 0, 0};
+    if (f->login_known) { /* read with the login's facts: no round trip */
+        l->wait_timeout_ms = f->wait_timeout_ms;
+        l->max_connections = f->max_connections;
+        l->max_user_connections = f->max_user_connections;
+        return;
+    }
     unsigned long long secs = 0;
-    if (!query_number(h, "SELECT @@wait_timeout", &secs))
-        secs = 0;
+    if (query_number(h, "SELECT @@wait_timeout", &secs))
+        l->wait_timeout_ms = (int64_t)secs * 1000;
     mdb_show_connect_results(h, c); /* the program must see a fresh connect's handle */
-    return (int64_t)secs * 1000;
 }
 
 /* ---- what the login gave ------------------------------------------------------------------ */
 
 /* The role the login set, the server's init_connect (empty when the server exempts this user:
- * SUPER or CONNECTION ADMIN, as its login decides), and wait_timeout (CLIENT_INTERACTIVE
- * logins get interactive_timeout). */
+ * SUPER or CONNECTION ADMIN, as its login decides), wait_timeout (CLIENT_INTERACTIVE logins
+ * get interactive_timeout), and the connection limits: max_connections and the account's
+ * max_user_connections. */
 static const char login_query[] =
     "SELECT CURRENT_ROLE(), IF(@@global.init_connect = '' OR EXISTS(SELECT 1 FROM "
     "information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('SUPER', 'CONNECTION ADMIN') "
     "AND GRANTEE = CONCAT('''', LEFT(CURRENT_USER(), CHAR_LENGTH(CURRENT_USER()) - "
     "CHAR_LENGTH(SUBSTRING_INDEX(CURRENT_USER(), '@', -1)) - 1), '''@''', "
     "SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')), '', @@global.init_connect), "
-    "@@wait_timeout";
+    "@@wait_timeout, @@max_connections, @@max_user_connections";
 
 /* A malloc'd copy of V; NULL for NULL. *OK becomes false when the copy failed. */
 static char *copy_value(const char *v, bool *ok)
@@ -195,8 +200,10 @@ static bool read_answer(MYSQL *h)
 /* Fills F from the login query's row ROW (NULL: it failed). */
 static void take_login_row(MYSQL_ROW row, mdb_facts *f)
 {
-    bool ok = row && row[1] && row[2];
+    bool ok = row && row[1] && row[2] && row[3] && row[4];
     if (ok) {
+        f->max_connections = strtoll(row[3], NULL, 10);
+        f->max_user_connections = strtoll(row[4], NULL, 10);
         f->role = copy_value(row[0], &ok);
         f->init_connect = *row[1] ? copy_value(row[1], &ok) : NULL;
         f->wait_timeout_ms = (int64_t)strtoull(row[2], NULL, 10) * 1000;

@@ -91,6 +91,38 @@ unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size
     }
 }
 
+/* What command CMD sends, for the query log. */
+static enum ps_qlog_kind command_kind(enum enum_server_command cmd)
+{
+    switch (cmd) {
+    case COM_QUERY:
+        return PS_QLOG_QUERY;
+    case COM_STMT_PREPARE:
+        return PS_QLOG_PREPARE;
+    case COM_STMT_EXECUTE:
+    case COM_STMT_BULK_EXECUTE:
+        return PS_QLOG_EXECUTE;
+    default:
+        return PS_QLOG_NONE;
+    }
+}
+
+/* Fills D with what command CMD (ARG[0..LEN)) sent at START_NS (0: the query log is off). Out
+ * of line: only the query log and commands with effects need it. */
+__attribute__((noinline, cold)) static void describe_command(ps_call_detail *d,
+                                                             enum enum_server_command cmd,
+                                                             const char *arg, size_t len,
+                                                             int64_t start_ns)
+{
+    const unsigned char *a = (const unsigned char *)arg;
+    *d = (ps_call_detail){.command = true, .start_ns = start_ns, .kind = command_kind(cmd)};
+    if (d->kind == PS_QLOG_QUERY || d->kind == PS_QLOG_PREPARE)
+        d->text = arg, d->text_len = len;
+    if (d->kind == PS_QLOG_EXECUTE && len >= 4) /* the request starts with the statement id */
+        d->stmt_id =
+            a[0] | (unsigned long)a[1] << 8 | (unsigned long)a[2] << 16 | (unsigned long)a[3] << 24;
+}
+
 /* Every command: begin (a reaped handle gets its connection back first), then the effects. */
 static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char *arg, size_t len,
                               my_bool skip_check, void *opt_arg)
@@ -101,6 +133,7 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
     ps_call call;
     if (!up->begin(&call, m, true))
         return 1;
+    int64_t start_ns = ps_qlog_on() ? ps_qlog_now_ns() : 0;
     bool statement, explains;
     unsigned fx = mdb_command_effects(cmd, arg, len, &statement, &explains);
     mdb_note_command(m, explains);
@@ -109,6 +142,11 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
                          .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION};
     o.effects = rc ? PS_SQL_RESULTS : fx; /* a failure may leave the server's error */
     o.insert_id = mdb_reported_insert_id(m);
+    ps_call_detail d;
+    if (start_ns || o.effects) {
+        describe_command(&d, cmd, arg, len, start_ns);
+        o.detail = &d;
+    }
     up->end(&call, m, &o);
     return rc;
 }
@@ -232,6 +270,24 @@ static int tracked_read_execute_response(MYSQL_STMT *s)
     TRACKED_READ(s->mysql, lib()->db_read_execute_response(s), r_ == 0, true);
 }
 
+/* A prepare's response: reports the statement id the server gave it. Its reads of the metadata
+ * (db_read_rows) run nested: this is one read, after which the id is known. Its OK packet
+ * carries no server status: nothing parsed for the state-change flag. */
+static my_bool tracked_read_prepare_response(MYSQL_STMT *s)
+{
+    ps_call call;
+    const ps_call_hooks *up = hooks();
+    if (ps_depth > 0 || !up->begin(&call, s->mysql, false))
+        return lib()->db_read_prepare_response(s);
+    my_bool r;
+    PS_NESTED(r = lib()->db_read_prepare_response(s));
+    ps_call_detail d = {.stmt_id = r ? 0 : s->stmt_id};
+    ps_call_outcome o = {.insert_id = mdb_reported_insert_id(s->mysql),
+                         .detail = ps_qlog_on() ? &d : NULL};
+    up->end(&call, s->mysql, &o);
+    return r;
+}
+
 /* Builds the tracked table from the library's (once). */
 static void build_tracked_methods(void)
 {
@@ -244,6 +300,8 @@ static void build_tracked_methods(void)
     tracked_methods.db_stmt_read_all_rows = tracked_stmt_read_all_rows;
     tracked_methods.db_stmt_fetch = tracked_stmt_fetch;
     tracked_methods.db_read_execute_response = tracked_read_execute_response;
+    if (tracked_methods.db_read_prepare_response)
+        tracked_methods.db_read_prepare_response = tracked_read_prepare_response;
 }
 
 bool mdb_track(void *hv)
