@@ -365,19 +365,24 @@ Test(metrics, poolshim_stat_usage_errors)
 
 Test(metrics, poolshim_stat_watch_prints_again)
 {
-    /* waits for the second table (polls for it, liveness bound 60 s), then stops the watch */
+    /* waits for the second table (polls for it, liveness bound 60 s), then stops the watch; the
+     * output file is created before the watch starts and is this test's own */
+    char out[] = "/tmp/pstest-metrics-watch-XXXXXX";
+    int fd = mkstemp(out);
+    cr_assert_geq(fd, 0);
+    close(fd);
     const char *argv[] = {"sh",
                           "-c",
                           "\"$0\" --dir /tmp --watch 0.1 > \"$1\" & p=$!; i=0; "
                           "while [ \"$(grep -c '^PID ' \"$1\")\" -lt 2 ] && [ $i -lt 600 ]; do "
                           "sleep 0.1; i=$((i + 1)); done; kill $p; wait $p; grep -c '^PID ' \"$1\"",
                           STAT_TOOL,
-                          "/tmp/pstest-metrics-watch.out",
+                          out,
                           NULL};
     pstest_result r = pstest_run(argv, NULL, false);
     cr_expect_geq(atoi(r.out), 2, "the table printed again:\n%s%s", r.out, r.err);
     pstest_result_free(&r);
-    unlink("/tmp/pstest-metrics-watch.out");
+    unlink(out);
 }
 
 Test(metrics, unwritable_directory_logs_once_and_pools)
