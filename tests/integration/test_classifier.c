@@ -45,22 +45,11 @@ static const char *const fixtures[] = {
 static void make_fixtures(void)
 {
     MYSQL *admin = pstest_admin();
-    for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
-        pstest_exec(admin, "%s", fixtures[i]);
+    pstest_exec_all(admin, fixtures, sizeof fixtures / sizeof *fixtures);
     mysql_close(admin);
 }
 
 /* ---- bypasses, without and with the shim -------------------------------------------------- */
-
-/* Reap a handle idle 50 ms; one connection per key, a hard cap and no waiting for it: the
- * second handle's connect reaps the first one or fails with 1040. */
-static const char *const reaping_env[] = {"POOLSHIM_MAX_PER_KEY=1",
-                                          "POOLSHIM_WAIT_TIMEOUT_MS=0",
-                                          "POOLSHIM_REAP_IDLE_MS=50",
-                                          "POOLSHIM_REAP_MIN_IDLE_MS=0",
-                                          "POOLSHIM_LOG_LEVEL=info",
-                                          "POOLSHIM_OVERFLOW=0",
-                                          NULL};
 
 /* Runs classifier_probe SCENARIO without and with the shim: outsider= and value= must read the
  * same. PINNED: the shim must not have reaped (and the second handle found the cap held);
@@ -70,7 +59,7 @@ static void same_with_and_without(const char *scenario, bool pinned)
     const char *argv[] = {"classifier_probe", scenario, NULL};
     pstest_result without = pstest_run(argv, NULL, false);
     pstest_assert_ok(&without, scenario);
-    pstest_result with = pstest_run(argv, reaping_env, true);
+    pstest_result with = pstest_run(argv, pstest_reaping_env, true);
     pstest_assert_ok(&with, scenario);
     const char *keys[] = {"outsider", "value"};
     pstest_expect_same_values(&with, &without, keys, 2);

@@ -185,6 +185,16 @@ Test(errors, unreachable_server_gives_the_unshimmed_error)
     same_error_as_without_shim(sock);
 }
 
+/* Expects the server's Threads_connected back at BEFORE once it has noticed an exited
+ * program's sockets closing, which it does asynchronously (waits up to 60 s, a bound only for a
+ * server that never does). */
+static void expect_threads_back(MYSQL *admin, long long before)
+{
+    for (int i = 0; i < 3000 && pstest_status(admin, "Threads_connected") != before; i++)
+        usleep(20000);
+    cr_assert_eq(pstest_status(admin, "Threads_connected"), before);
+}
+
 Test(errors, a_hard_cap_and_its_wait_end_in_error_1040_for_handles_that_cannot_be_reclaimed)
 {
     const char *argv[] = {"leaky", "--requests", "5", "--dirty", NULL};
@@ -199,11 +209,7 @@ Test(errors, a_hard_cap_and_its_wait_end_in_error_1040_for_handles_that_cannot_b
     const char *first = pstest_line_value(r.out, "first_error");
     cr_assert(first && !strncmp(first, "1040: Too many connections", 26), "%s", r.out);
     cr_assert_eq(delta, 3);
-    /* the server notices the exited program's sockets closing asynchronously: wait for it (up
-     * to 60 s, only a bound for a server that never does) */
-    for (int i = 0; i < 3000 && pstest_status(admin, "Threads_connected") != threads_before; i++)
-        usleep(20000);
-    cr_assert_eq(pstest_status(admin, "Threads_connected"), threads_before);
+    expect_threads_back(admin, threads_before);
     mysql_close(admin);
     pstest_result_free(&r);
 }
@@ -231,9 +237,7 @@ Test(errors, at_a_cap_held_by_unreclaimable_handles_connects_overflow_at_once)
     cr_assert(strstr(r.err, "overflows=2") && strstr(r.err, "parks=3") &&
                   strstr(r.err, "expired=2"),
               "2 overflows, closed when they came back; 3 parked:\n%s", r.err);
-    for (int i = 0; i < 3000 && pstest_status(admin, "Threads_connected") != threads_before; i++)
-        usleep(20000);
-    cr_assert_eq(pstest_status(admin, "Threads_connected"), threads_before);
+    expect_threads_back(admin, threads_before);
     mysql_close(admin);
     pstest_result_free(&r);
     pstest_result_free(&without);

@@ -36,8 +36,7 @@ static const char *const fixtures[] = {
 static void make_fixtures(void)
 {
     MYSQL *admin = pstest_admin();
-    for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
-        pstest_exec(admin, "%s", fixtures[i]);
+    pstest_exec_all(admin, fixtures, sizeof fixtures / sizeof *fixtures);
     const char *user = pstest_env("PSTEST_USER");
     pstest_exec(admin, "GRANT ALL ON rp_db2.* TO '%s'@'localhost', '%s'@'%%'", user, user);
     mysql_close(admin);
@@ -50,16 +49,6 @@ static void drop_fixtures(void)
     pstest_exec(admin, "DROP TABLE IF EXISTS t.rp_t, t.rp_rows, t.rp_scratch, t.rp_ddl");
     mysql_close(admin);
 }
-
-/* One connection per key as a hard cap, no waiting for it, reaps at once, and the summary at
- * exit. */
-static const char *const reaping_env[] = {"POOLSHIM_MAX_PER_KEY=1",
-                                          "POOLSHIM_WAIT_TIMEOUT_MS=0",
-                                          "POOLSHIM_REAP_IDLE_MS=50",
-                                          "POOLSHIM_REAP_MIN_IDLE_MS=0",
-                                          "POOLSHIM_LOG_LEVEL=info",
-                                          "POOLSHIM_OVERFLOW=0",
-                                          NULL};
 
 /* The two runs of a scenario. */
 typedef struct runs {
@@ -77,7 +66,7 @@ static runs run_both(const char *scenario, bool reconnect)
     r.without = pstest_run(argv, NULL, false);
     pstest_assert_ok(&r.without, scenario);
     make_fixtures();
-    r.with = pstest_run(argv, reaping_env, true);
+    r.with = pstest_run(argv, pstest_reaping_env, true);
     pstest_assert_ok(&r.with, scenario);
     return r;
 }

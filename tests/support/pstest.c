@@ -548,3 +548,17 @@ long long pstest_summary_sum(const char *text, const char *key)
     }
     return sum;
 }
+
+void pstest_exec_all(MYSQL *c, const char *const stmts[], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        pstest_exec(c, "%s", stmts[i]);
+}
+
+const char *const pstest_reaping_env[] = {"POOLSHIM_MAX_PER_KEY=1",
+                                          "POOLSHIM_WAIT_TIMEOUT_MS=0",
+                                          "POOLSHIM_REAP_IDLE_MS=50",
+                                          "POOLSHIM_REAP_MIN_IDLE_MS=0",
+                                          "POOLSHIM_LOG_LEVEL=info",
+                                          "POOLSHIM_OVERFLOW=0",
+                                          NULL};

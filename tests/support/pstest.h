@@ -84,6 +84,15 @@ const char *pstest_count(long n, long slow_n);
 /* Asserts that R exited 0, showing its output otherwise (WHAT names the run). */
 void pstest_assert_ok(const pstest_result *r, const char *what);
 
+/* Runs each of the N statements STMTS on C (pstest_exec), in order. */
+void pstest_exec_all(MYSQL *c, const char *const stmts[], size_t n);
+
+/* The environment of the reap probes (test_classifier, test_replay): one connection per key as
+ * a hard cap (POOLSHIM_OVERFLOW=0) and no waiting for it, so a second handle's connect reaps the
+ * first one or fails with 1040; handles idle 50 ms are reaped, and the summary is logged at exit
+ * (pstest_summary_sum reads it). */
+extern const char *const pstest_reaping_env[];
+
 /* The sum of " KEY=<n>" over the shim's exit summary lines (POOLSHIM_LOG_LEVEL=info) in TEXT
  * of the pools of the app user (PSTEST_USER): a probe's admin connection, reaped or not, does
  * not count. */
