@@ -174,14 +174,17 @@ void ps_keeper_wake(int64_t deadline)
     pthread_mutex_lock(&k.lock);
     bool start = false;
     if (k.job && !k.stopped && !k.failed) {
+        bool sooner = deadline < k.wake_at || k.paused; /* a paused thread sleeps untimed */
         k.paused = false;
         if (deadline < k.wake_at)
             k.wake_at = deadline;
         if (k.state == KT_NONE) {
             set_state(KT_STARTING);
             start = true;
-        } else {
-            pthread_cond_signal(&k.wake); /* it recomputes its sleep (a no-op when working) */
+        } else if (sooner) {
+            /* it recomputes its sleep (a working one takes wake_at when its job returns); a
+             * thread already due by DEADLINE is left asleep: no system call, no switch */
+            pthread_cond_signal(&k.wake);
         }
     }
     pthread_mutex_unlock(&k.lock);

@@ -278,6 +278,56 @@ Test(keeper, a_park_with_an_earlier_deadline_wakes_it)
     ps_pool_drain_all();
 }
 
+/* The keeper thread's voluntary context switches so far (/proc: each is one sleep it woke
+ * from); -1 when there is no keeper thread. */
+static long keeper_switches(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    long n = -1;
+    for (struct dirent *e; n < 0 && (e = readdir(d)) != NULL;) {
+        char path[300], line[256] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = e->d_name[0] != '.' ? fopen(path, "r") : NULL;
+        bool keeper = f && fgets(line, sizeof line, f) && !strcmp(line, "poolshim-keeper\n");
+        if (f)
+            fclose(f);
+        snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+        f = keeper ? fopen(path, "r") : NULL;
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+                break;
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+Test(keeper, a_park_with_a_later_deadline_leaves_it_asleep)
+{
+    ps_cfg.idle_timeout_ms = 3600000;
+    ps_cfg.min_idle = 0; /* every park names a deadline: its own idle timeout */
+    ps_cfg.max_lifetime_ms = 0;
+    ps_pool_enable_keeper();
+    ps_pool *p = ps_pool_get("k-asleep", "k-asleep");
+    ps_conn *c = lease(p);
+    ps_pool_park(c, &handle_storage); /* the keeper starts, due in an hour */
+    cr_assert(wait_keeper_asleep());
+    long before = keeper_switches();
+    cr_assert_geq(before, 0, "no keeper thread");
+    for (int i = 0; i < 100; i++) { /* what a connect/close loop does: each park is later */
+        int64_t waited;
+        cr_assert_eq(ps_pool_acquire(p, 0, &c, &waited), PS_ACQUIRE_IDLE);
+        ps_pool_park(c, &handle_storage);
+        cr_assert(wait_keeper_asleep());
+    }
+    long woken = keeper_switches() - before;
+    cr_assert_leq(woken, 2, "100 parks, each due later than the keeper's sleep, woke it %ld times",
+                  woken);
+    ps_pool_drain_all();
+}
+
 /* A fake job for the keeper alone: counts its runs and returns next_deadline. */
 static int runs;
 static int64_t next_deadline = INT64_MAX, ran_at, asked_for;
