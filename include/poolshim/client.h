@@ -203,11 +203,19 @@ typedef struct ps_client_ops {
      * error of the replay's failed step: the caller turns it back into a husk and closes the
      * connection. */
     enum ps_replay (*renew)(void *h, ps_conn *c, const ps_replay_values *v, const char *variables);
-    /* Answers mysql_autocommit(H, MODE) without a round trip when H's live session already
-     * runs with autocommit MODE and the call could show the program nothing else (no
-     * transaction, result, warning or error pending): H then reads as after the library's own
-     * successful call, and true is returned. False: H unchanged, the call must run. */
-    bool (*answer_autocommit)(void *h, bool mode);
+    /* Answers mysql_autocommit(H, MODE) on H (holding C) without a round trip when the call
+     * could show the program nothing but the new mode (no transaction, result, warning or
+     * error pending, the session tracked): H then reads as after the library's own successful
+     * call, and true is returned. When the session does not run in MODE yet, C->sync_pending
+     * is set: the mode reaches the server with the handle's next command (sync), and a lease
+     * that sends none leaves the session as it was. False: H unchanged, the call must run. */
+    bool (*answer_autocommit)(void *h, ps_conn *c, bool mode);
+    /* Brings the session of H (holding C) up to what H shows before the command about to be
+     * sent on it, when C->sync_pending: a mysql_autocommit answered without a round trip, or
+     * the autocommit mode a parked session kept (README "Autocommit without a round trip").
+     * True when it is (C->sync_pending then false); false when the connection failed under it
+     * (H then carries the error the command fails with). */
+    bool (*sync)(void *h, ps_conn *c);
     /* True when the program asked H to reconnect by itself (MYSQL_OPT_RECONNECT). */
     bool (*reconnects)(void *h);
     /* Frees husk H as mysql_close would. */

@@ -149,6 +149,11 @@ struct ps_conn {
     int64_t created_ms;       /* when the real connect finished */
     int64_t expires_ms;       /* created + lifetime - jitter; INT64_MAX without a lifetime */
     int64_t idle_since_ms;
+    /* LEASED: the session lags what the program's handle shows (a mysql_autocommit answered
+     * without a round trip, or a connection parked with another mode than its next lease
+     * shows): the client layer's sync runs before the handle's next command. Written only by
+     * the client layer, on the thread that holds the lease */
+    bool sync_pending;
     ps_conn *prev, *next; /* on the pool's list for the state */
 };
 

@@ -1,23 +1,28 @@
-/* connect_loop [--tcp] [--stack] [--n N] [--threads T] [--alternate-users] [--autocommit]
+/* connect_loop [--tcp] [--stack] [--n N] [--threads T] [--alternate-users]
+ *              [--autocommit | --autocommit-off]
  *
  * The connect-per-request legacy pattern: N times per thread, mysql_init + mysql_real_connect
  * + "SELECT CONNECTION_ID(), CURRENT_USER()" + mysql_close. With --alternate-users every other
  * request connects as PSTEST_USER2. Checks that each request runs as the user it asked for and
  * that no server connection id is ever seen under two users. With --autocommit each request
- * also calls mysql_autocommit(1) right after connecting (as drivers do), and checks it worked.
- * Prints: requests= errors= wrong_user= shared_ids= distinct_ids= first_error= */
+ * also calls mysql_autocommit(1) right after connecting (as drivers do), with --autocommit-off
+ * mysql_autocommit(0) (as Python's MySQLdb does), and checks it worked: the handle's flag, and
+ * the session's @@autocommit the request reads (1 without either option).
+ * Prints: requests= errors= wrong_user= wrong_autocommit= shared_ids= distinct_ids=
+ * first_error= */
 #include <pthread.h>
 
 #include "app_common.h"
 
 #define MAX_IDS 65536
 
-static bool use_tcp, use_stack, alternate, autocommit_on;
+static bool use_tcp, use_stack, alternate;
+static int autocommit_mode = -1; /* -1: no call */
 static long per_thread = 1000;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long ids[MAX_IDS];
 static unsigned char id_users[MAX_IDS]; /* bit 0: seen as user 1, bit 1: as user 2 */
-static long requests, errors, wrong_user, n_ids;
+static long requests, errors, wrong_user, wrong_autocommit, n_ids;
 static char first_error[300];
 
 /* Records that connection ID served USER_BIT; counts ids seen under both users. */
@@ -52,9 +57,10 @@ static void one_request(int user)
         d.user = app_env("PSTEST_USER2");
         d.password = app_env("PSTEST_PASSWORD2");
     }
-    if (!app_connect(m, &d) || (autocommit_on && mysql_autocommit(m, 1)) ||
-        (autocommit_on && !(m->server_status & SERVER_STATUS_AUTOCOMMIT)) ||
-        mysql_query(m, "SELECT CONNECTION_ID(), CURRENT_USER()")) {
+    bool call = autocommit_mode >= 0, on = autocommit_mode != 0;
+    if (!app_connect(m, &d) || (call && mysql_autocommit(m, on)) ||
+        (call && !(m->server_status & SERVER_STATUS_AUTOCOMMIT) != !on) ||
+        mysql_query(m, "SELECT CONNECTION_ID(), CURRENT_USER(), @@autocommit")) {
         note_error(m);
         mysql_close(m);
         return;
@@ -69,6 +75,8 @@ static void one_request(int user)
         note_id(strtoul(row[0], NULL, 10), user);
         if (!same)
             __atomic_add_fetch(&wrong_user, 1, __ATOMIC_SEQ_CST);
+        if (strcmp(row[2], on ? "1" : "0"))
+            __atomic_add_fetch(&wrong_autocommit, 1, __ATOMIC_SEQ_CST);
     }
     mysql_free_result(r);
     mysql_close(m);
@@ -95,7 +103,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--alternate-users"))
             alternate = true;
         else if (!strcmp(argv[i], "--autocommit"))
-            autocommit_on = true;
+            autocommit_mode = 1;
+        else if (!strcmp(argv[i], "--autocommit-off"))
+            autocommit_mode = 0;
         else if (!strcmp(argv[i], "--n") && i + 1 < argc)
             per_thread = app_long_arg("--n", argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -113,9 +123,10 @@ int main(int argc, char **argv)
     long shared = 0;
     for (long i = 0; i < n_ids; i++)
         shared += id_users[i] == 3;
-    printf("requests=%ld\nerrors=%ld\nwrong_user=%ld\nshared_ids=%ld\ndistinct_ids=%ld\n"
-           "first_error=%s\n",
-           requests, errors, wrong_user, shared, n_ids, errors ? first_error : "none");
+    printf("requests=%ld\nerrors=%ld\nwrong_user=%ld\nwrong_autocommit=%ld\nshared_ids=%ld\n"
+           "distinct_ids=%ld\nfirst_error=%s\n",
+           requests, errors, wrong_user, wrong_autocommit, shared, n_ids,
+           errors ? first_error : "none");
     mysql_library_end();
-    return errors || wrong_user || shared ? 1 : 0;
+    return errors || wrong_user || wrong_autocommit || shared ? 1 : 0;
 }

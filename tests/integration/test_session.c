@@ -326,6 +326,37 @@ Test(round_trips, autocommit_to_the_sessions_own_mode_is_answered)
     cr_expect_leq(admin_cmds, 2, "Com_admin_commands grew by %lld", admin_cmds);
 }
 
+/* mysql_autocommit(0) after every connect (Python's MySQLdb) costs no round trip either once
+ * the connection has the mode: the session keeps it at the clean return, each request still
+ * reads @@autocommit = 0, and the server sees one statement per request (without the answer
+ * and the kept mode: a SET and a reset more). */
+Test(round_trips, autocommit_off_after_each_connect_costs_one_set_per_connection)
+{
+    long long questions, admin_cmds, n = pstest_slow() ? 20 : 500;
+    connect_loop_counts(pstest_count(500, 20), "--autocommit-off", &questions, &admin_cmds);
+    cr_expect_leq(questions, n + 10, "Questions grew by %lld for %lld requests", questions, n);
+    cr_expect_leq(admin_cmds, 2, "Com_admin_commands grew by %lld", admin_cmds);
+}
+
+/* A chain of programs' "connections" on one server connection (POOLSHIM_MAX_PER_KEY=1), each
+ * turning autocommit off, off then on, or not at all, writing or not, committing, rolling back
+ * or closing: each reads the mode and transaction state, and commits exactly the rows it would
+ * without the shim (the mode a lease set without a round trip reaches the server before its
+ * next statement, and the next lease's first statement finds the connect's mode again; a
+ * handle reaped with a mode not yet sent gets it replayed). */
+Test(round_trips, autocommit_kept_by_the_connection_reads_as_without_the_shim, .init = objects)
+{
+    static const state_row row = {"SELECT COUNT(*) FROM ps_ids", CLEAN, false};
+    pstest_result wo = run_row("autocommit-chain", &row, false);
+    pstest_result w = run_row("autocommit-chain", &row, true);
+    static const char *const keys[] = {"ch1",  "ch2", "ch3",        "ch4",         "ch5", "ch6b",
+                                       "ch6a", "ch7", "ch7_commit", "ch6a_insert", "ch8", "rows"};
+    pstest_expect_same_values(&w, &wo, keys, sizeof keys / sizeof *keys);
+    cr_expect_str_eq(value(&w, "", "rows"), "0|2,4,5,7|1", "%s", w.out); /* (leaks: test only) */
+    pstest_result_free(&w);
+    pstest_result_free(&wo);
+}
+
 /* mysql_autocommit answered or sent, the program reads the same: return codes, the session's
  * @@autocommit and transaction (after a table read), the client's server_status. */
 Test(round_trips, answered_autocommit_reads_as_without_the_shim, .init = objects)

@@ -165,6 +165,10 @@ typedef struct mdb_facts {
      * the shim with the login query and again with every reset): a lease that changed
      * nothing is parked without a reset (mdb_reset) */
     bool tracking;
+    /* the session's autocommit mode: as the connect left it, then as each park leaves it (a
+     * lease that only changed the mode, without a round trip, parks without a reset: README
+     * "Autocommit without a round trip"); what the server runs while C->sync_pending */
+    bool autocommit;
 } mdb_facts;
 
 /* Makes H read exactly like the end of the real connect recorded in C's facts: its results,
@@ -268,10 +272,11 @@ MDB_PRIVATE bool mdb_read_values(void *h, ps_replay_values *v, char **variables)
  * with the failed step's error. */
 MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values *v,
                                      const char *variables);
-/* Answers mysql_autocommit(H, MODE) without a round trip when H's live session already has
- * autocommit MODE and nothing is pending (see ps_client_ops.answer_autocommit); false: H
- * unchanged. */
-MDB_PRIVATE bool mdb_answer_autocommit(void *h, bool mode);
+/* Answers mysql_autocommit(H, MODE) without a round trip when nothing else could show (see
+ * ps_client_ops.answer_autocommit); false: H unchanged. */
+MDB_PRIVATE bool mdb_answer_autocommit(void *h, ps_conn *c, bool mode);
+/* Sets the autocommit mode H shows on its session (C->sync_pending; see ps_client_ops.sync). */
+MDB_PRIVATE bool mdb_sync(void *h, ps_conn *c);
 /* Appends "NAME = VALUE" to the SET statement in OUT (N bytes, starting "SET "): VALUE unquoted
  * when it is NULL or a number, quoted when it is plain text, else as a hex literal (X'...':
  * whatever bytes the server sent, no quote can end it early); false when OUT is full. */

@@ -38,6 +38,7 @@ static const ps_client_ops mariadb3_ops = {
     .husk = mdb_husk,
     .renew = mdb_renew,
     .answer_autocommit = mdb_answer_autocommit,
+    .sync = mdb_sync,
     .reconnects = mdb_reconnects,
     .close_husk = mdb_close_husk,
     .connect_parked = mdb_connect_parked,

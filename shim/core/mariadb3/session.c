@@ -67,22 +67,56 @@ const char *mdb_unreapable(void *hv, enum ps_hold *hold)
     return NULL;
 }
 
-bool mdb_answer_autocommit(void *hv, bool mode)
+/* True when H's session runs with autocommit: what H shows, unless C's session lags it. */
+static bool session_autocommit(const MYSQL *h, const ps_conn *c)
+{
+    const mdb_facts *f = c->facts;
+    return c->sync_pending ? f->autocommit : (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
+}
+
+bool mdb_answer_autocommit(void *hv, ps_conn *c, bool mode)
 {
     MYSQL *h = hv;
+    mdb_facts *f = c->facts;
     unsigned st = h->server_status;
+    bool shown = (st & SERVER_STATUS_AUTOCOMMIT) != 0;
     if (!h->net.pvio || h->status != MYSQL_STATUS_READY || h->warning_count || h->net.last_errno ||
-        (st & (SERVER_STATUS_IN_TRANS | SERVER_MORE_RESULTS_EXIST)) ||
-        !(st & SERVER_STATUS_AUTOCOMMIT) != !mode)
+        (st & (SERVER_STATUS_IN_TRANS | SERVER_MORE_RESULTS_EXIST)))
         return false;
+    if (shown != mode && !f->tracking)
+        return false; /* only a tracked session's mode is known at every park */
+    bool runs = session_autocommit(h, c);
     /* what the library leaves after "SET autocommit=N" is answered with an OK packet */
     h->affected_rows = 0;
     h->insert_id = 0;
     h->field_count = 0;
     h->info = NULL;
-    h->server_status = st & ~SERVER_SESSION_STATE_CHANGED;
+    st &= ~(SERVER_SESSION_STATE_CHANGED | SERVER_STATUS_AUTOCOMMIT);
+    h->server_status = st | (mode ? SERVER_STATUS_AUTOCOMMIT : 0);
     strcpy(h->net.sqlstate, "00000");
     h->net.last_error[0] = '\0';
+    f->autocommit = runs;
+    c->sync_pending = runs != mode;
+    return true;
+}
+
+bool mdb_sync(void *hv, ps_conn *c)
+{
+    MYSQL *h = hv;
+    mdb_facts *f = c->facts;
+    bool mode = (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
+    if (c->sync_pending && f->autocommit != mode) {
+        /* what the program's command finds is its own: the SET leaves nothing it would see */
+        unsigned long long affected = h->affected_rows, id = h->insert_id;
+        unsigned st = h->server_status;
+        if (!mdb_run_discarding(h, mode ? "SET autocommit=1" : "SET autocommit=0"))
+            return false;
+        h->affected_rows = affected;
+        h->insert_id = id;
+        h->server_status = st;
+    }
+    f->autocommit = mode;
+    c->sync_pending = false;
     return true;
 }
 
@@ -446,7 +480,10 @@ static bool has_init_commands(MYSQL *h)
  * changes state, no OK packet, warning, error or binary statement, no reset of its own), reads
  * as the login (F) left it, so that it can be parked as it is (README "Clean return"): the
  * server reports its every state change, no transaction or result is pending, the database and
- * charset are the connect's, and no init command or init_connect would run again. */
+ * charset are the connect's, and no init command or init_connect would run again. Its
+ * autocommit mode may be another (the lease changed only that, without a round trip, or sent
+ * it with sync): the next lease's handle shows the connect's, and sync catches the session up
+ * before its first command (README "Autocommit without a round trip"). */
 static bool untouched(MYSQL *h, const mdb_facts *f, unsigned lasting)
 {
     if (lasting || !f->tracking || f->init_connect || has_init_commands(h))
@@ -454,7 +491,7 @@ static bool untouched(MYSQL *h, const mdb_facts *f, unsigned lasting)
     unsigned st = h->server_status;
     if ((st &
          (SERVER_STATUS_IN_TRANS | SERVER_MORE_RESULTS_EXIST | SERVER_SESSION_STATE_CHANGED)) ||
-        !(st & SERVER_STATUS_AUTOCOMMIT) || h->warning_count || mdb_server_error(h->net.last_errno))
+        h->warning_count || mdb_server_error(h->net.last_errno))
         return false;
     bool same_db = f->dsn_db ? h->db && !strcmp(h->db, f->dsn_db) : !h->db;
     return same_db && h->charset == f->charset;
@@ -463,10 +500,12 @@ static bool untouched(MYSQL *h, const mdb_facts *f, unsigned lasting)
 enum ps_reset mdb_reset(void *hv, ps_conn *c, unsigned lasting)
 {
     MYSQL *h = hv;
-    const mdb_facts *f = c->facts;
+    mdb_facts *f = c->facts;
     if (untouched(h, f, lasting)) { /* nothing to give back: no round trip */
         ps_debug(NULL, "handle %p's session is as its connect left it: parked without a reset",
                  (void *)h);
+        f->autocommit = session_autocommit(h, c); /* what the next lease's sync starts from */
+        c->sync_pending = false;
         h->affected_rows = ~0ULL; /* what any command leaves (the program's close: COM_QUIT) */
         h->info = NULL;
         return PS_RESET_SKIPPED;
@@ -482,5 +521,7 @@ enum ps_reset mdb_reset(void *hv, ps_conn *c, unsigned lasting)
     bool ok = reset_session(h, f, lasting, &set_done) &&
               mdb_restore_login(h, f, lasting, set_done) && mdb_replay_init_commands(h);
     h->options.reconnect = reconnect;
+    f->autocommit = (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
+    c->sync_pending = false;
     return ok ? PS_RESET_SENT : PS_RESET_FAILED;
 }
