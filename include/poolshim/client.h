@@ -89,9 +89,11 @@ enum ps_reauth {
 
 /* How a reset (ps_client_ops.reset) ended. */
 enum ps_reset {
-    PS_RESET_FAILED,  /* the connection must be closed for real */
-    PS_RESET_SENT,    /* reset and restored: a round trip */
-    PS_RESET_SKIPPED, /* the session was as its connect left it: nothing sent (clean return) */
+    PS_RESET_FAILED,   /* the connection must be closed for real */
+    PS_RESET_SENT,     /* reset and restored: a round trip */
+    PS_RESET_SKIPPED,  /* the session was as its connect left it: nothing sent (clean return) */
+    PS_RESET_DEFERRED, /* reset and restored, the answers not read yet (C->replies_pending:
+                          the connection's settle reads them at its next use) */
 };
 
 typedef struct ps_client_ops {
@@ -138,10 +140,15 @@ typedef struct ps_client_ops {
     /* Resets H's session and restores the connect-time state recorded in C, including what
      * the reset leaves behind of what the lease did: LASTING is every ps_sql_effect bit since
      * it began (README "What the reset covers"; extra round trips only for the bits that need
-     * them); SKIPPED when the session is as its connect left it (nothing sent). FAILED when
+     * them); SKIPPED when the session is as its connect left it (nothing sent); DEFERRED (only
+     * when MAY_DEFER) when the reset went out but its answers are left for settle. FAILED when
      * the connection must be closed for real instead (the reset failed, or the session holds
      * state no reset can give back). */
-    enum ps_reset (*reset)(void *h, ps_conn *c, unsigned lasting);
+    enum ps_reset (*reset)(void *h, ps_conn *c, unsigned lasting, bool may_defer);
+    /* Reads the answers the park left unread on parked C (C->replies_pending: a deferred
+     * reset; see reset) and clears the flag. True when every one succeeded: the session is
+     * then as a reset leaves it. False: the connection must be closed for real. */
+    bool (*settle)(ps_conn *c);
     /* Moves H's connection into a new heap handle (returned; NULL on OOM), leaving H as the
      * library leaves a closed handle (freed when the library allocated it). */
     void *(*detach)(void *h);
@@ -235,13 +242,18 @@ const ps_client_ops *ps_client_select(const ps_call_hooks *hooks);
 /* The layer for MariaDB Connector/C 3.3, or NULL when the loaded library is not that. */
 const ps_client_ops *ps_client_mariadb3(const ps_call_hooks *hooks);
 
-/* CL's reset of H (see ps_client_ops.reset), counted in C's pool as sent or skipped. True
- * unless it failed (the connection must then be closed for real). */
-static inline bool ps_client_reset(const ps_client_ops *cl, void *h, ps_conn *c, unsigned lasting)
+/* CL's reset of H (see ps_client_ops.reset; MAY_DEFER: its answers may be left for the next
+ * use), counted in C's pool as sent, deferred or skipped. True unless it failed (the connection
+ * must then be closed for real). */
+static inline bool ps_client_reset(const ps_client_ops *cl, void *h, ps_conn *c, unsigned lasting,
+                                   bool may_defer)
 {
-    enum ps_reset r = cl->reset(h, c, lasting);
+    enum ps_reset r = cl->reset(h, c, lasting, may_defer);
+    static const enum ps_pool_event ev[] = {[PS_RESET_SENT] = PS_EV_RESET_SENT,
+                                            [PS_RESET_SKIPPED] = PS_EV_RESET_SKIPPED,
+                                            [PS_RESET_DEFERRED] = PS_EV_RESET_DEFERRED};
     if (r != PS_RESET_FAILED)
-        ps_pool_note(c->pool, r == PS_RESET_SKIPPED ? PS_EV_RESET_SKIPPED : PS_EV_RESET_SENT);
+        ps_pool_note(c->pool, ev[r]);
     return r != PS_RESET_FAILED;
 }
 

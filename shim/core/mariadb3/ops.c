@@ -20,6 +20,7 @@ static const ps_client_ops mariadb3_ops = {
     .adopt = mdb_adopt,
     .unparkable = mdb_unparkable,
     .reset = mdb_reset,
+    .settle = mdb_settle,
     .detach = mdb_detach,
     .outlives_library_end = mdb_outlives_library_end,
     .close = mdb_close,

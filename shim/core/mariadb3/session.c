@@ -394,28 +394,44 @@ static bool read_discarding(MYSQL *h)
     return res || !ps_real_mysql_errno(h);
 }
 
-/* COM_RESET_CONNECTION and then the N QUERIES (each sent unless "") in one round trip: all are
- * sent before any answer is read. True when all succeeded; H then shows what
- * mysql_reset_connection leaves, and the last answer's status. */
-static bool reset_pipelined(MYSQL *h, const char *const *queries, int n)
+/* Sends COM_RESET_CONNECTION and then the N QUERIES (each unless "") without reading any
+ * answer; the number of queries sent, or -1 when not all of it went out. */
+static int send_reset(MYSQL *h, const char *const *queries, int n)
 {
     int rc;
     PS_NESTED(rc = h->methods->db_command(h, COM_RESET_CONNECTION, NULL, 0, 1, NULL));
     if (rc)
-        return false;
+        return -1;
     int sent = 0;
-    while (sent < n && (!*queries[sent] || send_query(h, queries[sent])))
-        sent++;
+    for (int i = 0; i < n; i++) {
+        if (*queries[i] && !send_query(h, queries[i]))
+            return -1;
+        sent += *queries[i] != '\0';
+    }
+    return sent;
+}
+
+/* Reads the answers of send_reset (the reset's, then QUERIES' ones); true when all succeeded:
+ * H then shows what mysql_reset_connection leaves, and the last answer's status. */
+static bool read_reset(MYSQL *h, int queries)
+{
     unsigned long len;
     PS_NESTED(len = ps_real_mysql_net_read_packet(h));
     h->status = MYSQL_STATUS_READY;
     h->affected_rows = ~0ULL;
     h->insert_id = 0;
-    bool ok = len != packet_error && sent == n;
-    for (int i = 0; i < sent; i++)
-        if (*queries[i])
-            ok = read_discarding(h) && ok;
+    bool ok = len != packet_error;
+    for (int i = 0; i < queries; i++)
+        ok = read_discarding(h) && ok;
     return ok;
+}
+
+/* COM_RESET_CONNECTION and then the N QUERIES (each sent unless "") in one round trip: all are
+ * sent before any answer is read. True when all succeeded (see read_reset). */
+static bool reset_pipelined(MYSQL *h, const char *const *queries, int n)
+{
+    int sent = send_reset(h, queries, n);
+    return sent >= 0 && read_reset(h, sent);
 }
 
 /* COM_RESET_CONNECTION (a re-authentication on servers without it), then the connect-time
@@ -497,7 +513,51 @@ static bool untouched(MYSQL *h, const mdb_facts *f, unsigned lasting)
     return same_db && h->charset == f->charset;
 }
 
-enum ps_reset mdb_reset(void *hv, ps_conn *c, unsigned lasting)
+/* True when the reset of H's session after a lease that left LASTING is the pipelined one
+ * alone (README "Close"): nothing to restore after its answers, so they can wait. */
+static bool reset_alone(MYSQL *h, const mdb_facts *f, unsigned lasting)
+{
+    bool same_db = f->dsn_db ? h->db && !strcmp(h->db, f->dsn_db) : !h->db;
+    return f->tracking && same_db && !(lasting & (PS_SQL_SERVER_OPTION | PS_SQL_ROLE)) &&
+           !f->init_connect && !has_init_commands(h);
+}
+
+/* Sends H's reset (with what reset_session pipelines with it) and leaves its answers for
+ * mdb_settle; false when it could not go out. */
+static bool reset_deferred(MYSQL *h, ps_conn *c, unsigned lasting)
+{
+    mdb_facts *f = c->facts;
+    char set[512];
+    login_set(f, set, sizeof set);
+    const char *queries[] = {lasting & PS_SQL_FOUND_ROWS ? found_rows_query : "", set};
+    h->charset = f->charset;
+    int sent = send_reset(h, queries, 2);
+    if (sent < 0)
+        return false;
+    f->replies_unread = sent;
+    c->replies_pending = true;
+    h->status = MYSQL_STATUS_READY;
+    h->affected_rows = ~0ULL;
+    h->insert_id = 0;
+    h->server_status = SERVER_STATUS_AUTOCOMMIT;
+    return true;
+}
+
+bool mdb_settle(ps_conn *c)
+{
+    MYSQL *h = c->handle;
+    mdb_facts *f = c->facts;
+    c->replies_pending = false;
+    my_bool reconnect = h->options.reconnect;
+    h->options.reconnect = 0;
+    bool ok = read_reset(h, f->replies_unread);
+    h->options.reconnect = reconnect;
+    h->charset = f->charset;
+    h->server_status = SERVER_STATUS_AUTOCOMMIT;
+    return ok;
+}
+
+enum ps_reset mdb_reset(void *hv, ps_conn *c, unsigned lasting, bool may_defer)
 {
     MYSQL *h = hv;
     mdb_facts *f = c->facts;
@@ -517,11 +577,15 @@ enum ps_reset mdb_reset(void *hv, ps_conn *c, unsigned lasting)
     }
     my_bool reconnect = h->options.reconnect;
     h->options.reconnect = 0;
-    bool set_done = false;
-    bool ok = reset_session(h, f, lasting, &set_done) &&
-              mdb_restore_login(h, f, lasting, set_done) && mdb_replay_init_commands(h);
+    bool set_done = false, deferred = may_defer && reset_alone(h, f, lasting);
+    bool ok = deferred
+                  ? reset_deferred(h, c, lasting)
+                  : reset_session(h, f, lasting, &set_done) &&
+                        mdb_restore_login(h, f, lasting, set_done) && mdb_replay_init_commands(h);
     h->options.reconnect = reconnect;
     f->autocommit = (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
     c->sync_pending = false;
-    return ok ? PS_RESET_SENT : PS_RESET_FAILED;
+    if (!ok)
+        return PS_RESET_FAILED;
+    return deferred ? PS_RESET_DEFERRED : PS_RESET_SENT;
 }
