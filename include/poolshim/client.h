@@ -17,6 +17,12 @@
 /* One call on a handle, from the upper layer's begin to its end (opaque to the client layer). */
 typedef struct ps_call {
     void *lease; /* NULL: the handle holds no lease (untracked) */
+    /* In (set by the caller before begin): the caller sends the command itself and can read,
+     * right after, what the connection's park left unread (a deferred reset), before the
+     * command's own response: begin then leaves it to the caller (UNREAD) instead of reading
+     * it first. Out: that connection, its flag cleared; NULL: nothing to read. */
+    bool reads_after_send;
+    ps_conn *unread;
 } ps_call;
 
 /* What a call sent or read, for leak reports and the query log (see ps_call_outcome.detail). */
@@ -126,8 +132,9 @@ typedef struct ps_client_ops {
      * failed COM_CHANGE_USER). */
     enum ps_reauth (*reauthenticate)(void *app, ps_conn *c, ps_connect_error *err);
     /* True when a parked handle's socket has input or a hangup waiting (a server restart or
-     * KILL closed it): one non-blocking poll, no round trip. */
-    bool (*input_pending)(void *parked);
+     * KILL closed it): one non-blocking poll, no round trip. ANSWERS_EXPECTED (its park left
+     * answers unread): only a hangup counts. */
+    bool (*input_pending)(void *parked, bool answers_expected);
     /* True when H's failed connect means the server could not be reached (refused, unknown
      * host, lost during the handshake, shutting down); *ERR then gets H's error. */
     bool (*unreachable)(void *h, ps_connect_error *err);
@@ -145,10 +152,11 @@ typedef struct ps_client_ops {
      * the connection must be closed for real instead (the reset failed, or the session holds
      * state no reset can give back). */
     enum ps_reset (*reset)(void *h, ps_conn *c, unsigned lasting, bool may_defer);
-    /* Reads the answers the park left unread on parked C (C->replies_pending: a deferred
-     * reset; see reset) and clears the flag. True when every one succeeded: the session is
-     * then as a reset leaves it. False: the connection must be closed for real. */
-    bool (*settle)(ps_conn *c);
+    /* Reads on H, C's handle (parked, or the app's that holds it), the answers C's park left
+     * unread (C->replies_pending: a deferred reset; see reset) and clears the flag. True when
+     * every one succeeded: the session is then as a reset leaves it. False: the connection
+     * must be closed for real (H carries the error). */
+    bool (*settle)(void *h, ps_conn *c);
     /* Moves H's connection into a new heap handle (returned; NULL on OOM), leaving H as the
      * library leaves a closed handle (freed when the library allocated it). */
     void *(*detach)(void *h);

@@ -174,6 +174,9 @@ typedef struct ps_pool_ops {
     void (*abandon)(void *handle);
     /* Frees a connection's client facts (NULL allowed). */
     void (*free_facts)(void *facts);
+    /* Reads what parked C's park left unread (C->replies_pending), before its close, so that
+     * the server gets a clean COM_QUIT (unread input makes the close a reset). Optional. */
+    void (*settle)(ps_conn *c);
 } ps_pool_ops;
 
 /* Installs OPS; must be called before any other function. */

@@ -36,9 +36,10 @@ static void fail_at_cap(const ps_client_ops *cl, void *h, ps_pool *p, int64_t wa
  * closed. */
 static bool still_alive(const ps_client_ops *cl, ps_conn *c)
 {
-    if (ps_now_ms() - c->idle_since_ms <= ps_cfg.validate_idle_ms && !cl->input_pending(c->handle))
+    if (ps_now_ms() - c->idle_since_ms <= ps_cfg.validate_idle_ms &&
+        !cl->input_pending(c->handle, c->replies_pending))
         return true;
-    bool alive = cl->validate(c->handle);
+    bool alive = (!c->replies_pending || cl->settle(c->handle, c)) && cl->validate(c->handle);
     ps_pool_note(c->pool, alive ? PS_EV_VALIDATED : PS_EV_VALIDATION_FAILED);
     if (!alive)
         ps_pool_close(c, PS_CLOSE_GONE);
@@ -81,12 +82,15 @@ static bool reauthenticated(const ps_client_ops *cl, ps_conn *c, void *handle)
  * re-verifies. A connection that may not be handed out is closed. */
 static bool usable(const ps_client_ops *cl, ps_conn *c, void *handle, bool verify)
 {
-    if (c->replies_pending && !cl->settle(c)) { /* its park's reset failed */
+    enum ps_proof proof = verify ? ps_pool_proof(c->pool, ps_cfg.reverify_ms) : PS_PROOF_FRESH;
+    /* The answers its park left unread (a deferred reset) are read with the first command of
+     * the connect that gets it (see ps_call.unread); anything else here reads them first. */
+    if (c->replies_pending && (!verify || proof != PS_PROOF_FRESH) && !cl->settle(c->handle, c)) {
         ps_debug(ps_pool_label(c->pool), "the reset sent at this connection's park failed; closed");
         ps_pool_close(c, PS_CLOSE_DISCARDED);
         return false;
     }
-    switch (verify ? ps_pool_proof(c->pool, ps_cfg.reverify_ms) : PS_PROOF_FRESH) {
+    switch (proof) {
     case PS_PROOF_REFUSED:
         ps_pool_close(c, PS_CLOSE_REFUSED); /* another refusal would only cost a second */
         return false;

@@ -61,18 +61,34 @@ static void renewal_failed(ps_lease *l, void *h, enum ps_enter how, enum ps_repl
     ps_lease_leave(l, &failed);
 }
 
-/* Catches up the session of H (CALL's lease, live) with what H shows before its command
- * (ps_client_ops.sync). True when the command may go out; false when the connection failed
- * under it: the call is over (H carries the error). Out of line: rare. */
-__attribute__((noinline, cold)) static bool synced(const ps_client_ops *cl, ps_call *call, void *h)
+/* Catches up the session of H (CALL's lease, live) before its command: the answers its park
+ * left unread (read by the caller right after its send when it can: CALL->unread, else here)
+ * and the autocommit mode H shows (ps_client_ops.sync). True when the command may go out;
+ * false when the connection failed under it: the call is over (H carries the error). Out of
+ * line: rare. */
+__attribute__((noinline, cold)) static bool catch_up(const ps_client_ops *cl, ps_call *call,
+                                                     void *h)
 {
     ps_lease *l = call->lease;
-    if (cl->sync(h, l->conn))
+    ps_conn *c = l->conn;
+    if (c->replies_pending && !c->sync_pending && call->reads_after_send) {
+        c->replies_pending = false;
+        call->unread = c; /* one round trip with the command */
+        return true;
+    }
+    if ((!c->replies_pending || cl->settle(h, c)) && (!c->sync_pending || cl->sync(h, c)))
         return true;
     static const ps_call_outcome failed = {.statement = false, .effects = PS_SQL_RESULTS};
     ps_lease_leave(l, &failed);
     call->lease = NULL;
     return false;
+}
+
+/* True when H (CALL's lease, live) may send its command now; see catch_up. */
+static inline bool caught_up(const ps_client_ops *cl, ps_call *call, void *h)
+{
+    const ps_conn *c = ((ps_lease *)call->lease)->conn;
+    return !(c->replies_pending | c->sync_pending) || catch_up(cl, call, h);
 }
 
 bool ps_call_begin(ps_call *call, void *h, bool sends_command)
@@ -89,10 +105,10 @@ bool ps_call_begin(ps_call *call, void *h, bool sends_command)
     if (how == PS_ENTER_UNTRACKED)
         return true;
     if (how == PS_ENTER_CALL)
-        return !sends_command || !l->conn->sync_pending || synced(cl, call, h);
+        return !sends_command || caught_up(cl, call, h);
     enum ps_replay r = renew(cl, l, how);
     if (r == PS_REPLAY_DONE)
-        return !l->conn->sync_pending || synced(cl, call, h);
+        return caught_up(cl, call, h);
     renewal_failed(l, h, how, r);
     call->lease = NULL;
     return false;

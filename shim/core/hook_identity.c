@@ -47,6 +47,8 @@ my_bool ps_hook_mariadb_reconnect(MYSQL *m)
     else if (l && r == 0) {
         ps_lease_set_transport(l, cl->transport(m));
         cl->track(m);
+        if (l->conn) /* a new session: it owes no answers, and shows its own mode */
+            l->conn->replies_pending = l->conn->sync_pending = false;
     }
     return r;
 }

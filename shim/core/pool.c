@@ -142,6 +142,8 @@ static void finish(ps_conn *list, void (*close_handle)(void *))
 {
     while (list) {
         ps_conn *next = list->next;
+        if (list->handle && list->replies_pending && ops.settle && close_handle == ops.close)
+            ops.settle(list);
         if (list->handle)
             close_handle(list->handle);
         if (list->facts && ops.free_facts)

@@ -37,6 +37,11 @@ static void free_facts(void *facts)
     client->free_facts(facts);
 }
 
+static void settle_parked(ps_conn *c)
+{
+    client->settle(c->handle, c);
+}
+
 /* At exit: summary, then a polite close (COM_QUIT) of every parked connection, so the server
  * does not count aborted clients. Leased connections are left as the program left them. */
 static void at_exit(void)
@@ -88,8 +93,10 @@ static bool program_selected(void)
 /* Resolves the library and turns pooling on when everything needed is there (once). */
 static void init_shim(void)
 {
-    static const ps_pool_ops ops = {
-        .close = close_parked, .abandon = abandon_parked, .free_facts = free_facts};
+    static const ps_pool_ops ops = {.close = close_parked,
+                                    .abandon = abandon_parked,
+                                    .free_facts = free_facts,
+                                    .settle = settle_parked};
     ps_config_load();
     bool resolved = ps_real_resolve();
     if (ps_cfg.disable) {

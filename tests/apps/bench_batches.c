@@ -1,12 +1,13 @@
 /* bench_batches: one side of a comparison between two processes that take turns (for what cannot
  * be compared inside one process: with and without the shim, which is process-wide).
  *
- *   bench_batches WORKLOAD [--threads T] [--tcp|--tls] [--point]
+ *   bench_batches WORKLOAD [--threads T] [--tcp|--tls] [--point [--write]]
  *
  *   per-request  each op: mysql_init(NULL) + mysql_real_connect + the query + mysql_close
  *   persistent   each thread opens one connection before the first batch; each op: the query
  *   --threads T  T threads (default 1) share each batch's ops, N/T each (the first ones one more)
  *   --tcp, --tls, --point  as in bench_connect
+ *   --write      the point query is an UPDATE that changes nothing (bench_common.h)
  *
  * Prints "ready" once set up, then for each line N read on stdin runs a batch of N ops and
  * prints the seconds it took (from releasing the threads to the last one finishing) on a line
@@ -103,6 +104,8 @@ static void parse_args(int argc, char **argv)
             tls = true;
         else if (!strcmp(argv[i], "--point"))
             point = true;
+        else if (!strcmp(argv[i], "--write"))
+            bench_write = true;
         else if (!strcmp(argv[i], "--threads"))
             nthreads = (int)app_long_arg("--threads", i + 1 < argc ? argv[++i] : NULL);
         else

@@ -10,14 +10,20 @@
 #define BENCH_TABLE "bench_items"
 #define BENCH_ROWS  1000
 
-/* The query of one op: "SELECT 1", or with POINT a primary-key lookup on BENCH_TABLE whose id
- * cycles through the rows with SEQ (a literal in the text, as a legacy program builds it). Dies
- * on error. */
+/* Set by --write: the point query is a primary-key UPDATE that changes nothing (its OK packet
+ * still makes the session one a close must reset). */
+static bool bench_write;
+
+/* The query of one op: "SELECT 1", or with POINT a primary-key lookup (an UPDATE with
+ * bench_write) on BENCH_TABLE whose id cycles through the rows with SEQ (a literal in the text,
+ * as a legacy program builds it). Dies on error. */
 static inline void bench_query(MYSQL *m, bool point, unsigned long seq)
 {
     char sql[96];
     if (point)
-        snprintf(sql, sizeof sql, "SELECT v FROM " BENCH_TABLE " WHERE id = %lu",
+        snprintf(sql, sizeof sql,
+                 bench_write ? "UPDATE " BENCH_TABLE " SET v = v WHERE id = %lu"
+                             : "SELECT v FROM " BENCH_TABLE " WHERE id = %lu",
                  seq % BENCH_ROWS + 1);
     if (!app_query(m, point ? sql : "SELECT 1"))
         app_die(mysql_errno(m), "%s", app_error(m));

@@ -33,7 +33,7 @@ static void fake_free_facts(void *f)
 
 static void setup(void)
 {
-    static const ps_pool_ops ops = {fake_destroy, fake_forget, fake_free_facts};
+    static const ps_pool_ops ops = {fake_destroy, fake_forget, fake_free_facts, NULL};
     ps_config_defaults(&ps_cfg);
     ps_cfg.max_per_key = 2;
     ps_cfg.wait_timeout_ms = 200;

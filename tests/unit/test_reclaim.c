@@ -161,6 +161,12 @@ static void *f_record(void *h)
     return malloc(1);
 }
 
+static bool f_no_input(void *h, bool answers_expected)
+{
+    (void)h, (void)answers_expected;
+    return false;
+}
+
 static bool f_unreachable(void *h, ps_connect_error *e)
 {
     (void)h, (void)e;
@@ -201,7 +207,7 @@ static const ps_client_ops fake_ops = {
     .transport = f_transport,
     .validate = f_true,
     .reauthenticate = f_reauthenticate,
-    .input_pending = f_false,
+    .input_pending = f_no_input,
     .unreachable = f_unreachable,
     .adopt = f_adopt,
     .reset = f_reset,
@@ -226,7 +232,7 @@ static ps_pool *pool;
 
 static void setup(void)
 {
-    static const ps_pool_ops pool_ops = {f_close, f_abandon, free};
+    static const ps_pool_ops pool_ops = {f_close, f_abandon, free, NULL};
     ps_config_defaults(&ps_cfg);
     ps_cfg.max_per_key = 1;
     ps_cfg.wait_timeout_ms = 50;

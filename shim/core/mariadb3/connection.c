@@ -53,14 +53,16 @@ bool mdb_validate(void *pv)
     return rc == 0;
 }
 
-bool mdb_input_pending(void *pv)
+bool mdb_input_pending(void *pv, bool answers_expected)
 {
     MYSQL *p = pv;
     struct pollfd pfd = {.fd = p->net.pvio ? ps_real_mysql_get_socket(p) : -1,
                          .events = POLLIN | POLLRDHUP};
     if (pfd.fd < 0)
         return true;
-    return poll(&pfd, 1, 0) != 0;
+    if (poll(&pfd, 1, 0) == 0)
+        return false;
+    return !answers_expected || (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
 bool mdb_unreachable(void *hv, ps_connect_error *err)

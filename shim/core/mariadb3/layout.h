@@ -210,7 +210,7 @@ MDB_PRIVATE void *mdb_connect_parked(void *h, const ps_connect_args *a);
 /* Pings PARKED without reconnecting; true when alive. */
 MDB_PRIVATE bool mdb_validate(void *parked);
 /* True when PARKED's socket has input or a hangup waiting (or no socket): one poll. */
-MDB_PRIVATE bool mdb_input_pending(void *parked);
+MDB_PRIVATE bool mdb_input_pending(void *parked, bool answers_expected);
 /* True when H's failed connect means the server could not be reached; *ERR gets the error. */
 MDB_PRIVATE bool mdb_unreachable(void *h, ps_connect_error *err);
 /* True when PARKED stays usable across mysql_server_end and the next initialisation: a plain
@@ -280,8 +280,12 @@ MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values
 MDB_PRIVATE bool mdb_answer_autocommit(void *h, ps_conn *c, bool mode);
 /* Sets the autocommit mode H shows on its session (C->sync_pending; see ps_client_ops.sync). */
 MDB_PRIVATE bool mdb_sync(void *h, ps_conn *c);
-/* Reads the answers of the reset parked C's park sent (see ps_client_ops.settle). */
-MDB_PRIVATE bool mdb_settle(ps_conn *c);
+/* Reads on H the answers of the reset C's park sent (see ps_client_ops.settle). */
+MDB_PRIVATE bool mdb_settle(void *h, ps_conn *c);
+/* Reads the answers C's park left unread on H (holding C) right after H sent a command, before
+ * its response (ps_call.unread); the handle then reads as the send left it. False: they
+ * failed, the command's outcome is unknown: H carries 2013 and its connection is cut. */
+MDB_PRIVATE bool mdb_settle_behind(MYSQL *h, ps_conn *c);
 /* Appends "NAME = VALUE" to the SET statement in OUT (N bytes, starting "SET "): VALUE unquoted
  * when it is NULL or a number, quoted when it is plain text, else as a hex literal (X'...':
  * whatever bytes the server sent, no quote can end it early); false when OUT is full. */

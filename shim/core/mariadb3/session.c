@@ -519,7 +519,7 @@ static bool reset_alone(MYSQL *h, const mdb_facts *f, unsigned lasting)
 {
     bool same_db = f->dsn_db ? h->db && !strcmp(h->db, f->dsn_db) : !h->db;
     return f->tracking && same_db && !(lasting & (PS_SQL_SERVER_OPTION | PS_SQL_ROLE)) &&
-           !f->init_connect && !has_init_commands(h);
+           !f->init_connect && !h->net.compress && !has_init_commands(h);
 }
 
 /* Sends H's reset (with what reset_session pipelines with it) and leaves its answers for
@@ -543,17 +543,45 @@ static bool reset_deferred(MYSQL *h, ps_conn *c, unsigned lasting)
     return true;
 }
 
-bool mdb_settle(ps_conn *c)
+/* Reads on H (C's connection) the answers C's park left unread; true when all succeeded. H
+ * shows what it showed before (the program's view: its mode, its last results), and, on
+ * success, no error. */
+static bool settle_on(MYSQL *h, ps_conn *c)
 {
-    MYSQL *h = c->handle;
     mdb_facts *f = c->facts;
+    MYSQL was = *h; /* only the scalar results below are put back */
     c->replies_pending = false;
     my_bool reconnect = h->options.reconnect;
     h->options.reconnect = 0;
     bool ok = read_reset(h, f->replies_unread);
     h->options.reconnect = reconnect;
-    h->charset = f->charset;
-    h->server_status = SERVER_STATUS_AUTOCOMMIT;
+    h->status = was.status;
+    h->server_status = was.server_status;
+    h->affected_rows = was.affected_rows;
+    h->insert_id = was.insert_id;
+    h->warning_count = was.warning_count;
+    h->field_count = was.field_count;
+    h->info = was.info;
+    h->charset = was.charset;
+    return ok;
+}
+
+bool mdb_settle(void *hv, ps_conn *c)
+{
+    return settle_on(hv, c);
+}
+
+bool mdb_settle_behind(MYSQL *h, ps_conn *c)
+{
+    /* what the command's send left, which the program's read of its response expects */
+    unsigned pkt_nr = h->net.pkt_nr, compress_pkt_nr = h->net.compress_pkt_nr;
+    bool ok = settle_on(h, c);
+    h->net.pkt_nr = pkt_nr;
+    h->net.compress_pkt_nr = compress_pkt_nr;
+    if (!ok) { /* the command may have run after a failed reset: never read its answer */
+        mdb_mute(h);
+        mdb_set_error(h, CR_SERVER_LOST, "HY000", "Lost connection to server during query");
+    }
     return ok;
 }
 
@@ -561,7 +589,10 @@ enum ps_reset mdb_reset(void *hv, ps_conn *c, unsigned lasting, bool may_defer)
 {
     MYSQL *h = hv;
     mdb_facts *f = c->facts;
-    if (untouched(h, f, lasting)) { /* nothing to give back: no round trip */
+    bool clean = untouched(h, f, lasting);
+    if (c->replies_pending && !clean && !settle_on(h, c))
+        return PS_RESET_FAILED; /* the last park's reset failed: the session is unknown */
+    if (clean) { /* nothing to give back (and what the last park sent may stay unread) */
         ps_debug(NULL, "handle %p's session is as its connect left it: parked without a reset",
                  (void *)h);
         f->autocommit = session_autocommit(h, c); /* what the next lease's sync starts from */

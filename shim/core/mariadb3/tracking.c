@@ -130,14 +130,20 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
     if (ps_depth > 0)
         return lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     const ps_call_hooks *up = hooks();
-    ps_call call;
+    ps_call call = {.reads_after_send = true};
     if (!up->begin(&call, m, true))
         return 1;
     int64_t start_ns = ps_qlog_on() ? ps_qlog_now_ns() : 0;
     bool statement, explains;
     unsigned fx = mdb_command_effects(cmd, arg, len, &statement, &explains);
     mdb_note_command(m, explains);
+    void *transport = m->net.pvio;
     int rc = lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
+    /* the park's reset answers first, in the same round trip (unless the library reconnected:
+     * the command then went out on a connection that owes nothing) */
+    if (__builtin_expect(call.unread != NULL, 0) && rc == 0 && m->net.pvio == transport &&
+        !mdb_settle_behind(m, call.unread))
+        rc = 1;
     ps_call_outcome o = {.statement = statement,
                          .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION};
     o.effects = rc ? PS_SQL_RESULTS : fx; /* a failure may leave the server's error */
