@@ -17,28 +17,26 @@ void ps_key_init(ps_key *k)
     k->oom = false;
 }
 
-/* Appends N bytes of S, growing the buffer; marks the key OOM on failure. */
-static void append(ps_key *k, const char *s, size_t n)
+/* Makes room for N more bytes (and the terminator); false (the key marked OOM) when it cannot. */
+static bool reserve(ps_key *k, size_t n)
 {
     if (k->oom)
-        return;
-    if (k->len + n + 1 > k->cap) {
-        size_t cap = k->cap * 2;
-        while (cap < k->len + n + 1)
-            cap *= 2;
-        char *b = k->buf == k->inline_buf ? malloc(cap) : realloc(k->buf, cap);
-        if (!b) {
-            k->oom = true;
-            return;
-        }
-        if (k->buf == k->inline_buf)
-            memcpy(b, k->inline_buf, k->len + 1);
-        k->buf = b;
-        k->cap = cap;
+        return false;
+    if (k->len + n + 1 <= k->cap)
+        return true;
+    size_t cap = k->cap * 2;
+    while (cap < k->len + n + 1)
+        cap *= 2;
+    char *b = k->buf == k->inline_buf ? malloc(cap) : realloc(k->buf, cap);
+    if (!b) {
+        k->oom = true;
+        return false;
     }
-    memcpy(k->buf + k->len, s, n);
-    k->len += n;
-    k->buf[k->len] = '\0';
+    if (k->buf == k->inline_buf)
+        memcpy(b, k->inline_buf, k->len + 1);
+    k->buf = b;
+    k->cap = cap;
+    return true;
 }
 
 /* Writes V in decimal at the end of BUF[0..32) and returns where the digits start. */
@@ -52,19 +50,30 @@ static char *format_decimal(unsigned long long v, char buf[32])
     return p;
 }
 
-/* Appends "name=<len>:value;" (nothing for NULL) without printf: this is on the hot path. */
+/* Appends "name=<len>:value;" (nothing for NULL) without printf, in one reservation: this is
+ * on the hot path (every connect builds its key). */
 static void append_field(ps_key *k, const char *name, const char *value, size_t vlen)
 {
     char num[32];
     if (!value)
         return;
-    append(k, name, strlen(name));
-    append(k, "=", 1);
+    size_t nlen = strlen(name);
     const char *digits = format_decimal(vlen, num);
-    append(k, digits, (size_t)(num + 31 - digits));
-    append(k, ":", 1);
-    append(k, value, vlen);
-    append(k, ";", 1);
+    size_t dlen = (size_t)(num + 31 - digits);
+    if (!reserve(k, nlen + dlen + vlen + 3))
+        return;
+    char *p = k->buf + k->len;
+    memcpy(p, name, nlen);
+    p += nlen;
+    *p++ = '=';
+    memcpy(p, digits, dlen);
+    p += dlen;
+    *p++ = ':';
+    memcpy(p, value, vlen);
+    p += vlen;
+    *p++ = ';';
+    *p = '\0';
+    k->len = (size_t)(p - k->buf);
 }
 
 void ps_key_add_str(ps_key *k, const char *name, const char *value)

@@ -13,12 +13,28 @@ ps_pool *ps_pools;
 #define lock  ps_pool_lock
 #define pools ps_pools
 
+/* The pool this thread found last and its key (pools are never freed: the pointer stays
+ * valid; a key longer than the buffer is not remembered). */
+static __thread struct {
+    ps_pool *pool;
+    size_t len;
+    char key[1024];
+} last_found;
+
 ps_pool *ps_pool_find(const char *key)
 {
+    size_t len = strlen(key);
+    if (last_found.pool && len == last_found.len && !memcmp(key, last_found.key, len))
+        return last_found.pool; /* a program connects to the same DSN over and over */
     ps_pool *p;
     pthread_mutex_lock(&lock);
     HASH_FIND_STR(pools, key, p);
     pthread_mutex_unlock(&lock);
+    if (p && len < sizeof last_found.key) {
+        memcpy(last_found.key, key, len);
+        last_found.len = len;
+        last_found.pool = p;
+    }
     return p;
 }
 
