@@ -219,7 +219,7 @@ static int64_t idle_deadline(const ps_conn *c, int i)
     int64_t t = ps_cfg.idle_timeout_ms;
     if (i >= ps_cfg.min_idle && ps_cfg.surplus_idle_ms < t)
         t = ps_cfg.surplus_idle_ms;
-    int64_t server = ps_pool_server_idle_limit(c->pool);
+    int64_t server = __atomic_load_n(&c->pool->server_idle_limit_ms, __ATOMIC_RELAXED);
     if (server < t)
         t = server;
     int64_t due = c->idle_since_ms + t;

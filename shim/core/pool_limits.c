@@ -63,7 +63,7 @@ void ps_pool_connect_outcome(ps_pool *p, const ps_connect_error *err, int64_t re
 
 /* The cap POOLSHIM_MAX_PER_KEY=auto derives from L: 80 % of max_connections, at most
  * max_user_connections, at least 1 (PS_POOL_CAP_BEFORE_AUTO when the server did not say). */
-static int auto_cap(const ps_server_limits *l)
+static int derived_cap(const ps_server_limits *l)
 {
     long long cap = l->max_connections > 0 ? l->max_connections * 8 / 10 : PS_POOL_CAP_BEFORE_AUTO;
     if (l->max_user_connections > 0 && cap > l->max_user_connections)
@@ -126,7 +126,7 @@ void ps_pool_set_server_limits(ps_pool *p, const ps_server_limits *l)
         __atomic_store_n(&p->server_idle_limit_ms, limit, __ATOMIC_RELAXED);
         if (limit != INT64_MAX)
             shorten_lifetimes(p, limit);
-        p->auto_cap = auto_cap(l);
+        p->auto_cap = derived_cap(l);
         __atomic_store_n(&p->limits_known, true, __ATOMIC_RELEASE);
     }
     int cap = ps_pool_cap_locked(p);
