@@ -256,6 +256,13 @@ MDB_PRIVATE enum ps_reset mdb_reset(void *h, ps_conn *c, unsigned lasting, bool 
  * wait_timeout): one query, nested. Leaves H's results to the caller (F->login_known false
  * when the query failed). */
 MDB_PRIVATE void mdb_read_login(MYSQL *h, mdb_facts *f);
+/* The assignment that makes a session report every change of its state (the shim's tracking,
+ * README "Clean return"): a reset and a re-authentication turn it off again. */
+MDB_PRIVATE extern const char mdb_tracking_on[];
+/* Sends QUERY on H without waiting for its answer; true when it went out. */
+MDB_PRIVATE bool mdb_send_query(MYSQL *h, const char *query);
+/* Reads the answer of a query sent with mdb_send_query; true when it succeeded. */
+MDB_PRIVATE bool mdb_read_answer(MYSQL *h);
 /* Re-authenticates C's parked connection as itself with the options of unconnected APP
  * (lent): COM_CHANGE_USER, a statement, APP's init commands; *ERR gets the error otherwise. */
 MDB_PRIVATE enum ps_reauth mdb_reauthenticate(void *app, ps_conn *c, ps_connect_error *err);

@@ -177,91 +177,8 @@ void mdb_server_limits(void *hv, ps_conn *c, ps_server_limits *l)
     mdb_show_connect_results(h, c); /* the program must see a fresh connect's handle */
 }
 
-/* ---- what the login gave ------------------------------------------------------------------ */
-
-/* The role the login set, the server's init_connect (empty when the server exempts this user:
- * SUPER or CONNECTION ADMIN, as its login decides), wait_timeout (CLIENT_INTERACTIVE logins
- * get interactive_timeout), and the connection limits: max_connections and the account's
- * max_user_connections. */
-static const char login_query[] =
-    "SELECT CURRENT_ROLE(), IF(@@global.init_connect = '' OR EXISTS(SELECT 1 FROM "
-    "information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('SUPER', 'CONNECTION ADMIN') "
-    "AND GRANTEE = CONCAT('''', LEFT(CURRENT_USER(), CHAR_LENGTH(CURRENT_USER()) - "
-    "CHAR_LENGTH(SUBSTRING_INDEX(CURRENT_USER(), '@', -1)) - 1), '''@''', "
-    "SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')), '', @@global.init_connect), "
-    "@@wait_timeout, @@max_connections, @@max_user_connections";
-
-/* A malloc'd copy of V; NULL for NULL. *OK becomes false when the copy failed. */
-static char *copy_value(const char *v, bool *ok)
-{
-    char *c = v ? strdup(v) : NULL;
-    if (v && !c)
-        *ok = false;
-    return c;
-}
-
-/* The assignment that makes a session report every change of its state (the shim's tracking,
- * README "Clean return"): a reset and a re-authentication turn it off again. */
-static const char tracking_on[] =
-    "session_track_state_change = ON, session_track_system_variables = '*'";
-
 /* Leaves FOUND_ROWS() at 1, as many fresh sessions read it (others read 0). */
 static const char found_rows_query[] = "SELECT 1";
-
-/* True when H's server can report state changes (session tracking, MariaDB 10.2 and later). */
-static bool tracking_possible(const MYSQL *h)
-{
-    return (h->server_capabilities & CLIENT_SESSION_TRACKING) && h->server_version &&
-           strstr(h->server_version, "MariaDB");
-}
-
-/* Sends QUERY on H without waiting for its answer; true when it went out. */
-static bool send_query(MYSQL *h, const char *query)
-{
-    int rc;
-    PS_NESTED(rc = ps_real_mysql_send_query(h, query, (unsigned long)strlen(query)));
-    return rc == 0;
-}
-
-/* Reads the answer of a query sent with send_query; true when it succeeded. */
-static bool read_answer(MYSQL *h)
-{
-    my_bool rc;
-    PS_NESTED(rc = ps_real_mysql_read_query_result(h));
-    return rc == 0;
-}
-
-/* Fills F from the login query's row ROW (NULL: it failed). */
-static void take_login_row(MYSQL_ROW row, mdb_facts *f)
-{
-    bool ok = row && row[1] && row[2] && row[3] && row[4];
-    if (ok) {
-        f->max_connections = strtoll(row[3], NULL, 10);
-        f->max_user_connections = strtoll(row[4], NULL, 10);
-        f->role = copy_value(row[0], &ok);
-        f->init_connect = *row[1] ? copy_value(row[1], &ok) : NULL;
-        f->wait_timeout_ms = (int64_t)strtoull(row[2], NULL, 10) * 1000;
-    }
-    f->login_known = ok;
-}
-
-void mdb_read_login(MYSQL *h, mdb_facts *f)
-{
-    /* One round trip: the login query and "SET session_track_state_change = ON", pipelined;
-     * the SET last, so that ROW_COUNT() reads 0 as in a fresh session (a SELECT leaves -1). */
-    char set[128];
-    snprintf(set, sizeof set, "SET %s", tracking_on);
-    bool sent = h->net.pvio && send_query(h, login_query);
-    bool tracking = sent && tracking_possible(h) && send_query(h, set);
-    MYSQL_RES *res = NULL;
-    if (sent && read_answer(h))
-        PS_NESTED(res = ps_real_mysql_store_result(h));
-    f->tracking = tracking && read_answer(h);
-    take_login_row(res ? ps_real_mysql_fetch_row(res) : NULL, f);
-    if (res)
-        ps_real_mysql_free_result(res);
-    f->role_known = f->login_known && h->server_version && strstr(h->server_version, "MariaDB");
-}
 
 /* ---- reset ------------------------------------------------------------------------------ */
 
@@ -344,7 +261,7 @@ static void login_set(const mdb_facts *f, char *sql, size_t n)
 {
     snprintf(sql, n, "SET ");
     if (f->tracking)
-        strncat(sql, tracking_on, n - strlen(sql) - 1);
+        strncat(sql, mdb_tracking_on, n - strlen(sql) - 1);
     if (f->interactive) {
         mdb_set_separator(sql, n);
         strncat(sql, "SESSION wait_timeout = @@session.interactive_timeout", n - strlen(sql) - 1);
@@ -382,10 +299,10 @@ static const char *unrestorable(const mdb_facts *f, unsigned lasting)
     return NULL;
 }
 
-/* Reads the answer of a query sent with send_query and discards its rows; true on success. */
+/* Reads the answer of a query sent with mdb_send_query and discards its rows; true on success. */
 static bool read_discarding(MYSQL *h)
 {
-    if (!read_answer(h))
+    if (!mdb_read_answer(h))
         return false;
     MYSQL_RES *res;
     PS_NESTED(res = ps_real_mysql_store_result(h));
@@ -404,7 +321,7 @@ static int send_reset(MYSQL *h, const char *const *queries, int n)
         return -1;
     int sent = 0;
     for (int i = 0; i < n; i++) {
-        if (*queries[i] && !send_query(h, queries[i]))
+        if (*queries[i] && !mdb_send_query(h, queries[i]))
             return -1;
         sent += *queries[i] != '\0';
     }
