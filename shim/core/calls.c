@@ -64,9 +64,15 @@ static void renewal_failed(ps_lease *l, void *h, enum ps_enter how, enum ps_repl
 bool ps_call_begin(ps_call *call, void *h, bool sends_command)
 {
     const ps_client_ops *cl = client;
+    if (!cl) {
+        call->lease = NULL;
+        return true;
+    }
+    void *transport = cl->transport(h);
+    if ((call->lease = ps_lease_enter_fast(h, transport, sends_command)) != NULL)
+        return true; /* a LIVE lease with nothing to renew: no lock taken */
     enum ps_enter how = PS_ENTER_UNTRACKED;
-    ps_lease *l =
-        cl ? ps_lease_enter(h, cl->transport(h), call_kind(cl, h, sends_command), &how) : NULL;
+    ps_lease *l = ps_lease_enter(h, transport, call_kind(cl, h, sends_command), &how);
     call->lease = l;
     if (how == PS_ENTER_BROKEN) { /* its session is gone, as if the server had dropped it */
         cl->fail(h, PS_FAIL_GONE, NULL);

@@ -56,10 +56,10 @@ Test(lease, a_call_on_a_live_lease_is_tracked_and_counted)
     enum ps_enter how;
     cr_assert_eq(ps_lease_enter(&h, &t, true, &how), l);
     cr_assert_eq(how, PS_ENTER_CALL);
-    cr_assert_eq(l->calls, 1);
+    cr_assert_eq(ps_lease_calls(l), 1);
     cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0), "a lease in a call is never reaped");
     ps_lease_leave(l, &plain_call);
-    cr_assert_eq(l->calls, 0);
+    cr_assert_eq(ps_lease_calls(l), 0);
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), l);
     cr_assert_eq(l->state, PS_LEASE_MOVING);
     ps_lease_settle(l, l->conn, l->transport, NULL);
@@ -250,7 +250,7 @@ Test(lease, fork_child_marks_live_leases_inherited_and_drops_moving_ones)
     ps_lease_before_fork();
     ps_lease_after_fork_child(); /* the child side, in-process */
     cr_assert_eq(a->state, PS_LEASE_INHERITED);
-    cr_assert_eq(a->calls, 0, "the parent's calls are not the child's");
+    cr_assert_eq(ps_lease_calls(a), 0, "the parent's calls are not the child's");
     cr_assert_eq(b->state, PS_LEASE_REAPED);
     cr_assert_not(ps_lease_held(&h3, &t3), "a half-moved handle is never tracked");
     cr_assert_null(ps_lease_enter(&h1, &t1, false, &how), "reads pass straight through");
@@ -287,7 +287,7 @@ Test(lease, a_broken_lease_fails_every_command_and_is_never_picked)
     enum ps_enter how;
     cr_assert_null(ps_lease_enter(&h, NULL, PS_CALL_SENDS, &how));
     cr_assert_eq(how, PS_ENTER_BROKEN, "a command fails: its session is gone");
-    cr_assert_eq(l->calls, 0, "nothing counted");
+    cr_assert_eq(ps_lease_calls(l), 0, "nothing counted");
     cr_assert_eq(l->state, PS_LEASE_BROKEN);
     cr_assert_null(ps_lease_enter(&h, NULL, 0, &how));
     cr_assert_eq(how, PS_ENTER_UNTRACKED, "a result read goes to the husk");
