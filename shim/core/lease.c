@@ -24,7 +24,7 @@ static uint64_t index_gen; /* bumped (under the lock) by every change a lookup c
 static uint64_t use_seq;   /* the use sequence: every call's end takes the next number */
 
 /* This thread's last lookup: HANDLE and TRANSPORT found LEASE while the indexes were at GEN. */
-static __thread struct {
+static __thread __attribute__((tls_model("initial-exec"))) struct {
     void *handle, *transport;
     ps_lease *lease;
     uint64_t gen;
