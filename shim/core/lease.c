@@ -83,6 +83,8 @@ static void unindex(ps_lease *l)
 /* Sets L's transport (the indexes change with it). Caller holds the lock. */
 static void set_transport(ps_lease *l, void *transport)
 {
+    if (l->transport == transport)
+        return;
     l->transport = transport;
     reindexed();
 }
