@@ -451,7 +451,9 @@ Test(sql_effects, expressions_that_lock_are_never_replayed)
 Test(sql_effects, the_last_select_remembered_never_changes_an_answer)
 {
     static const char *const pairs[][2] = {
-        {"SELECT a FROM t WHERE b = INT", "SELECT a FROM t WHERE b = INTO"},
+        {"SELECT a FROM t WHERE b = 1 FO", "SELECT a FROM t WHERE b = 1 FOR UPDATE"},
+        {"SELECT a, SQL_CALC FROM t", "SELECT a, SQL_CALC_FOUND_ROWS FROM t"},
+        {"SELECT a FROM t WHERE b = 1 LOC", "SELECT a FROM t WHERE b = 1 LOCK IN SHARE MODE"},
         {"SELECT a FROM t WHERE b = 1", "SELECT a FROM t WHERE b = 1 FOR UPDATE"},
         {"SELECT a FROM t WHERE b = 12", "SELECT a FROM t WHERE b = 1;SET @a = 1"},
         {"SELECT a FROM t WHERE b = 12", "SELECT a FROM t WHERE b = 1"},
