@@ -124,11 +124,20 @@ unsigned ps_lease_calls(const ps_lease *l)
     return calls(l);
 }
 
+/* The calling thread (pthread_self, kept: a fork's child thread is its parent's). */
+static pthread_t self(void)
+{
+    static __thread __attribute__((tls_model("initial-exec"))) pthread_t me;
+    if (__builtin_expect(!me, 0))
+        me = pthread_self();
+    return me;
+}
+
 /* Stamps the end of a call on L (or its start, at the connect): time, thread, use sequence. */
 static void stamp(ps_lease *l, int64_t now)
 {
     __atomic_store_n(&l->last_call_ms, now, __ATOMIC_RELAXED);
-    __atomic_store_n(&l->last_thread, pthread_self(), __ATOMIC_RELAXED);
+    __atomic_store_n(&l->last_thread, self(), __ATOMIC_RELAXED);
     __atomic_store_n(&l->last_use, __atomic_add_fetch(&use_seq, 1, __ATOMIC_RELAXED),
                      __ATOMIC_RELAXED);
 }
