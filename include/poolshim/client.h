@@ -89,9 +89,11 @@ enum ps_reauth {
 
 /* How a reset (ps_client_ops.reset) ended. */
 enum ps_reset {
-    PS_RESET_FAILED,  /* the connection must be closed for real */
-    PS_RESET_SENT,    /* reset and restored: a round trip */
-    PS_RESET_SKIPPED, /* the session was as its connect left it: nothing sent (clean return) */
+    PS_RESET_FAILED,   /* the connection must be closed for real */
+    PS_RESET_SENT,     /* reset and restored: a round trip */
+    PS_RESET_SKIPPED,  /* the session was as its connect left it: nothing sent (clean return) */
+    PS_RESET_DEFERRED, /* reset and restored, the answers not read yet (C->replies_pending:
+                          the connection's settle reads them at its next use) */
 };
 
 typedef struct ps_client_ops {
@@ -138,10 +140,15 @@ typedef struct ps_client_ops {
     /* Resets H's session and restores the connect-time state recorded in C, including what
      * the reset leaves behind of what the lease did: LASTING is every ps_sql_effect bit since
      * it began (README "What the reset covers"; extra round trips only for the bits that need
-     * them); SKIPPED when the session is as its connect left it (nothing sent). FAILED when
+     * them); SKIPPED when the session is as its connect left it (nothing sent); DEFERRED (only
+     * when MAY_DEFER) when the reset went out but its answers are left for settle. FAILED when
      * the connection must be closed for real instead (the reset failed, or the session holds
      * state no reset can give back). */
-    enum ps_reset (*reset)(void *h, ps_conn *c, unsigned lasting);
+    enum ps_reset (*reset)(void *h, ps_conn *c, unsigned lasting, bool may_defer);
+    /* Reads the answers the park left unread on parked C (C->replies_pending: a deferred
+     * reset; see reset) and clears the flag. True when every one succeeded: the session is
+     * then as a reset leaves it. False: the connection must be closed for real. */
+    bool (*settle)(ps_conn *c);
     /* Moves H's connection into a new heap handle (returned; NULL on OOM), leaving H as the
      * library leaves a closed handle (freed when the library allocated it). */
     void *(*detach)(void *h);
@@ -203,11 +210,19 @@ typedef struct ps_client_ops {
      * error of the replay's failed step: the caller turns it back into a husk and closes the
      * connection. */
     enum ps_replay (*renew)(void *h, ps_conn *c, const ps_replay_values *v, const char *variables);
-    /* Answers mysql_autocommit(H, MODE) without a round trip when H's live session already
-     * runs with autocommit MODE and the call could show the program nothing else (no
-     * transaction, result, warning or error pending): H then reads as after the library's own
-     * successful call, and true is returned. False: H unchanged, the call must run. */
-    bool (*answer_autocommit)(void *h, bool mode);
+    /* Answers mysql_autocommit(H, MODE) on H (holding C) without a round trip when the call
+     * could show the program nothing but the new mode (no transaction, result, warning or
+     * error pending, the session tracked): H then reads as after the library's own successful
+     * call, and true is returned. When the session does not run in MODE yet, C->sync_pending
+     * is set: the mode reaches the server with the handle's next command (sync), and a lease
+     * that sends none leaves the session as it was. False: H unchanged, the call must run. */
+    bool (*answer_autocommit)(void *h, ps_conn *c, bool mode);
+    /* Brings the session of H (holding C) up to what H shows before the command about to be
+     * sent on it, when C->sync_pending: a mysql_autocommit answered without a round trip, or
+     * the autocommit mode a parked session kept (README "Autocommit without a round trip").
+     * True when it is (C->sync_pending then false); false when the connection failed under it
+     * (H then carries the error the command fails with). */
+    bool (*sync)(void *h, ps_conn *c);
     /* True when the program asked H to reconnect by itself (MYSQL_OPT_RECONNECT). */
     bool (*reconnects)(void *h);
     /* Frees husk H as mysql_close would. */
@@ -227,13 +242,18 @@ const ps_client_ops *ps_client_select(const ps_call_hooks *hooks);
 /* The layer for MariaDB Connector/C 3.3, or NULL when the loaded library is not that. */
 const ps_client_ops *ps_client_mariadb3(const ps_call_hooks *hooks);
 
-/* CL's reset of H (see ps_client_ops.reset), counted in C's pool as sent or skipped. True
- * unless it failed (the connection must then be closed for real). */
-static inline bool ps_client_reset(const ps_client_ops *cl, void *h, ps_conn *c, unsigned lasting)
+/* CL's reset of H (see ps_client_ops.reset; MAY_DEFER: its answers may be left for the next
+ * use), counted in C's pool as sent, deferred or skipped. True unless it failed (the connection
+ * must then be closed for real). */
+static inline bool ps_client_reset(const ps_client_ops *cl, void *h, ps_conn *c, unsigned lasting,
+                                   bool may_defer)
 {
-    enum ps_reset r = cl->reset(h, c, lasting);
+    enum ps_reset r = cl->reset(h, c, lasting, may_defer);
+    static const enum ps_pool_event ev[] = {[PS_RESET_SENT] = PS_EV_RESET_SENT,
+                                            [PS_RESET_SKIPPED] = PS_EV_RESET_SKIPPED,
+                                            [PS_RESET_DEFERRED] = PS_EV_RESET_DEFERRED};
     if (r != PS_RESET_FAILED)
-        ps_pool_note(c->pool, r == PS_RESET_SKIPPED ? PS_EV_RESET_SKIPPED : PS_EV_RESET_SENT);
+        ps_pool_note(c->pool, ev[r]);
     return r != PS_RESET_FAILED;
 }
 

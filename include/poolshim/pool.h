@@ -124,6 +124,8 @@ typedef struct ps_pool_stats {
     uint64_t unreclaimable[PS_HOLD_N]; /* handles a reap passed over, once per handle and class */
     uint64_t resets_sent;              /* sessions reset before their connection was parked */
     uint64_t resets_skipped;           /* ... parked as they were (clean return: no round trip) */
+    uint64_t resets_deferred;          /* of the resets sent, those whose answers were read at the
+                                          connection's next use (off the program's path) */
     uint64_t overflows;                /* slots opened past the cap (ps_pool_acquire_overflow) */
 } ps_pool_stats;
 
@@ -138,6 +140,7 @@ enum ps_pool_event {
     PS_EV_REAUTH_REFUSED,  /* ... and the server refused its credentials */
     PS_EV_RESET_SENT,      /* a session was reset before its connection was parked */
     PS_EV_RESET_SKIPPED,   /* ... or parked as it was: its connect's state (clean return) */
+    PS_EV_RESET_DEFERRED,  /* ... or reset with its answers read at the next use */
 };
 
 typedef struct ps_conn ps_conn;
@@ -149,6 +152,15 @@ struct ps_conn {
     int64_t created_ms;       /* when the real connect finished */
     int64_t expires_ms;       /* created + lifetime - jitter; INT64_MAX without a lifetime */
     int64_t idle_since_ms;
+    /* LEASED: the session lags what the program's handle shows (a mysql_autocommit answered
+     * without a round trip, or a connection parked with another mode than its next lease
+     * shows): the client layer's sync runs before the handle's next command. Written only by
+     * the client layer, on the thread that holds the lease */
+    bool sync_pending;
+    /* IDLE: the park sent commands whose answers are still unread (a reset off the program's
+     * path, POOLSHIM_DEFER_RESET); the client layer's settle reads them before any other use
+     * of the connection. Written only by the thread that holds the connection */
+    bool replies_pending;
     ps_conn *prev, *next; /* on the pool's list for the state */
 };
 

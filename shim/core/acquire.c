@@ -81,6 +81,11 @@ static bool reauthenticated(const ps_client_ops *cl, ps_conn *c, void *handle)
  * re-verifies. A connection that may not be handed out is closed. */
 static bool usable(const ps_client_ops *cl, ps_conn *c, void *handle, bool verify)
 {
+    if (c->replies_pending && !cl->settle(c)) { /* its park's reset failed */
+        ps_debug(ps_pool_label(c->pool), "the reset sent at this connection's park failed; closed");
+        ps_pool_close(c, PS_CLOSE_DISCARDED);
+        return false;
+    }
     switch (verify ? ps_pool_proof(c->pool, ps_cfg.reverify_ms) : PS_PROOF_FRESH) {
     case PS_PROOF_REFUSED:
         ps_pool_close(c, PS_CLOSE_REFUSED); /* another refusal would only cost a second */

@@ -61,6 +61,20 @@ static void renewal_failed(ps_lease *l, void *h, enum ps_enter how, enum ps_repl
     ps_lease_leave(l, &failed);
 }
 
+/* Catches up the session of H (CALL's lease, live) with what H shows before its command
+ * (ps_client_ops.sync). True when the command may go out; false when the connection failed
+ * under it: the call is over (H carries the error). Out of line: rare. */
+__attribute__((noinline, cold)) static bool synced(const ps_client_ops *cl, ps_call *call, void *h)
+{
+    ps_lease *l = call->lease;
+    if (cl->sync(h, l->conn))
+        return true;
+    static const ps_call_outcome failed = {.statement = false, .effects = PS_SQL_RESULTS};
+    ps_lease_leave(l, &failed);
+    call->lease = NULL;
+    return false;
+}
+
 bool ps_call_begin(ps_call *call, void *h, bool sends_command)
 {
     const ps_client_ops *cl = client;
@@ -69,20 +83,22 @@ bool ps_call_begin(ps_call *call, void *h, bool sends_command)
         return true;
     }
     void *transport = cl->transport(h);
-    if ((call->lease = ps_lease_enter_fast(h, transport, sends_command)) != NULL)
-        return true; /* a LIVE lease with nothing to renew: no lock taken */
-    enum ps_enter how = PS_ENTER_UNTRACKED;
-    ps_lease *l = ps_lease_enter(h, transport, call_kind(cl, h, sends_command), &how);
+    ps_lease *l = ps_lease_enter_fast(h, transport, sends_command);
+    enum ps_enter how = PS_ENTER_CALL; /* the fast path: a LIVE lease, nothing to renew */
+    if (!l)
+        l = ps_lease_enter(h, transport, call_kind(cl, h, sends_command), &how);
     call->lease = l;
     if (how == PS_ENTER_BROKEN) { /* its session is gone, as if the server had dropped it */
         cl->fail(h, PS_FAIL_GONE, NULL);
         return false;
     }
-    if (how == PS_ENTER_UNTRACKED || how == PS_ENTER_CALL)
+    if (how == PS_ENTER_UNTRACKED)
         return true;
+    if (how == PS_ENTER_CALL)
+        return !sends_command || !l->conn->sync_pending || synced(cl, call, h);
     enum ps_replay r = renew(cl, l, how);
     if (r == PS_REPLAY_DONE)
-        return true;
+        return !l->conn->sync_pending || synced(cl, call, h);
     renewal_failed(l, h, how, r);
     call->lease = NULL;
     return false;

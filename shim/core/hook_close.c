@@ -1,5 +1,6 @@
 /* mysql_close: reset a pooled connection and park it, or close it for real when it cannot be
  * parked safely. Handles the pool does not know pass straight through. */
+#include "poolshim/config.h"
 #include "poolshim/hooks.h"
 #include "poolshim/log.h"
 #include "poolshim/metrics.h"
@@ -30,7 +31,7 @@ static void release(const ps_client_ops *cl, ps_lease *l, enum ps_lease_state wa
         return;
     }
     const char *why = cl->unparkable(m);
-    if (!why && !ps_client_reset(cl, m, c, l->session.lasting))
+    if (!why && !ps_client_reset(cl, m, c, l->session.lasting, ps_cfg.defer_reset))
         why = "reset failed";
     if (!why) {
         void *parked = cl->detach(m);

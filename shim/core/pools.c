@@ -121,6 +121,10 @@ void ps_pool_note(ps_pool *p, enum ps_pool_event ev)
     case PS_EV_RESET_SKIPPED:
         p->st.resets_skipped++;
         break;
+    case PS_EV_RESET_DEFERRED:
+        p->st.resets_deferred++;
+        p->st.resets_sent++;
+        break;
     }
     pthread_mutex_unlock(&lock);
 }

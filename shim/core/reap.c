@@ -53,7 +53,7 @@ bool ps_reap(const ps_client_ops *cl, ps_lease *l)
     char *vars = NULL;
     bool set_vars = (l->session.effects & PS_SQL_VARIABLES) != 0;
     alive = alive && saved && cl->read_values(h, &v, set_vars ? &vars : NULL) &&
-            ps_client_reset(cl, h, c, l->session.lasting);
+            ps_client_reset(cl, h, c, l->session.lasting, false);
     char *info = NULL;
     void *parked = cl->husk(h, saved, &info);
     if (!parked) {

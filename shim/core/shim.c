@@ -127,7 +127,8 @@ static void summarise(const ps_pool_snapshot *s, void *ctx)
             "summary: connects=%llu reuses=%llu parks=%llu discards=%llu expired=%llu "
             "validations=%llu/%llu failed waits=%llu timeouts=%llu max_wait_ms=%lld "
             "peak_open=%d idle=%d leased=%d reaped=%llu renewed=%llu "
-            "leak_warnings=%llu reauths=%llu/%llu refused overflows=%llu resets=%llu/%llu skipped",
+            "leak_warnings=%llu reauths=%llu/%llu refused overflows=%llu resets=%llu/%llu skipped "
+            "deferred=%llu",
             (unsigned long long)s->st.connects, (unsigned long long)s->st.reuses,
             (unsigned long long)s->st.parks, (unsigned long long)s->st.discards,
             (unsigned long long)s->st.expired, (unsigned long long)s->st.validations,
@@ -137,7 +138,7 @@ static void summarise(const ps_pool_snapshot *s, void *ctx)
             (unsigned long long)s->st.leak_warnings, (unsigned long long)s->st.reauths,
             (unsigned long long)s->st.reauth_refusals, (unsigned long long)s->st.overflows,
             (unsigned long long)(s->st.resets_sent + s->st.resets_skipped),
-            (unsigned long long)s->st.resets_skipped);
+            (unsigned long long)s->st.resets_skipped, (unsigned long long)s->st.resets_deferred);
 }
 
 void ps_shim_summary(void)

@@ -1,23 +1,32 @@
-/* connect_loop [--tcp] [--stack] [--n N] [--threads T] [--alternate-users] [--autocommit]
+/* connect_loop [--tcp] [--stack] [--n N] [--threads T] [--alternate-users]
+ *              [--autocommit | --autocommit-off] [--dirty [--kill-parked]]
  *
  * The connect-per-request legacy pattern: N times per thread, mysql_init + mysql_real_connect
  * + "SELECT CONNECTION_ID(), CURRENT_USER()" + mysql_close. With --alternate-users every other
  * request connects as PSTEST_USER2. Checks that each request runs as the user it asked for and
  * that no server connection id is ever seen under two users. With --autocommit each request
- * also calls mysql_autocommit(1) right after connecting (as drivers do), and checks it worked.
- * Prints: requests= errors= wrong_user= shared_ids= distinct_ids= first_error= */
+ * also calls mysql_autocommit(1) right after connecting (as drivers do), with --autocommit-off
+ * mysql_autocommit(0) (as Python's MySQLdb does), and checks it worked: the handle's flag, and
+ * the session's @@autocommit the request reads (1 without either option). With --dirty each
+ * request reads @ps_dirty (NULL in a fresh session: wrong_state counts the others), then sets
+ * it, so that its close must reset the session; with --kill-parked (one thread) the program
+ * then KILLs the server connection it just closed, from an admin connection of its own.
+ * Prints: requests= errors= wrong_user= wrong_autocommit= wrong_state= shared_ids= distinct_ids=
+ * first_error= */
 #include <pthread.h>
 
 #include "app_common.h"
 
 #define MAX_IDS 65536
 
-static bool use_tcp, use_stack, alternate, autocommit_on;
+static bool use_tcp, use_stack, alternate;
+static int autocommit_mode = -1; /* -1: no call */
+static bool dirty, kill_parked;
 static long per_thread = 1000;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long ids[MAX_IDS];
 static unsigned char id_users[MAX_IDS]; /* bit 0: seen as user 1, bit 1: as user 2 */
-static long requests, errors, wrong_user, n_ids;
+static long requests, errors, wrong_user, wrong_autocommit, wrong_state, n_ids;
 static char first_error[300];
 
 /* Records that connection ID served USER_BIT; counts ids seen under both users. */
@@ -52,9 +61,12 @@ static void one_request(int user)
         d.user = app_env("PSTEST_USER2");
         d.password = app_env("PSTEST_PASSWORD2");
     }
-    if (!app_connect(m, &d) || (autocommit_on && mysql_autocommit(m, 1)) ||
-        (autocommit_on && !(m->server_status & SERVER_STATUS_AUTOCOMMIT)) ||
-        mysql_query(m, "SELECT CONNECTION_ID(), CURRENT_USER()")) {
+    bool call = autocommit_mode >= 0, on = autocommit_mode != 0;
+    if (!app_connect(m, &d) || (call && mysql_autocommit(m, on)) ||
+        (call && !(m->server_status & SERVER_STATUS_AUTOCOMMIT) != !on) ||
+        mysql_query(m, dirty ? "SELECT CONNECTION_ID(), CURRENT_USER(), @@autocommit, "
+                               "@ps_dirty IS NULL"
+                             : "SELECT CONNECTION_ID(), CURRENT_USER(), @@autocommit, 1")) {
         note_error(m);
         mysql_close(m);
         return;
@@ -69,9 +81,18 @@ static void one_request(int user)
         note_id(strtoul(row[0], NULL, 10), user);
         if (!same)
             __atomic_add_fetch(&wrong_user, 1, __ATOMIC_SEQ_CST);
+        if (strcmp(row[2], on ? "1" : "0"))
+            __atomic_add_fetch(&wrong_autocommit, 1, __ATOMIC_SEQ_CST);
+        if (strcmp(row[3], "1"))
+            __atomic_add_fetch(&wrong_state, 1, __ATOMIC_SEQ_CST);
     }
+    unsigned long id = row ? strtoul(row[0], NULL, 10) : 0;
     mysql_free_result(r);
+    if (dirty && mysql_query(m, "SET @ps_dirty = 1"))
+        note_error(m);
     mysql_close(m);
+    if (kill_parked && id)
+        app_kill(id);
     __atomic_add_fetch(&requests, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -95,7 +116,13 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--alternate-users"))
             alternate = true;
         else if (!strcmp(argv[i], "--autocommit"))
-            autocommit_on = true;
+            autocommit_mode = 1;
+        else if (!strcmp(argv[i], "--autocommit-off"))
+            autocommit_mode = 0;
+        else if (!strcmp(argv[i], "--dirty"))
+            dirty = true;
+        else if (!strcmp(argv[i], "--kill-parked"))
+            kill_parked = true;
         else if (!strcmp(argv[i], "--n") && i + 1 < argc)
             per_thread = app_long_arg("--n", argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -113,9 +140,10 @@ int main(int argc, char **argv)
     long shared = 0;
     for (long i = 0; i < n_ids; i++)
         shared += id_users[i] == 3;
-    printf("requests=%ld\nerrors=%ld\nwrong_user=%ld\nshared_ids=%ld\ndistinct_ids=%ld\n"
-           "first_error=%s\n",
-           requests, errors, wrong_user, shared, n_ids, errors ? first_error : "none");
+    printf("requests=%ld\nerrors=%ld\nwrong_user=%ld\nwrong_autocommit=%ld\nwrong_state=%ld\n"
+           "shared_ids=%ld\ndistinct_ids=%ld\nfirst_error=%s\n",
+           requests, errors, wrong_user, wrong_autocommit, wrong_state, shared, n_ids,
+           errors ? first_error : "none");
     mysql_library_end();
-    return errors || wrong_user || shared ? 1 : 0;
+    return errors || wrong_user || wrong_autocommit || wrong_state || shared ? 1 : 0;
 }

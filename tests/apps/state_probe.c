@@ -21,6 +21,11 @@
  *            answers those the session already has without a round trip), printing after
  *            each the return code, @@autocommit and @@in_transaction after a table read
  *            (ac1..ac4), then the probe.
+ *   autocommit-chain  SQL runs on A, which closes; then a chain of handles, one after the other,
+ *            each changes autocommit or not, writes to t.ps_ids or not, and closes (with the shim
+ *            under POOLSHIM_MAX_PER_KEY=1 all share one server connection, which keeps the mode
+ *            a lease set without a round trip): prints what each saw (ch1..ch8) and the rows
+ *            that were committed (rows). No probe.
  * The probe prints one key=value line per reading; a statement that fails prints E<errno>:
  *   first  ROW_COUNT(), @@warning_count, LAST_INSERT_ID() as the first statement (what the
  *          previous statement left; not FOUND_ROWS(): a fresh session's is not even stable
@@ -154,6 +159,63 @@ static void autocommit_turns(MYSQL *a)
     }
 }
 
+/* Opens a handle (dies on failure). */
+static MYSQL *must_open(void)
+{
+    unsigned err = 0;
+    char msg[512];
+    MYSQL *m = open_handle(&err, msg, sizeof msg);
+    if (!m)
+        app_die(err, "connect: %s", msg);
+    return m;
+}
+
+/* Prints KEY=<mysql_autocommit's code>|<SQL's first value>|<the handle's autocommit flag>
+ * after M's autocommit calls ("0", "1", "01": in turn; "" none) and M's SQL, then closes M. */
+static void chain_step(const char *key, MYSQL *m, const char *calls, const char *sql)
+{
+    char val[1024];
+    int rc = 0;
+    for (const char *c = calls; *c; c++)
+        rc |= mysql_autocommit(m, *c == '1');
+    run(m, sql, val, sizeof val);
+    printf("%s=%d|%s|%d\n", key, rc, val, (m->server_status & SERVER_STATUS_AUTOCOMMIT) != 0);
+    mysql_close(m);
+}
+
+/* MODE autocommit-chain (see the top). */
+static void autocommit_chain(void)
+{
+    static const char insert_read[] =
+        "INSERT INTO ps_ids (v) VALUES (%d); SELECT CONCAT(@@autocommit, '|', @@in_transaction)";
+    char sql[256], val[1024];
+    chain_step("ch1", must_open(), "0", "SELECT @@autocommit");
+    snprintf(sql, sizeof sql, insert_read, 2); /* no call: the connect's mode, committed */
+    chain_step("ch2", must_open(), "", sql);
+    snprintf(sql, sizeof sql, insert_read, 3); /* rolled back by the close */
+    chain_step("ch3", must_open(), "0", sql);
+    snprintf(sql, sizeof sql, insert_read, 4); /* Django: off, then on */
+    chain_step("ch4", must_open(), "01", sql);
+    chain_step("ch5", must_open(), "0", "DO 0");
+    snprintf(sql, sizeof sql, insert_read, 5);
+    MYSQL *a = must_open();
+    mysql_autocommit(a, 0); /* nothing sent yet: B's connect may take the connection */
+    chain_step("ch6b", must_open(), "", sql);
+    snprintf(sql, sizeof sql, insert_read, 6); /* A's own transaction: rolled back */
+    run(a, sql, val, sizeof val);
+    printf("ch6a_insert=%s\n", val);
+    mysql_rollback(a);
+    chain_step("ch6a", a, "", "SELECT CONCAT(@@autocommit, '|', @@in_transaction)");
+    snprintf(sql, sizeof sql, "INSERT INTO ps_ids (v) VALUES (7)");
+    MYSQL *c = must_open();
+    mysql_autocommit(c, 0);
+    run(c, sql, val, sizeof val);
+    printf("ch7_commit=%d\n", mysql_commit(c));
+    chain_step("ch7", c, "", "SELECT @@in_transaction");
+    chain_step("ch8", must_open(), "", "SELECT CONCAT(@@autocommit, '|', @@in_transaction)");
+    chain_step("rows", must_open(), "", "SELECT GROUP_CONCAT(v ORDER BY v) FROM ps_ids");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3)
@@ -189,6 +251,10 @@ int main(int argc, char **argv)
         child_probe(a);
     } else if (!strcmp(mode, "autocommit")) {
         autocommit_turns(a);
+    } else if (!strcmp(mode, "autocommit-chain")) {
+        mysql_close(a);
+        autocommit_chain();
+        return 0;
     } else {
         app_die(0, "unknown mode %s", mode);
     }

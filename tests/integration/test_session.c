@@ -237,6 +237,62 @@ Test(round_trips, a_clean_request_costs_its_own_statement_only)
                   admin_cmds);
 }
 
+/* Runs connect_loop --dirty (N requests: each reads @ps_dirty, sets it, closes; one more
+ * argument OPTION, may be NULL) under the shim with POOLSHIM_DEFER_RESET=DEFER; *ADMIN_CMDS
+ * gets the server's Com_admin_commands delta (the resets), *CONNECTS its Connections delta. */
+static pstest_result dirty_loop(const char *n, const char *option, const char *defer,
+                                long long *admin_cmds, long long *connects)
+{
+    MYSQL *admin = pstest_admin();
+    long long a0 = pstest_status(admin, "Com_admin_commands");
+    long long c0 = pstest_status(admin, "Connections");
+    char env_defer[64];
+    snprintf(env_defer, sizeof env_defer, "POOLSHIM_DEFER_RESET=%s", defer);
+    const char *argv[] = {"connect_loop", "--n", n, "--dirty", option, NULL};
+    const char *env[] = {env_defer, "POOLSHIM_LOG_LEVEL=info", NULL};
+    pstest_result r = pstest_run(argv, env, true);
+    pstest_assert_ok(&r, "connect_loop --dirty");
+    *admin_cmds = pstest_status(admin, "Com_admin_commands") - a0;
+    *connects = pstest_status(admin, "Connections") - c0;
+    mysql_close(admin);
+    cr_expect_eq(pstest_value_ll(&r, "errors"), 0, "%s", r.out);
+    cr_expect_eq(pstest_value_ll(&r, "wrong_state"), 0, "a request saw the last one's @ps_dirty");
+    return r;
+}
+
+/* A close that must reset its session (a user variable) sends the reset and returns: its
+ * answers are read when the connection is next used. Every request still finds a fresh
+ * session, every reset reaches the server; with POOLSHIM_DEFER_RESET=0 the close waits. */
+Test(round_trips, a_dirty_close_leaves_the_resets_answers_to_the_next_use)
+{
+    long long admin_cmds, connects, n = pstest_slow() ? 20 : 200;
+    for (int defer = 1; defer >= 0; defer--) {
+        pstest_result r =
+            dirty_loop(pstest_count(200, 20), NULL, defer ? "1" : "0", &admin_cmds, &connects);
+        long long deferred = pstest_summary_sum(r.err, "deferred");
+        cr_expect(defer ? deferred >= n : deferred == 0, "deferred=%lld:\n%s", deferred, r.err);
+        cr_expect_geq(admin_cmds, n, "Com_admin_commands grew by %lld for %lld resets", admin_cmds,
+                      n);
+        /* the program's connection, the probe's own (this one) and the first re-verification */
+        cr_expect_leq(connects, 3, "Connections grew by %lld: connections not reused", connects);
+        pstest_result_free(&r);
+    }
+}
+
+/* The server connection a dirty close parked with its reset's answers unread is KILLed right
+ * after the close: the next connect finds it dead when it reads them (or at its validation),
+ * closes it and connects anew: no request fails, each gets a server connection of its own. */
+Test(round_trips, a_deferred_reset_on_a_killed_connection_costs_the_program_nothing)
+{
+    long long admin_cmds, connects, n = pstest_slow() ? 10 : 30;
+    pstest_result r =
+        dirty_loop(pstest_count(30, 10), "--kill-parked", "1", &admin_cmds, &connects);
+    cr_expect_eq(pstest_value_ll(&r, "requests"), n, "%s", r.out);
+    cr_expect_eq(pstest_value_ll(&r, "distinct_ids"), n, "%s", r.out);
+    cr_expect_geq(pstest_summary_sum(r.err, "deferred"), n, "%s", r.err);
+    pstest_result_free(&r);
+}
+
 /* ---- connect-time SETs of real frameworks, leaked ----------------------------------------- */
 
 static long long saved_max_connections;
@@ -324,6 +380,37 @@ Test(round_trips, autocommit_to_the_sessions_own_mode_is_answered)
     connect_loop_counts(pstest_count(500, 20), "--autocommit", &questions, &admin_cmds);
     cr_expect_leq(questions, n + 10, "Questions grew by %lld for %lld requests", questions, n);
     cr_expect_leq(admin_cmds, 2, "Com_admin_commands grew by %lld", admin_cmds);
+}
+
+/* mysql_autocommit(0) after every connect (Python's MySQLdb) costs no round trip either once
+ * the connection has the mode: the session keeps it at the clean return, each request still
+ * reads @@autocommit = 0, and the server sees one statement per request (without the answer
+ * and the kept mode: a SET and a reset more). */
+Test(round_trips, autocommit_off_after_each_connect_costs_one_set_per_connection)
+{
+    long long questions, admin_cmds, n = pstest_slow() ? 20 : 500;
+    connect_loop_counts(pstest_count(500, 20), "--autocommit-off", &questions, &admin_cmds);
+    cr_expect_leq(questions, n + 10, "Questions grew by %lld for %lld requests", questions, n);
+    cr_expect_leq(admin_cmds, 2, "Com_admin_commands grew by %lld", admin_cmds);
+}
+
+/* A chain of programs' "connections" on one server connection (POOLSHIM_MAX_PER_KEY=1), each
+ * turning autocommit off, off then on, or not at all, writing or not, committing, rolling back
+ * or closing: each reads the mode and transaction state, and commits exactly the rows it would
+ * without the shim (the mode a lease set without a round trip reaches the server before its
+ * next statement, and the next lease's first statement finds the connect's mode again; a
+ * handle reaped with a mode not yet sent gets it replayed). */
+Test(round_trips, autocommit_kept_by_the_connection_reads_as_without_the_shim, .init = objects)
+{
+    static const state_row row = {"SELECT COUNT(*) FROM ps_ids", CLEAN, false};
+    pstest_result wo = run_row("autocommit-chain", &row, false);
+    pstest_result w = run_row("autocommit-chain", &row, true);
+    static const char *const keys[] = {"ch1",  "ch2", "ch3",        "ch4",         "ch5", "ch6b",
+                                       "ch6a", "ch7", "ch7_commit", "ch6a_insert", "ch8", "rows"};
+    pstest_expect_same_values(&w, &wo, keys, sizeof keys / sizeof *keys);
+    cr_expect_str_eq(value(&w, "", "rows"), "0|2,4,5,7|1", "%s", w.out); /* (leaks: test only) */
+    pstest_result_free(&w);
+    pstest_result_free(&wo);
 }
 
 /* mysql_autocommit answered or sent, the program reads the same: return codes, the session's

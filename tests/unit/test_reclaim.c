@@ -129,9 +129,9 @@ static const char *f_unreapable(void *h, enum ps_hold *hold)
 
 static unsigned reset_lasting; /* the LASTING bits of the last reset */
 
-static enum ps_reset f_reset(void *h, ps_conn *c, unsigned lasting)
+static enum ps_reset f_reset(void *h, ps_conn *c, unsigned lasting, bool may_defer)
 {
-    (void)h, (void)c;
+    (void)h, (void)c, (void)may_defer;
     resets++;
     reset_lasting = lasting;
     return PS_RESET_SENT;

@@ -165,6 +165,13 @@ typedef struct mdb_facts {
      * the shim with the login query and again with every reset): a lease that changed
      * nothing is parked without a reset (mdb_reset) */
     bool tracking;
+    /* the session's autocommit mode: as the connect left it, then as each park leaves it (a
+     * lease that only changed the mode, without a round trip, parks without a reset: README
+     * "Autocommit without a round trip"); what the server runs while C->sync_pending */
+    bool autocommit;
+    /* parked with C->replies_pending: the query answers the deferred reset left unread (its
+     * own comes first); mdb_settle reads them */
+    int replies_unread;
 } mdb_facts;
 
 /* Makes H read exactly like the end of the real connect recorded in C's facts: its results,
@@ -244,7 +251,7 @@ MDB_PRIVATE const char *mdb_unparkable(void *h);
 /* Resets H's session and restores C's connect-time database, charset, status and init
  * commands, and what COM_RESET_CONNECTION leaves of the LASTING effects of the lease; false
  * when the connection must be closed instead. */
-MDB_PRIVATE enum ps_reset mdb_reset(void *h, ps_conn *c, unsigned lasting);
+MDB_PRIVATE enum ps_reset mdb_reset(void *h, ps_conn *c, unsigned lasting, bool may_defer);
 /* Reads into F what the login gave freshly connected H (role, the server's init_connect,
  * wait_timeout): one query, nested. Leaves H's results to the caller (F->login_known false
  * when the query failed). */
@@ -268,10 +275,13 @@ MDB_PRIVATE bool mdb_read_values(void *h, ps_replay_values *v, char **variables)
  * with the failed step's error. */
 MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values *v,
                                      const char *variables);
-/* Answers mysql_autocommit(H, MODE) without a round trip when H's live session already has
- * autocommit MODE and nothing is pending (see ps_client_ops.answer_autocommit); false: H
- * unchanged. */
-MDB_PRIVATE bool mdb_answer_autocommit(void *h, bool mode);
+/* Answers mysql_autocommit(H, MODE) without a round trip when nothing else could show (see
+ * ps_client_ops.answer_autocommit); false: H unchanged. */
+MDB_PRIVATE bool mdb_answer_autocommit(void *h, ps_conn *c, bool mode);
+/* Sets the autocommit mode H shows on its session (C->sync_pending; see ps_client_ops.sync). */
+MDB_PRIVATE bool mdb_sync(void *h, ps_conn *c);
+/* Reads the answers of the reset parked C's park sent (see ps_client_ops.settle). */
+MDB_PRIVATE bool mdb_settle(ps_conn *c);
 /* Appends "NAME = VALUE" to the SET statement in OUT (N bytes, starting "SET "): VALUE unquoted
  * when it is NULL or a number, quoted when it is plain text, else as a hex literal (X'...':
  * whatever bytes the server sent, no quote can end it early); false when OUT is full. */

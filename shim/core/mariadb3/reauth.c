@@ -27,7 +27,7 @@ static enum ps_reauth reauth_failure(MYSQL *h, ps_connect_error *err)
 
 /* COM_CHANGE_USER on parked P as its own user, then a statement, then what the login set
  * (restore_login) and P's init commands; P's options are the app's (lent), reconnection off. */
-static enum ps_reauth change_user_checked(MYSQL *p, const mdb_facts *f, ps_connect_error *err)
+static enum ps_reauth change_user_checked(MYSQL *p, mdb_facts *f, ps_connect_error *err)
 {
     my_bool rc;
     PS_NESTED(rc = ps_real_mysql_change_user(p, p->user, p->passwd, f->dsn_db));
@@ -43,6 +43,7 @@ static enum ps_reauth change_user_checked(MYSQL *p, const mdb_facts *f, ps_conne
     /* COM_CHANGE_USER drops what the login set, like COM_RESET_CONNECTION: give it back */
     if (!mdb_restore_login(p, f, 0, false) || !mdb_replay_init_commands(p))
         return reauth_failure(p, err);
+    f->autocommit = (p->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
     return PS_REAUTH_OK;
 }
 

@@ -124,6 +124,7 @@ typedef struct husk_view {
     const MARIADB_CHARSET_INFO *charset;
     unsigned server_status;
     unsigned long long insert_id;
+    bool session_autocommit; /* the mode the new connection's session runs (mdb_facts) */
 } husk_view;
 
 /* True when DB names a database (the session tracker reports "" after a DROP DATABASE). */
@@ -178,8 +179,9 @@ static bool replay_variables(MYSQL *h, const husk_view *was, unsigned long long 
 {
     char sql[256] = "SET ";
     const MARIADB_CHARSET_INFO *cs = was->charset;
-    if (!(was->server_status & SERVER_STATUS_AUTOCOMMIT))
-        strcat(sql, "autocommit=0");
+    bool autocommit = (was->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
+    if (autocommit != was->session_autocommit) /* the new session may have kept another mode */
+        strcat(sql, autocommit ? "autocommit=1" : "autocommit=0");
     if (cs && (strcmp(cs->csname, h->charset->csname) || strcmp(cs->name, h->charset->name))) {
         mdb_set_separator(sql, sizeof sql);
         snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "NAMES '%s' COLLATE '%s'", cs->csname,
@@ -262,10 +264,13 @@ static void show_husk_view(MYSQL *h, husk_view *was)
 enum ps_replay mdb_renew(void *hv, ps_conn *c, const ps_replay_values *v, const char *variables)
 {
     MYSQL *h = hv;
-    husk_view was = {h->db ? strdup(h->db) : NULL, h->charset, h->server_status, h->insert_id};
+    husk_view was = {h->db ? strdup(h->db) : NULL, h->charset, h->server_status, h->insert_id,
+                     false};
     bool copied = !h->db || was.db; /* else out of memory: the database is unknown */
     mdb_adopt(h, c);
     mdb_retrack(h);
+    was.session_autocommit = ((const mdb_facts *)c->facts)->autocommit;
+    c->sync_pending = false; /* the replay sets the husk's mode whenever the session's differs */
     enum ps_replay r = PS_REPLAY_REFUSED;
     if (copied)
         r = replay_session(h, &was, v, variables);

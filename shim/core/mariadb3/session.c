@@ -67,22 +67,56 @@ const char *mdb_unreapable(void *hv, enum ps_hold *hold)
     return NULL;
 }
 
-bool mdb_answer_autocommit(void *hv, bool mode)
+/* True when H's session runs with autocommit: what H shows, unless C's session lags it. */
+static bool session_autocommit(const MYSQL *h, const ps_conn *c)
+{
+    const mdb_facts *f = c->facts;
+    return c->sync_pending ? f->autocommit : (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
+}
+
+bool mdb_answer_autocommit(void *hv, ps_conn *c, bool mode)
 {
     MYSQL *h = hv;
+    mdb_facts *f = c->facts;
     unsigned st = h->server_status;
+    bool shown = (st & SERVER_STATUS_AUTOCOMMIT) != 0;
     if (!h->net.pvio || h->status != MYSQL_STATUS_READY || h->warning_count || h->net.last_errno ||
-        (st & (SERVER_STATUS_IN_TRANS | SERVER_MORE_RESULTS_EXIST)) ||
-        !(st & SERVER_STATUS_AUTOCOMMIT) != !mode)
+        (st & (SERVER_STATUS_IN_TRANS | SERVER_MORE_RESULTS_EXIST)))
         return false;
+    if (shown != mode && !f->tracking)
+        return false; /* only a tracked session's mode is known at every park */
+    bool runs = session_autocommit(h, c);
     /* what the library leaves after "SET autocommit=N" is answered with an OK packet */
     h->affected_rows = 0;
     h->insert_id = 0;
     h->field_count = 0;
     h->info = NULL;
-    h->server_status = st & ~SERVER_SESSION_STATE_CHANGED;
+    st &= ~(SERVER_SESSION_STATE_CHANGED | SERVER_STATUS_AUTOCOMMIT);
+    h->server_status = st | (mode ? SERVER_STATUS_AUTOCOMMIT : 0);
     strcpy(h->net.sqlstate, "00000");
     h->net.last_error[0] = '\0';
+    f->autocommit = runs;
+    c->sync_pending = runs != mode;
+    return true;
+}
+
+bool mdb_sync(void *hv, ps_conn *c)
+{
+    MYSQL *h = hv;
+    mdb_facts *f = c->facts;
+    bool mode = (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
+    if (c->sync_pending && f->autocommit != mode) {
+        /* what the program's command finds is its own: the SET leaves nothing it would see */
+        unsigned long long affected = h->affected_rows, id = h->insert_id;
+        unsigned st = h->server_status;
+        if (!mdb_run_discarding(h, mode ? "SET autocommit=1" : "SET autocommit=0"))
+            return false;
+        h->affected_rows = affected;
+        h->insert_id = id;
+        h->server_status = st;
+    }
+    f->autocommit = mode;
+    c->sync_pending = false;
     return true;
 }
 
@@ -360,28 +394,44 @@ static bool read_discarding(MYSQL *h)
     return res || !ps_real_mysql_errno(h);
 }
 
-/* COM_RESET_CONNECTION and then the N QUERIES (each sent unless "") in one round trip: all are
- * sent before any answer is read. True when all succeeded; H then shows what
- * mysql_reset_connection leaves, and the last answer's status. */
-static bool reset_pipelined(MYSQL *h, const char *const *queries, int n)
+/* Sends COM_RESET_CONNECTION and then the N QUERIES (each unless "") without reading any
+ * answer; the number of queries sent, or -1 when not all of it went out. */
+static int send_reset(MYSQL *h, const char *const *queries, int n)
 {
     int rc;
     PS_NESTED(rc = h->methods->db_command(h, COM_RESET_CONNECTION, NULL, 0, 1, NULL));
     if (rc)
-        return false;
+        return -1;
     int sent = 0;
-    while (sent < n && (!*queries[sent] || send_query(h, queries[sent])))
-        sent++;
+    for (int i = 0; i < n; i++) {
+        if (*queries[i] && !send_query(h, queries[i]))
+            return -1;
+        sent += *queries[i] != '\0';
+    }
+    return sent;
+}
+
+/* Reads the answers of send_reset (the reset's, then QUERIES' ones); true when all succeeded:
+ * H then shows what mysql_reset_connection leaves, and the last answer's status. */
+static bool read_reset(MYSQL *h, int queries)
+{
     unsigned long len;
     PS_NESTED(len = ps_real_mysql_net_read_packet(h));
     h->status = MYSQL_STATUS_READY;
     h->affected_rows = ~0ULL;
     h->insert_id = 0;
-    bool ok = len != packet_error && sent == n;
-    for (int i = 0; i < sent; i++)
-        if (*queries[i])
-            ok = read_discarding(h) && ok;
+    bool ok = len != packet_error;
+    for (int i = 0; i < queries; i++)
+        ok = read_discarding(h) && ok;
     return ok;
+}
+
+/* COM_RESET_CONNECTION and then the N QUERIES (each sent unless "") in one round trip: all are
+ * sent before any answer is read. True when all succeeded (see read_reset). */
+static bool reset_pipelined(MYSQL *h, const char *const *queries, int n)
+{
+    int sent = send_reset(h, queries, n);
+    return sent >= 0 && read_reset(h, sent);
 }
 
 /* COM_RESET_CONNECTION (a re-authentication on servers without it), then the connect-time
@@ -446,7 +496,10 @@ static bool has_init_commands(MYSQL *h)
  * changes state, no OK packet, warning, error or binary statement, no reset of its own), reads
  * as the login (F) left it, so that it can be parked as it is (README "Clean return"): the
  * server reports its every state change, no transaction or result is pending, the database and
- * charset are the connect's, and no init command or init_connect would run again. */
+ * charset are the connect's, and no init command or init_connect would run again. Its
+ * autocommit mode may be another (the lease changed only that, without a round trip, or sent
+ * it with sync): the next lease's handle shows the connect's, and sync catches the session up
+ * before its first command (README "Autocommit without a round trip"). */
 static bool untouched(MYSQL *h, const mdb_facts *f, unsigned lasting)
 {
     if (lasting || !f->tracking || f->init_connect || has_init_commands(h))
@@ -454,19 +507,65 @@ static bool untouched(MYSQL *h, const mdb_facts *f, unsigned lasting)
     unsigned st = h->server_status;
     if ((st &
          (SERVER_STATUS_IN_TRANS | SERVER_MORE_RESULTS_EXIST | SERVER_SESSION_STATE_CHANGED)) ||
-        !(st & SERVER_STATUS_AUTOCOMMIT) || h->warning_count || mdb_server_error(h->net.last_errno))
+        h->warning_count || mdb_server_error(h->net.last_errno))
         return false;
     bool same_db = f->dsn_db ? h->db && !strcmp(h->db, f->dsn_db) : !h->db;
     return same_db && h->charset == f->charset;
 }
 
-enum ps_reset mdb_reset(void *hv, ps_conn *c, unsigned lasting)
+/* True when the reset of H's session after a lease that left LASTING is the pipelined one
+ * alone (README "Close"): nothing to restore after its answers, so they can wait. */
+static bool reset_alone(MYSQL *h, const mdb_facts *f, unsigned lasting)
+{
+    bool same_db = f->dsn_db ? h->db && !strcmp(h->db, f->dsn_db) : !h->db;
+    return f->tracking && same_db && !(lasting & (PS_SQL_SERVER_OPTION | PS_SQL_ROLE)) &&
+           !f->init_connect && !has_init_commands(h);
+}
+
+/* Sends H's reset (with what reset_session pipelines with it) and leaves its answers for
+ * mdb_settle; false when it could not go out. */
+static bool reset_deferred(MYSQL *h, ps_conn *c, unsigned lasting)
+{
+    mdb_facts *f = c->facts;
+    char set[512];
+    login_set(f, set, sizeof set);
+    const char *queries[] = {lasting & PS_SQL_FOUND_ROWS ? found_rows_query : "", set};
+    h->charset = f->charset;
+    int sent = send_reset(h, queries, 2);
+    if (sent < 0)
+        return false;
+    f->replies_unread = sent;
+    c->replies_pending = true;
+    h->status = MYSQL_STATUS_READY;
+    h->affected_rows = ~0ULL;
+    h->insert_id = 0;
+    h->server_status = SERVER_STATUS_AUTOCOMMIT;
+    return true;
+}
+
+bool mdb_settle(ps_conn *c)
+{
+    MYSQL *h = c->handle;
+    mdb_facts *f = c->facts;
+    c->replies_pending = false;
+    my_bool reconnect = h->options.reconnect;
+    h->options.reconnect = 0;
+    bool ok = read_reset(h, f->replies_unread);
+    h->options.reconnect = reconnect;
+    h->charset = f->charset;
+    h->server_status = SERVER_STATUS_AUTOCOMMIT;
+    return ok;
+}
+
+enum ps_reset mdb_reset(void *hv, ps_conn *c, unsigned lasting, bool may_defer)
 {
     MYSQL *h = hv;
-    const mdb_facts *f = c->facts;
+    mdb_facts *f = c->facts;
     if (untouched(h, f, lasting)) { /* nothing to give back: no round trip */
         ps_debug(NULL, "handle %p's session is as its connect left it: parked without a reset",
                  (void *)h);
+        f->autocommit = session_autocommit(h, c); /* what the next lease's sync starts from */
+        c->sync_pending = false;
         h->affected_rows = ~0ULL; /* what any command leaves (the program's close: COM_QUIT) */
         h->info = NULL;
         return PS_RESET_SKIPPED;
@@ -478,9 +577,15 @@ enum ps_reset mdb_reset(void *hv, ps_conn *c, unsigned lasting)
     }
     my_bool reconnect = h->options.reconnect;
     h->options.reconnect = 0;
-    bool set_done = false;
-    bool ok = reset_session(h, f, lasting, &set_done) &&
-              mdb_restore_login(h, f, lasting, set_done) && mdb_replay_init_commands(h);
+    bool set_done = false, deferred = may_defer && reset_alone(h, f, lasting);
+    bool ok = deferred
+                  ? reset_deferred(h, c, lasting)
+                  : reset_session(h, f, lasting, &set_done) &&
+                        mdb_restore_login(h, f, lasting, set_done) && mdb_replay_init_commands(h);
     h->options.reconnect = reconnect;
-    return ok ? PS_RESET_SENT : PS_RESET_FAILED;
+    f->autocommit = (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
+    c->sync_pending = false;
+    if (!ok)
+        return PS_RESET_FAILED;
+    return deferred ? PS_RESET_DEFERRED : PS_RESET_SENT;
 }

@@ -50,6 +50,7 @@ void *mdb_record(void *hv)
     f->affected_rows = h->affected_rows;
     f->insert_id = h->insert_id;
     f->server_status = h->server_status;
+    f->autocommit = (h->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
     f->warning_count = h->warning_count;
     f->multi_statements = (h->client_flag & CLIENT_MULTI_STATEMENTS) != 0;
     f->interactive = (h->client_flag & CLIENT_INTERACTIVE) != 0;
@@ -115,6 +116,9 @@ void mdb_adopt(void *appv, ps_conn *c)
     if (!ext || !ext->status_callback)
         ps_real_mysql_optionsv(app, MARIADB_OPT_STATUS_CALLBACK, NULL, NULL);
     mdb_show_connect_results(app, c);
+    /* APP shows the connect's autocommit; the session may have kept another at its park */
+    const mdb_facts *f = c->facts;
+    c->sync_pending = f->autocommit != ((f->server_status & SERVER_STATUS_AUTOCOMMIT) != 0);
 }
 
 /* ---- detach ----------------------------------------------------------------------------- */
