@@ -42,7 +42,20 @@
  * Leases are indexed by handle address, and by transport (the live connection's identity) so a
  * program that copies its MYSQL struct (DBD::mysql does) is still recognised: a lease found by
  * transport follows the struct to its new address. Calls in progress are counted; a lease with
- * calls in progress is never picked for reaping. Lock order: lease lock, then the pool lock. */
+ * calls in progress is never picked for reaping. Lock order: lease lock, then the pool lock.
+ *
+ * The fast path. A call on a LIVE lease whose outcome changes nothing the lock guards (a plain
+ * SELECT and its result reads: no effect, no insert id, no reported variable) is entered and
+ * left without the lock: each thread remembers the last handle it found (checked against a
+ * generation that every change of the indexes bumps), and the lease's gate, one atomic word,
+ * holds the number of calls in progress and a SHUT bit. A call enters fast with one
+ * compare-and-swap that adds 1 to an open gate, and leaves with one atomic subtraction after
+ * stamping its time, thread and a global use sequence (the LRU order is that sequence, not the
+ * list). The gate is open only while the lease is LIVE with nothing the slow leave must clear
+ * (a refused reap, a pending FOUND_ROWS()); every other state shuts it. A reaper picks a lease
+ * by a compare-and-swap from "open, 0 calls" to "shut, 0 calls" on the same word, then reads
+ * its last call's time: an entering call either counted itself first (the pick fails) or finds
+ * the gate shut and takes the locked path, which waits while the lease is MOVING. */
 #ifndef POOLSHIM_LEASE_H
 #define POOLSHIM_LEASE_H
 
@@ -104,9 +117,7 @@ typedef struct ps_lease {
     void *transport;           /* the live connection's transport; NULL without one */
     ps_conn *conn;             /* the pooled connection held; NULL while reaped */
     ps_pool *pool;             /* the key, kept while reaped */
-    int calls;                 /* calls in progress on the handle */
-    int64_t acquired_ms, last_call_ms;
-    pthread_t last_thread; /* the thread of the last call (or the connect) */
+    int64_t acquired_ms;
     ps_lease_session session;
     char *husk_info;              /* the husk's copy of mysql_info() while reaped */
     char *husk_variables;         /* reaped: the client layer's statement that sets the session
@@ -126,11 +137,19 @@ typedef struct ps_lease {
     ps_trace trace;               /* where the handle was connected */
     bool pinned;                  /* pin is set (atomic: written under the lock, read anywhere) */
     UT_hash_handle hh, th;        /* handle index, transport index */
-    struct ps_lease *prev, *next; /* on the state's list (LIVE: least recently used first) */
-    ps_lease_pin pin; /* what first made the session unreclaimable (leak reports), valid while
-                         pinned; written by the thread in a call while not pinned. Last: the
-                         fields above are the ones list walks touch */
+    struct ps_lease *prev, *next; /* on the state's list */
+    /* Written by the fast path without the lock: atomic accesses only (copies skip them). */
+    unsigned gate;         /* calls in progress, | PS_LEASE_SHUT while the fast path is shut */
+    int64_t last_call_ms;  /* when the last call ended (ps_now_late_ms), or the connect */
+    uint64_t last_use;     /* the use sequence at the last call's end: LRU order */
+    pthread_t last_thread; /* the thread of the last call (or the connect) */
+    ps_lease_pin pin;      /* what first made the session unreclaimable (leak reports), valid while
+                              pinned; written by the thread in a call while not pinned. Last: the
+                              fields above are the ones list walks touch */
 } ps_lease;
+
+/* The gate bit that sends every call on a lease through the locked path. */
+#define PS_LEASE_SHUT 0x80000000u
 
 /* Starts a LIVE lease of C for HANDLE (TRANSPORT identifies the connection). TRACE is copied
  * (NULL: none). Returns NULL on OOM (the caller then leaves the connection unpooled). */
@@ -175,11 +194,22 @@ enum {
 /* Starts a call on HANDLE (TRANSPORT) of kind WHAT (PS_CALL_* bits; true is PS_CALL_SENDS):
  * counts it in progress and tells the caller what to do (*HOW). Only a call that sends a
  * command renews, takes over or fails on a broken handle; result reads never do. Returns the
- * lease, or NULL with PS_ENTER_UNTRACKED or PS_ENTER_BROKEN. */
+ * lease, or NULL with PS_ENTER_UNTRACKED or PS_ENTER_BROKEN. Takes the lock. */
 ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_enter *how);
 
-/* Ends a call that entered with L: records its outcome O, the time and the thread. */
+/* The fast path of ps_lease_enter, without the lock: when this thread's last lookup still
+ * holds for HANDLE (TRANSPORT), its lease is LIVE with the gate open and (SENDS, a command) not
+ * idle past its patience, counts the call in progress and returns the lease (PS_ENTER_CALL:
+ * run the call, then ps_lease_leave). NULL: nothing was done, call ps_lease_enter. */
+ps_lease *ps_lease_enter_fast(void *handle, void *transport, bool sends);
+
+/* Ends a call that entered with L: records its outcome O, the time and the thread. Without the
+ * lock when O changes nothing it guards (no effect, reset, insert id or variable) and L's gate
+ * is open. */
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
+
+/* The calls in progress on L (tests, reports). */
+unsigned ps_lease_calls(const ps_lease *l);
 
 /* ps_lease_leave for a call that pinned L's session first (L->pinned was false): its thread
  * wrote L->pin, without the lock (nobody reads it while L->pinned is false), and PINNED
@@ -189,8 +219,10 @@ void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned);
 /* Picks the least recently used LIVE lease of POOL (any pool when NULL) with no call in
  * progress, a clean session and no refused reap, idle at least MIN_IDLE_SELF when its last
  * call came from the calling thread (which is here, so not using it) or MIN_IDLE_OTHER
- * otherwise; moves it to MOVING for the caller. NULL when there is none. A lease passed over
- * only for its session is counted as not reclaimable (once per lease and reason). */
+ * otherwise (0: however recent); moves it to MOVING for the caller, its gate shut by a
+ * compare-and-swap from "no call in progress" (so no fast call is in it or can enter it).
+ * NULL when there is none. A lease passed over only for its session, and used less recently
+ * than the one picked, is counted as not reclaimable (once per lease and reason). */
 ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t min_idle_other)
     __attribute__((warn_unused_result));
 

@@ -393,4 +393,10 @@ void ps_pool_after_fork_child(void);
 /* Monotonic milliseconds. */
 int64_t ps_now_ms(void);
 
+/* Monotonic milliseconds read cheaply (the coarse clock, no hardware counter): never earlier
+ * than ps_now_ms() at the moment of the call, at most the coarse clock's resolution (a few ms,
+ * one kernel tick) later. For stamps whose error must only ever make an idle time look
+ * shorter. */
+int64_t ps_now_late_ms(void);
+
 #endif

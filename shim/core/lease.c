@@ -1,5 +1,7 @@
 /* Leases (see lease.h for the state model): one list per state, a hash by handle, one mutex
- * and one condition variable for the end of moves. Lock order: lease lock before pool lock. */
+ * and one condition variable for the end of moves, and the fast path (lease.h): a per-thread
+ * memory of the last lookup checked against a generation of the indexes, and each lease's
+ * gate. Lock order: lease lock before pool lock. */
 #include "poolshim/lease.h"
 
 #include <pthread.h>
@@ -18,6 +20,15 @@ static ps_lease *by_handle;                             /* leases whose handle i
 static ps_lease *list[PS_LEASE_NSTATES];                /* LIVE: least recently used first */
 static unsigned illegal_moves;
 static const unsigned dirty_effects = PS_LEASE_DIRT;
+static uint64_t index_gen; /* bumped (under the lock) by every change a lookup could see */
+static uint64_t use_seq;   /* the use sequence: every call's end takes the next number */
+
+/* This thread's last lookup: HANDLE and TRANSPORT found LEASE while the indexes were at GEN. */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+    void *handle, *transport;
+    ps_lease *lease;
+    uint64_t gen;
+} last_found;
 
 /* Short names for the states, in this file only. */
 #define NEW       PS_LEASE_NEW
@@ -43,12 +54,92 @@ static bool listed(enum ps_lease_state s)
     return s != NEW && s != CLOSED;
 }
 
+/* Every thread's last lookup may now be wrong: the next one takes the lock. Caller holds the
+ * lock (release: a thread that sees the new generation sees the change). */
+static void reindexed(void)
+{
+    __atomic_store_n(&index_gen, index_gen + 1, __ATOMIC_RELEASE);
+}
+
+/* Remembers that HANDLE and TRANSPORT found L, for this thread's fast path. Caller holds the
+ * lock. */
+static void remember(void *handle, void *transport, ps_lease *l)
+{
+    last_found.handle = handle;
+    last_found.transport = transport;
+    last_found.lease = l;
+    last_found.gen = index_gen;
+}
+
 /* Removes L from the handle index (its handle becomes NULL). Caller holds the lock. */
 static void unindex(ps_lease *l)
 {
     if (l->handle)
         HASH_DELETE(hh, by_handle, l);
     l->handle = NULL;
+    reindexed();
+}
+
+/* Sets L's transport (the indexes change with it). Caller holds the lock. */
+static void set_transport(ps_lease *l, void *transport)
+{
+    if (l->transport == transport)
+        return;
+    l->transport = transport;
+    reindexed();
+}
+
+/* True when the lock guards nothing that LIVE lease L's next call must change before its end:
+ * a refused reap to forget, a pending FOUND_ROWS() a statement ends. Caller holds the lock. */
+static bool fast_ok(const ps_lease *l)
+{
+    return l->state == PS_LEASE_LIVE && !l->unreapable && !l->session.found_rows_pending;
+}
+
+/* Opens L's gate when fast_ok, else shuts it; the calls in progress stay counted. Caller holds
+ * the lock (release: a call that enters fast sees what the lock guarded). */
+static void set_gate(ps_lease *l)
+{
+    if (fast_ok(l))
+        __atomic_and_fetch(&l->gate, ~PS_LEASE_SHUT, __ATOMIC_RELEASE);
+    else
+        __atomic_or_fetch(&l->gate, PS_LEASE_SHUT, __ATOMIC_RELEASE);
+}
+
+/* True when L's last call ended at least MIN ms before NOW (ps_now_ms), or MIN <= 0. The stamp
+ * is late by up to the coarse clock's resolution: an idle time never looks longer than it is. */
+static bool idle_for(const ps_lease *l, int64_t now, int64_t min)
+{
+    return min <= 0 || now - __atomic_load_n(&l->last_call_ms, __ATOMIC_RELAXED) >= min;
+}
+
+/* The calls in progress on L. */
+static unsigned calls(const ps_lease *l)
+{
+    return __atomic_load_n(&l->gate, __ATOMIC_ACQUIRE) & ~PS_LEASE_SHUT;
+}
+
+unsigned ps_lease_calls(const ps_lease *l)
+{
+    return calls(l);
+}
+
+/* The calling thread (pthread_self, kept: a fork's child thread is its parent's). */
+static pthread_t self(void)
+{
+    static __thread __attribute__((tls_model("initial-exec"))) pthread_t me;
+    if (__builtin_expect(!me, 0))
+        me = pthread_self();
+    return me;
+}
+
+/* Stamps the end of a call on L (or its start, at the connect): time, thread, use sequence. */
+static void stamp(ps_lease *l, int64_t now)
+{
+    __atomic_store_n(&l->last_call_ms, now, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->last_thread, self(), __ATOMIC_RELAXED);
+    __atomic_store_n(&l->last_use, __atomic_add_fetch(&use_seq, 1, __ATOMIC_RELAXED),
+                     __ATOMIC_RELAXED);
 }
 
 /* Indexes L under HANDLE, taking the address from any other lease (the program reused or
@@ -67,6 +158,7 @@ static void index_handle(ps_lease *l, void *handle)
     HASH_ADD_PTR(by_handle, handle, l);
     if (ps_hash_oom)
         l->handle = NULL;
+    reindexed();
 }
 
 /* An illegal move was asked for: abort in a strict build, else refuse it (counted). */
@@ -96,6 +188,7 @@ static bool set_state(ps_lease *l, enum ps_lease_state to)
         DL_APPEND(list[to], l);
     if (to == CLOSED)
         unindex(l);
+    set_gate(l);
     if (from == MOVING)
         pthread_cond_broadcast(&moved);
     return true;
@@ -137,13 +230,16 @@ ps_lease *ps_lease_begin(ps_conn *c, void *handle, void *transport, const ps_tra
     l->transport = transport;
     l->conn = c;
     l->pool = c->pool;
-    l->acquired_ms = l->last_call_ms = ps_now_ms();
-    l->last_thread = pthread_self();
+    l->acquired_ms = ps_now_ms();
+    l->gate = PS_LEASE_SHUT;
+    stamp(l, l->acquired_ms);
     if (trace)
         l->trace = *trace;
     pthread_mutex_lock(&lock);
     index_handle(l, handle);
     bool ok = l->handle != NULL && set_state(l, LIVE);
+    if (ok) /* the connecting thread's next call is on this handle */
+        remember(handle, transport, l);
     pthread_mutex_unlock(&lock);
     if (!ok)
         free(l);
@@ -223,15 +319,17 @@ static void count_hold(ps_lease *l, enum ps_hold why)
     ps_pool_note_hold(l->pool, why);
 }
 
-/* True when LIVE lease L has idled past the point where its connection may be gone (the
- * server's wait_timeout) or should be given back (POOLSHIM_REAP_IDLE_MS), so its next command
- * renews it first. Caller holds the lock. */
-static bool past_patience(const ps_lease *l)
+/* True when lease L, with CALLS calls in progress, has idled past the point where its
+ * connection may be gone (the server's wait_timeout) or should be given back
+ * (POOLSHIM_REAP_IDLE_MS), so its next command renews it first. Caller holds the lock, or is
+ * the one call in progress on L (fast path). */
+static bool past_patience(const ps_lease *l, unsigned calls)
 {
     int64_t server = ps_pool_server_idle_limit(l->pool);
     int64_t cfg = ps_cfg.reap_idle_ms > 0 ? ps_cfg.reap_idle_ms : INT64_MAX;
     int64_t limit = server < cfg ? server : cfg;
-    return l->calls == 0 && clean(l) && ps_now_ms() - l->last_call_ms >= limit;
+    return calls == 0 && clean(l) &&
+           ps_now_late_ms() - __atomic_load_n(&l->last_call_ms, __ATOMIC_RELAXED) >= limit;
 }
 
 /* What a call of kind WHAT (PS_CALL_* bits) entering lease L must do. Caller holds the lock. */
@@ -244,7 +342,7 @@ static enum ps_enter entry_for(const ps_lease *l, unsigned what)
     case REAPED:
         return sends_command ? PS_ENTER_RENEW : PS_ENTER_CALL;
     case LIVE:
-        return sends_command && past_patience(l) ? PS_ENTER_RENEW : PS_ENTER_CALL;
+        return sends_command && past_patience(l, calls(l)) ? PS_ENTER_RENEW : PS_ENTER_CALL;
     case BROKEN: /* result reads find nothing to read on the husk, as on a lost connection */
         if (!sends_command)
             return PS_ENTER_UNTRACKED;
@@ -266,9 +364,28 @@ ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_e
             index_handle(l, handle); /* the program copied its struct: follow it */
         if (*how != PS_ENTER_CALL)
             set_state(l, MOVING);
-        l->calls++;
+        __atomic_add_fetch(&l->gate, 1, __ATOMIC_ACQ_REL);
+        if (l->handle == handle)
+            remember(handle, transport, l);
     }
     pthread_mutex_unlock(&lock);
+    return l;
+}
+
+ps_lease *ps_lease_enter_fast(void *handle, void *transport, bool sends)
+{
+    ps_lease *l = last_found.lease;
+    if (last_found.handle != handle || last_found.transport != transport || !l ||
+        last_found.gen != __atomic_load_n(&index_gen, __ATOMIC_ACQUIRE))
+        return NULL;
+    unsigned g = __atomic_load_n(&l->gate, __ATOMIC_RELAXED);
+    if ((g & PS_LEASE_SHUT) || !__atomic_compare_exchange_n(&l->gate, &g, g + 1, false,
+                                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return NULL; /* not LIVE, a reaper is at it, or something to clear: the locked path */
+    if (sends && past_patience(l, g)) { /* renew first: the locked path decides */
+        __atomic_sub_fetch(&l->gate, 1, __ATOMIC_RELEASE);
+        return NULL;
+    }
     return l;
 }
 
@@ -303,7 +420,6 @@ void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned)
     pthread_mutex_lock(&lock);
     if (pinned)
         __atomic_store_n(&l->pinned, true, __ATOMIC_RELEASE); /* publishes l->pin */
-    l->calls--;
     if (o->app_reset) {
         l->session.effects = 0;
         if (!(l->session.lasting & PS_SQL_RESET_KEEPS))
@@ -319,36 +435,91 @@ void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned)
         forget_told_variables(l);
     if (o->variables)
         keep_told_variables(l, o->variables);
-    l->last_thread = pthread_self();
     l->unreapable = NULL; /* a new call: judge afresh at the next reap */
-    l->last_call_ms = ps_now_ms();
-    if (l->state == LIVE) { /* most recently used: to the end of the LRU list */
-        DL_DELETE(list[LIVE], l);
-        DL_APPEND(list[LIVE], l);
-    }
+    stamp(l, ps_now_late_ms());
+    set_gate(l);
+    __atomic_sub_fetch(&l->gate, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&lock);
 }
 
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
 {
-    ps_lease_leave_pinned(l, o, false);
+    bool nothing = !o->effects && !o->app_reset && !o->insert_id && !o->variables;
+    if (!nothing || (__atomic_load_n(&l->gate, __ATOMIC_RELAXED) & PS_LEASE_SHUT)) {
+        ps_lease_leave_pinned(l, o, false);
+        return;
+    }
+    /* The fast path: nothing the lock guards changes (a statement clears only a pending
+     * FOUND_ROWS(), and the gate is shut while one is). No other thread shuts the gate while
+     * this call is counted in it. */
+    stamp(l, ps_now_late_ms());
+    __atomic_sub_fetch(&l->gate, 1, __ATOMIC_RELEASE); /* publishes the stamp to a reaper */
+}
+
+/* True when LIVE lease L may be picked by a reaper of POOL (any when NULL) at NOW, its session
+ * aside: no call in progress, a handle, no refused reap, idle long enough (see
+ * ps_lease_pick_reapable). Caller holds the lock. */
+static bool pickable(const ps_lease *l, ps_pool *pool, int64_t now, const int64_t min_idle[2])
+{
+    if (calls(l) != 0 || !l->handle || (pool && l->pool != pool) || l->unreapable)
+        return false;
+    bool self = pthread_equal(__atomic_load_n(&l->last_thread, __ATOMIC_RELAXED), pthread_self());
+    return idle_for(l, now, min_idle[self ? 0 : 1]);
+}
+
+static uint64_t last_use(const ps_lease *l)
+{
+    return __atomic_load_n(&l->last_use, __ATOMIC_RELAXED);
+}
+
+/* The least recently used pickable LIVE lease with a clean session, not in SKIP[0..NSKIP);
+ * NULL when none. Counts as not reclaimable the pickable ones passed over for their session
+ * that were used less recently. Caller holds the lock. */
+static ps_lease *least_recent(ps_pool *pool, int64_t now, const int64_t min_idle[2],
+                              ps_lease *const *skip, int nskip)
+{
+    ps_lease *l, *best = NULL;
+    DL_FOREACH(list[LIVE], l)
+    {
+        bool skipped = false;
+        for (int i = 0; i < nskip; i++)
+            skipped = skipped || skip[i] == l;
+        if (!skipped && clean(l) && (!best || last_use(l) < last_use(best)) &&
+            pickable(l, pool, now, min_idle))
+            best = l;
+    }
+    uint64_t bound = best ? last_use(best) : UINT64_MAX;
+    DL_FOREACH(list[LIVE], l)
+    if (!clean(l) && last_use(l) < bound && pickable(l, pool, now, min_idle))
+        count_hold(l, dirt_hold(l)); /* a candidate but for its session */
+    return best;
+}
+
+/* Shuts L's gate for a reaper if no call is in progress (one compare-and-swap: a call that
+ * enters fast either counted itself first, and this fails, or finds the gate shut). False
+ * when a call is in progress. Caller holds the lock. */
+static bool claim(ps_lease *l)
+{
+    unsigned g = __atomic_load_n(&l->gate, __ATOMIC_RELAXED);
+    return (g & ~PS_LEASE_SHUT) == 0 &&
+           __atomic_compare_exchange_n(&l->gate, &g, PS_LEASE_SHUT, false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
 }
 
 ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t min_idle_other)
 {
+    enum { TRIES = 8 };
+    const int64_t min_idle[2] = {min_idle_self, min_idle_other};
+    ps_lease *skip[TRIES], *l = NULL;
     int64_t now = ps_now_ms();
-    pthread_t self = pthread_self();
     pthread_mutex_lock(&lock);
-    ps_lease *l;
-    DL_FOREACH(list[LIVE], l)
-    {
-        int64_t min_idle = pthread_equal(l->last_thread, self) ? min_idle_self : min_idle_other;
-        if (l->calls != 0 || !l->handle || (pool && l->pool != pool) || l->unreapable ||
-            now - l->last_call_ms < min_idle)
-            continue;
-        if (clean(l))
+    for (int n = 0; n < TRIES && (l = least_recent(pool, now, min_idle, skip, n)) != NULL; n++) {
+        /* Claimed, its stamp is the last call's (acquire): judge it again. */
+        if (claim(l) && pickable(l, pool, now, min_idle))
             break;
-        count_hold(l, dirt_hold(l)); /* a candidate but for its session */
+        set_gate(l); /* a call came first: in use, not reapable now */
+        skip[n] = l;
+        l = NULL;
     }
     if (l)
         set_state(l, MOVING);
@@ -360,7 +531,7 @@ void ps_lease_settle(ps_lease *l, ps_conn *c, void *transport, const char *why)
 {
     pthread_mutex_lock(&lock);
     l->conn = c;
-    l->transport = c ? transport : NULL;
+    set_transport(l, c ? transport : NULL);
     if (c)
         l->unreapable = why;
     if (c && why)
@@ -374,7 +545,7 @@ void ps_lease_break(ps_lease *l)
     pthread_mutex_lock(&lock);
     if (set_state(l, BROKEN)) {
         l->conn = NULL;
-        l->transport = NULL;
+        set_transport(l, NULL);
     }
     pthread_mutex_unlock(&lock);
 }
@@ -383,7 +554,7 @@ void ps_lease_drop_conn(ps_lease *l)
 {
     pthread_mutex_lock(&lock);
     l->conn = NULL;
-    l->transport = NULL;
+    set_transport(l, NULL);
     pthread_mutex_unlock(&lock);
 }
 
@@ -394,7 +565,7 @@ int ps_lease_count_pinned(ps_pool *p, int64_t min_idle_ms)
     ps_lease *l;
     pthread_mutex_lock(&lock);
     DL_FOREACH(list[LIVE], l)
-    n += l->pool == p && l->calls == 0 && now - l->last_call_ms >= min_idle_ms &&
+    n += l->pool == p && calls(l) == 0 && idle_for(l, now, min_idle_ms) &&
          (!clean(l) || l->unreapable);
     pthread_mutex_unlock(&lock);
     return n;
@@ -403,15 +574,20 @@ int ps_lease_count_pinned(ps_pool *p, int64_t min_idle_ms)
 /* True when LIVE lease L is a leak to report at NOW. Caller holds the lock. */
 static bool leak_due(const ps_lease *l, int64_t now, int64_t held_ms)
 {
-    return !l->leak_warned && now - l->acquired_ms >= held_ms && now - l->last_call_ms >= held_ms &&
+    return !l->leak_warned && now - l->acquired_ms >= held_ms && idle_for(l, now, held_ms) &&
            (!clean(l) || l->unreapable);
 }
 
-/* Copies L into C for a report outside the lock: its pin only when it is published (the thread
- * in a call may be writing it otherwise). Caller holds the lock. */
+/* Copies L into C for a report outside the lock: the fast path's fields one by one, its pin
+ * only when it is published (the thread in a call may be writing them otherwise). Caller
+ * holds the lock. */
 static void copy_for_report(ps_lease *c, const ps_lease *l)
 {
-    memcpy(c, l, offsetof(ps_lease, pin));
+    memcpy(c, l, offsetof(ps_lease, gate));
+    c->gate = __atomic_load_n(&l->gate, __ATOMIC_RELAXED);
+    c->last_call_ms = __atomic_load_n(&l->last_call_ms, __ATOMIC_RELAXED);
+    c->last_use = last_use(l);
+    c->last_thread = __atomic_load_n(&l->last_thread, __ATOMIC_RELAXED);
     c->pin.statement[0] = '\0';
     c->pin.trace.len = 0;
     if (__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE)) {
@@ -448,7 +624,7 @@ void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *
 void ps_lease_set_transport(ps_lease *l, void *transport)
 {
     pthread_mutex_lock(&lock);
-    l->transport = transport;
+    set_transport(l, transport);
     pthread_mutex_unlock(&lock);
 }
 
@@ -492,6 +668,8 @@ int ps_lease_check(void (*report)(const char *what, void *ctx), void *ctx)
                 bad += violation(report, ctx, "holds no connection", s);
             if ((s == REAPED || s == BROKEN) && (l->conn || l->transport))
                 bad += violation(report, ctx, "a husk that holds a connection", s);
+            if (!(__atomic_load_n(&l->gate, __ATOMIC_RELAXED) & PS_LEASE_SHUT) && !fast_ok(l))
+                bad += violation(report, ctx, "the fast path is open", s);
             found = NULL;
             if (l->handle)
                 HASH_FIND_PTR(by_handle, &l->handle, found);
@@ -519,9 +697,10 @@ void ps_lease_after_fork_parent(void)
 void ps_lease_after_fork_child(void)
 {
     ps_lease *l, *tmp;
-    pthread_cond_init(&moved, NULL); /* a parent thread may have been waiting on it */
-    for (int s = 0; s < PS_LEASE_NSTATES; s++)
-        DL_FOREACH(list[s], l) l->calls = 0; /* the calls in progress are the parent's */
+    pthread_cond_init(&moved, NULL);           /* a parent thread may have been waiting on it */
+    for (int s = 0; s < PS_LEASE_NSTATES; s++) /* the calls in progress are the parent's */
+        DL_FOREACH(list[s], l) __atomic_store_n(&l->gate, PS_LEASE_SHUT, __ATOMIC_RELAXED);
+    reindexed(); /* the forking thread's last lookup: the lease is about to be INHERITED */
     DL_FOREACH_SAFE(list[MOVING], l, tmp)
     {
         set_state(l, CLOSED); /* half-moved by a parent thread: never tracked here */

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -604,30 +605,132 @@ static const unsigned char plain_class[256] = {
     ['~'] = PB_OTHER,
 };
 
-/* True when WORD[0..LEN) is one of the words that can make a SELECT leave state without an '@',
- * a call or a second statement (see plain_select). By length, then first letter: most words of
- * a query are compared with nothing. */
-static bool plain_stop_word(const char *word, size_t len)
+/* The words that can make a SELECT leave state without an '@', a call or a second statement
+ * (see plain_select), by length. */
+static const char *const plain_stop_words[20][3] = {
+    [3] = {"FOR"},
+    [4] = {"NEXT", "INTO", "LOCK"},
+    [5] = {"VALUE"},
+    [6] = {"EXPORT", "SETVAL"},
+    [7] = {"NEXTVAL", "LASTVAL"},
+    [8] = {"PREVIOUS", "GET_LOCK"},
+    [9] = {"TEMPORARY"},
+    [14] = {"SESSION_STATUS"},
+    [16] = {"STATUS_BY_THREAD"},
+    [19] = {"SQL_CALC_FOUND_ROWS"},
+};
+
+/* For each length, a bit (byte & 31) for the first letter of each stop word of that length:
+ * a word whose bit is clear is none of them, and is compared with nothing. Other bytes than
+ * letters may share a letter's bit: they only cost the comparison. */
+#define PB_BIT(c) (1u << ((c)&31))
+static const uint32_t plain_stop_first[20] = {
+    [3] = PB_BIT('F'),
+    [4] = PB_BIT('N') | PB_BIT('I') | PB_BIT('L'),
+    [5] = PB_BIT('V'),
+    [6] = PB_BIT('E') | PB_BIT('S'),
+    [7] = PB_BIT('N') | PB_BIT('L'),
+    [8] = PB_BIT('P') | PB_BIT('G'),
+    [9] = PB_BIT('T'),
+    [14] = PB_BIT('S'),
+    [16] = PB_BIT('S'),
+    [19] = PB_BIT('S'),
+};
+#undef PB_BIT
+
+/* True when WORD[0..LEN) is one of plain_stop_words. By length, then first letter: most words
+ * of a query are compared with nothing. */
+static inline bool plain_stop_word(const unsigned char *word, size_t len)
 {
-    static const char *const by_len[20][3] = {
-        [3] = {"FOR"},
-        [4] = {"NEXT", "INTO", "LOCK"},
-        [5] = {"VALUE"},
-        [6] = {"EXPORT", "SETVAL"},
-        [7] = {"NEXTVAL", "LASTVAL"},
-        [8] = {"PREVIOUS", "GET_LOCK"},
-        [9] = {"TEMPORARY"},
-        [14] = {"SESSION_STATUS"},
-        [16] = {"STATUS_BY_THREAD"},
-        [19] = {"SQL_CALC_FOUND_ROWS"},
-    };
-    if (len >= 20)
+    if (len >= 20 || !(plain_stop_first[len] >> (word[0] & 31) & 1))
         return false;
     char first = (char)(word[0] & ~0x20); /* a letter in upper case; '_', '$', digits match none */
-    for (int i = 0; i < 3 && by_len[len][i]; i++)
-        if (by_len[len][i][0] == first && strncasecmp(word, by_len[len][i], len) == 0)
+    for (int i = 0; i < 3 && plain_stop_words[len][i]; i++)
+        if (plain_stop_words[len][i][0] == first &&
+            strncasecmp((const char *)word, plain_stop_words[len][i], len) == 0)
             return true;
     return false;
+}
+
+/* True when Q[0..6) is SELECT in any case (a byte whose 0x20 bit set reads as a lower-case
+ * letter is that letter). */
+static inline bool plain_is_select(const unsigned char *q)
+{
+    return (q[0] | 0x20) == 's' && (q[1] | 0x20) == 'e' && (q[2] | 0x20) == 'l' &&
+           (q[3] | 0x20) == 'e' && (q[4] | 0x20) == 'c' && (q[5] | 0x20) == 't';
+}
+
+/* True when Q[0..END) holds no byte plain_select stops at and no stop word. Q is at a token
+ * boundary: its first byte is not a word byte, or the one before it is not. */
+static bool plain_from(const unsigned char *q, const unsigned char *end)
+{
+    while (q < end) {
+        unsigned char k = plain_class[*q];
+        if (k == PB_WORD) {
+            const unsigned char *word = q;
+            while (++q < end && plain_class[*q] == PB_WORD)
+                continue;
+            if (plain_stop_word(word, (size_t)(q - word)))
+                return false;
+        } else if (k == PB_STOP) {
+            return false;
+        } else {
+            q++;
+        }
+    }
+    return true;
+}
+
+/* This thread's last statement plain_select accepted, when it fit: a program that keeps its
+ * connection sends the same SELECT with other literals, and only what differs is scanned. */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+    size_t len;  /* 0: none */
+    size_t body; /* where the scan after "SELECT " began */
+    unsigned char text[256];
+} last_plain;
+
+/* How many bytes A and B (N bytes each) have in common from the start. */
+static size_t common_prefix(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    size_t i = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) /* the first differing byte is the lowest one set */
+            return i + (size_t)__builtin_ctzll(x ^ y) / 8;
+    }
+#endif
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* Where the scan of Q[0..LEN) may begin, given this thread's last accepted statement: the start
+ * of the token where Q first differs from it (all before was accepted). 0: scan it all. */
+static size_t plain_resume(const unsigned char *q, size_t len)
+{
+    size_t n = len < last_plain.len ? len : last_plain.len;
+    size_t at = last_plain.len ? common_prefix(q, last_plain.text, n) : 0;
+    if (at < last_plain.body)
+        return 0;
+    while (at > last_plain.body && plain_class[q[at - 1]] == PB_WORD)
+        at--; /* back to the start of the word it falls in */
+    return at;
+}
+
+/* Remembers Q[0..LEN), accepted with its scan begun at BODY; its first SAME bytes are the
+ * remembered statement's already. */
+static void plain_remember(const unsigned char *q, size_t len, size_t body, size_t same)
+{
+    if (len > sizeof last_plain.text) {
+        last_plain.len = 0;
+        return;
+    }
+    memcpy(last_plain.text + same, q + same, len - same);
+    last_plain.len = len;
+    last_plain.body = body;
 }
 
 /* The fast path: true when SQL[0..LEN) is one SELECT whose bytes alone prove it leaves nothing,
@@ -637,29 +740,25 @@ static bool plain_stop_word(const char *word, size_t len)
  * SELECT leave state without those (SQL_CALC_FOUND_ROWS, NEXT VALUE FOR, INTO, FOR UPDATE,
  * LOCK IN SHARE MODE, the session status tables...), in a string or a comment or not. Most
  * queries of a program that keeps its connection are such SELECTs; the full classifier would
- * say 0 for each (fuzz_sql_effects checks that it does), at several times the cost. */
+ * say 0 for each (fuzz_sql_effects checks that it does), at several times the cost. Only
+ * what differs from this thread's last accepted statement is scanned (plain_resume). */
 static bool plain_select(const char *sql, size_t len)
 {
-    const unsigned char *q = (const unsigned char *)sql;
-    size_t i = 0;
-    while (i < len && plain_class[q[i]] == PB_SPACE)
-        i++;
-    if (len - i < 7 || strncasecmp(sql + i, "SELECT", 6) != 0 || plain_class[q[i + 6]] != PB_SPACE)
-        return false;
-    for (i += 7; i < len;) {
-        unsigned char k = plain_class[q[i]];
-        if (k == PB_STOP)
+    const unsigned char *q = (const unsigned char *)sql, *end = q + len;
+    size_t at = plain_resume(q, len);
+    if (at > 0) {
+        if (!plain_from(q + at, end))
             return false;
-        if (k != PB_WORD) {
-            i++;
-            continue;
-        }
-        size_t start = i;
-        while (++i < len && plain_class[q[i]] == PB_WORD)
-            continue;
-        if (plain_stop_word(sql + start, i - start))
-            return false;
+        plain_remember(q, len, last_plain.body, at);
+        return true;
     }
+    while (q < end && plain_class[*q] == PB_SPACE)
+        q++;
+    if (end - q < 7 || !plain_is_select(q) || plain_class[q[6]] != PB_SPACE ||
+        !plain_from(q + 7, end))
+        return false;
+    plain_remember((const unsigned char *)sql, len, (size_t)(q + 7 - (const unsigned char *)sql),
+                   0);
     return true;
 }
 

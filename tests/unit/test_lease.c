@@ -5,6 +5,7 @@
  * After every test the module's own invariant check must find nothing. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -56,10 +57,10 @@ Test(lease, a_call_on_a_live_lease_is_tracked_and_counted)
     enum ps_enter how;
     cr_assert_eq(ps_lease_enter(&h, &t, true, &how), l);
     cr_assert_eq(how, PS_ENTER_CALL);
-    cr_assert_eq(l->calls, 1);
+    cr_assert_eq(ps_lease_calls(l), 1);
     cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0), "a lease in a call is never reaped");
     ps_lease_leave(l, &plain_call);
-    cr_assert_eq(l->calls, 0);
+    cr_assert_eq(ps_lease_calls(l), 0);
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), l);
     cr_assert_eq(l->state, PS_LEASE_MOVING);
     ps_lease_settle(l, l->conn, l->transport, NULL);
@@ -250,7 +251,7 @@ Test(lease, fork_child_marks_live_leases_inherited_and_drops_moving_ones)
     ps_lease_before_fork();
     ps_lease_after_fork_child(); /* the child side, in-process */
     cr_assert_eq(a->state, PS_LEASE_INHERITED);
-    cr_assert_eq(a->calls, 0, "the parent's calls are not the child's");
+    cr_assert_eq(ps_lease_calls(a), 0, "the parent's calls are not the child's");
     cr_assert_eq(b->state, PS_LEASE_REAPED);
     cr_assert_not(ps_lease_held(&h3, &t3), "a half-moved handle is never tracked");
     cr_assert_null(ps_lease_enter(&h1, &t1, false, &how), "reads pass straight through");
@@ -287,7 +288,7 @@ Test(lease, a_broken_lease_fails_every_command_and_is_never_picked)
     enum ps_enter how;
     cr_assert_null(ps_lease_enter(&h, NULL, PS_CALL_SENDS, &how));
     cr_assert_eq(how, PS_ENTER_BROKEN, "a command fails: its session is gone");
-    cr_assert_eq(l->calls, 0, "nothing counted");
+    cr_assert_eq(ps_lease_calls(l), 0, "nothing counted");
     cr_assert_eq(l->state, PS_LEASE_BROKEN);
     cr_assert_null(ps_lease_enter(&h, NULL, 0, &how));
     cr_assert_eq(how, PS_ENTER_UNTRACKED, "a result read goes to the husk");
@@ -371,3 +372,212 @@ Test(lease_lenient, breaking_a_live_lease_is_refused_and_reported, .init = setup
     cr_assert_gt(ps_lease_check(NULL, NULL), 0);
 }
 #endif
+
+/* The fast path (lease.h): calls entered and left without the lock. */
+TestSuite(lease_fast, .init = setup, .fini = teardown);
+
+static const ps_call_outcome read_nothing = {.statement = false};
+
+/* Enters a call on HANDLE/TRANSPORT by the fast path if it takes it, else the locked one (as
+ * ps_call_begin does); *FAST says which. */
+static ps_lease *enter_any(void *handle, void *transport, bool sends, bool *fast)
+{
+    enum ps_enter how;
+    ps_lease *l = ps_lease_enter_fast(handle, transport, sends);
+    *fast = l != NULL;
+    return l ? l : ps_lease_enter(handle, transport, sends ? PS_CALL_SENDS : 0, &how);
+}
+
+Test(lease_fast, the_connecting_thread_enters_its_new_lease_without_the_lock)
+{
+    int h, t, other;
+    ps_lease *l = live(&h, &t);
+    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l, "begin remembered it");
+    cr_assert_eq(ps_lease_calls(l), 1);
+    cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0), "a lease in a fast call is never reaped");
+    ps_lease_leave(l, &plain_call);
+    cr_assert_eq(ps_lease_calls(l), 0);
+    cr_assert_null(ps_lease_enter_fast(&other, &t, true), "another handle: the locked path");
+    cr_assert_null(ps_lease_enter_fast(&h, &other, true), "another transport: the locked path");
+}
+
+Test(lease_fast, any_change_of_the_indexes_sends_the_next_call_to_the_locked_path)
+{
+    int h1, h2, t1, t2;
+    ps_lease *a = live(&h1, &t1);
+    live(&h2, &t2); /* another handle's connect: every thread's last lookup is stale */
+    cr_assert_null(ps_lease_enter_fast(&h1, &t1, false));
+    bool fast;
+    cr_assert_eq(enter_any(&h1, &t1, false, &fast), a);
+    cr_assert_not(fast);
+    ps_lease_leave(a, &plain_call);
+    cr_assert_eq(ps_lease_enter_fast(&h1, &t1, false), a, "the locked path remembered it");
+    ps_lease_leave(a, &plain_call);
+}
+
+Test(lease_fast, a_picked_reaped_or_refused_lease_is_shut_to_the_fast_path)
+{
+    int h, t;
+    ps_lease *l = live(&h, &t);
+    cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), l);
+    cr_assert_null(ps_lease_enter_fast(&h, &t, false), "MOVING: shut");
+    ps_lease_settle(l, l->conn, &t, "open transaction");
+    cr_assert_null(ps_lease_enter_fast(&h, &t, false), "a refused reap to forget: shut");
+    bool fast;
+    cr_assert_eq(enter_any(&h, &t, false, &fast), l);
+    ps_lease_leave(l, &plain_call); /* forgets it: open again */
+    cr_assert_eq(ps_lease_enter_fast(&h, &t, false), l);
+    ps_lease_leave(l, &plain_call);
+    cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), l);
+    ps_lease_drop_conn(l);
+    ps_lease_settle(l, NULL, NULL, NULL);
+    cr_assert_null(ps_lease_enter_fast(&h, NULL, false), "REAPED: shut");
+}
+
+Test(lease_fast, a_pending_found_rows_shuts_the_gate_until_the_next_statement)
+{
+    int h, t;
+    ps_lease *l = live(&h, &t);
+    ps_call_outcome calc = {.statement = true, .effects = PS_SQL_FOUND_ROWS};
+    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
+    ps_lease_leave(l, &calc); /* an effect: the locked leave */
+    cr_assert(ps_lease_session_get(l).found_rows_pending);
+    cr_assert_null(ps_lease_enter_fast(&h, &t, true), "the next statement must clear it");
+    bool fast;
+    cr_assert_eq(enter_any(&h, &t, true, &fast), l);
+    ps_lease_leave(l, &plain_call);
+    cr_assert_not(ps_lease_session_get(l).found_rows_pending);
+    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
+    ps_lease_leave(l, &plain_call);
+}
+
+Test(lease_fast, a_fast_call_with_effects_is_recorded_under_the_lock)
+{
+    int h, t;
+    ps_lease *l = live(&h, &t);
+    ps_call_outcome dirty = {.statement = true, .effects = PS_SQL_SESSION, .insert_id = 7};
+    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
+    ps_lease_leave(l, &dirty);
+    ps_lease_session s = ps_lease_session_get(l);
+    cr_assert_eq(s.effects, PS_SQL_SESSION);
+    cr_assert_eq(s.values.last_insert_id, 7);
+    cr_assert_eq(ps_lease_calls(l), 0);
+    cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0), "dirty: never picked");
+}
+
+Test(lease_fast, fast_calls_keep_the_least_recently_used_order)
+{
+    int h1, h2, t1, t2;
+    ps_lease *a = live(&h1, &t1), *b = live(&h2, &t2);
+    bool fast;
+    cr_assert_eq(enter_any(&h1, &t1, false, &fast), a);
+    ps_lease_leave(a, &read_nothing);
+    cr_assert_eq(ps_lease_enter_fast(&h1, &t1, false), a);
+    ps_lease_leave(a, &read_nothing); /* a fast call: a is the most recently used */
+    cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), b);
+    ps_lease_settle(b, b->conn, &t2, NULL);
+    cr_assert_eq(enter_any(&h2, &t2, false, &fast), b);
+    ps_lease_leave(b, &read_nothing);
+    cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), a);
+    ps_lease_settle(a, a->conn, &t1, NULL);
+}
+
+Test(lease_fast, a_command_idle_past_its_patience_takes_the_locked_path_to_renew)
+{
+    int h, t;
+    ps_cfg.reap_idle_ms = 1;
+    ps_lease *l = live(&h, &t);
+    cr_assert_eq(ps_lease_enter_fast(&h, &t, false), l, "reads never renew");
+    ps_lease_leave(l, &read_nothing);
+    while (ps_now_late_ms() - __atomic_load_n(&l->last_call_ms, __ATOMIC_RELAXED) < 1)
+        usleep(1000); /* until the clock has passed the limit: no duration is asserted */
+    cr_assert_null(ps_lease_enter_fast(&h, &t, true));
+    cr_assert_eq(ps_lease_calls(l), 0, "nothing counted");
+    enum ps_enter how;
+    cr_assert_eq(ps_lease_enter(&h, &t, PS_CALL_SENDS, &how), l);
+    cr_assert_eq(how, PS_ENTER_RENEW);
+    ps_lease_settle(l, l->conn, &t, NULL);
+    ps_lease_leave(l, &plain_call);
+}
+
+/* The race the gate closes: a thread calling on a handle (fast whenever it may) and a reaper
+ * picking its lease, started together round after round, so that the pick and the call's entry
+ * meet: both spin until the other has arrived (a futex wake would part them by microseconds),
+ * then the caller waits a little longer each round (0 to 4 * RACE_SWEEP busy loads), so that
+ * its entry sweeps across the pick. A pick must never return while a call is in progress, and
+ * no call may run on a picked (MOVING) lease. Each side then looks a while (a call or a move
+ * that takes time). */
+static struct {
+    int h, t;
+    int arrived[2];       /* the last round each side arrived at */
+    int in_call;          /* the caller is between its enter and its leave */
+    int picks, bad_picks; /* picks; picks made while a call was in progress */
+    int fast, bad_calls;  /* calls by the fast path; calls that ran on a picked lease */
+} race;
+
+enum { RACE_ROUNDS = 20000, RACE_LOOKS = 100, RACE_SWEEP = 64 };
+
+/* Side SIDE (0: caller, 1: reaper) arrives at ROUND and waits for the other: spinning, then
+ * yielding the CPU when the other is not running. */
+static void race_meet(int side, int round)
+{
+    __atomic_store_n(&race.arrived[side], round, __ATOMIC_SEQ_CST);
+    for (int spins = 0; __atomic_load_n(&race.arrived[!side], __ATOMIC_SEQ_CST) < round; spins++)
+        if (spins > 1000)
+            sched_yield();
+}
+
+static void *race_caller(void *arg)
+{
+    (void)arg;
+    for (int round = 1; round <= RACE_ROUNDS; round++) {
+        race_meet(0, round);
+        for (int i = 0; i < 4 * (round % RACE_SWEEP); i++)
+            (void)__atomic_load_n(&race.in_call, __ATOMIC_SEQ_CST);
+        bool fast, bad = false;
+        ps_lease *l = enter_any(&race.h, &race.t, round % 3 == 0, &fast);
+        __atomic_store_n(&race.in_call, 1, __ATOMIC_SEQ_CST);
+        for (int i = 0; i < RACE_LOOKS; i++)
+            bad = bad || __atomic_load_n(&l->state, __ATOMIC_SEQ_CST) != PS_LEASE_LIVE;
+        __atomic_store_n(&race.in_call, 0, __ATOMIC_SEQ_CST);
+        ps_lease_leave(l, &read_nothing);
+        race.bad_calls += bad;
+        race.fast += fast;
+    }
+    return NULL;
+}
+
+static void *race_reaper(void *arg)
+{
+    (void)arg;
+    for (int round = 1; round <= RACE_ROUNDS; round++) {
+        race_meet(1, round);
+        ps_lease *l = ps_lease_pick_reapable(NULL, 0, 0);
+        if (!l)
+            continue;
+        bool bad = false;
+        for (int i = 0; i < RACE_LOOKS; i++)
+            bad = bad || __atomic_load_n(&race.in_call, __ATOMIC_SEQ_CST);
+        race.bad_picks += bad;
+        race.picks++;
+        ps_lease_settle(l, l->conn, &race.t, NULL); /* kept: LIVE again */
+    }
+    return NULL;
+}
+
+Test(lease_fast, a_reaper_never_picks_a_lease_in_a_call_nor_a_call_enters_a_picked_one)
+{
+    ps_lease *l = live(&race.h, &race.t);
+    pthread_t caller, reaper;
+    cr_assert_eq(pthread_create(&reaper, NULL, race_reaper, NULL), 0);
+    cr_assert_eq(pthread_create(&caller, NULL, race_caller, NULL), 0);
+    pthread_join(caller, NULL);
+    pthread_join(reaper, NULL);
+    cr_assert_eq(race.bad_picks, 0, "%d of %d picks while a call was in progress", race.bad_picks,
+                 race.picks);
+    cr_assert_eq(race.bad_calls, 0, "%d of %d calls ran on a picked lease", race.bad_calls,
+                 RACE_ROUNDS);
+    cr_assert_gt(race.picks, 0, "the reaper picked");
+    cr_assert_gt(race.fast, 0, "the fast path was taken");
+    cr_assert_eq(ps_lease_calls(l), 0);
+}

@@ -443,3 +443,39 @@ Test(sql_effects, expressions_that_lock_are_never_replayed)
     cr_assert(fx("SET wait_timeout = IS_FREE_LOCK('a') + GET_LOCK('a', 1)") & PS_SQL_LOCK);
     cr_assert(fx("SET sql_mode = CONCAT(@@sql_mode, (SELECT GET_LOCK('a', 1)))") & PS_SQL_LOCK);
 }
+
+/* The plain-SELECT fast path scans only what differs from the thread's last SELECT it
+ * accepted: each pair below sends the first, then the second, whose answer must be the full
+ * classifier's. The second differs where a word the first ends with grows into a stop word, a
+ * literal ends and a lock or a second statement follows, the text gets shorter, or the head. */
+Test(sql_effects, the_last_select_remembered_never_changes_an_answer)
+{
+    static const char *const pairs[][2] = {
+        {"SELECT a FROM t WHERE b = 1 FO", "SELECT a FROM t WHERE b = 1 FOR UPDATE"},
+        {"SELECT a, SQL_CALC FROM t", "SELECT a, SQL_CALC_FOUND_ROWS FROM t"},
+        {"SELECT a FROM t WHERE b = 1 LOC", "SELECT a FROM t WHERE b = 1 LOCK IN SHARE MODE"},
+        {"SELECT a FROM t WHERE b = 1", "SELECT a FROM t WHERE b = 1 FOR UPDATE"},
+        {"SELECT a FROM t WHERE b = 12", "SELECT a FROM t WHERE b = 1;SET @a = 1"},
+        {"SELECT a FROM t WHERE b = 12", "SELECT a FROM t WHERE b = 1"},
+        {"SELECT a FROM t WHERE b = 12", "SELECT a FROM t WHERE b = 1 LOCK IN SHARE MODE"},
+        {"SELECT a FROM t WHERE b = 1", "SELECT a FROM t WHERE b = @x"},
+        {"SELECT a FROM t WHERE b = 1", "SELECT a FROM t WHERE b = f(1)"},
+        {"SELECT a FROM t", "SELECT a FROM t0 INTO OUTFILE '/tmp/x'"},
+        {"SELECT NEXT_ FROM t", "SELECT NEXT VALUE FOR s"},
+        {"SELECT a FROM t", "SELECT a FROMt"},
+        {"SELECT a FROM t", "SELECTa FROM t"},
+        {"SELECT a FROM t", "DO GET_LOCK('x', 0)"},
+        {"  SELECT a FROM t", "  SELECT SQL_CALC_FOUND_ROWS a FROM t"},
+        {"SELECT a FROM t WHERE b = 1", "SELECT a FROM t WHERE b = 1\xc3\xa9"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        bool only, full_only;
+        cr_assert_eq(ps_sql_effects(pairs[i][0], strlen(pairs[i][0])), 0, "%s", pairs[i][0]);
+        const char *sql = pairs[i][1];
+        unsigned fx = ps_sql_effects_ex(sql, strlen(sql), &only);
+        unsigned full = ps_sql_effects_full(sql, strlen(sql), &full_only);
+        cr_assert_eq(fx, full, "after '%s': '%s' reads %#x, the full classifier %#x", pairs[i][0],
+                     sql, fx, full);
+        cr_assert_eq(only, full_only, "%s", sql);
+    }
+}

@@ -36,7 +36,7 @@ void mdb_set_call_hooks(const ps_call_hooks *h)
 /* The command this thread last sent on a tracked handle, and whether its text explains a
  * session-state change the server reports for it (see mdb_state_change_effects). A result read
  * on another thread than its command's finds no record here and counts as unexplained. */
-static __thread struct {
+static __thread __attribute__((tls_model("initial-exec"))) struct {
     const MYSQL *h;
     bool explained;
 } last_command;
@@ -226,13 +226,16 @@ static const char *reported_variables(MYSQL *m)
     return strcmp(set, "SET ") ? set + 4 : NULL;
 }
 
+/* A query's response. Its read of the result set's metadata (db_read_rows) runs nested: it is
+ * part of this call, whose outcome (the last status parsed, the warnings) covers it. */
 static int tracked_read_query_result(MYSQL *m)
 {
     ps_call call;
     const ps_call_hooks *up = hooks();
     if (ps_depth > 0 || !up->begin(&call, m, false))
         return lib()->db_read_query_result(m);
-    int r = lib()->db_read_query_result(m);
+    int r;
+    PS_NESTED(r = lib()->db_read_query_result(m));
     ps_call_outcome o = {.insert_id = mdb_reported_insert_id(m)};
     if (r == 0)
         o.effects = mdb_state_change_effects(m);
