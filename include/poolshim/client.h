@@ -198,11 +198,13 @@ typedef struct ps_client_ops {
     /* Renews husk H: puts connection C (C->handle parked) into it, then replays H's session:
      * autocommit, character set, current database, V (LAST_INSERT_ID(), then FOUND_ROWS()
      * and ROW_COUNT() as the program's last statement left them, when V knows them) and
-     * VARIABLES (from read_values; NULL: none) the session variables. Unless DONE, H holds C's
+     * VARIABLES (from read_values; NULL: none) the session variables, then USER_VARIABLES (a
+     * SET of user variables to literals, run as it is; NULL: none). Unless DONE, H holds C's
      * connection but reads as the husk did (database, charset, status, insert id) with the
      * error of the replay's failed step: the caller turns it back into a husk and closes the
      * connection. */
-    enum ps_replay (*renew)(void *h, ps_conn *c, const ps_replay_values *v, const char *variables);
+    enum ps_replay (*renew)(void *h, ps_conn *c, const ps_replay_values *v, const char *variables,
+                            const char *user_variables);
     /* Answers mysql_autocommit(H, MODE) without a round trip when H's live session already
      * runs with autocommit MODE and the call could show the program nothing else (no
      * transaction, result, warning or error pending): H then reads as after the library's own

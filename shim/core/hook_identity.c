@@ -8,6 +8,7 @@
 #include "poolshim/real.h"
 #include "poolshim/calls.h"
 #include "poolshim/lease.h"
+#include "poolshim/user_vars.h"
 #include "poolshim/shim.h"
 
 /* Lets go of M's broken lease after the library's own reconnect gave M a new session (in the
@@ -45,6 +46,7 @@ my_bool ps_hook_mariadb_reconnect(MYSQL *m)
     if (l && r == 0 && l->state == PS_LEASE_BROKEN)
         forget_broken(cl, m);
     else if (l && r == 0) {
+        ps_user_vars_reset(&l->user_vars); /* a new session: its user variables are gone */
         ps_lease_set_transport(l, cl->transport(m));
         cl->track(m);
     }

@@ -263,11 +263,11 @@ MDB_PRIVATE bool mdb_variables_replayable(void *h);
  * when they cannot be read. */
 MDB_PRIVATE bool mdb_read_values(void *h, ps_replay_values *v, char **variables);
 /* Adopts C into husk H, tracks H again and replays the husk's autocommit, charset, database,
- * V's LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT(), and VARIABLES (mdb_read_values' SET;
- * NULL: none). Unless DONE, H reads as the husk did (database, charset, status, insert id)
- * with the failed step's error. */
+ * V's LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT(), VARIABLES (mdb_read_values' SET;
+ * NULL: none) and USER_VARIABLES (a SET of literals; NULL: none). Unless DONE, H reads as the husk
+ * did (database, charset, status, insert id) with the failed step's error. */
 MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values *v,
-                                     const char *variables);
+                                     const char *variables, const char *user_variables);
 /* Answers mysql_autocommit(H, MODE) without a round trip when H's live session already has
  * autocommit MODE and nothing is pending (see ps_client_ops.answer_autocommit); false: H
  * unchanged. */
@@ -298,8 +298,15 @@ MDB_PRIVATE unsigned mdb_command_effects(enum enum_server_command cmd, const cha
                                          bool *statement, bool *explains);
 
 /* Records that the calling thread is sending a command on H whose text EXPLAINS (see
- * mdb_command_effects) a session-state change the server may report for it. */
-MDB_PRIVATE void mdb_note_command(const MYSQL *h, bool explained);
+ * mdb_command_effects) a session-state change the server may report for it; USER_SET: it sets
+ * user variables to literals (PS_SQL_USER_VARIABLES), which an error in its response makes
+ * unknown (see mdb_failed_effects). */
+MDB_PRIVATE void mdb_note_command(const MYSQL *h, bool explained, bool user_set);
+
+/* The effects of an error read on H in response to the command this thread last sent on it:
+ * PS_SQL_SESSION when that command set user variables (which of its assignments ran is then
+ * unknown), else 0. */
+MDB_PRIVATE unsigned mdb_failed_effects(const MYSQL *h);
 
 /* The server's own word on the response H just parsed: PS_SQL_SESSION when it flagged a change
  * of session state (SERVER_SESSION_STATE_CHANGED: a trigger or stored function setting a user

@@ -220,11 +220,12 @@ static enum ps_replay replay_database(MYSQL *h, const char *db, bool *ran)
 
 /* Replays on H what the husk WAS and what V says of its session: autocommit, charset and
  * LAST_INSERT_ID() in one SET, the session VARIABLES (mdb_read_values' SET; NULL: none), the
- * database, and, when V knows them, FOUND_ROWS() and ROW_COUNT() as the program's last
- * statement left them (-1 after a result set, else 0: a row-changing statement's count cannot
- * be made again, README limits). Stops at the first step that fails. */
+ * USER_VARIABLES (a SET of literals; NULL: none), the database, and, when V knows them,
+ * FOUND_ROWS() and ROW_COUNT() as the program's last statement left them (-1 after a result set,
+ * else 0: a row-changing statement's count cannot be made again, README limits). Stops at the first
+ * step that fails. */
 static enum ps_replay replay_session(MYSQL *h, const husk_view *was, const ps_replay_values *v,
-                                     const char *variables)
+                                     const char *variables, const char *user_variables)
 {
     bool diagnostics = v->diagnostics_known, rows_last = diagnostics && v->row_count == -1;
     bool ran = false; /* a statement that leaves ROW_COUNT() at 0 ran */
@@ -235,6 +236,11 @@ static enum ps_replay replay_session(MYSQL *h, const husk_view *was, const ps_re
     if (variables) { /* a SET: FOUND_ROWS() kept, ROW_COUNT() 0 */
         ran = true;
         if (!mdb_run_discarding(h, variables))
+            return step_outcome(h, false);
+    }
+    if (user_variables) { /* after the charsets their strings are read in */
+        ran = true;
+        if (!mdb_run_discarding(h, user_variables))
             return step_outcome(h, false);
     }
     enum ps_replay r = replay_database(h, was->db, &ran);
@@ -259,7 +265,8 @@ static void show_husk_view(MYSQL *h, husk_view *was)
     h->insert_id = was->insert_id;
 }
 
-enum ps_replay mdb_renew(void *hv, ps_conn *c, const ps_replay_values *v, const char *variables)
+enum ps_replay mdb_renew(void *hv, ps_conn *c, const ps_replay_values *v, const char *variables,
+                         const char *user_variables)
 {
     MYSQL *h = hv;
     husk_view was = {h->db ? strdup(h->db) : NULL, h->charset, h->server_status, h->insert_id};
@@ -268,7 +275,7 @@ enum ps_replay mdb_renew(void *hv, ps_conn *c, const ps_replay_values *v, const 
     mdb_retrack(h);
     enum ps_replay r = PS_REPLAY_REFUSED;
     if (copied)
-        r = replay_session(h, &was, v, variables);
+        r = replay_session(h, &was, v, variables, user_variables);
     else
         mdb_fail(h, PS_FAIL_GONE, NULL);
     if (r != PS_REPLAY_DONE)
