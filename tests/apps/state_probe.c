@@ -32,7 +32,10 @@
  *   temp   SELECT COUNT(*) FROM ps_tmp (a temporary table);
  *   prep   EXECUTE ps_s (SQL PREPARE);
  *   lastval LASTVAL(ps_seq);
- *   handler HANDLER items READ FIRST (an open HANDLER).
+ *   handler HANDLER items READ FIRST (an open HANDLER);
+ *   uvar   @a, @b, @a + 0.5 as value:type:charsetnr:decimals of its result column, then the
+ *          values of CHARSET(@a), COLLATION(@b) (user variables set to literals are replayed
+ *          with their type; the metadata of the last two follows the results' character set).
  * The database needs t.items, the sequence t.ps_seq and the procedures t.ps_set_var (sets
  * @pv) and t.ps_make_temp (creates ps_tmp); test_session creates them. */
 #include <sys/wait.h>
@@ -100,6 +103,30 @@ static bool run(MYSQL *m, const char *sql, char *val, size_t n)
     return true;
 }
 
+/* Prints the uvar reading of M (see the header), its key prefixed with PREFIX. */
+static void user_variables_probe(MYSQL *m, const char *prefix)
+{
+    char out[1024] = "";
+    MYSQL_RES *r = NULL;
+    if (mysql_query(m, "SELECT @a, @b, @a + 0.5, CHARSET(@a), COLLATION(@b)") ||
+        !(r = mysql_store_result(m))) {
+        printf("%suvar=E%u\n", prefix, mysql_errno(m));
+        return;
+    }
+    MYSQL_ROW row = mysql_fetch_row(r);
+    for (unsigned i = 0; row && i < mysql_num_fields(r); i++) {
+        const MYSQL_FIELD *f = mysql_fetch_field_direct(r, i);
+        size_t n = strlen(out);
+        if (i < 3)
+            snprintf(out + n, sizeof out - n, "%s:%d:%u:%u;", row[i] ? row[i] : "NULL",
+                     (int)f->type, f->charsetnr, f->decimals);
+        else
+            snprintf(out + n, sizeof out - n, "%s;", row[i] ? row[i] : "NULL");
+    }
+    mysql_free_result(r);
+    printf("%suvar=%s\n", prefix, out);
+}
+
 /* Prints M's probe, each key prefixed with PREFIX. */
 static void probe(MYSQL *m, const char *prefix)
 {
@@ -108,6 +135,7 @@ static void probe(MYSQL *m, const char *prefix)
         run(m, probe_sql[i], val, sizeof val);
         printf("%s%s=%s\n", prefix, probe_names[i], val);
     }
+    user_variables_probe(m, prefix);
     fflush(stdout);
 }
 

@@ -35,7 +35,15 @@ typedef struct state_row {
 static const state_row rows[] = {
     {"SELECT 1", CLEAN, false},
     {"SELECT v FROM items WHERE id < 0", CLEAN, false},
-    {"SET @a = 1", PINNED, false},
+    /* user variables set to literals: replayed as written, value and type (uvar) */
+    {"SET @a = 1", REPLAYABLE, false},
+    {"SET @a := -7.25e-3, @b = 'x''y'", REPLAYABLE, false},
+    {"SET @a = 12345678901234567890, @b = _latin1 'caf' COLLATE latin1_bin", REPLAYABLE, false},
+    {"SET @a = X'414243', @b = NULL, @a = 0x44", REPLAYABLE, false},
+    {"SET @a = @a + 1", PINNED, false},
+    {"SET @a = NOW(), @b = 1", PINNED, false},
+    /* a string read under one character set, which then changes: kept pinned */
+    {"SET @b = 'x'; SET NAMES latin1", PINNED, false},
     {"SELECT @a := 1", PINNED, false},
     {"SELECT 5 INTO @v", PINNED, false},
     {"SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')", REPLAYABLE, false},
@@ -53,7 +61,7 @@ static const state_row rows[] = {
     {"USE information_schema", REPLAYABLE, false},
     {"INSERT INTO ps_ids (v) VALUES (1)", REPLAYABLE, false},
     {"SET STATEMENT max_statement_time = 5 FOR SELECT 1", PINNED, false},
-    {"SET time_zone = '+01:00'; SET @a = 2", PINNED, false},
+    {"SET time_zone = '+01:00'; SET @a = 2", REPLAYABLE, false},
     /* README limits: the server flags the multi-statement's change, its text does not explain
      * it as a whole */
     {"SET time_zone = '+01:00'; SELECT 1", PINNED, false},
@@ -86,8 +94,8 @@ static size_t first(size_t offset)
 }
 
 /* The probe's keys (state_probe.c). */
-static const char *const probe_keys[] = {"first", "vars",    "lock",   "temp",
-                                         "prep",  "lastval", "handler"};
+static const char *const probe_keys[] = {"first", "vars",    "lock",    "temp",
+                                         "prep",  "lastval", "handler", "uvar"};
 #define NKEYS (sizeof probe_keys / sizeof *probe_keys)
 
 /* Objects the rows use; ps_ids is made again before every run, so both runs see the same ids. */
