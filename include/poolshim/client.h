@@ -210,6 +210,15 @@ typedef struct ps_client_ops {
      * transaction, result, warning or error pending): H then reads as after the library's own
      * successful call, and true is returned. False: H unchanged, the call must run. */
     bool (*answer_autocommit)(void *h, bool mode);
+    /* Answers mysql_select_db(H, DB) without a round trip when DB already is the current
+     * database of H's live session (as the session tracker keeps it) and the call could show
+     * nothing else (no result, warning or error pending): H then reads as after the library's
+     * own successful call, and true is returned. False: H unchanged, the call must run. */
+    bool (*answer_select_db)(void *h, const char *db);
+    /* Answers mysql_set_character_set(H, CSNAME) the same way when H's live session still has
+     * its handshake's character set and that is exactly what SET NAMES CSNAME would leave
+     * (the caller knows that the lease changed no character set variable). */
+    bool (*answer_charset)(void *h, const char *csname);
     /* True when the program asked H to reconnect by itself (MYSQL_OPT_RECONNECT). */
     bool (*reconnects)(void *h);
     /* Frees husk H as mysql_close would. */

@@ -272,6 +272,12 @@ MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values
  * autocommit MODE and nothing is pending (see ps_client_ops.answer_autocommit); false: H
  * unchanged. */
 MDB_PRIVATE bool mdb_answer_autocommit(void *h, bool mode);
+/* Answers mysql_select_db(H, DB) without a round trip when DB is H's current database and
+ * nothing is pending (see ps_client_ops.answer_select_db); false: H unchanged. */
+MDB_PRIVATE bool mdb_answer_select_db(void *h, const char *db);
+/* Answers mysql_set_character_set(H, CSNAME) without a round trip when H's handshake charset
+ * is what SET NAMES CSNAME would set (see ps_client_ops.answer_charset); false: H unchanged. */
+MDB_PRIVATE bool mdb_answer_charset(void *h, const char *csname);
 /* Appends "NAME = VALUE" to the SET statement in OUT (N bytes, starting "SET "): VALUE unquoted
  * when it is NULL or a number, quoted when it is plain text, else as a hex literal (X'...':
  * whatever bytes the server sent, no quote can end it early); false when OUT is full. */
