@@ -1,10 +1,13 @@
 /* connect_loop [--tcp] [--stack] [--n N] [--threads T] [--alternate-users] [--autocommit]
+ *              [--same-db-charset]
  *
  * The connect-per-request legacy pattern: N times per thread, mysql_init + mysql_real_connect
  * + "SELECT CONNECTION_ID(), CURRENT_USER()" + mysql_close. With --alternate-users every other
  * request connects as PSTEST_USER2. Checks that each request runs as the user it asked for and
  * that no server connection id is ever seen under two users. With --autocommit each request
- * also calls mysql_autocommit(1) right after connecting (as drivers do), and checks it worked.
+ * also calls mysql_autocommit(1) right after connecting (as drivers do), and checks it worked;
+ * with --same-db-charset mysql_select_db of the connect's database and mysql_set_character_set
+ * of the handle's own character set, checked the same way.
  * Prints: requests= errors= wrong_user= shared_ids= distinct_ids= first_error= */
 #include <pthread.h>
 
@@ -12,7 +15,7 @@
 
 #define MAX_IDS 65536
 
-static bool use_tcp, use_stack, alternate, autocommit_on;
+static bool use_tcp, use_stack, alternate, autocommit_on, same_db_charset;
 static long per_thread = 1000;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long ids[MAX_IDS];
@@ -54,6 +57,8 @@ static void one_request(int user)
     }
     if (!app_connect(m, &d) || (autocommit_on && mysql_autocommit(m, 1)) ||
         (autocommit_on && !(m->server_status & SERVER_STATUS_AUTOCOMMIT)) ||
+        (same_db_charset && (mysql_select_db(m, d.db) || strcmp(m->db, d.db))) ||
+        (same_db_charset && mysql_set_character_set(m, mysql_character_set_name(m))) ||
         mysql_query(m, "SELECT CONNECTION_ID(), CURRENT_USER()")) {
         note_error(m);
         mysql_close(m);
@@ -96,6 +101,8 @@ int main(int argc, char **argv)
             alternate = true;
         else if (!strcmp(argv[i], "--autocommit"))
             autocommit_on = true;
+        else if (!strcmp(argv[i], "--same-db-charset"))
+            same_db_charset = true;
         else if (!strcmp(argv[i], "--n") && i + 1 < argc)
             per_thread = app_long_arg("--n", argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)

@@ -21,6 +21,11 @@
  *            answers those the session already has without a round trip), printing after
  *            each the return code, @@autocommit and @@in_transaction after a table read
  *            (ac1..ac4), then the probe.
+ *   answers  SQL is ignored: A calls mysql_select_db and mysql_set_character_set with the
+ *            session's own value, another one, one that fails, and its own again, printing
+ *            after each what the program can read (answers1..answers8: return code, errno,
+ *            sqlstate, message, affected rows, info, warning count, the handle's database and
+ *            character set, then the session's DATABASE(), character sets and collation).
  * The probe prints one key=value line per reading; a statement that fails prints E<errno>:
  *   first  ROW_COUNT(), @@warning_count, LAST_INSERT_ID() as the first statement (what the
  *          previous statement left; not FOUND_ROWS(): a fresh session's is not even stable
@@ -182,6 +187,28 @@ static void autocommit_turns(MYSQL *a)
     }
 }
 
+/* MODE answers: mysql_select_db and mysql_set_character_set in turn on A (see the header). */
+static void answer_turns(MYSQL *a)
+{
+    static const char *const dbs[] = {"t", "information_schema", "ps_no_such_db", "t"};
+    static const char *const sets[] = {"utf8mb4", "latin1", "ps_no_such_charset", "UTF8MB4"};
+    char val[1024];
+    for (int i = 0; i < 8; i++) {
+        int rc = i < 4 ? mysql_select_db(a, dbs[i]) : mysql_set_character_set(a, sets[i - 4]);
+        printf("answers%d=%d|%u|%s|%s|%lld|%s|%u|%s|%s|", i + 1, rc, mysql_errno(a),
+               mysql_sqlstate(a), mysql_error(a), (long long)mysql_affected_rows(a),
+               mysql_info(a) ? mysql_info(a) : "-", mysql_warning_count(a), a->db ? a->db : "-",
+               mysql_character_set_name(a));
+        run(a,
+            "SELECT CONCAT_WS('|', IFNULL(DATABASE(), '-'), @@character_set_client, "
+            "@@character_set_connection, @@character_set_results, @@collation_connection)",
+            val, sizeof val);
+        printf("%s\n", val);
+        if (i == 3) /* the next calls start from the handshake's character set again */
+            run(a, "SELECT 1", val, sizeof val);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3)
@@ -217,6 +244,8 @@ int main(int argc, char **argv)
         child_probe(a);
     } else if (!strcmp(mode, "autocommit")) {
         autocommit_turns(a);
+    } else if (!strcmp(mode, "answers")) {
+        answer_turns(a);
     } else {
         app_die(0, "unknown mode %s", mode);
     }

@@ -346,3 +346,43 @@ Test(round_trips, answered_autocommit_reads_as_without_the_shim, .init = objects
     pstest_result_free(&w);
     pstest_result_free(&wo);
 }
+
+/* mysql_select_db of the connect's database and mysql_set_character_set of the handle's own
+ * character set on every request (what drivers do after connecting) cost no round trip: the
+ * server counts no more Questions, Com_change_db or Com_set_option than for the same loop
+ * without those calls. */
+Test(round_trips, select_db_and_charset_to_the_sessions_own_are_answered)
+{
+    MYSQL *admin = pstest_admin();
+    long long cd0 = pstest_status(admin, "Com_change_db"),
+              so0 = pstest_status(admin, "Com_set_option");
+    long long plain_q, plain_a;
+    connect_loop_counts(pstest_count(300, 20), NULL, &plain_q, &plain_a);
+    long long cd1 = pstest_status(admin, "Com_change_db"),
+              so1 = pstest_status(admin, "Com_set_option");
+    long long q, a;
+    connect_loop_counts(pstest_count(300, 20), "--same-db-charset", &q, &a);
+    long long cd2 = pstest_status(admin, "Com_change_db"),
+              so2 = pstest_status(admin, "Com_set_option");
+    mysql_close(admin);
+    cr_expect_eq(q, plain_q, "Questions: %lld with the calls, %lld without", q, plain_q);
+    cr_expect_eq(cd2 - cd1, cd1 - cd0, "Com_change_db: %lld with the calls, %lld without",
+                 cd2 - cd1, cd1 - cd0);
+    cr_expect_eq(so2 - so1, so1 - so0, "Com_set_option: %lld with the calls, %lld without",
+                 so2 - so1, so1 - so0);
+}
+
+/* The same calls with the session's own value (answered), another value and one that fails
+ * (sent), and the own value again: the program reads the same return codes, errors, handle
+ * and session as without the shim. */
+Test(round_trips, answered_select_db_and_charset_read_as_without_the_shim, .init = objects)
+{
+    static const state_row row = {"SELECT 1", CLEAN, false};
+    pstest_result wo = run_row("answers", &row, false), w = run_row("answers", &row, true);
+    static const char *const keys[] = {"answers1", "answers2", "answers3", "answers4",
+                                       "answers5", "answers6", "answers7", "answers8"};
+    pstest_expect_same_values(&w, &wo, keys, 8);
+    expect_same_probe(&w, &wo, "", &row, "answers", false);
+    pstest_result_free(&w);
+    pstest_result_free(&wo);
+}

@@ -1,9 +1,9 @@
 /* Calls answered without a round trip because the session already is what they ask for (README
  * "The session model"): mysql_select_db of the current database, mysql_set_character_set of
  * the current character set. The handle then reads as after the library's own successful call
- * (libmariadb 3.3: mysql_select_db sends COM_INIT_DB and keeps a copy of the name;
- * mysql_set_character_set sends "SET NAMES cs" and sets mysql->charset; both are answered
- * with an OK packet). */
+ * (libmariadb 3.3: mysql_select_db sends COM_INIT_DB, whose OK packet it does not parse, and
+ * keeps a copy of the name; mysql_set_character_set runs "SET NAMES cs" and sets
+ * mysql->charset). */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,17 +20,26 @@ static bool quiet(const MYSQL *h)
            !h->net.last_errno && !(h->server_status & SERVER_MORE_RESULTS_EXIST);
 }
 
-/* Leaves H as the library leaves it after a command answered with a plain OK packet (the
+/* Leaves H as the library's command start does (mthd_my_send_cmd: error cleared, no info,
+ * affected rows -1). */
+static void as_sent(MYSQL *h)
+{
+    h->net.last_errno = 0;
+    strcpy(h->net.sqlstate, "00000");
+    h->net.last_error[0] = '\0';
+    h->info = NULL;
+    h->affected_rows = ~0ULL;
+}
+
+/* Leaves H as the library leaves it after a query answered with a plain OK packet (the
  * session-state change a real one may report is not shown: README limits). */
 static void as_after_ok(MYSQL *h)
 {
+    as_sent(h);
     h->affected_rows = 0;
     h->insert_id = 0;
     h->field_count = 0;
-    h->info = NULL;
     h->server_status &= ~SERVER_SESSION_STATE_CHANGED;
-    strcpy(h->net.sqlstate, "00000");
-    h->net.last_error[0] = '\0';
 }
 
 bool mdb_answer_select_db(void *hv, const char *db)
@@ -38,7 +47,7 @@ bool mdb_answer_select_db(void *hv, const char *db)
     MYSQL *h = hv;
     if (!db || !h->db || strcmp(h->db, db) || !quiet(h))
         return false;
-    as_after_ok(h);
+    as_sent(h); /* the library reads COM_INIT_DB's OK packet without parsing it */
     return true;
 }
 
