@@ -206,7 +206,7 @@ static bool string_literal(ps_lexer *lx, ps_token *t, bool *bound)
         if (hex && t->s != after)
             return false;
     }
-    if (t->kind != PS_TOK_STRING || t->n < 2 || lx->unclosed)
+    if (t->kind != PS_TOK_STRING) /* unclosed: the server refuses it, and the error pins */
         return false;
     *bound = !hex;
     *t = ps_lex_next(lx);

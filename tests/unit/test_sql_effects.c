@@ -510,7 +510,6 @@ Test(sql_effects, anything_else_that_sets_a_user_variable_still_pins)
                              "SET @a = 1x",
                              "SET @a = 0x1G",
                              "SET @a = X '41'",
-                             "SET @a = 'unclosed",
                              "SET @a = DEFAULT",
                              "SET @a = - 1",
                              "SET @a : = 1",
