@@ -175,6 +175,11 @@ typedef struct step_error {
     char msg[MYSQL_ERRMSG_SIZE];
 } step_error;
 
+/* What a replay sent: its statements (commands), and the round trips they took. */
+typedef struct replay_cost {
+    unsigned statements, round_trips;
+} replay_cost;
+
 /* Copies H's error into *E; how the step that left it ended. */
 static enum ps_replay keep_error(const MYSQL *h, step_error *e)
 {
@@ -186,8 +191,8 @@ static enum ps_replay keep_error(const MYSQL *h, step_error *e)
 
 /* Sends every statement of P on H, then reads every answer (one round trip; a lost connection
  * stops both). DONE when all succeeded; else how the first failure ended, whose error H then
- * shows. *ROUND_TRIPS counts the read phases. */
-static enum ps_replay run_pipeline(MYSQL *h, const pipeline *p, unsigned *round_trips)
+ * shows. COST counts them. */
+static enum ps_replay run_pipeline(MYSQL *h, const pipeline *p, replay_cost *cost)
 {
     int sent = 0, rc = 0;
     while (sent < p->n && rc == 0) {
@@ -199,7 +204,8 @@ static enum ps_replay run_pipeline(MYSQL *h, const pipeline *p, unsigned *round_
     enum ps_replay r = PS_REPLAY_DONE;
     if (sent < p->n)
         r = keep_error(h, &first);
-    *round_trips += sent > 0;
+    cost->round_trips += sent > 0;
+    cost->statements += (unsigned)sent;
     for (int i = 0; i < sent; i++) {
         if (read_one(h))
             continue;
@@ -290,11 +296,12 @@ static bool database_step(MYSQL *h, const char *db, char *use, size_t n, bool *i
     return true;
 }
 
-/* COM_INIT_DB of DB on H (a round trip of its own, counted in *ROUND_TRIPS). */
-static enum ps_replay select_db(MYSQL *h, const char *db, unsigned *round_trips)
+/* COM_INIT_DB of DB on H (a round trip of its own, counted in COST). */
+static enum ps_replay select_db(MYSQL *h, const char *db, replay_cost *cost)
 {
     int rc;
-    ++*round_trips;
+    cost->round_trips++;
+    cost->statements++;
     PS_NESTED(rc = ps_real_mysql_select_db(h, db));
     return rc == 0 ? PS_REPLAY_DONE : failed_step(h);
 }
@@ -336,10 +343,10 @@ static void build_replay(MYSQL *h, const husk_view *was, const ps_replay_values 
 /* Replays on H what the husk WAS and what V says of its session (see build_replay: -1 after a
  * result set, else 0: a row-changing statement's count cannot be made again, README limits),
  * pipelined: one round trip, two more only for a database USE cannot name. Every answer is
- * read; the first failure decides. *ROUND_TRIPS counts them. */
+ * read; the first failure decides. COST counts them. */
 static enum ps_replay replay_session(MYSQL *h, const husk_view *was, const ps_replay_values *v,
                                      const char *variables, const char *user_variables,
-                                     unsigned *round_trips)
+                                     replay_cost *cost)
 {
     replay_text b;
     pipeline p = {.n = 0}, after = {.n = 0};
@@ -350,11 +357,11 @@ static enum ps_replay replay_session(MYSQL *h, const husk_view *was, const ps_re
      * program's MYSQL_OPT_RECONNECT): the answers would be read on another connection */
     my_bool reconnect = h->options.reconnect;
     h->options.reconnect = 0;
-    enum ps_replay r = run_pipeline(h, &p, round_trips);
+    enum ps_replay r = run_pipeline(h, &p, cost);
     if (r == PS_REPLAY_DONE && b.init_db)
-        r = select_db(h, was->db, round_trips);
+        r = select_db(h, was->db, cost);
     if (r == PS_REPLAY_DONE)
-        r = run_pipeline(h, &after, round_trips);
+        r = run_pipeline(h, &after, cost);
     h->options.reconnect = reconnect;
     if (r != PS_REPLAY_DONE)
         return r;
@@ -391,13 +398,13 @@ enum ps_replay mdb_renew(void *hv, ps_conn *c, const ps_replay_values *v, const 
     mdb_adopt(h, c);
     mdb_retrack(h);
     enum ps_replay r = PS_REPLAY_REFUSED;
-    unsigned round_trips = 0;
+    replay_cost cost = {0, 0};
     if (copied)
-        r = replay_session(h, &was, v, variables, user_variables, &round_trips);
+        r = replay_session(h, &was, v, variables, user_variables, &cost);
     else
         mdb_fail(h, PS_FAIL_GONE, NULL);
-    ps_debug(NULL, "replayed the session of handle %p in %u round trip(s): %s", (void *)h,
-             round_trips,
+    ps_debug(NULL, "replayed the session of handle %p: %u statement(s) in %u round trip(s): %s",
+             (void *)h, cost.statements, cost.round_trips,
              r == PS_REPLAY_DONE   ? "done"
              : r == PS_REPLAY_LOST ? "lost"
                                    : "refused");
