@@ -427,10 +427,15 @@ typedef struct stmt {
     bool grants;        /* GRANT/REVOKE: SELECT is a privilege there, never a query */
     bool insert_id_arg; /* after LAST_INSERT_ID(: the next token tells whether it sets it */
     bool qualified;     /* the current name run has a '.' (db.f) */
+    unsigned char at;   /* a user variable's name: AT_NAME (one part follows), AT_AFTER */
     unsigned ntok;      /* tokens seen so far */
     ps_token prev;      /* the previous token */
     ps_token lead;      /* the token before the current name run */
 } stmt;
+
+/* Where a user variable's name stands in the statement: none pending, a part of it expected
+ * (after '@' or a '.'), just past it (a ':' there assigns it: ":="). */
+enum { AT_NONE, AT_NAME, AT_AFTER };
 
 /* Statements that read or write data but leave no session state of their own. */
 static const char *const harmless_first[] = {
@@ -607,9 +612,46 @@ static bool reads_session_status(const stmt *st, const ps_token *t)
            (st->ntok == 1 || (st->ntok == 2 && scope));
 }
 
+/* Follows a user variable's name at token T (ST->at is not AT_NONE): reading one leaves
+ * nothing; ':=' after the name assigns it, and a name that is not one glued run of name parts
+ * counts as session state. True when T was part of the name. */
+static bool user_variable_token(stmt *st, const ps_token *t)
+{
+    bool glued = st->prev.s + st->prev.n == t->s;
+    if (st->at == AT_NAME) {
+        bool part = glued && (is_name(t) || t->kind == PS_TOK_STRING);
+        st->at = part ? AT_AFTER : AT_NONE;
+        if (!part)
+            st->effects |= PS_SQL_SESSION;
+        return part;
+    }
+    st->at = AT_NONE;
+    if (is_punct(t, ':'))
+        st->effects |= PS_SQL_SESSION; /* @a := ... */
+    else if (is_punct(t, '.') && glued)
+        st->at = AT_NAME; /* @a.b */
+    return st->at == AT_NAME;
+}
+
+/* The effects of an '@' (not an account's) in ST: a read of a user variable unless it is
+ * written there (SELECT ... INTO @a, LOAD DATA ... (@a); ":=" is found after the name). */
+static void scan_user_variable(stmt *st)
+{
+    if (st->kind == K_LOAD || is_word(&st->prev, "INTO"))
+        st->effects |= PS_SQL_SESSION;
+    else
+        st->at = AT_NAME;
+}
+
 /* The effects of token T of statement ST. */
 static void scan_token(stmt *st, const ps_token *t)
 {
+    if (st->at != AT_NONE && user_variable_token(st, t)) {
+        track_names(st, t);
+        st->prev = *t;
+        st->ntok++;
+        return;
+    }
     if (st->insert_id_arg) {
         st->insert_id_arg = false;
         if (!is_punct(t, ')'))
@@ -618,7 +660,7 @@ static void scan_token(stmt *st, const ps_token *t)
     if (st->kind == K_BEGIN && st->ntok == 1 && !is_word(t, "WORK"))
         st->effects |= PS_SQL_SESSION; /* BEGIN NOT ATOMIC ... END: a compound statement */
     if (t->kind == PS_TOK_AT && !account_name(st, t))
-        st->effects |= PS_SQL_SESSION;
+        scan_user_variable(st);
     else if (reads_session_status(st, t))
         st->effects |= PS_SQL_SESSION;
     else if (t->kind == PS_TOK_WORD)
@@ -661,8 +703,8 @@ static unsigned scan_statement(ps_lexer *lx, ps_token first)
     start_statement(&st, &first);
     for (ps_token t = ps_lex_next(lx); !ends(&t); t = ps_lex_next(lx))
         scan_token(&st, &t);
-    if (st.insert_id_arg)
-        st.effects |= PS_SQL_SESSION; /* "LAST_INSERT_ID(" at the very end */
+    if (st.insert_id_arg || st.at == AT_NAME)
+        st.effects |= PS_SQL_SESSION; /* "LAST_INSERT_ID(" or "@" at the very end */
     return st.effects;
 }
 

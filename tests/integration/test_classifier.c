@@ -428,6 +428,7 @@ static const entry user_literals[] = {
  * classifier may pin them): only "harmless where the server saw a change" is an error. */
 static const entry others[] = {
     {NULL, "SELECT 1"},
+    {NULL, "SELECT @cls_a, @cls_b + 1 FROM t.cls_plain WHERE id = @cls_c"},
     {NULL, "SELECT COUNT(*), NOW(), IFNULL(NULL, 1), CONCAT('a', 'b') FROM t.cls_export"},
     {NULL, "INSERT INTO t.cls_plain (x) VALUES (1)"},
     {NULL, "INSERT INTO `t`.`cls_plain`(`x`) VALUES(2) ON DUPLICATE KEY UPDATE x = VALUES(x)"},

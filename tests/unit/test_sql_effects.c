@@ -528,3 +528,31 @@ Test(sql_effects, anything_else_that_sets_a_user_variable_still_pins)
     cr_expect_str_eq(literals("SELECT 1"), "(pinned)");
     cr_expect_str_eq(literals("SET NAMES latin1"), "(pinned)");
 }
+
+Test(sql_effects, reading_a_user_variable_leaves_nothing)
+{
+    const char *reads[] = {"SELECT @a",
+                           "SELECT @a, @b + 1 FROM t WHERE x = @c",
+                           "SELECT @a = 1",
+                           "INSERT INTO t VALUES (@a, @`b`, @'c')",
+                           "UPDATE t SET x = @a WHERE y = @a.b",
+                           "SELECT @a IS NULL",
+                           NULL};
+    for (const char *const *r = reads; *r; r++)
+        cr_expect_eq(fx(*r), 0, "'%s' -> %#x", *r, fx(*r));
+    const char *writes[] = {"SELECT @a := 1",
+                            "SELECT @a:=1",
+                            "SELECT @a /* c */ := 1",
+                            "SELECT @`a` := 1",
+                            "SELECT @a.b := 1",
+                            "SELECT 1 INTO @a",
+                            "SELECT 1 INTO @a, @b",
+                            "SELECT x FROM t INTO @a",
+                            "LOAD DATA INFILE 'f' INTO TABLE t (x, @a) SET y = @a",
+                            "SELECT @ a",
+                            "SELECT @",
+                            "SELECT @(1)",
+                            "UPDATE t SET x = (@a := x + 1)",
+                            NULL};
+    expect_bits(writes, PS_SQL_SESSION);
+}
