@@ -213,11 +213,13 @@ typedef struct ps_client_ops {
     /* Renews husk H: puts connection C (C->handle parked) into it, then replays H's session:
      * autocommit, character set, current database, V (LAST_INSERT_ID(), then FOUND_ROWS()
      * and ROW_COUNT() as the program's last statement left them, when V knows them) and
-     * VARIABLES (from read_values; NULL: none) the session variables. Unless DONE, H holds C's
+     * VARIABLES (from read_values; NULL: none) the session variables, then USER_VARIABLES (a
+     * SET of user variables to literals, run as it is; NULL: none). Unless DONE, H holds C's
      * connection but reads as the husk did (database, charset, status, insert id) with the
      * error of the replay's failed step: the caller turns it back into a husk and closes the
      * connection. */
-    enum ps_replay (*renew)(void *h, ps_conn *c, const ps_replay_values *v, const char *variables);
+    enum ps_replay (*renew)(void *h, ps_conn *c, const ps_replay_values *v, const char *variables,
+                            const char *user_variables);
     /* Answers mysql_autocommit(H, MODE) on H (holding C) without a round trip when the call
      * could show the program nothing but the new mode (no transaction, result, warning or
      * error pending, the session tracked): H then reads as after the library's own successful
@@ -231,6 +233,15 @@ typedef struct ps_client_ops {
      * True when it is (C->sync_pending then false); false when the connection failed under it
      * (H then carries the error the command fails with). */
     bool (*sync)(void *h, ps_conn *c);
+    /* Answers mysql_select_db(H, DB) without a round trip when DB already is the current
+     * database of H's live session (as the session tracker keeps it) and the call could show
+     * nothing else (no result, warning or error pending): H then reads as after the library's
+     * own successful call, and true is returned. False: H unchanged, the call must run. */
+    bool (*answer_select_db)(void *h, const char *db);
+    /* Answers mysql_set_character_set(H, CSNAME) the same way when H's live session still has
+     * its handshake's character set and that is exactly what SET NAMES CSNAME would leave
+     * (the caller knows that the lease changed no character set variable). */
+    bool (*answer_charset)(void *h, const char *csname);
     /* True when the program asked H to reconnect by itself (MYSQL_OPT_RECONNECT). */
     bool (*reconnects)(void *h);
     /* Frees husk H as mysql_close would. */

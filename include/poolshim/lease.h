@@ -66,6 +66,7 @@
 #include "poolshim/client.h"
 #include "poolshim/pool.h"
 #include "poolshim/sql_effects.h"
+#include "poolshim/user_vars.h"
 
 /* The ps_sql_effect bits that make a session unreclaimable while they stand (cleared by the
  * program's own reset), and those that make it unreclaimable for the whole lease: a call whose
@@ -128,6 +129,8 @@ typedef struct ps_lease {
                                      order (a forked child replays them: it cannot read them
                                      back); NULL: none */
     bool told_variables_partial;  /* some reported change could not be kept (too long) */
+    ps_user_vars *user_vars;      /* the user variables set to literals, replayed at a renewal
+                                     (NULL: none set); see user_vars.h for who touches it */
     bool husk_variables_lost;     /* reaped: they were set, but could not be read back (the
                                      connection was gone): the next command fails as lost */
     bool leak_warned;             /* a leak warning was logged (once per lease) */

@@ -51,10 +51,17 @@ enum ps_sql_effect {
      * of SET NAMES ... COLLATE), so only a read-back gives it: a forked child, which keeps
      * the values the tracker reported, cannot replay it. */
     PS_SQL_READ_BACK = 1u << 10,
+    /* Comes with PS_SQL_REPLAYABLE: a SET of user variables to literals only (SET @a = 1,
+     * @b = _latin1 'x' COLLATE latin1_bin, @c = X'00', @d = NULL...), which the shim keeps as
+     * written (ps_sql_user_literals) and runs again on a new connection. Never with a
+     * backslash, a comment or a multi-byte ambiguity anywhere in the text (each could make the
+     * server read other assignments than the classifier's: the text then pins). */
+    PS_SQL_USER_VARIABLES = 1u << 11,
 };
 
 /* The bits of a statement the shim can give back on a new connection. */
-#define PS_SQL_REPLAYED (PS_SQL_REPLAYABLE | PS_SQL_VARIABLES | PS_SQL_READ_BACK)
+#define PS_SQL_REPLAYED                                                                            \
+    (PS_SQL_REPLAYABLE | PS_SQL_VARIABLES | PS_SQL_READ_BACK | PS_SQL_USER_VARIABLES)
 
 /* The session variables a replayable SET may change (lower case, NULL-terminated), in the order
  * they must be set again: character sets before the collations they reset. Each takes a value
@@ -80,6 +87,26 @@ unsigned ps_sql_effects_ex(const char *sql, size_t len, bool *only_replayable);
  * classifier): for the fuzzer, which checks that the fast path never says 0 where this does
  * not. */
 unsigned ps_sql_effects_full(const char *sql, size_t len, bool *only_replayable);
+
+/* One literal assignment of a user variable: NAME[0..NAME_LEN) its name as written (an unquoted
+ * word, without the '@'), TEXT[0..TEXT_LEN) the whole assignment as written ("@a = 'x'");
+ * CHARSET_BOUND when the value is a string whose character set, collation or reading depends
+ * on the session (character_set_client/connection, collation_connection, sql_mode) at the time
+ * it runs. */
+typedef struct ps_sql_literal {
+    const char *name;
+    size_t name_len;
+    const char *text;
+    size_t text_len;
+    bool charset_bound;
+} ps_sql_literal;
+
+/* Calls EACH(CTX, A) for every user-variable assignment of SQL[0..LEN), in order, when the text's
+ * effects are those of replayable statements with PS_SQL_USER_VARIABLES (and harmless ones);
+ * false (EACH maybe called for some) when SQL holds a user-variable assignment that is not
+ * such a literal one. Never reads past LEN. */
+bool ps_sql_user_literals(const char *sql, size_t len,
+                          void (*each)(void *ctx, const ps_sql_literal *a), void *ctx);
 
 /* A short human-readable reason for the most important bit of EFFECTS ("" for 0). */
 const char *ps_sql_effect_reason(unsigned effects);

@@ -9,6 +9,7 @@
 #include "poolshim/log.h"
 #include "poolshim/reap.h"
 #include "poolshim/sql_effects.h"
+#include "poolshim/user_vars.h"
 
 /* What obtain got: a LEASED connection whose handle is parked, or a connected handle the pool
  * cannot keep, or nothing (the error is in the app's handle; NOMEM: nothing was tried). */
@@ -321,6 +322,12 @@ enum ps_replay ps_acquire_renew(const ps_client_ops *cl, ps_lease *l)
         cl->fail(h, PS_FAIL_GONE, NULL);
         return PS_REPLAY_LOST;
     }
+    bool lost = false;
+    const char *user_vars = ps_user_vars_statement(l->user_vars, &lost);
+    if (lost) { /* out of memory: the user variables cannot be set again; try next time */
+        cl->fail(h, PS_FAIL_GONE, NULL);
+        return PS_REPLAY_LOST;
+    }
     obtained o = obtain(cl, l->pool, h, args, false);
     if (o.unpooled) { /* a renewal must replay the session: only a pooled connection can */
         cl->close(o.unpooled);
@@ -332,7 +339,7 @@ enum ps_replay ps_acquire_renew(const ps_client_ops *cl, ps_lease *l)
             cl->fail(h, PS_FAIL_GONE, NULL);
         return PS_REPLAY_LOST;
     }
-    enum ps_replay r = cl->renew(h, o.conn, &l->session.values, l->husk_variables);
+    enum ps_replay r = cl->renew(h, o.conn, &l->session.values, l->husk_variables, user_vars);
     if (r != PS_REPLAY_DONE) {
         replay_failed(cl, l, o.conn, r);
         return r;

@@ -14,6 +14,7 @@
 #include "poolshim/querylog.h"
 #include "poolshim/reap.h"
 #include "poolshim/sql_redact.h"
+#include "poolshim/user_vars.h"
 
 static const ps_client_ops *client;
 
@@ -163,9 +164,42 @@ __attribute__((noinline, cold)) static void end_noted(ps_lease *l, void *h,
     ps_lease_leave_pinned(l, o, pins);
 }
 
+/* True when the call with outcome O touches what lease L keeps of its user variables: it set
+ * some to literals, the program reset its session, or the server reported session variables
+ * changed while some are kept. */
+static inline bool touches_user_vars(const ps_lease *l, const ps_call_outcome *o)
+{
+    return l &&
+           ((o->effects & PS_SQL_USER_VARIABLES) || o->app_reset || (o->variables && l->user_vars));
+}
+
+/* Keeps in lease L (in a call: the caller's) what the call with outcome O did to its user
+ * variables; the effects O has once that is known: with PS_SQL_SESSION added when they can no
+ * longer be given back (see user_vars.h). */
+__attribute__((noinline, cold)) static unsigned keep_user_vars(ps_lease *l,
+                                                               const ps_call_outcome *o)
+{
+    bool exact = true;
+    if (o->app_reset)
+        ps_user_vars_reset(&l->user_vars);
+    const ps_call_detail *d = o->detail;
+    if (o->effects & PS_SQL_USER_VARIABLES)
+        exact = d && d->text && d->kind == PS_QLOG_QUERY &&
+                ps_user_vars_assign(&l->user_vars, d->text, d->text_len);
+    if (o->variables && !ps_user_vars_still_exact(l->user_vars, o->variables))
+        exact = false;
+    return exact ? o->effects : o->effects | PS_SQL_SESSION;
+}
+
 void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
 {
     ps_lease *l = call->lease;
+    ps_call_outcome kept;
+    if (__builtin_expect(touches_user_vars(l, o), 0)) {
+        kept = *o;
+        kept.effects = keep_user_vars(l, o);
+        o = &kept;
+    }
     if (__builtin_expect(ps_qlog_on() || (o->effects & PS_LEASE_PINNING), 0))
         end_noted(l, h, o); /* the query log is on, or the call may pin the session */
     else if (l)

@@ -1,5 +1,5 @@
 /* Calls that change which server session or identity a handle has: the library's reconnect,
- * mysql_change_user (re-keys the lease) and mysql_select_db. */
+ * mysql_change_user (re-keys the lease); mysql_select_db is in hook_answer.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +8,7 @@
 #include "poolshim/real.h"
 #include "poolshim/calls.h"
 #include "poolshim/lease.h"
+#include "poolshim/user_vars.h"
 #include "poolshim/shim.h"
 
 /* Lets go of M's broken lease after the library's own reconnect gave M a new session (in the
@@ -45,6 +46,7 @@ my_bool ps_hook_mariadb_reconnect(MYSQL *m)
     if (l && r == 0 && l->state == PS_LEASE_BROKEN)
         forget_broken(cl, m);
     else if (l && r == 0) {
+        ps_user_vars_reset(&l->user_vars); /* a new session: its user variables are gone */
         ps_lease_set_transport(l, cl->transport(m));
         cl->track(m);
         if (l->conn) /* a new session: it owes no answers, and shows its own mode */
@@ -102,17 +104,5 @@ my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd
         rekey(cl, call.lease, m, user, passwd, db);
     ps_call_outcome o = {.statement = true, .app_reset = r == 0}; /* a new session, if r == 0 */
     ps_call_end(&call, m, &o);
-    return r;
-}
-
-int ps_hook_mysql_select_db(MYSQL *m, const char *db)
-{
-    int r = 1;
-    ps_shim();
-    if (!ps_real_mysql_select_db)
-        return 1;
-    /* Not nested: COM_INIT_DB goes through the tracked methods like any command. The key
-     * keeps the connect-time database; release restores it (see client reset). */
-    r = ps_real_mysql_select_db(m, db);
     return r;
 }

@@ -263,6 +263,7 @@ void ps_lease_free(ps_lease *l)
         free(l->husk_info);
         free(l->husk_variables);
         free(l->told_variables);
+        ps_user_vars_free(l->user_vars);
         free(l);
     }
 }
@@ -616,6 +617,7 @@ void ps_lease_foreach_leak(int64_t held_ms, void (*fn)(const ps_lease *l, void *
         pthread_mutex_unlock(&lock);
         for (int i = 0; i < n; i++) {
             copies[i].husk_info = copies[i].husk_variables = copies[i].told_variables = NULL;
+            copies[i].user_vars = NULL;
             fn(&copies[i], ctx);
         }
     } while (n == BATCH);
@@ -707,6 +709,7 @@ void ps_lease_after_fork_child(void)
         free(l->husk_info);
         free(l->husk_variables);
         free(l->told_variables);
+        ps_user_vars_free(l->user_vars);
         free(l);
     }
     DL_FOREACH_SAFE(list[LIVE], l, tmp) set_state(l, INHERITED);

@@ -148,6 +148,141 @@ static bool literal_value(ps_lexer *lx, ps_token *t)
     return !is_punct(t, '(');
 }
 
+/* ---- user variables set to literals ------------------------------------------------------- */
+
+/* Where replayable_set reports the literal assignments of user variables it reads. */
+typedef struct literal_sink {
+    void (*each)(void *ctx, const ps_sql_literal *a);
+    void *ctx;
+} literal_sink;
+
+/* Words that are literals. */
+static const char *const literal_words[] = {"NULL", "TRUE", "FALSE", NULL};
+
+/* The length of the run of characters of SET at P (E: the text's end). */
+static size_t run_of(const char *p, const char *e, const char *set)
+{
+    const char *q = p;
+    while (q < e && *q && strchr(set, *q))
+        q++;
+    return (size_t)(q - p);
+}
+
+/* The length of the number literal at S (E: the text's end), glued sign included: [+-]digits
+ * [.digits][(e|E)[+-]digits], 0x hex digits, 0b bits; 0 when S starts none, or when a word
+ * character, '.', a quote or '@' follows it. */
+static size_t number_len(const char *s, const char *e)
+{
+    static const char digits[] = "0123456789";
+    const char *p = s + (s < e && (*s == '-' || *s == '+'));
+    if (e - p > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'b')) {
+        size_t n = run_of(p + 2, e, p[1] == 'x' ? "0123456789abcdefABCDEF" : "01");
+        p = n ? p + 2 + n : s;
+    } else {
+        size_t n = run_of(p, e, digits);
+        p = n ? p + n : s;
+        if (n && p < e && *p == '.')
+            p += 1 + run_of(p + 1, e, digits);
+        if (n && p < e && (*p == 'e' || *p == 'E')) {
+            const char *x = p + 1 + (p + 1 < e && (p[1] == '-' || p[1] == '+'));
+            size_t m = run_of(x, e, digits);
+            p = m ? x + m : s;
+        }
+    }
+    if (p == s || (p < e && (ps_lex_word_char(*p) || strchr(".'\"`@", *p))))
+        return 0;
+    return (size_t)(p - s);
+}
+
+/* Reads at *T a string literal: [_charset] '...' [COLLATE name], or X'...' / B'...'; *BOUND
+ * when its value depends on the session's character sets or sql_mode (all but X'' and B'').
+ * On success *T is the token after it. */
+static bool string_literal(ps_lexer *lx, ps_token *t, bool *bound)
+{
+    bool intro = t->kind == PS_TOK_WORD && t->n > 1 && t->s[0] == '_';
+    bool hex = t->kind == PS_TOK_WORD && t->n == 1 && strchr("xXbB", t->s[0]);
+    if (intro || hex) {
+        const char *after = t->s + t->n;
+        *t = ps_lex_next(lx);
+        if (hex && t->s != after)
+            return false;
+    }
+    if (t->kind != PS_TOK_STRING) /* unclosed: the server refuses it, and the error pins */
+        return false;
+    *bound = !hex;
+    *t = ps_lex_next(lx);
+    if (!hex && is_word(t, "COLLATE")) {
+        *t = ps_lex_next(lx);
+        if (t->kind != PS_TOK_WORD)
+            return false;
+        *t = ps_lex_next(lx);
+    }
+    return true;
+}
+
+/* Reads at *T (after '=') a literal: a word of literal_words, a number, a string; *BOUND as
+ * string_literal says. On success *T is the token after it. */
+static bool literal(ps_lexer *lx, ps_token *t, bool *bound)
+{
+    *bound = false;
+    if (is_any(t, literal_words)) {
+        *t = ps_lex_next(lx);
+        return true;
+    }
+    size_t n = number_len(t->s, lx->end);
+    if (!n)
+        return string_literal(lx, t, bound);
+    const char *end = t->s + n;
+    while (t->kind != PS_TOK_END && t->s < end) /* its tokens are contiguous */
+        *t = ps_lex_next(lx);
+    return true;
+}
+
+/* Reads at *T (an '@') the assignment of a literal to a user variable of an unquoted name:
+ * @name = literal or @name := literal, reported to SINK (NULL: nobody). On success *T is the
+ * token after it. */
+static bool user_assignment(ps_lexer *lx, ps_token *t, const literal_sink *sink)
+{
+    ps_sql_literal a = {.text = t->s};
+    ps_token name = ps_lex_next(lx);
+    if (name.kind != PS_TOK_WORD || name.s != t->s + 1)
+        return false;
+    *t = ps_lex_next(lx);
+    if (is_punct(t, ':')) {
+        const char *colon = t->s;
+        *t = ps_lex_next(lx);
+        if (t->s != colon + 1)
+            return false; /* ": =" is not ":=" */
+    }
+    if (!is_punct(t, '='))
+        return false;
+    *t = ps_lex_next(lx);
+    if (!literal(lx, t, &a.charset_bound))
+        return false;
+    a.name = name.s;
+    a.name_len = name.n;
+    const char *end = t->s; /* back over white space: the text holds no comment */
+    while (end > a.text && isspace((unsigned char)end[-1]))
+        end--;
+    a.text_len = (size_t)(end - a.text);
+    if (sink)
+        sink->each(sink->ctx, &a);
+    return true;
+}
+
+/* True when the assignments the classifier reads in SQL[0..LEN) are the server's under every
+ * sql_mode and character set: no backslash (escapes), no comment ('/' '*' opens version-
+ * dependent code, "--" and '#' end lines). Else a user variable's assignment pins. */
+static bool literals_exact(const char *sql, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = sql[i], next = i + 1 < len ? sql[i + 1] : '\0';
+        if (c == '\\' || c == '#' || (c == '/' && next == '*') || (c == '-' && next == '-'))
+            return false;
+    }
+    return true;
+}
+
 /* Reads, at *T, the '=' or ':=' of an assignment and an expression after it that leaves nothing
  * in the session (builtin calls, @@variables, literals, operators: no user variable, no query,
  * no stored function); false when it is not that. On success *T is the token after it. */
@@ -188,15 +323,21 @@ static bool transaction_characteristics(ps_lexer *lx, ps_token *t)
     return ends(t);
 }
 
-/* Reads one replayable assignment starting at *T: [@@][SESSION.|LOCAL ]autocommit = bool, the
- * same of a variable of ps_sql_replayed_variables with a literal value or an expression that
+/* Reads one replayable assignment starting at *T: @name = literal (user_assignment: adds
+ * PS_SQL_USER_VARIABLES to *VARIABLE, reported to SINK), [@@][SESSION.|LOCAL ]autocommit = bool,
+ * the same of a variable of ps_sql_replayed_variables with a literal value or an expression that
  * leaves nothing, SESSION TRANSACTION characteristics (those two add PS_SQL_VARIABLES to
  * *VARIABLE), NAMES cs [COLLATE coll] (COLLATE adds PS_SQL_VARIABLES | PS_SQL_READ_BACK),
  * CHARACTER SET cs, CHARSET cs. False when it is anything else. On success *T is the ps_token
  * after it. */
-static bool replayable_assignment(ps_lexer *lx, ps_token *t, unsigned *variable)
+static bool replayable_assignment(ps_lexer *lx, ps_token *t, unsigned *variable,
+                                  const literal_sink *sink)
 {
     bool session_scope = false;
+    if (t->kind == PS_TOK_AT) {
+        *variable |= PS_SQL_USER_VARIABLES;
+        return user_assignment(lx, t, sink);
+    }
     if (t->kind == PS_TOK_ATAT)
         *t = ps_lex_next(lx);
     if (is_word(t, "SESSION") || is_word(t, "LOCAL")) {
@@ -249,15 +390,17 @@ static bool replayable_assignment(ps_lexer *lx, ps_token *t, unsigned *variable)
 }
 
 /* After the SET token: PS_SQL_REPLAYABLE (with PS_SQL_VARIABLES when it sets a variable of
- * ps_sql_replayed_variables, and PS_SQL_READ_BACK, see replayable_assignment) when the statement is
+ * ps_sql_replayed_variables, PS_SQL_USER_VARIABLES when it sets a user variable, reported to
+ * SINK, NULL: nobody listens; and
+ * PS_SQL_READ_BACK, see replayable_assignment) when the statement is
  * nothing but replayable assignments (then consumed up to its end), else 0 (the caller scans it
  * again). */
-static unsigned replayable_set(ps_lexer *lx)
+static unsigned replayable_set(ps_lexer *lx, const literal_sink *sink)
 {
     ps_token t = ps_lex_next(lx);
     unsigned variable = 0;
     for (;;) {
-        if (!replayable_assignment(lx, &t, &variable))
+        if (!replayable_assignment(lx, &t, &variable, sink))
             return 0;
         if (ends(&t))
             return PS_SQL_REPLAYABLE | variable;
@@ -285,10 +428,15 @@ typedef struct stmt {
     bool grants;        /* GRANT/REVOKE: SELECT is a privilege there, never a query */
     bool insert_id_arg; /* after LAST_INSERT_ID(: the next token tells whether it sets it */
     bool qualified;     /* the current name run has a '.' (db.f) */
+    unsigned char at;   /* a user variable's name: AT_NAME (one part follows), AT_AFTER */
     unsigned ntok;      /* tokens seen so far */
     ps_token prev;      /* the previous token */
     ps_token lead;      /* the token before the current name run */
 } stmt;
+
+/* Where a user variable's name stands in the statement: none pending, a part of it expected
+ * (after '@' or a '.'), just past it (a ':' there assigns it: ":="). */
+enum { AT_NONE, AT_NAME, AT_AFTER };
 
 /* Statements that read or write data but leave no session state of their own. */
 static const char *const harmless_first[] = {
@@ -465,9 +613,46 @@ static bool reads_session_status(const stmt *st, const ps_token *t)
            (st->ntok == 1 || (st->ntok == 2 && scope));
 }
 
+/* Follows a user variable's name at token T (ST->at is not AT_NONE): reading one leaves
+ * nothing; ':=' after the name assigns it, and a name that is not one glued run of name parts
+ * counts as session state. True when T was part of the name. */
+static bool user_variable_token(stmt *st, const ps_token *t)
+{
+    bool glued = st->prev.s + st->prev.n == t->s;
+    if (st->at == AT_NAME) {
+        bool part = glued && (is_name(t) || t->kind == PS_TOK_STRING);
+        st->at = part ? AT_AFTER : AT_NONE;
+        if (!part)
+            st->effects |= PS_SQL_SESSION;
+        return part;
+    }
+    st->at = AT_NONE;
+    if (is_punct(t, ':'))
+        st->effects |= PS_SQL_SESSION; /* @a := ... */
+    else if (is_punct(t, '.') && glued)
+        st->at = AT_NAME; /* @a.b */
+    return st->at == AT_NAME;
+}
+
+/* The effects of an '@' (not an account's) in ST: a read of a user variable unless it is
+ * written there (SELECT ... INTO @a, LOAD DATA ... (@a); ":=" is found after the name). */
+static void scan_user_variable(stmt *st)
+{
+    if (st->kind == K_LOAD || is_word(&st->prev, "INTO"))
+        st->effects |= PS_SQL_SESSION;
+    else
+        st->at = AT_NAME;
+}
+
 /* The effects of token T of statement ST. */
 static void scan_token(stmt *st, const ps_token *t)
 {
+    if (st->at != AT_NONE && user_variable_token(st, t)) {
+        track_names(st, t);
+        st->prev = *t;
+        st->ntok++;
+        return;
+    }
     if (st->insert_id_arg) {
         st->insert_id_arg = false;
         if (!is_punct(t, ')'))
@@ -476,7 +661,7 @@ static void scan_token(stmt *st, const ps_token *t)
     if (st->kind == K_BEGIN && st->ntok == 1 && !is_word(t, "WORK"))
         st->effects |= PS_SQL_SESSION; /* BEGIN NOT ATOMIC ... END: a compound statement */
     if (t->kind == PS_TOK_AT && !account_name(st, t))
-        st->effects |= PS_SQL_SESSION;
+        scan_user_variable(st);
     else if (reads_session_status(st, t))
         st->effects |= PS_SQL_SESSION;
     else if (t->kind == PS_TOK_WORD)
@@ -519,8 +704,8 @@ static unsigned scan_statement(ps_lexer *lx, ps_token first)
     start_statement(&st, &first);
     for (ps_token t = ps_lex_next(lx); !ends(&t); t = ps_lex_next(lx))
         scan_token(&st, &t);
-    if (st.insert_id_arg)
-        st.effects |= PS_SQL_SESSION; /* "LAST_INSERT_ID(" at the very end */
+    if (st.insert_id_arg || st.at == AT_NAME)
+        st.effects |= PS_SQL_SESSION; /* "LAST_INSERT_ID(" or "@" at the very end */
     return st.effects;
 }
 
@@ -551,7 +736,7 @@ static unsigned classify_statement(ps_lexer *lx, ps_token first)
     if (!is_word(&first, "SET"))
         return scan_statement(lx, first);
     ps_lexer after_set = *lx;
-    unsigned replayed = replayable_set(lx);
+    unsigned replayed = replayable_set(lx, NULL);
     if (replayed)
         return replayed;
     unsigned seen = lx->backslashes;
@@ -784,10 +969,33 @@ unsigned ps_sql_effects_full(const char *sql, size_t len, bool *only_replayable)
         effects |= one_pass(sql, len, 0, &also, &ignored);
         only = only && also;
     }
-    if (ps_lex_charset_dependent(sql, len))
+    if (ps_lex_charset_dependent(sql, len) ||
+        ((effects & PS_SQL_USER_VARIABLES) && !literals_exact(sql, len)))
         effects |= PS_SQL_SESSION;
     *only_replayable = only && (effects & PS_SQL_REPLAYABLE) && !(effects & ~PS_SQL_REPLAYED);
     return effects;
+}
+
+bool ps_sql_user_literals(const char *sql, size_t len,
+                          void (*each)(void *ctx, const ps_sql_literal *a), void *ctx)
+{
+    bool only;
+    unsigned fx = ps_sql_effects_full(sql, len, &only);
+    if (!(fx & PS_SQL_USER_VARIABLES) || (fx & ~PS_SQL_REPLAYED))
+        return false;
+    /* one pass reads the text as the server does: it has no backslash (literals_exact) */
+    literal_sink sink = {each, ctx};
+    ps_lexer lx = {sql, sql + len, PS_ESC_SINGLE | PS_ESC_DOUBLE, 0, false};
+    for (ps_token t = ps_lex_next(&lx); t.kind != PS_TOK_END; t = ps_lex_next(&lx)) {
+        if (is_word(&t, "SET")) { /* consumed up to its end */
+            if (!replayable_set(&lx, &sink))
+                return false;
+            continue;
+        }
+        while (!ends(&t)) /* another statement: skipped */
+            t = ps_lex_next(&lx);
+    }
+    return true;
 }
 
 unsigned ps_sql_effects(const char *sql, size_t len)

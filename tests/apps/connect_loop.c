@@ -1,5 +1,5 @@
 /* connect_loop [--tcp] [--stack] [--n N] [--threads T] [--alternate-users]
- *              [--autocommit | --autocommit-off] [--dirty [--kill-parked]]
+ *              [--autocommit | --autocommit-off] [--same-db-charset] [--dirty [--kill-parked]]
  *
  * The connect-per-request legacy pattern: N times per thread, mysql_init + mysql_real_connect
  * + "SELECT CONNECTION_ID(), CURRENT_USER()" + mysql_close. With --alternate-users every other
@@ -7,10 +7,12 @@
  * that no server connection id is ever seen under two users. With --autocommit each request
  * also calls mysql_autocommit(1) right after connecting (as drivers do), with --autocommit-off
  * mysql_autocommit(0) (as Python's MySQLdb does), and checks it worked: the handle's flag, and
- * the session's @@autocommit the request reads (1 without either option). With --dirty each
- * request reads @ps_dirty (NULL in a fresh session: wrong_state counts the others), then sets
- * it, so that its close must reset the session; with --kill-parked (one thread) the program
- * then KILLs the server connection it just closed, from an admin connection of its own.
+ * the session's @@autocommit the request reads (1 without either option); with
+ * --same-db-charset mysql_select_db of the connect's database and mysql_set_character_set of
+ * the handle's own character set, checked the same way. With --dirty each request reads
+ * @ps_dirty (NULL in a fresh session: wrong_state counts the others), then sets it, so that
+ * its close must reset the session; with --kill-parked (one thread) the program then KILLs the
+ * server connection it just closed, from an admin connection of its own.
  * Prints: requests= errors= wrong_user= wrong_autocommit= wrong_state= shared_ids= distinct_ids=
  * first_error= */
 #include <pthread.h>
@@ -19,7 +21,7 @@
 
 #define MAX_IDS 65536
 
-static bool use_tcp, use_stack, alternate;
+static bool use_tcp, use_stack, alternate, same_db_charset;
 static int autocommit_mode = -1; /* -1: no call */
 static bool dirty, kill_parked;
 static long per_thread = 1000;
@@ -64,6 +66,8 @@ static void one_request(int user)
     bool call = autocommit_mode >= 0, on = autocommit_mode != 0;
     if (!app_connect(m, &d) || (call && mysql_autocommit(m, on)) ||
         (call && !(m->server_status & SERVER_STATUS_AUTOCOMMIT) != !on) ||
+        (same_db_charset && (mysql_select_db(m, d.db) || strcmp(m->db, d.db))) ||
+        (same_db_charset && mysql_set_character_set(m, mysql_character_set_name(m))) ||
         mysql_query(m, dirty ? "SELECT CONNECTION_ID(), CURRENT_USER(), @@autocommit, "
                                "@ps_dirty IS NULL"
                              : "SELECT CONNECTION_ID(), CURRENT_USER(), @@autocommit, 1")) {
@@ -119,6 +123,8 @@ int main(int argc, char **argv)
             autocommit_mode = 1;
         else if (!strcmp(argv[i], "--autocommit-off"))
             autocommit_mode = 0;
+        else if (!strcmp(argv[i], "--same-db-charset"))
+            same_db_charset = true;
         else if (!strcmp(argv[i], "--dirty"))
             dirty = true;
         else if (!strcmp(argv[i], "--kill-parked"))

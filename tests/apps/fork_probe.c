@@ -122,11 +122,12 @@ static int run_inherit(long n)
     return 0;
 }
 
-/* Mode "dirty": the inherited session holds a user variable. */
+/* Mode "dirty": the inherited session holds a user variable set by an expression (one set to
+ * a literal would be replayed). */
 static int run_dirty(void)
 {
     MYSQL *h = connect_or_die();
-    app_run(h, "SET @probe = 42");
+    app_run(h, "SET @probe = 40 + 2");
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {

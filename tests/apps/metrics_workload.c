@@ -45,7 +45,7 @@ static unsigned dirty(const app_dsn *d, MYSQL *h[3])
 {
     unsigned err = 0;
     h[0] = open_handle(d, &err);
-    run(h[0], "SET @metrics_x = 1");
+    run(h[0], "SET @metrics_x = 1 + 0"); /* a literal would be replayed */
     h[1] = open_handle(d, &err);
     run(h[1], "BEGIN");
     run(h[1], "SELECT 1");
@@ -57,7 +57,7 @@ static unsigned dirty(const app_dsn *d, MYSQL *h[3])
     run(h5, "SELECT 1");
     mysql_close(h5);
     run(h4, "SELECT 1"); /* renewed */
-    run(h4, "SET @metrics_y = 1");
+    run(h4, "SET @metrics_y = 1 + 0");
     unsigned h6_err = 0;
     MYSQL *h6 = open_handle(d, &h6_err); /* nothing to reclaim: 1040 (or overflow) */
     if (h6)

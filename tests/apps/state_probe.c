@@ -21,6 +21,11 @@
  *            answers those the session already has without a round trip), printing after
  *            each the return code, @@autocommit and @@in_transaction after a table read
  *            (ac1..ac4), then the probe.
+ *   answers  SQL is ignored: A calls mysql_select_db and mysql_set_character_set with the
+ *            session's own value, another one, one that fails, and its own again, printing
+ *            after each what the program can read (answers1..answers8: return code, errno,
+ *            sqlstate, message, affected rows, info, warning count, the handle's database and
+ *            character set, then the session's DATABASE(), character sets and collation).
  *   autocommit-chain  SQL runs on A, which closes; then a chain of handles, one after the other,
  *            each changes autocommit or not, writes to t.ps_ids or not, and closes (with the shim
  *            under POOLSHIM_MAX_PER_KEY=1 all share one server connection, which keeps the mode
@@ -37,7 +42,10 @@
  *   temp   SELECT COUNT(*) FROM ps_tmp (a temporary table);
  *   prep   EXECUTE ps_s (SQL PREPARE);
  *   lastval LASTVAL(ps_seq);
- *   handler HANDLER items READ FIRST (an open HANDLER).
+ *   handler HANDLER items READ FIRST (an open HANDLER);
+ *   uvar   @a, @b, @a + 0.5 as value:type:charsetnr:decimals of its result column, then the
+ *          values of CHARSET(@a), COLLATION(@b) (user variables set to literals are replayed
+ *          with their type; the metadata of the last two follows the results' character set).
  * The database needs t.items, the sequence t.ps_seq and the procedures t.ps_set_var (sets
  * @pv) and t.ps_make_temp (creates ps_tmp); test_session creates them. */
 #include <sys/wait.h>
@@ -105,6 +113,30 @@ static bool run(MYSQL *m, const char *sql, char *val, size_t n)
     return true;
 }
 
+/* Prints the uvar reading of M (see the header), its key prefixed with PREFIX. */
+static void user_variables_probe(MYSQL *m, const char *prefix)
+{
+    char out[1024] = "";
+    MYSQL_RES *r = NULL;
+    if (mysql_query(m, "SELECT @a, @b, @a + 0.5, CHARSET(@a), COLLATION(@b)") ||
+        !(r = mysql_store_result(m))) {
+        printf("%suvar=E%u\n", prefix, mysql_errno(m));
+        return;
+    }
+    MYSQL_ROW row = mysql_fetch_row(r);
+    for (unsigned i = 0; row && i < mysql_num_fields(r); i++) {
+        const MYSQL_FIELD *f = mysql_fetch_field_direct(r, i);
+        size_t n = strlen(out);
+        if (i < 3)
+            snprintf(out + n, sizeof out - n, "%s:%d:%u:%u;", row[i] ? row[i] : "NULL",
+                     (int)f->type, f->charsetnr, f->decimals);
+        else
+            snprintf(out + n, sizeof out - n, "%s;", row[i] ? row[i] : "NULL");
+    }
+    mysql_free_result(r);
+    printf("%suvar=%s\n", prefix, out);
+}
+
 /* Prints M's probe, each key prefixed with PREFIX. */
 static void probe(MYSQL *m, const char *prefix)
 {
@@ -113,6 +145,7 @@ static void probe(MYSQL *m, const char *prefix)
         run(m, probe_sql[i], val, sizeof val);
         printf("%s%s=%s\n", prefix, probe_names[i], val);
     }
+    user_variables_probe(m, prefix);
     fflush(stdout);
 }
 
@@ -216,6 +249,28 @@ static void autocommit_chain(void)
     chain_step("rows", must_open(), "", "SELECT GROUP_CONCAT(v ORDER BY v) FROM ps_ids");
 }
 
+/* MODE answers: mysql_select_db and mysql_set_character_set in turn on A (see the header). */
+static void answer_turns(MYSQL *a)
+{
+    static const char *const dbs[] = {"t", "information_schema", "ps_no_such_db", "t"};
+    static const char *const sets[] = {"utf8mb4", "latin1", "ps_no_such_charset", "UTF8MB4"};
+    char val[1024];
+    for (int i = 0; i < 8; i++) {
+        int rc = i < 4 ? mysql_select_db(a, dbs[i]) : mysql_set_character_set(a, sets[i - 4]);
+        printf("answers%d=%d|%u|%s|%s|%lld|%s|%u|%s|%s|", i + 1, rc, mysql_errno(a),
+               mysql_sqlstate(a), mysql_error(a), (long long)mysql_affected_rows(a),
+               mysql_info(a) ? mysql_info(a) : "-", mysql_warning_count(a), a->db ? a->db : "-",
+               mysql_character_set_name(a));
+        run(a,
+            "SELECT CONCAT_WS('|', IFNULL(DATABASE(), '-'), @@character_set_client, "
+            "@@character_set_connection, @@character_set_results, @@collation_connection)",
+            val, sizeof val);
+        printf("%s\n", val);
+        if (i == 3) /* the next calls start from the handshake's character set again */
+            run(a, "SELECT 1", val, sizeof val);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3)
@@ -255,6 +310,8 @@ int main(int argc, char **argv)
         mysql_close(a);
         autocommit_chain();
         return 0;
+    } else if (!strcmp(mode, "answers")) {
+        answer_turns(a);
     } else {
         app_die(0, "unknown mode %s", mode);
     }

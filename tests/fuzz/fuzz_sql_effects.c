@@ -20,7 +20,11 @@
  *       upper or lower case for every ASCII letter (but the M of an executable comment),
  *       white space and an empty comment before the text and white space after it.
  *   A word only counts as a name when the byte before it can end no token it would belong to
- *   (not a word byte, '@', '.', a quote, a backslash or a byte >= 0x80). */
+ *   (not a word byte, '@', '.', a quote, a backslash or a byte >= 0x80);
+ *   - user variables set to literals (ps_sql_user_literals): it reports assignments exactly
+ *     when the verdict has PS_SQL_USER_VARIABLES and no pin bit; each lies inside the text,
+ *     starts with '@' and its name, and alone ("SET " + it) is again one literal assignment of
+ *     that name and text; the statement a renewal builds from them all is replayable only. */
 #include <ctype.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,6 +69,86 @@ static unsigned effects(const char *s, size_t n)
         fail("only replayable but more", s, n, PS_SQL_REPLAYABLE, fx);
     free(copy);
     return fx;
+}
+
+/* What check_literals collects: the text checked, and the renewal's statement so far. */
+typedef struct literals {
+    const char *s;
+    size_t n;
+    char set[MAX_TEXT + 8];
+    size_t set_len;
+    unsigned count;
+} literals;
+
+/* One assignment A of L's text: inside it, '@' then its name. */
+static void literal_seen(void *ctx, const ps_sql_literal *a)
+{
+    literals *l = ctx;
+    if (a->text < l->s || a->text + a->text_len > l->s + l->n || a->text_len < 2 ||
+        a->text[0] != '@' || a->name != a->text + 1 || a->name_len == 0 ||
+        a->name_len >= a->text_len)
+        fail("a literal assignment outside the text or without its name", l->s, l->n, 0, 0);
+    if (l->set_len + a->text_len + 2 < sizeof l->set) {
+        memcpy(l->set + l->set_len, l->count ? ", " : "", l->count ? 2 : 0);
+        l->set_len += l->count ? 2 : 0;
+        memcpy(l->set + l->set_len, a->text, a->text_len);
+        l->set_len += a->text_len;
+    }
+    l->count++;
+}
+
+/* An assignment A alone: one literal of the same name and text (CTX: A itself). */
+static void literal_again(void *ctx, const ps_sql_literal *a)
+{
+    const ps_sql_literal *was = ctx;
+    if (a->name_len != was->name_len || memcmp(a->name, was->name, a->name_len) ||
+        a->text_len != was->text_len || memcmp(a->text, was->text, a->text_len) ||
+        a->charset_bound != was->charset_bound)
+        fail("an assignment alone reads another", a->text, a->text_len, 0, 0);
+}
+
+/* Checks one assignment A alone (see literal_again). */
+static void literal_alone(void *ctx, const ps_sql_literal *a)
+{
+    (void)ctx;
+    char *alone = malloc(a->text_len + 4);
+    if (!alone)
+        abort();
+    memcpy(alone, "SET ", 4);
+    memcpy(alone + 4, a->text, a->text_len);
+    bool only;
+    unsigned fx = ps_sql_effects_full(alone, a->text_len + 4, &only);
+    ps_sql_literal was = *a;
+    if (!only || !(fx & PS_SQL_USER_VARIABLES) ||
+        !ps_sql_user_literals(alone, a->text_len + 4, literal_again, &was))
+        fail("an assignment alone is no literal one", alone, a->text_len + 4, 0, fx);
+    free(alone);
+}
+
+/* The user-variable invariants on S[0..N) with verdict FX (see the header). */
+static void check_literals(const char *s, size_t n, unsigned fx)
+{
+    char *copy = malloc(n ? n : 1);
+    literals *l = malloc(sizeof *l);
+    if (!copy || !l)
+        abort();
+    memcpy(copy, s, n);
+    *l = (literals){.s = copy, .n = n};
+    memcpy(l->set, "SET ", 4);
+    l->set_len = 4;
+    bool kept = ps_sql_user_literals(copy, n, literal_seen, l);
+    bool want = (fx & PS_SQL_USER_VARIABLES) && !(fx & ~PS_SQL_REPLAYED);
+    if (kept != want || (kept && !l->count))
+        fail("literal assignments reported against the verdict", s, n, fx, kept);
+    if (kept) {
+        ps_sql_user_literals(copy, n, literal_alone, NULL);
+        bool only;
+        unsigned set = ps_sql_effects_full(l->set, l->set_len, &only);
+        if (l->set_len < sizeof l->set - 2 && (!only || !(set & PS_SQL_USER_VARIABLES)))
+            fail("the renewal's statement is not replayable", l->set, l->set_len, fx, set);
+    }
+    free(l);
+    free(copy);
 }
 
 /* Fails when REWRITTEN[0..N) lost a pin bit of the original's WANT. */
@@ -164,6 +248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *s = (const char *)data + 1;
     size_t n = size - 1;
     unsigned fx = effects(s, n);
+    check_literals(s, n, fx);
     char *buf = malloc(3 * n + 16);
     if (!buf)
         abort();

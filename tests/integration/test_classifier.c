@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "poolshim/sql_effects.h"
 #include "poolshim/sql_names.h"
@@ -374,13 +375,15 @@ typedef struct entry {
 
 /* Statements whose text shows what they leave: the server must see it, the classifier pin. */
 static const entry changes[] = {
-    {NULL, "SET @cls_a = 1"},
+    {NULL, "SET @cls_a = @cls_a + 1"},
+    {NULL, "SET autocommit = 0, @cls_a = NOW()"},
+    {NULL, "SELECT 1; SET @cls_a = 2 + 0"},
+    {NULL, "USE t2; SET @cls_a = 1 /* c */"},
     {NULL, "SELECT @cls_a := 5"},
     {NULL, "SELECT 1 INTO @cls_a"},
     {NULL, "DO @cls_a := 1"},
     {NULL, "SET max_join_size = 1000"},
     {NULL, "SET SESSION optimizer_search_depth = 3"},
-    {NULL, "SET autocommit = 0, @cls_a = 1"},
     {NULL, "CREATE TEMPORARY TABLE t.cls_tmp (x INT)"},
     {NULL, "PREPARE cls_p FROM 'SELECT 1'"},
     {NULL, "EXECUTE IMMEDIATE 'SET @cls_e = 1'"},
@@ -403,7 +406,6 @@ static const entry changes[] = {
     {NULL, "SELECT 1 /*!50000 , @cls_a := 1 */"},
     {NULL, "SELECT 1 /*M!100000 , GET_LOCK('cls_d', 0) */"},
     {NULL, "SELECT 1; SELECT `GET_LOCK`('cls_d', 0)"},
-    {NULL, "SELECT 1; SET @cls_a = 2"},
     {NULL, "LOCK TABLES t.cls_export READ"},
     {NULL, "FLUSH TABLES t.cls_export FOR EXPORT"},
     {NULL, "FLUSH TABLES WITH READ LOCK"},
@@ -411,13 +413,22 @@ static const entry changes[] = {
     {NULL, "BACKUP LOCK t.cls_export"},
     {NULL, "HANDLER t.cls_export OPEN"},
     {NULL, "BEGIN NOT ATOMIC SET @cls_a = 1; END"},
-    {NULL, "USE t2; SET @cls_a = 1"},
+};
+
+/* Statements that set user variables to literals only: the shim keeps them as written and
+ * replays them (the server must show exactly as many variables as the classifier reports). */
+static const entry user_literals[] = {
+    {NULL, "SET @cls_a = 1"},
+    {NULL, "SET autocommit = 0, @cls_a = 1, @cls_b = _latin1 'x' COLLATE latin1_bin"},
+    {NULL, "SELECT 1; SET @cls_a = 2"},
+    {NULL, "USE t2; SET @cls_a = X'41', @CLS_A = 'B', @cls_c := -1.5e3"},
 };
 
 /* Statements that leave nothing the shim cannot give back, or whose verdict is free (the
  * classifier may pin them): only "harmless where the server saw a change" is an error. */
 static const entry others[] = {
     {NULL, "SELECT 1"},
+    {NULL, "SELECT @cls_a, @cls_b + 1 FROM t.cls_plain WHERE id = @cls_c"},
     {NULL, "SELECT COUNT(*), NOW(), IFNULL(NULL, 1), CONCAT('a', 'b') FROM t.cls_export"},
     {NULL, "INSERT INTO t.cls_plain (x) VALUES (1)"},
     {NULL, "INSERT INTO `t`.`cls_plain`(`x`) VALUES(2) ON DUPLICATE KEY UPDATE x = VALUES(x)"},
@@ -474,6 +485,38 @@ static void observed_server(void)
 }
 
 TestSuite(differential, .init = observed_server, .fini = pstest_sandbox_stop, .timeout = 300);
+
+/* Counts the assignments ps_sql_user_literals reports (CTX: a size_t), names once each (the
+ * server's are case-insensitive; these differ in more than case or are the same name). */
+static void count_literal(void *ctx, const ps_sql_literal *a)
+{
+    static char seen[8][16];
+    size_t *n = ctx;
+    if (*n == 0)
+        memset(seen, 0, sizeof seen);
+    for (size_t i = 0; i < 8 && seen[i][0]; i++)
+        if (strlen(seen[i]) == a->name_len && !strncasecmp(seen[i], a->name, a->name_len))
+            return;
+    if (*n < 8)
+        snprintf(seen[*n], sizeof seen[*n], "%.*s", (int)a->name_len, a->name);
+    ++*n;
+}
+
+Test(differential, user_variables_set_to_literals_are_the_ones_the_server_shows)
+{
+    for (size_t i = 0; i < sizeof user_literals / sizeof *user_literals; i++) {
+        const char *sql = user_literals[i].sql;
+        view v = server_view(NULL, sql, true);
+        size_t names = 0;
+        bool kept = ps_sql_user_literals(sql, strlen(sql), count_literal, &names);
+        unsigned fx = ps_sql_effects(sql, strlen(sql));
+        cr_expect(!v.failed, "'%s' failed on the server", sql);
+        cr_expect(kept && (fx & PS_SQL_USER_VARIABLES) && !(fx & ~PS_SQL_REPLAYED),
+                  "'%s' -> %#x, not kept", sql, fx);
+        cr_expect_eq(v.user_vars, (long long)names,
+                     "'%s': the server shows %lld, the shim keeps %zu", sql, v.user_vars, names);
+    }
+}
 
 Test(differential, the_classifier_never_calls_harmless_what_the_server_says_changed)
 {

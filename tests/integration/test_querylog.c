@@ -198,7 +198,8 @@ Test(leak_report, names_the_statement_and_the_stack_that_pinned_the_session)
     pstest_assert_ok(&r, "querylog_probe pin");
     const char *w = strstr(r.err, "possible connection leak");
     cr_assert_not_null(w, "no leak warning:\n%s", r.err);
-    const char *pin = strstr(w, "session made unreclaimable by: SET @querylog_pin = ?; sent at:");
+    const char *pin =
+        strstr(w, "session made unreclaimable by: SET @querylog_pin = CONCAT(?); sent at:");
     cr_assert_not_null(pin, "the warning does not name the statement:\n%s", r.err);
     const char *frames = strchr(pin, '\n');
     cr_assert(frames && strstr(frames, "querylog_probe("), "no frame of the app:\n%s", r.err);

@@ -176,8 +176,29 @@ static int reaps_after_state(const char *err)
     return n;
 }
 
+/* Checks every renewal's replay in ERR (the shim's debug lines) took one round trip, however
+ * many statements it sent (before the pipeline each statement was a round trip of its own);
+ * the statements of all of them into *STATEMENTS. */
+static void expect_one_round_trip(const char *err, const char *kind, unsigned *statements)
+{
+    static const char mark[] = "replayed the session of handle ";
+    int lines = 0;
+    for (const char *p = err; (p = strstr(p, mark)) != NULL; p++) {
+        unsigned n = 0, trips = 0;
+        const char *colon = strchr(p + strlen(mark), ':');
+        cr_assert(colon && sscanf(colon, ": %u statement(s) in %u round trip(s)", &n, &trips) == 2,
+                  "%s: unreadable line in:\n%s", kind, err);
+        cr_expect_eq(trips, (unsigned)(n > 0), "%s: %u statements in %u round trips", kind, n,
+                     trips);
+        *statements += n;
+        lines++;
+    }
+    cr_expect_geq(lines, 1, "%s: no replay line:\n%s", kind, err);
+}
+
 Test(state, replayable_state_survives_a_reap_and_re_lease)
 {
+    unsigned statements = 0;
     const char *kinds[] = {"autocommit",     "use_db",         "select_db",        "set_names",
                            "last_insert_id", "all_replayable", "session_settings", "nothing"};
     const char *variants[] = {NULL, "--tcp", "--reconnect"};
@@ -189,8 +210,10 @@ Test(state, replayable_state_survives_a_reap_and_re_lease)
             pstest_assert_ok(&r, kinds[i]);
             cr_assert_geq(reaps_after_state(r.err), 1, "%s was not reaped:\n%s", kinds[i], r.err);
             cr_assert_geq(number(r.err, "renewed"), 1, "%s:\n%s", kinds[i], r.err);
+            expect_one_round_trip(r.err, kinds[i], &statements);
             pstest_result_free(&r);
         }
+    cr_log_info("replays: %u statements, each renewal in one round trip", statements);
 }
 
 Test(state, unreplayable_state_is_never_reaped_and_is_reported_as_a_leak)

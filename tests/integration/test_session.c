@@ -35,7 +35,16 @@ typedef struct state_row {
 static const state_row rows[] = {
     {"SELECT 1", CLEAN, false},
     {"SELECT v FROM items WHERE id < 0", CLEAN, false},
-    {"SET @a = 1", PINNED, false},
+    /* user variables set to literals: replayed as written, value and type (uvar) */
+    {"SET @a = 1", REPLAYABLE, false},
+    {"SET @a := -7.25e-3, @b = 'x''y'", REPLAYABLE, false},
+    {"SET @a = 12345678901234567890, @b = _latin1 'caf' COLLATE latin1_bin", REPLAYABLE, false},
+    {"SET @a = X'414243', @b = NULL, @a = 0x44", REPLAYABLE, false},
+    {"SELECT @a, @b + 1, @c IS NULL", CLEAN, false}, /* reading one leaves nothing */
+    {"SET @a = @a + 1", PINNED, false},
+    {"SET @a = NOW(), @b = 1", PINNED, false},
+    /* a string read under one character set, which then changes: kept pinned */
+    {"SET @b = 'x'; SET NAMES latin1", PINNED, false},
     {"SELECT @a := 1", PINNED, false},
     {"SELECT 5 INTO @v", PINNED, false},
     {"SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')", REPLAYABLE, false},
@@ -53,7 +62,7 @@ static const state_row rows[] = {
     {"USE information_schema", REPLAYABLE, false},
     {"INSERT INTO ps_ids (v) VALUES (1)", REPLAYABLE, false},
     {"SET STATEMENT max_statement_time = 5 FOR SELECT 1", PINNED, false},
-    {"SET time_zone = '+01:00'; SET @a = 2", PINNED, false},
+    {"SET time_zone = '+01:00'; SET @a = 2", REPLAYABLE, false},
     /* README limits: the server flags the multi-statement's change, its text does not explain
      * it as a whole */
     {"SET time_zone = '+01:00'; SELECT 1", PINNED, false},
@@ -86,8 +95,8 @@ static size_t first(size_t offset)
 }
 
 /* The probe's keys (state_probe.c). */
-static const char *const probe_keys[] = {"first", "vars",    "lock",   "temp",
-                                         "prep",  "lastval", "handler"};
+static const char *const probe_keys[] = {"first", "vars",    "lock",    "temp",
+                                         "prep",  "lastval", "handler", "uvar"};
 #define NKEYS (sizeof probe_keys / sizeof *probe_keys)
 
 /* Objects the rows use; ps_ids is made again before every run, so both runs see the same ids. */
@@ -422,6 +431,46 @@ Test(round_trips, answered_autocommit_reads_as_without_the_shim, .init = objects
     static const char *const keys[] = {"ac1", "ac2", "ac3", "ac4"};
     pstest_expect_same_values(&w, &wo, keys, 4);
     expect_same_probe(&w, &wo, "", &row, "autocommit", false);
+    pstest_result_free(&w);
+    pstest_result_free(&wo);
+}
+
+/* mysql_select_db of the connect's database and mysql_set_character_set of the handle's own
+ * character set on every request (what drivers do after connecting) cost no round trip: the
+ * server counts no more Questions, Com_change_db or Com_set_option than for the same loop
+ * without those calls. */
+Test(round_trips, select_db_and_charset_to_the_sessions_own_are_answered)
+{
+    MYSQL *admin = pstest_admin();
+    long long cd0 = pstest_status(admin, "Com_change_db"),
+              so0 = pstest_status(admin, "Com_set_option");
+    long long plain_q, plain_a;
+    connect_loop_counts(pstest_count(300, 20), NULL, &plain_q, &plain_a);
+    long long cd1 = pstest_status(admin, "Com_change_db"),
+              so1 = pstest_status(admin, "Com_set_option");
+    long long q, a;
+    connect_loop_counts(pstest_count(300, 20), "--same-db-charset", &q, &a);
+    long long cd2 = pstest_status(admin, "Com_change_db"),
+              so2 = pstest_status(admin, "Com_set_option");
+    mysql_close(admin);
+    cr_expect_eq(q, plain_q, "Questions: %lld with the calls, %lld without", q, plain_q);
+    cr_expect_eq(cd2 - cd1, cd1 - cd0, "Com_change_db: %lld with the calls, %lld without",
+                 cd2 - cd1, cd1 - cd0);
+    cr_expect_eq(so2 - so1, so1 - so0, "Com_set_option: %lld with the calls, %lld without",
+                 so2 - so1, so1 - so0);
+}
+
+/* The same calls with the session's own value (answered), another value and one that fails
+ * (sent), and the own value again: the program reads the same return codes, errors, handle
+ * and session as without the shim. */
+Test(round_trips, answered_select_db_and_charset_read_as_without_the_shim, .init = objects)
+{
+    static const state_row row = {"SELECT 1", CLEAN, false};
+    pstest_result wo = run_row("answers", &row, false), w = run_row("answers", &row, true);
+    static const char *const keys[] = {"answers1", "answers2", "answers3", "answers4",
+                                       "answers5", "answers6", "answers7", "answers8"};
+    pstest_expect_same_values(&w, &wo, keys, 8);
+    expect_same_probe(&w, &wo, "", &row, "answers", false);
     pstest_result_free(&w);
     pstest_result_free(&wo);
 }

@@ -384,7 +384,10 @@ Test(mariadb3, queries_are_classified_by_their_text)
     bool st = false;
     cr_expect_eq(effects(COM_QUERY, "SELECT 1", &st), 0);
     cr_expect(st);
-    cr_expect_eq(effects(COM_QUERY, "SET @u = 1", &st), PS_SQL_SESSION);
+    cr_expect_eq(effects(COM_QUERY, "SET @u = @u + 1", &st), PS_SQL_SESSION);
+    cr_expect_eq(effects(COM_QUERY, "SET @u = 1", &st), PS_SQL_REPLAYABLE | PS_SQL_USER_VARIABLES);
+    /* a prepared SET of user variables may run any number of times, or never */
+    cr_expect(effects(COM_STMT_PREPARE, "SET @u = 1", &st) & PS_SQL_SESSION);
     cr_expect(st);
     cr_expect_eq(effects(COM_QUERY, "SET autocommit=0", &st), PS_SQL_REPLAYABLE);
     cr_expect_eq(effects(COM_QUERY, "SELECT GET_LOCK('x', 1)", &st), PS_SQL_LOCK);
@@ -811,7 +814,7 @@ static void note(MYSQL *h, enum enum_server_command cmd, const char *sql)
 {
     bool statement, explains;
     mdb_command_effects(cmd, sql, sql ? strlen(sql) : 0, &statement, &explains);
-    mdb_note_command(h, explains);
+    mdb_note_command(h, explains, false);
 }
 
 Test(mariadb3, a_state_change_the_text_does_not_explain_pins)

@@ -75,8 +75,10 @@ static enum ps_replay renew_result = PS_REPLAY_DONE;
 static ps_replay_values renewed_with; /* the values of the last renewal */
 static char renewed_variables[64];    /* its session variables' statement ("": none) */
 
-static enum ps_replay f_renew(void *h, ps_conn *c, const ps_replay_values *v, const char *variables)
+static enum ps_replay f_renew(void *h, ps_conn *c, const ps_replay_values *v, const char *variables,
+                              const char *user_variables)
 {
+    (void)user_variables;
     renews++;
     renewed_with = *v;
     snprintf(renewed_variables, sizeof renewed_variables, "%s", variables ? variables : "");

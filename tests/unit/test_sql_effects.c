@@ -1,5 +1,6 @@
 /* The statement classifier behind reaping: harmless, replayable, and everything else. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "poolshim/sql_effects.h"
@@ -89,7 +90,7 @@ Test(sql_effects, session_variables_the_shim_reads_back_are_replayable)
 
 Test(sql_effects, unreplayable_session_state_is_flagged)
 {
-    const char *session[] = {"SET @u = 1",
+    const char *session[] = {"SET @u = @u + 1",
                              "SELECT @u := 5",
                              "SELECT 1 INTO @x",
                              "SET sql_mode = CONCAT(@@sql_mode, @x)",
@@ -107,10 +108,10 @@ Test(sql_effects, unreplayable_session_state_is_flagged)
                              "SET max_join_size = 1000",
                              "SET GLOBAL sql_mode = 'ANSI'",
                              "SET @@global.time_zone = '+00:00'",
-                             "SET sql_mode = 'ANSI', @u = 1",
+                             "SET sql_mode = 'ANSI', @u = NOW()",
                              "SET wait_timeout = f(1)",
                              "SET time_zone = '+00:00' FOR SELECT 1",
-                             "SET autocommit = 0, @u = 1",
+                             "SET autocommit = 0, @u = 1 + 1",
                              "SET autocommit = @v",
                              "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
                              "CREATE TEMPORARY TABLE t (x INT)",
@@ -123,7 +124,7 @@ Test(sql_effects, unreplayable_session_state_is_flagged)
                              "SELECT NEXT VALUE FOR seq",
                              "SELECT LAST_INSERT_ID(42)",
                              "DO 1",
-                             "SELECT 1; SET @x = 2",
+                             "SELECT 1; SET @x = 2 -- c",
                              "/*!40101 SET @old = @@sql_mode */",
                              "SELECT 1 /*!50000 , @x := 1 */"};
     for (size_t i = 0; i < sizeof session / sizeof *session; i++)
@@ -404,7 +405,8 @@ Test(sql_effects, only_replayable_tells_whether_the_text_explains_a_state_change
                  {"SET NAMES latin1; SELECT 1", false},
                  {"SELECT 1", false},
                  {"", false},
-                 {"SET @v = 1", false},
+                 {"SET @v = 1", true},
+                 {"SET @v = 1 + 1", false},
                  {"USE t2; SELECT f()", false},
                  {"SET NAMES 'a\\', @v := 1, '", false}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -478,4 +480,115 @@ Test(sql_effects, the_last_select_remembered_never_changes_an_answer)
                      sql, fx, full);
         cr_assert_eq(only, full_only, "%s", sql);
     }
+}
+
+/* ---- user variables set to literals (issue 10) ------------------------------------------- */
+
+/* The assignments ps_sql_user_literals reports, as "name=text[!]|..." ('!': charset-bound). */
+static void collect(void *ctx, const ps_sql_literal *a)
+{
+    char *out = ctx;
+    size_t n = strlen(out);
+    snprintf(out + n, 512 - n, "%.*s=%.*s%s|", (int)a->name_len, a->name, (int)a->text_len, a->text,
+             a->charset_bound ? "!" : "");
+}
+
+static const char *literals(const char *sql)
+{
+    static char out[512];
+    out[0] = '\0';
+    if (!ps_sql_user_literals(sql, strlen(sql), collect, out))
+        return "(pinned)";
+    return out;
+}
+
+Test(sql_effects, user_variables_set_to_literals_are_replayable)
+{
+    const struct {
+        const char *sql, *kept;
+    } cases[] = {
+        {"SET @a = 1", "a=@a = 1|"},
+        {"set @a:=-7.25e-3 , @B = 'x''y'", "a=@a:=-7.25e-3|B=@B = 'x''y'!|"},
+        {"SET @a = _latin1 'caf' COLLATE latin1_bin", "a=@a = _latin1 'caf' COLLATE latin1_bin!|"},
+        {"SET @a = X'4142', @b = b'101', @c = 0x1F, @d = 0b11", "a=@a = X'4142'|b=@b = b'101'|"
+                                                                "c=@c = 0x1F|d=@d = 0b11|"},
+        {"SET @a = NULL, @b = TRUE, @c = 1.", "a=@a = NULL|b=@b = TRUE|c=@c = 1.|"},
+        {"SET autocommit = 0, @a = 'x', NAMES latin1", "a=@a = 'x'!|"},
+        {"SELECT 1; SET @a = 2;", "a=@a = 2|"},
+        {"SET @a = 1; SET @a = 2", "a=@a = 1|a=@a = 2|"},
+        {"SET @a = '\xc3\xa9'", "a=@a = '\xc3\xa9'!|"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        unsigned e = fx(cases[i].sql);
+        cr_expect_eq(e & ~PS_SQL_REPLAYED, 0, "'%s' -> %#x", cases[i].sql, e);
+        cr_expect(e & PS_SQL_USER_VARIABLES, "'%s' -> %#x", cases[i].sql, e);
+        cr_expect_str_eq(literals(cases[i].sql), cases[i].kept, "'%s'", cases[i].sql);
+    }
+}
+
+Test(sql_effects, anything_else_that_sets_a_user_variable_still_pins)
+{
+    const char *session[] = {"SET @a = @a + 1",
+                             "SET @a = NOW()",
+                             "SET @a = 1 + 1",
+                             "SET @a = (SELECT 1)",
+                             "SET @a = 'x' 'y'",
+                             "SET @a = 'a\\'b'",
+                             "SET @a = 1 /* c */",
+                             "SET @a = 1 -- c",
+                             "SET @a = 1 # c",
+                             "/*!99999 SET @a = 1 */",
+                             "SET @`a` = 1",
+                             "SET @'a' = 1",
+                             "SET @a.b = 1",
+                             "SET @a = \"x\"",
+                             "SET @a = 1e",
+                             "SET @a = 1x",
+                             "SET @a = 0x1G",
+                             "SET @a = X '41'",
+                             "SET @a = DEFAULT",
+                             "SET @a = - 1",
+                             "SET @a : = 1",
+                             "SET @a = 'x' COLLATE",
+                             "SET @a = 1, @b = f()",
+                             "SET @a = 1 FOR SELECT 1",
+                             "SET STATEMENT @a = 1 FOR SELECT 1",
+                             "SELECT @a := 1",
+                             "SELECT 1 INTO @a",
+                             "CALL p(@a)",
+                             "SET @a = '\x81\\'",
+                             NULL};
+    expect_bits(session, PS_SQL_SESSION);
+    for (const char *const *s = session; *s; s++)
+        cr_expect_str_eq(literals(*s), "(pinned)", "'%s'", *s);
+    cr_expect_str_eq(literals("SELECT 1"), "(pinned)");
+    cr_expect_str_eq(literals("SET NAMES latin1"), "(pinned)");
+}
+
+Test(sql_effects, reading_a_user_variable_leaves_nothing)
+{
+    const char *reads[] = {"SELECT @a",
+                           "SELECT @a, @b + 1 FROM t WHERE x = @c",
+                           "SELECT @a = 1",
+                           "INSERT INTO t VALUES (@a, @`b`, @'c')",
+                           "UPDATE t SET x = @a WHERE y = @a.b",
+                           "SELECT @a IS NULL",
+                           NULL};
+    for (const char *const *r = reads; *r; r++)
+        cr_expect_eq(fx(*r), 0, "'%s' -> %#x", *r, fx(*r));
+    const char *writes[] = {"SELECT @a := 1",
+                            "SELECT @a:=1",
+                            "SELECT @a /* c */ := 1",
+                            "SELECT @`a` := 1",
+                            "SELECT @a.b := 1",
+                            "SELECT 1 INTO @a",
+                            "SELECT 1 INTO @a, @b",
+                            "SELECT x FROM t INTO @a",
+                            "LOAD DATA INFILE 'f' INTO TABLE t (x, @a) SET y = @a",
+                            "SELECT @ a",
+                            "SELECT @",
+                            "SELECT @(1)",
+                            "UPDATE t SET x = (@a := x + 1)",
+                            NULL};
+    expect_bits(writes, PS_SQL_SESSION);
 }

@@ -277,11 +277,11 @@ MDB_PRIVATE bool mdb_variables_replayable(void *h);
  * when they cannot be read. */
 MDB_PRIVATE bool mdb_read_values(void *h, ps_replay_values *v, char **variables);
 /* Adopts C into husk H, tracks H again and replays the husk's autocommit, charset, database,
- * V's LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT(), and VARIABLES (mdb_read_values' SET;
- * NULL: none). Unless DONE, H reads as the husk did (database, charset, status, insert id)
- * with the failed step's error. */
+ * V's LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT(), VARIABLES (mdb_read_values' SET;
+ * NULL: none) and USER_VARIABLES (a SET of literals; NULL: none). Unless DONE, H reads as the husk
+ * did (database, charset, status, insert id) with the failed step's error. */
 MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values *v,
-                                     const char *variables);
+                                     const char *variables, const char *user_variables);
 /* Answers mysql_autocommit(H, MODE) without a round trip when nothing else could show (see
  * ps_client_ops.answer_autocommit); false: H unchanged. */
 MDB_PRIVATE bool mdb_answer_autocommit(void *h, ps_conn *c, bool mode);
@@ -293,6 +293,12 @@ MDB_PRIVATE bool mdb_settle(void *h, ps_conn *c);
  * its response (ps_call.unread); the handle then reads as the send left it. False: they
  * failed, the command's outcome is unknown: H carries 2013 and its connection is cut. */
 MDB_PRIVATE bool mdb_settle_behind(MYSQL *h, ps_conn *c);
+/* Answers mysql_select_db(H, DB) without a round trip when DB is H's current database and
+ * nothing is pending (see ps_client_ops.answer_select_db); false: H unchanged. */
+MDB_PRIVATE bool mdb_answer_select_db(void *h, const char *db);
+/* Answers mysql_set_character_set(H, CSNAME) without a round trip when H's handshake charset
+ * is what SET NAMES CSNAME would set (see ps_client_ops.answer_charset); false: H unchanged. */
+MDB_PRIVATE bool mdb_answer_charset(void *h, const char *csname);
 /* Appends "NAME = VALUE" to the SET statement in OUT (N bytes, starting "SET "): VALUE unquoted
  * when it is NULL or a number, quoted when it is plain text, else as a hex literal (X'...':
  * whatever bytes the server sent, no quote can end it early); false when OUT is full. */
@@ -319,8 +325,15 @@ MDB_PRIVATE unsigned mdb_command_effects(enum enum_server_command cmd, const cha
                                          bool *statement, bool *explains);
 
 /* Records that the calling thread is sending a command on H whose text EXPLAINS (see
- * mdb_command_effects) a session-state change the server may report for it. */
-MDB_PRIVATE void mdb_note_command(const MYSQL *h, bool explained);
+ * mdb_command_effects) a session-state change the server may report for it; USER_SET: it sets
+ * user variables to literals (PS_SQL_USER_VARIABLES), which an error in its response makes
+ * unknown (see mdb_failed_effects). */
+MDB_PRIVATE void mdb_note_command(const MYSQL *h, bool explained, bool user_set);
+
+/* The effects of an error read on H in response to the command this thread last sent on it:
+ * PS_SQL_SESSION when that command set user variables (which of its assignments ran is then
+ * unknown), else 0. */
+MDB_PRIVATE unsigned mdb_failed_effects(const MYSQL *h);
 
 /* The server's own word on the response H just parsed: PS_SQL_SESSION when it flagged a change
  * of session state (SERVER_SESSION_STATE_CHANGED: a trigger or stored function setting a user

@@ -133,14 +133,92 @@ static bool names_db(const char *db)
     return db && *db;
 }
 
-/* How the replay's step that just ran on H ended (OK: it succeeded). */
-static enum ps_replay step_outcome(MYSQL *h, bool ok)
+/* The replay's statements, sent together and answered together (one round trip): each a
+ * COM_QUERY of its own, so that each answer says which part failed. */
+enum { PIPE_MAX = 6 };
+typedef struct pipeline {
+    const char *sql[PIPE_MAX]; /* each owned by the caller (NULL-free: n of them) */
+    int n;
+} pipeline;
+
+/* Appends SQL (caller-owned, outliving the pipeline) to P. */
+static void pipe_add(pipeline *p, const char *sql)
 {
-    if (ok)
-        return PS_REPLAY_DONE;
+    if (p->n < PIPE_MAX)
+        p->sql[p->n++] = sql;
+}
+
+/* How a failed step of the replay on H ended: refused when the server answered with an error,
+ * lost when the connection failed. */
+static enum ps_replay failed_step(const MYSQL *h)
+{
     return mdb_server_error(h->net.last_errno) ? PS_REPLAY_REFUSED : PS_REPLAY_LOST;
 }
 
+/* Reads the answer of one statement sent on H, discarding its rows; true on success. */
+static bool read_one(MYSQL *h)
+{
+    my_bool rc;
+    PS_NESTED(rc = ps_real_mysql_read_query_result(h));
+    if (rc)
+        return false;
+    MYSQL_RES *res;
+    PS_NESTED(res = ps_real_mysql_store_result(h));
+    if (res)
+        ps_real_mysql_free_result(res);
+    return res || !ps_real_mysql_errno(h);
+}
+
+/* The error of the first failed step, kept while the later answers are read. */
+typedef struct step_error {
+    unsigned err;
+    char sqlstate[SQLSTATE_LENGTH + 1];
+    char msg[MYSQL_ERRMSG_SIZE];
+} step_error;
+
+/* What a replay sent: its statements (commands), and the round trips they took. */
+typedef struct replay_cost {
+    unsigned statements, round_trips;
+} replay_cost;
+
+/* Copies H's error into *E; how the step that left it ended. */
+static enum ps_replay keep_error(const MYSQL *h, step_error *e)
+{
+    e->err = h->net.last_errno;
+    snprintf(e->sqlstate, sizeof e->sqlstate, "%s", h->net.sqlstate);
+    snprintf(e->msg, sizeof e->msg, "%s", h->net.last_error);
+    return failed_step(h);
+}
+
+/* Sends every statement of P on H, then reads every answer (one round trip; a lost connection
+ * stops both). DONE when all succeeded; else how the first failure ended, whose error H then
+ * shows. COST counts them. */
+static enum ps_replay run_pipeline(MYSQL *h, const pipeline *p, replay_cost *cost)
+{
+    int sent = 0, rc = 0;
+    while (sent < p->n && rc == 0) {
+        PS_NESTED(
+            rc = ps_real_mysql_send_query(h, p->sql[sent], (unsigned long)strlen(p->sql[sent])));
+        sent += rc == 0;
+    }
+    step_error first;
+    enum ps_replay r = PS_REPLAY_DONE;
+    if (sent < p->n)
+        r = keep_error(h, &first);
+    cost->round_trips += sent > 0;
+    cost->statements += (unsigned)sent;
+    for (int i = 0; i < sent; i++) {
+        if (read_one(h))
+            continue;
+        enum ps_replay now = r == PS_REPLAY_DONE ? keep_error(h, &first) : failed_step(h);
+        r = r == PS_REPLAY_DONE ? now : r;
+        if (now == PS_REPLAY_LOST)
+            break; /* nothing more will come */
+    }
+    if (r != PS_REPLAY_DONE)
+        mdb_set_error(h, first.err, first.sqlstate, first.msg);
+    return r;
+}
 /* True when H's server has recursive CTEs and SQL_CALC_FOUND_ROWS without a warning
  * (MariaDB 10.2.2 and later). */
 static bool counts_rows(const MYSQL *h)
@@ -152,100 +230,152 @@ static bool counts_rows(const MYSQL *h)
     return major * 10000 + minor * 100 + patch >= 100202;
 }
 
-/* Runs a SELECT that returns a result set (ROW_COUNT() -1 after it) and leaves FOUND_ROWS() at
- * F: a count the server makes without sending rows (a recursive CTE of at most 1000 rows,
- * joined with itself). F above FOUND_ROWS_REPLAY_MAX, or above 1 where the server cannot
- * count that way, gives 1 (README limits). */
-static bool replay_found_rows(MYSQL *h, unsigned long long f)
+/* Writes into SQL (N bytes) a SELECT that returns a result set (ROW_COUNT() -1 after it) and
+ * leaves FOUND_ROWS() at F: a count the server makes without sending rows (a recursive CTE of
+ * at most 1000 rows, joined with itself). F above FOUND_ROWS_REPLAY_MAX, or above 1 where the
+ * server cannot count that way, gives 1 (README limits). */
+static void found_rows_sql(const MYSQL *h, unsigned long long f, char *sql, size_t n)
 {
-    char sql[400];
     if (f <= 1 || f > FOUND_ROWS_REPLAY_MAX || !counts_rows(h)) {
         /* LIMIT: the program's sql_select_limit (a replayed variable) may be 0 */
-        snprintf(sql, sizeof sql, "SELECT 1 FROM DUAL WHERE %d LIMIT 1", f != 0);
-        return mdb_run_discarding(h, sql);
+        snprintf(sql, n, "SELECT 1 FROM DUAL WHERE %d LIMIT 1", f != 0);
+        return;
     }
     unsigned long long inner = f < 1000 ? f : 1000, outer = (f + inner - 1) / inner;
-    snprintf(sql, sizeof sql,
+    snprintf(sql, n,
              "WITH RECURSIVE ps_n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM ps_n WHERE i < %llu) "
              "SELECT SQL_CALC_FOUND_ROWS 1 FROM ps_n a JOIN ps_n b "
              "WHERE a.i <= %llu AND (a.i - 1) * %llu + b.i <= %llu LIMIT 0",
              inner, outer, inner, f);
-    return mdb_run_discarding(h, sql);
 }
 
-/* Replays the husk's autocommit, charset and LAST_INSERT_ID (ID) on H in one SET, when any
- * differs from a fresh session's; *RAN is set when it ran. */
-static bool replay_variables(MYSQL *h, const husk_view *was, unsigned long long id, bool *ran)
+/* Writes into SQL (N bytes) the SET giving H the husk's autocommit, charset and
+ * LAST_INSERT_ID (ID), when any differs from a fresh session's; else "". */
+static void session_set(const MYSQL *h, const husk_view *was, unsigned long long id, char *sql,
+                        size_t n)
 {
-    char sql[256] = "SET ";
     const MARIADB_CHARSET_INFO *cs = was->charset;
+    snprintf(sql, n, "SET ");
     bool autocommit = (was->server_status & SERVER_STATUS_AUTOCOMMIT) != 0;
     if (autocommit != was->session_autocommit) /* the new session may have kept another mode */
-        strcat(sql, autocommit ? "autocommit=1" : "autocommit=0");
+        snprintf(sql + strlen(sql), n - strlen(sql), autocommit ? "autocommit=1" : "autocommit=0");
     if (cs && (strcmp(cs->csname, h->charset->csname) || strcmp(cs->name, h->charset->name))) {
-        mdb_set_separator(sql, sizeof sql);
-        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "NAMES '%s' COLLATE '%s'", cs->csname,
+        mdb_set_separator(sql, n);
+        snprintf(sql + strlen(sql), n - strlen(sql), "NAMES '%s' COLLATE '%s'", cs->csname,
                  cs->name);
     }
     if (id) {
-        mdb_set_separator(sql, sizeof sql);
-        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "last_insert_id=%llu", id);
+        mdb_set_separator(sql, n);
+        snprintf(sql + strlen(sql), n - strlen(sql), "last_insert_id=%llu", id);
     }
-    if (strcmp(sql, "SET ")) {
-        *ran = true;
-        if (!mdb_run_discarding(h, sql))
-            return false;
+    if (!strcmp(sql, "SET "))
+        *sql = '\0';
+}
+
+/* The husk's database DB (NULL or "": none) as a step on H: *USE gets "USE `db`" ("" when H
+ * already is in it), or *INIT_DB is set when the name needs COM_INIT_DB (a backtick or a byte
+ * outside printable ASCII, which the statement's quoting would read by the character set).
+ * False when only a re-login could give it (a husk without a database on a connection with
+ * one): H then fails like a lost connection, refused without a word to the server. */
+static bool database_step(MYSQL *h, const char *db, char *use, size_t n, bool *init_db)
+{
+    *use = '\0';
+    *init_db = false;
+    if (!names_db(db)) {
+        if (!names_db(h->db))
+            return true;
+        mdb_fail(h, PS_FAIL_GONE, NULL);
+        return false;
     }
-    if (cs)
-        h->charset = cs;
+    if (h->db && !strcmp(db, h->db))
+        return true;
+    for (const char *p = db; *p && !*init_db; p++)
+        *init_db = *p == '`' || (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f;
+    if (!*init_db && (size_t)snprintf(use, n, "USE `%s`", db) >= n)
+        *init_db = true;
+    if (*init_db)
+        snprintf(use, n, "COM_INIT_DB");
     return true;
 }
 
-/* Makes the husk's database DB (NULL or "": none) H's current one; *RAN is set when a command
- * ran. Only a re-login can leave a database, so a husk without one on a connection with one
- * is refused (H fails like a lost connection). */
-static enum ps_replay replay_database(MYSQL *h, const char *db, bool *ran)
+/* COM_INIT_DB of DB on H (a round trip of its own, counted in COST). */
+static enum ps_replay select_db(MYSQL *h, const char *db, replay_cost *cost)
 {
-    if (!names_db(db)) {
-        if (!names_db(h->db))
-            return PS_REPLAY_DONE;
-        mdb_fail(h, PS_FAIL_GONE, NULL);
-        return PS_REPLAY_REFUSED;
-    }
-    if (h->db && !strcmp(db, h->db))
-        return PS_REPLAY_DONE;
     int rc;
-    *ran = true;
+    cost->round_trips++;
+    cost->statements++;
     PS_NESTED(rc = ps_real_mysql_select_db(h, db));
-    return step_outcome(h, rc == 0);
+    return rc == 0 ? PS_REPLAY_DONE : failed_step(h);
 }
 
-/* Replays on H what the husk WAS and what V says of its session: autocommit, charset and
- * LAST_INSERT_ID() in one SET, the session VARIABLES (mdb_read_values' SET; NULL: none), the
- * database, and, when V knows them, FOUND_ROWS() and ROW_COUNT() as the program's last
- * statement left them (-1 after a result set, else 0: a row-changing statement's count cannot
- * be made again, README limits). Stops at the first step that fails. */
-static enum ps_replay replay_session(MYSQL *h, const husk_view *was, const ps_replay_values *v,
-                                     const char *variables)
+/* The replay's statements: found rows first, session SET, VARIABLES, USER_VARIABLES, the
+ * database (in P; by COM_INIT_DB, between P and AFTER, when USE cannot name it), then FOUND_ROWS()
+ * and ROW_COUNT() as the program's last statement left them, into AFTER (or P). The buffers in
+ * B outlive both. */
+typedef struct replay_text {
+    char first_rows[400], set[256], use[300], last_rows[400];
+    bool init_db;
+} replay_text;
+
+static void build_replay(MYSQL *h, const husk_view *was, const ps_replay_values *v,
+                         const char *variables, const char *user_variables, replay_text *b,
+                         pipeline *p, pipeline *after)
 {
     bool diagnostics = v->diagnostics_known, rows_last = diagnostics && v->row_count == -1;
-    bool ran = false; /* a statement that leaves ROW_COUNT() at 0 ran */
-    if (diagnostics && !rows_last && !replay_found_rows(h, v->found_rows))
-        return step_outcome(h, false);
-    if (!replay_variables(h, was, v->last_insert_id, &ran))
-        return step_outcome(h, false);
-    if (variables) { /* a SET: FOUND_ROWS() kept, ROW_COUNT() 0 */
-        ran = true;
-        if (!mdb_run_discarding(h, variables))
-            return step_outcome(h, false);
+    if (diagnostics && !rows_last) {
+        found_rows_sql(h, v->found_rows, b->first_rows, sizeof b->first_rows);
+        pipe_add(p, b->first_rows);
     }
-    enum ps_replay r = replay_database(h, was->db, &ran);
+    session_set(h, was, v->last_insert_id, b->set, sizeof b->set);
+    const char *steps[] = {b->set, variables, user_variables, b->init_db ? NULL : b->use};
+    bool ran = false; /* a statement that leaves ROW_COUNT() at 0 (FOUND_ROWS() kept) runs */
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
+        if (steps[i] && *steps[i])
+            pipe_add(p, steps[i]), ran = true;
+    ran = ran || b->init_db;
+    pipeline *last = b->init_db ? after : p;
+    if (rows_last) {
+        found_rows_sql(h, v->found_rows, b->last_rows, sizeof b->last_rows);
+        pipe_add(last, b->last_rows);
+    } else if (diagnostics && !ran) {
+        pipe_add(last, "DO 0"); /* ROW_COUNT() 0, the rest kept */
+    }
+}
+
+/* Replays on H what the husk WAS and what V says of its session (see build_replay: -1 after a
+ * result set, else 0: a row-changing statement's count cannot be made again, README limits),
+ * pipelined: one round trip, two more only for a database USE cannot name. Every answer is
+ * read; the first failure decides. COST counts them. */
+static enum ps_replay replay_session(MYSQL *h, const husk_view *was, const ps_replay_values *v,
+                                     const char *variables, const char *user_variables,
+                                     replay_cost *cost)
+{
+    replay_text b;
+    pipeline p = {.n = 0}, after = {.n = 0};
+    if (!database_step(h, was->db, b.use, sizeof b.use, &b.init_db))
+        return PS_REPLAY_REFUSED;
+    build_replay(h, was, v, variables, user_variables, &b, &p, &after);
+    /* the library must not reconnect the handle by itself in the middle of the pipeline (the
+     * program's MYSQL_OPT_RECONNECT): the answers would be read on another connection */
+    my_bool reconnect = h->options.reconnect;
+    h->options.reconnect = 0;
+    enum ps_replay r = run_pipeline(h, &p, cost);
+    if (r == PS_REPLAY_DONE && b.init_db)
+        r = select_db(h, was->db, cost);
+    if (r == PS_REPLAY_DONE)
+        r = run_pipeline(h, &after, cost);
+    h->options.reconnect = reconnect;
     if (r != PS_REPLAY_DONE)
         return r;
-    if (rows_last)
-        return step_outcome(h, replay_found_rows(h, v->found_rows));
-    if (diagnostics && !ran)
-        return step_outcome(h, mdb_run_discarding(h, "DO 0")); /* ROW_COUNT() 0, the rest kept */
+    if (was->charset)
+        h->charset = was->charset;
+    if (*b.use && !b.init_db) { /* as mysql_select_db keeps it (the tracker may be off) */
+        char *db = strdup(was->db);
+        if (db) {
+            free(h->db);
+            h->db = db;
+        }
+    }
     return PS_REPLAY_DONE;
 }
 
@@ -261,7 +391,8 @@ static void show_husk_view(MYSQL *h, husk_view *was)
     h->insert_id = was->insert_id;
 }
 
-enum ps_replay mdb_renew(void *hv, ps_conn *c, const ps_replay_values *v, const char *variables)
+enum ps_replay mdb_renew(void *hv, ps_conn *c, const ps_replay_values *v, const char *variables,
+                         const char *user_variables)
 {
     MYSQL *h = hv;
     husk_view was = {h->db ? strdup(h->db) : NULL, h->charset, h->server_status, h->insert_id,
@@ -272,10 +403,16 @@ enum ps_replay mdb_renew(void *hv, ps_conn *c, const ps_replay_values *v, const 
     was.session_autocommit = ((const mdb_facts *)c->facts)->autocommit;
     c->sync_pending = false; /* the replay sets the husk's mode whenever the session's differs */
     enum ps_replay r = PS_REPLAY_REFUSED;
+    replay_cost cost = {0, 0};
     if (copied)
-        r = replay_session(h, &was, v, variables);
+        r = replay_session(h, &was, v, variables, user_variables, &cost);
     else
         mdb_fail(h, PS_FAIL_GONE, NULL);
+    ps_debug(NULL, "replayed the session of handle %p: %u statement(s) in %u round trip(s): %s",
+             (void *)h, cost.statements, cost.round_trips,
+             r == PS_REPLAY_DONE   ? "done"
+             : r == PS_REPLAY_LOST ? "lost"
+                                   : "refused");
     if (r != PS_REPLAY_DONE)
         show_husk_view(h, &was);
     free(was.db);

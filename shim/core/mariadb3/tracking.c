@@ -39,12 +39,19 @@ void mdb_set_call_hooks(const ps_call_hooks *h)
 static __thread __attribute__((tls_model("initial-exec"))) struct {
     const MYSQL *h;
     bool explained;
+    bool user_set;
 } last_command;
 
-void mdb_note_command(const MYSQL *h, bool explained)
+void mdb_note_command(const MYSQL *h, bool explained, bool user_set)
 {
     last_command.h = h;
     last_command.explained = explained;
+    last_command.user_set = user_set;
+}
+
+unsigned mdb_failed_effects(const MYSQL *h)
+{
+    return last_command.h == h && last_command.user_set ? PS_SQL_SESSION : 0;
 }
 
 unsigned mdb_state_change_effects(const MYSQL *h)
@@ -63,8 +70,9 @@ unsigned mdb_command_effects(enum enum_server_command cmd, const char *arg, size
     case COM_QUERY:
         return ps_sql_effects_ex(arg, len, explains);
     case COM_STMT_PREPARE: {
-        unsigned fx = ps_sql_effects(arg, len) | PS_SQL_RESULTS; /* runs later, at execute */
-        return fx & PS_SQL_FOUND_ROWS ? fx | PS_SQL_SESSION : fx;
+        /* runs later, at execute (or never: user variables it sets are unknown) */
+        unsigned fx = ps_sql_effects(arg, len) | PS_SQL_RESULTS;
+        return fx & (PS_SQL_FOUND_ROWS | PS_SQL_USER_VARIABLES) ? fx | PS_SQL_SESSION : fx;
     }
     case COM_INIT_DB:
         return PS_SQL_REPLAYABLE;
@@ -136,7 +144,7 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
     int64_t start_ns = ps_qlog_on() ? ps_qlog_now_ns() : 0;
     bool statement, explains;
     unsigned fx = mdb_command_effects(cmd, arg, len, &statement, &explains);
-    mdb_note_command(m, explains);
+    mdb_note_command(m, explains, cmd == COM_QUERY && (fx & PS_SQL_USER_VARIABLES));
     void *transport = m->net.pvio;
     int rc = lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     /* the park's reset answers first, in the same round trip (unless the library reconnected:
@@ -241,6 +249,8 @@ static int tracked_read_query_result(MYSQL *m)
         o.effects = mdb_state_change_effects(m);
     if (r != 0 || m->field_count == 0 || m->warning_count)
         o.effects |= PS_SQL_RESULTS;
+    if (r != 0)
+        o.effects |= mdb_failed_effects(m);
     if (r == 0 && m->field_count == 0)
         o.variables = reported_variables(m);
     up->end(&call, m, &o);
