@@ -89,7 +89,7 @@ my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd
     my_bool r = 1;
     if (!ps_real_mysql_change_user)
         return 1;
-    ps_call call = {NULL};
+    ps_call call = {.lease = NULL};
     if (cl && m && ps_depth == 0 && !ps_call_begin(&call, m, true))
         return 1; /* a reaped handle could not get a connection back */
     if (cl && m && ps_depth == 0 && !call.lease && cl->unconnected(m)) {

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "poolshim/sql_effects.h"
 #include "poolshim/sql_names.h"
@@ -202,6 +203,8 @@ static size_t wrap_calls(const char *s, size_t n, const char *before, const char
         size_t w = word_may_start(s, i) && i < end ? word_at(s, i, n) : 0;
         if (w && known && ps_sql_call_kind(s + i, w, true) == PS_CALL_UNKNOWN)
             w = 0;
+        if (w && known && w == 6 && !strncasecmp(s + i, "SELECT", 6))
+            w = 0; /* "SELECT(" opens a query (DDL's calls run from there): `SELECT`( does not */
         if (w && i + w < n && s[i + w] == '(' && lb + la <= 4) {
             memcpy(out + o, before, lb), o += lb;
             memcpy(out + o, s + i, w), o += w;
