@@ -263,6 +263,8 @@ MDB_PRIVATE extern const char mdb_tracking_on[];
 MDB_PRIVATE bool mdb_send_query(MYSQL *h, const char *query);
 /* Reads the answer of a query sent with mdb_send_query; true when it succeeded. */
 MDB_PRIVATE bool mdb_read_answer(MYSQL *h);
+/* Reads the answer of a query sent with mdb_send_query and discards its rows; true on success. */
+MDB_PRIVATE bool mdb_read_discarding(MYSQL *h);
 /* Re-authenticates C's parked connection as itself with the options of unconnected APP
  * (lent): COM_CHANGE_USER, a statement, APP's init commands; *ERR gets the error otherwise. */
 MDB_PRIVATE enum ps_reauth mdb_reauthenticate(void *app, ps_conn *c, ps_connect_error *err);

@@ -55,6 +55,17 @@ bool mdb_read_answer(MYSQL *h)
     return rc == 0;
 }
 
+bool mdb_read_discarding(MYSQL *h)
+{
+    if (!mdb_read_answer(h))
+        return false;
+    MYSQL_RES *res;
+    PS_NESTED(res = ps_real_mysql_store_result(h));
+    if (res)
+        ps_real_mysql_free_result(res);
+    return res || !ps_real_mysql_errno(h);
+}
+
 /* Fills F from the login query's row ROW (NULL: it failed). */
 static void take_login_row(MYSQL_ROW row, mdb_facts *f)
 {

@@ -34,38 +34,6 @@ static bool values_query(char *sql, size_t n, bool variables)
     return len < n;
 }
 
-/* True when VALUE can stand between single quotes under any sql_mode: printable ASCII without a
- * quote or a backslash. */
-static bool plain_text(const char *value)
-{
-    for (const char *p = value; *p; p++)
-        if (*p == '\\' || *p == '\'' || *p == '"' || (unsigned char)*p < 0x20 ||
-            (unsigned char)*p >= 0x7f)
-            return false;
-    return true;
-}
-
-bool mdb_append_assignment(char *out, size_t n, const char *name, const char *value)
-{
-    bool number = value && *value && strspn(value, "0123456789.") == strlen(value);
-    size_t len = strlen(out);
-    const char *sep = len > 4 ? ", " : "";
-    int w;
-    if (!value || number || plain_text(value)) {
-        const char *q = number || !value ? "" : "'";
-        w = snprintf(out + len, n - len, "%s%s = %s%s%s", sep, name, q, value ? value : "NULL", q);
-        return w > 0 && (size_t)w < n - len;
-    }
-    w = snprintf(out + len, n - len, "%s%s = X'", sep, name);
-    if (w <= 0 || (size_t)w + 2 * strlen(value) + 2 > n - len)
-        return false;
-    len += (size_t)w;
-    for (const unsigned char *p = (const unsigned char *)value; *p; p++, len += 2)
-        snprintf(out + len, 3, "%02X", *p);
-    strcpy(out + len, "'");
-    return true;
-}
-
 /* The SET giving a new connection the variables' VALUES (ROW's columns, in the list's order);
  * malloc'd, NULL on OOM or when a value cannot be written. */
 static char *variables_set(MYSQL_ROW values)
@@ -155,20 +123,6 @@ static enum ps_replay failed_step(const MYSQL *h)
     return mdb_server_error(h->net.last_errno) ? PS_REPLAY_REFUSED : PS_REPLAY_LOST;
 }
 
-/* Reads the answer of one statement sent on H, discarding its rows; true on success. */
-static bool read_one(MYSQL *h)
-{
-    my_bool rc;
-    PS_NESTED(rc = ps_real_mysql_read_query_result(h));
-    if (rc)
-        return false;
-    MYSQL_RES *res;
-    PS_NESTED(res = ps_real_mysql_store_result(h));
-    if (res)
-        ps_real_mysql_free_result(res);
-    return res || !ps_real_mysql_errno(h);
-}
-
 /* The error of the first failed step, kept while the later answers are read. */
 typedef struct step_error {
     unsigned err;
@@ -208,7 +162,7 @@ static enum ps_replay run_pipeline(MYSQL *h, const pipeline *p, replay_cost *cos
     cost->round_trips += sent > 0;
     cost->statements += (unsigned)sent;
     for (int i = 0; i < sent; i++) {
-        if (read_one(h))
+        if (mdb_read_discarding(h))
             continue;
         enum ps_replay now = r == PS_REPLAY_DONE ? keep_error(h, &first) : failed_step(h);
         r = r == PS_REPLAY_DONE ? now : r;

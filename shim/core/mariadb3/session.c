@@ -299,18 +299,6 @@ static const char *unrestorable(const mdb_facts *f, unsigned lasting)
     return NULL;
 }
 
-/* Reads the answer of a query sent with mdb_send_query and discards its rows; true on success. */
-static bool read_discarding(MYSQL *h)
-{
-    if (!mdb_read_answer(h))
-        return false;
-    MYSQL_RES *res;
-    PS_NESTED(res = ps_real_mysql_store_result(h));
-    if (res)
-        ps_real_mysql_free_result(res);
-    return res || !ps_real_mysql_errno(h);
-}
-
 /* Sends COM_RESET_CONNECTION and then the N QUERIES (each unless "") without reading any
  * answer; the number of queries sent, or -1 when not all of it went out. */
 static int send_reset(MYSQL *h, const char *const *queries, int n)
@@ -339,7 +327,7 @@ static bool read_reset(MYSQL *h, int queries)
     h->insert_id = 0;
     bool ok = len != packet_error;
     for (int i = 0; i < queries; i++)
-        ok = read_discarding(h) && ok;
+        ok = mdb_read_discarding(h) && ok;
     return ok;
 }
 

@@ -4,6 +4,7 @@
  * SQL classifier), and the server's own word after each response it reads (the session-state
  * change flag). This layer never decides anything about leases: it reports, the hooks decide. */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -186,6 +187,38 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
         up->end(&call, (m), &o_);                                                                  \
         return r_;                                                                                 \
     } while (0)
+
+/* True when VALUE can stand between single quotes under any sql_mode: printable ASCII without a
+ * quote or a backslash. */
+static bool plain_text(const char *value)
+{
+    for (const char *p = value; *p; p++)
+        if (*p == '\\' || *p == '\'' || *p == '"' || (unsigned char)*p < 0x20 ||
+            (unsigned char)*p >= 0x7f)
+            return false;
+    return true;
+}
+
+bool mdb_append_assignment(char *out, size_t n, const char *name, const char *value)
+{
+    bool number = value && *value && strspn(value, "0123456789.") == strlen(value);
+    size_t len = strlen(out);
+    const char *sep = len > 4 ? ", " : "";
+    int w;
+    if (!value || number || plain_text(value)) {
+        const char *q = number || !value ? "" : "'";
+        w = snprintf(out + len, n - len, "%s%s = %s%s%s", sep, name, q, value ? value : "NULL", q);
+        return w > 0 && (size_t)w < n - len;
+    }
+    w = snprintf(out + len, n - len, "%s%s = X'", sep, name);
+    if (w <= 0 || (size_t)w + 2 * strlen(value) + 2 > n - len)
+        return false;
+    len += (size_t)w;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++, len += 2)
+        snprintf(out + len, 3, "%02X", *p);
+    strcpy(out + len, "'");
+    return true;
+}
 
 /* Copies the tracker entry D (LEN bytes) into OUT (N bytes); false when it does not fit. */
 static bool entry(const char *d, size_t len, char *out, size_t n)
