@@ -32,7 +32,8 @@ static char *copy_value(const char *v, bool *ok)
 /* The assignment that makes a session report every change of its state (the shim's tracking,
  * README "Clean return"): a reset and a re-authentication turn it off again. */
 const char mdb_tracking_on[] =
-    "session_track_state_change = ON, session_track_system_variables = '*'";
+    "session_track_state_change = ON, session_track_system_variables = '*', "
+    "session_track_schema = ON";
 
 /* True when H's server can report state changes (session tracking, MariaDB 10.2 and later). */
 static bool tracking_possible(const MYSQL *h)
@@ -84,7 +85,7 @@ void mdb_read_login(MYSQL *h, mdb_facts *f)
 {
     /* One round trip: the login query and "SET session_track_state_change = ON", pipelined;
      * the SET last, so that ROW_COUNT() reads 0 as in a fresh session (a SELECT leaves -1). */
-    char set[128];
+    char set[256];
     snprintf(set, sizeof set, "SET %s", mdb_tracking_on);
     bool sent = h->net.pvio && mdb_send_query(h, login_query);
     bool tracking = sent && tracking_possible(h) && mdb_send_query(h, set);
