@@ -149,21 +149,6 @@ static void describe_pin(ps_lease_pin *p, const ps_lease *l, const ps_call_outco
     ps_trace_pin(&p->trace, &l->trace, p->statement);
 }
 
-/* ps_call_end for a call to log or that pins L's session (L may be NULL). */
-__attribute__((noinline, cold)) static void end_noted(ps_lease *l, void *h,
-                                                      const ps_call_outcome *o)
-{
-    if (ps_qlog_on())
-        log_call(l, h, o);
-    if (!l)
-        return;
-    bool pins = (o->effects & PS_LEASE_PINNING) && ps_cfg.leak_warn_ms > 0 &&
-                !__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE);
-    if (pins) /* the first statement that pins the session, once per lease */
-        describe_pin(&l->pin, l, o);
-    ps_lease_leave_pinned(l, o, pins);
-}
-
 /* True when the call with outcome O touches what lease L keeps of its user variables: it set
  * some to literals, the program reset its session, or the server reported session variables
  * changed while some are kept. */
@@ -191,17 +176,38 @@ __attribute__((noinline, cold)) static unsigned keep_user_vars(ps_lease *l,
     return exact ? o->effects : o->effects | PS_SQL_SESSION;
 }
 
-void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
+/* ps_call_end for a call to log, or that pins L's session or touches its user variables (L
+ * may be NULL). Out of line: a plain call must not pay for its registers. */
+__attribute__((noinline, cold)) static void end_noted(ps_lease *l, void *h,
+                                                      const ps_call_outcome *o)
 {
-    ps_lease *l = call->lease;
     ps_call_outcome kept;
-    if (__builtin_expect(touches_user_vars(l, o), 0)) {
+    if (touches_user_vars(l, o)) {
         kept = *o;
         kept.effects = keep_user_vars(l, o);
         o = &kept;
     }
-    if (__builtin_expect(ps_qlog_on() || (o->effects & PS_LEASE_PINNING), 0))
-        end_noted(l, h, o); /* the query log is on, or the call may pin the session */
+    if (ps_qlog_on())
+        log_call(l, h, o);
+    if (!l)
+        return;
+    bool pins = (o->effects & PS_LEASE_PINNING) && ps_cfg.leak_warn_ms > 0 &&
+                !__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE);
+    if (pins) /* the first statement that pins the session, once per lease */
+        describe_pin(&l->pin, l, o);
+    if (pins || (o->effects & PS_LEASE_PINNING))
+        ps_lease_leave_pinned(l, o, pins);
+    else
+        ps_lease_leave(l, o);
+}
+
+void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
+{
+    ps_lease *l = call->lease;
+    bool noted = ps_qlog_on() || (o->effects & (PS_LEASE_PINNING | PS_SQL_USER_VARIABLES)) ||
+                 o->app_reset || (o->variables && l && l->user_vars);
+    if (__builtin_expect(noted, 0))
+        end_noted(l, h, o);
     else if (l)
         ps_lease_leave(l, o);
     ps_metrics_tick();
