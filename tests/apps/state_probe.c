@@ -12,8 +12,9 @@
  *            serve it: prints b_connected=1, else b_connected=0 and B's error), B reads the
  *            probe (prefixed b_) and closes; then A reads the probe: A must see what it would
  *            have seen had it kept its session;
- *   idle     A stays open and idle for 700 ms, B connects and closes (the shim's housekeeping
- *            reaps A with POOLSHIM_REAP_IDLE_MS below that), then A reads the probe;
+ *   idle     A stays open and idle for 700 ms (STATE_PROBE_IDLE_MS), B connects and closes (the
+ *            shim's housekeeping reaps A with POOLSHIM_REAP_IDLE_MS below that), then A reads
+ *            the probe;
  *   fork     A stays open; a forked child reads the probe on A (prefixed c_): the child
  *            shares the parent's session without the shim; with it the child gets its own
  *            connection with the session replayed, or fails (2006) when it cannot be.
@@ -298,7 +299,8 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "pressure")) {
         second_handle();
     } else if (!strcmp(mode, "idle")) {
-        usleep(700 * 1000);
+        const char *ms = getenv("STATE_PROBE_IDLE_MS");
+        usleep((useconds_t)(ms ? atoi(ms) : 700) * 1000);
         MYSQL *b = open_handle(&err, msg, sizeof msg);
         if (b)
             mysql_close(b);

@@ -111,8 +111,9 @@ static void objects(void)
 }
 
 /* Runs state_probe MODE with ROW's SQL, with the shim (PRELOAD, at a hard cap of 1 and a short
- * wait: a second handle gets the first one's connection only by reaping it) or without; ps_ids and
- * ps_seq are fresh for each run that uses them. */
+ * wait: a second handle gets the first one's connection only by reaping it; in MODE idle under
+ * no cap pressure, a handle idle 150 ms reaped for POOLSHIM_REAP_IDLE_MS=50, the exit summary
+ * logged) or without; ps_ids and ps_seq are fresh for each run that uses them. */
 static pstest_result run_row(const char *mode, const state_row *row, bool preload)
 {
     if (strstr(row->sql, "ps_ids") || strstr(row->sql, "ps_seq")) {
@@ -123,6 +124,9 @@ static pstest_result run_row(const char *mode, const state_row *row, bool preloa
         mysql_close(admin);
     }
     const char *argv[] = {"state_probe", mode, row->sql, NULL};
+    static const char *const idle_env[] = {"POOLSHIM_MAX_PER_KEY=4",  "POOLSHIM_REAP_IDLE_MS=50",
+                                           "STATE_PROBE_IDLE_MS=150", "POOLSHIM_REVERIFY_MS=600000",
+                                           "POOLSHIM_LOG_LEVEL=info", NULL};
     /* a long re-verification window: a reuse must not reset the session by re-authenticating */
     const char *env[] = {"POOLSHIM_MAX_PER_KEY=1",
                          "POOLSHIM_WAIT_TIMEOUT_MS=200",
@@ -131,7 +135,7 @@ static pstest_result run_row(const char *mode, const state_row *row, bool preloa
                          "POOLSHIM_REVERIFY_MS=600000",
                          "POOLSHIM_OVERFLOW=0",
                          NULL};
-    pstest_result r = pstest_run(argv, env, preload);
+    pstest_result r = pstest_run(argv, strcmp(mode, "idle") ? env : idle_env, preload);
     pstest_assert_ok(&r, row->sql);
     return r;
 }
@@ -188,6 +192,22 @@ Test(state, under_pressure_only_replayable_sessions_are_reaped_and_replayed, .in
         if (reaped)
             expect_same_probe(&w, &wo, "b_", &rows[i], "pressure, the other handle", false);
         expect_same_probe(&w, &wo, "", &rows[i], "pressure, the kept handle", reaped);
+        pstest_result_free(&w);
+        pstest_result_free(&wo);
+    }
+}
+
+/* A handle left idle past POOLSHIM_REAP_IDLE_MS (no cap pressure) gives its connection back at
+ * the next connect exactly when its session is clean or replayable, and its next statement
+ * reads what it would have read had it kept its session. */
+Test(state, an_idle_handle_is_reaped_only_when_replayable_and_replayed, .init = objects)
+{
+    for (size_t i = first(7); i < NROWS; i += stride()) {
+        pstest_result wo = run_row("idle", &rows[i], false), w = run_row("idle", &rows[i], true);
+        long long reaped = pstest_summary_sum(w.err, "reaped");
+        cr_expect_eq(reaped > 0, rows[i].cls != PINNED, "[idle] %s: reaped=%lld\n%s", rows[i].sql,
+                     reaped, w.err);
+        expect_same_probe(&w, &wo, "", &rows[i], "idle", reaped > 0);
         pstest_result_free(&w);
         pstest_result_free(&wo);
     }
