@@ -137,7 +137,7 @@ Test(leak, python_mysqldb_leaks_are_reclaimed, .init = small_server, .fini = pst
 Test(leak, idle_gaps_longer_than_wait_timeout_cause_no_errors, .init = impatient_server,
      .fini = pstest_sandbox_stop, .timeout = 180)
 {
-    const char *borrows = pstest_count(10000, 2000);
+    const char *borrows = pstest_count(10000, 500);
     const char *argv[] = {"gap_borrow", "--gaps", "5", "--until-gone", "--borrows", borrows,
                           "--held",     "3",      NULL};
     pstest_result r = pstest_run(argv, NULL, true);
