@@ -131,15 +131,14 @@ void ps_pool_note(ps_pool *p, enum ps_pool_event ev)
     case PS_EV_REAUTHENTICATED:
         p->st.reauths++;
         break;
+    case PS_EV_RESET_DEFERRED:
+        p->st.resets_deferred++;
+        __attribute__((fallthrough)); /* a deferred reset is a reset sent */
     case PS_EV_RESET_SENT:
         p->st.resets_sent++;
         break;
     case PS_EV_RESET_SKIPPED:
         p->st.resets_skipped++;
-        break;
-    case PS_EV_RESET_DEFERRED:
-        p->st.resets_deferred++;
-        p->st.resets_sent++;
         break;
     }
     pthread_mutex_unlock(&lock);

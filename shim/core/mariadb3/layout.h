@@ -289,7 +289,9 @@ MDB_PRIVATE enum ps_replay mdb_renew(void *h, ps_conn *c, const ps_replay_values
 MDB_PRIVATE bool mdb_answer_autocommit(void *h, ps_conn *c, bool mode);
 /* Sets the autocommit mode H shows on its session (C->sync_pending; see ps_client_ops.sync). */
 MDB_PRIVATE bool mdb_sync(void *h, ps_conn *c);
-/* Reads on H the answers of the reset C's park sent (see ps_client_ops.settle). */
+/* Reads on H the answers of the reset C's park sent (see ps_client_ops.settle); H then shows
+ * what it showed before (the program's view: its mode, its last results) and, on success, no
+ * error. */
 MDB_PRIVATE bool mdb_settle(void *h, ps_conn *c);
 /* Reads the answers C's park left unread on H (holding C) right after H sent a command, before
  * its response (ps_call.unread); the handle then reads as the send left it. False: they

@@ -448,11 +448,9 @@ static bool reset_deferred(MYSQL *h, ps_conn *c, unsigned lasting)
     return true;
 }
 
-/* Reads on H (C's connection) the answers C's park left unread; true when all succeeded. H
- * shows what it showed before (the program's view: its mode, its last results), and, on
- * success, no error. */
-static bool settle_on(MYSQL *h, ps_conn *c)
+bool mdb_settle(void *hv, ps_conn *c)
 {
+    MYSQL *h = hv;
     mdb_facts *f = c->facts;
     MYSQL was = *h; /* only the scalar results below are put back */
     c->replies_pending = false;
@@ -471,16 +469,11 @@ static bool settle_on(MYSQL *h, ps_conn *c)
     return ok;
 }
 
-bool mdb_settle(void *hv, ps_conn *c)
-{
-    return settle_on(hv, c);
-}
-
 bool mdb_settle_behind(MYSQL *h, ps_conn *c)
 {
     /* what the command's send left, which the program's read of its response expects */
     unsigned pkt_nr = h->net.pkt_nr, compress_pkt_nr = h->net.compress_pkt_nr;
-    bool ok = settle_on(h, c);
+    bool ok = mdb_settle(h, c);
     h->net.pkt_nr = pkt_nr;
     h->net.compress_pkt_nr = compress_pkt_nr;
     if (!ok) { /* the command may have run after a failed reset: never read its answer */
@@ -495,7 +488,7 @@ enum ps_reset mdb_reset(void *hv, ps_conn *c, unsigned lasting, bool may_defer)
     MYSQL *h = hv;
     mdb_facts *f = c->facts;
     bool clean = untouched(h, f, lasting);
-    if (c->replies_pending && !clean && !settle_on(h, c))
+    if (c->replies_pending && !clean && !mdb_settle(h, c))
         return PS_RESET_FAILED; /* the last park's reset failed: the session is unknown */
     if (clean) { /* nothing to give back (and what the last park sent may stay unread) */
         ps_debug(NULL, "handle %p's session is as its connect left it: parked without a reset",
