@@ -316,15 +316,21 @@ static int send_reset(MYSQL *h, const char *const *queries, int n)
     return sent;
 }
 
+/* Makes H show what mysql_reset_connection leaves: ready, no affected rows, no insert id. */
+static void show_reset(MYSQL *h)
+{
+    h->status = MYSQL_STATUS_READY;
+    h->affected_rows = ~0ULL;
+    h->insert_id = 0;
+}
+
 /* Reads the answers of send_reset (the reset's, then QUERIES' ones); true when all succeeded:
  * H then shows what mysql_reset_connection leaves, and the last answer's status. */
 static bool read_reset(MYSQL *h, int queries)
 {
     unsigned long len;
     PS_NESTED(len = ps_real_mysql_net_read_packet(h));
-    h->status = MYSQL_STATUS_READY;
-    h->affected_rows = ~0ULL;
-    h->insert_id = 0;
+    show_reset(h);
     bool ok = len != packet_error;
     for (int i = 0; i < queries; i++)
         ok = mdb_read_discarding(h) && ok;
@@ -441,9 +447,7 @@ static bool reset_deferred(MYSQL *h, ps_conn *c, unsigned lasting)
         return false;
     f->replies_unread = sent;
     c->replies_pending = true;
-    h->status = MYSQL_STATUS_READY;
-    h->affected_rows = ~0ULL;
-    h->insert_id = 0;
+    show_reset(h); /* as read_reset leaves it, before the answers are read */
     h->server_status = SERVER_STATUS_AUTOCOMMIT;
     return true;
 }
