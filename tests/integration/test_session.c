@@ -42,7 +42,9 @@ static const state_row rows[] = {
     {"SET @a = X'414243', @b = NULL, @a = 0x44", REPLAYABLE, false},
     {"SELECT @a, @b + 1, @c IS NULL", CLEAN, false}, /* reading one leaves nothing */
     {"SET @a = @a + 1", PINNED, false},
-    {"SET @a = NOW(), @b = 1", PINNED, false},
+    /* NOW() * 0: an expression (pins) whose value is the same in the run without the shim, even
+     * when the two runs fall in different seconds */
+    {"SET @a = NOW() * 0, @b = 1", PINNED, false},
     /* a string read under one character set, which then changes: kept pinned */
     {"SET @b = 'x'; SET NAMES latin1", PINNED, false},
     {"SELECT @a := 1", PINNED, false},
