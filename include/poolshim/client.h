@@ -36,6 +36,14 @@ typedef struct ps_call_detail {
 } ps_call_detail;
 
 /* How a call on a tracked handle ended, as the client layer saw it. */
+/* What a call did to the answer a command awaits on the handle's connection (see
+ * ps_call_outcome.reply). */
+enum ps_reply {
+    PS_REPLY_UNCHANGED, /* neither sent nor read (a call answered without the network) */
+    PS_REPLY_AWAITED,   /* a command went out whose answer a later call reads (mysql_send_query) */
+    PS_REPLY_NONE,      /* nothing in flight: a read, or a command that read its own answer */
+};
+
 typedef struct ps_call_outcome {
     bool statement;               /* it ran a statement (resets per-statement state) */
     unsigned effects;             /* its ps_sql_effect bits (0 when the command failed) */
@@ -47,6 +55,9 @@ typedef struct ps_call_outcome {
     /* Set for a command while the query log is on or when the command has effects, and for a
      * prepare's response while the log is on; NULL otherwise (the common case costs nothing). */
     const ps_call_detail *detail;
+    /* Whether the connection now carries an answer no call has read yet: such a connection
+     * is neither reaped (its owner reads that answer next) nor parked (the next user would) */
+    enum ps_reply reply;
 } ps_call_outcome;
 
 /* What the client layer's I/O wrappers report upward, for every command and every result read

@@ -146,6 +146,9 @@ typedef struct ps_lease {
     int64_t last_call_ms;  /* when the last call ended (ps_now_late_ms), or the connect */
     uint64_t last_use;     /* the use sequence at the last call's end: LRU order */
     pthread_t last_thread; /* the thread of the last call (or the connect) */
+    bool awaiting;         /* the connection carries an answer no call has read yet (a command
+                              sent by mysql_send_query): not reapable, not parkable; written by
+                              the thread in a call, before the gate release */
     ps_lease_pin pin;      /* what first made the session unreclaimable (leak reports), valid while
                               pinned; written by the thread in a call while not pinned. Last: the
                               fields above are the ones list walks touch */
@@ -210,6 +213,10 @@ ps_lease *ps_lease_enter_fast(void *handle, void *transport, bool sends);
  * lock when O changes nothing it guards (no effect, reset, insert id or variable) and L's gate
  * is open. */
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
+
+/* True when L's connection carries an answer no call has read yet (see ps_lease.awaiting):
+ * such a lease is never picked for a reap, and its connection is not parked at its close. */
+bool ps_lease_awaiting(const ps_lease *l);
 
 /* The calls in progress on L (tests, reports). */
 unsigned ps_lease_calls(const ps_lease *l);

@@ -30,7 +30,7 @@ static void release(const ps_client_ops *cl, ps_lease *l, enum ps_lease_state wa
         ps_pool_close(c, PS_CLOSE_ABANDONED);
         return;
     }
-    const char *why = cl->unparkable(m);
+    const char *why = ps_lease_awaiting(l) ? "a command's answer not yet read" : cl->unparkable(m);
     if (!why && !ps_client_reset(cl, m, c, l->session.lasting, ps_cfg.defer_reset))
         why = "reset failed";
     if (!why) {

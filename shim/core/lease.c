@@ -416,6 +416,19 @@ static void keep_told_variables(ps_lease *l, const char *a)
     l->told_variables = grown;
 }
 
+/* Keeps what the call with outcome O did to the answer L's connection awaits (the thread in
+ * the call's own write; published by the gate's release). */
+static inline void note_reply(ps_lease *l, const ps_call_outcome *o)
+{
+    if (o->reply != PS_REPLY_UNCHANGED)
+        __atomic_store_n(&l->awaiting, o->reply == PS_REPLY_AWAITED, __ATOMIC_RELAXED);
+}
+
+bool ps_lease_awaiting(const ps_lease *l)
+{
+    return __atomic_load_n(&l->awaiting, __ATOMIC_RELAXED);
+}
+
 void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned)
 {
     pthread_mutex_lock(&lock);
@@ -437,6 +450,7 @@ void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned)
     if (o->variables)
         keep_told_variables(l, o->variables);
     l->unreapable = NULL; /* a new call: judge afresh at the next reap */
+    note_reply(l, o);
     stamp(l, ps_now_late_ms());
     set_gate(l);
     __atomic_sub_fetch(&l->gate, 1, __ATOMIC_RELEASE);
@@ -453,8 +467,9 @@ void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
     /* The fast path: nothing the lock guards changes (a statement clears only a pending
      * FOUND_ROWS(), and the gate is shut while one is). No other thread shuts the gate while
      * this call is counted in it. */
+    note_reply(l, o);
     stamp(l, ps_now_late_ms());
-    __atomic_sub_fetch(&l->gate, 1, __ATOMIC_RELEASE); /* publishes the stamp to a reaper */
+    __atomic_sub_fetch(&l->gate, 1, __ATOMIC_RELEASE); /* publishes both to a reaper */
 }
 
 /* True when LIVE lease L may be picked by a reaper of POOL (any when NULL) at NOW, its session
@@ -462,7 +477,8 @@ void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
  * ps_lease_pick_reapable). Caller holds the lock. */
 static bool pickable(const ps_lease *l, ps_pool *pool, int64_t now, const int64_t min_idle[2])
 {
-    if (calls(l) != 0 || !l->handle || (pool && l->pool != pool) || l->unreapable)
+    if (calls(l) != 0 || !l->handle || (pool && l->pool != pool) || l->unreapable ||
+        ps_lease_awaiting(l))
         return false;
     bool self = pthread_equal(__atomic_load_n(&l->last_thread, __ATOMIC_RELAXED), pthread_self());
     return idle_for(l, now, min_idle[self ? 0 : 1]);
@@ -567,7 +583,7 @@ int ps_lease_count_pinned(ps_pool *p, int64_t min_idle_ms)
     pthread_mutex_lock(&lock);
     DL_FOREACH(list[LIVE], l)
     n += l->pool == p && calls(l) == 0 && idle_for(l, now, min_idle_ms) &&
-         (!clean(l) || l->unreapable);
+         (!clean(l) || l->unreapable || ps_lease_awaiting(l));
     pthread_mutex_unlock(&lock);
     return n;
 }
@@ -589,6 +605,7 @@ static void copy_for_report(ps_lease *c, const ps_lease *l)
     c->last_call_ms = __atomic_load_n(&l->last_call_ms, __ATOMIC_RELAXED);
     c->last_use = last_use(l);
     c->last_thread = __atomic_load_n(&l->last_thread, __ATOMIC_RELAXED);
+    c->awaiting = ps_lease_awaiting(l);
     c->pin.statement[0] = '\0';
     c->pin.trace.len = 0;
     if (__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE)) {

@@ -25,6 +25,10 @@ static void give_back(const ps_client_ops *cl, ps_conn *c, void *parked, bool al
  * the reason's class goes to L->unreapable_hold. */
 static const char *unreapable(const ps_client_ops *cl, ps_lease *l, void *h)
 {
+    if (ps_lease_awaiting(l)) {
+        l->unreapable_hold = PS_HOLD_RESULTS;
+        return "a command's answer not yet read (mysql_send_query)";
+    }
     const char *why = cl->unreapable(h, &l->unreapable_hold);
     if (!why && (l->session.effects & PS_SQL_VARIABLES) && !cl->variables_replayable(h)) {
         why = "session variables set on a server whose variables the shim does not replay";

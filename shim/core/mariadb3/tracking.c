@@ -154,7 +154,9 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
         !mdb_settle_behind(m, call.unread))
         rc = 1;
     ps_call_outcome o = {.statement = statement,
-                         .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION};
+                         .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION,
+                         /* skip_check: the library reads the answer in a later call */
+                         .reply = rc == 0 && skip_check ? PS_REPLY_AWAITED : PS_REPLY_NONE};
     o.effects = rc ? PS_SQL_RESULTS : fx; /* a failure may leave the server's error */
     o.insert_id = mdb_reported_insert_id(m);
     ps_call_detail d;
@@ -179,7 +181,7 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
         if (ps_depth > 0 || !up->begin(&call, (m), false))                                         \
             return expr;                                                                           \
         __typeof__(expr) r_ = expr;                                                                \
-        ps_call_outcome o_ = {.insert_id = mdb_reported_insert_id(m)};                             \
+        ps_call_outcome o_ = {.insert_id = mdb_reported_insert_id(m), .reply = PS_REPLY_NONE};     \
         if (parsed)                                                                                \
             o_.effects = mdb_state_change_effects(m);                                              \
         if (results)                                                                               \
@@ -277,7 +279,7 @@ static int tracked_read_query_result(MYSQL *m)
         return lib()->db_read_query_result(m);
     int r;
     PS_NESTED(r = lib()->db_read_query_result(m));
-    ps_call_outcome o = {.insert_id = mdb_reported_insert_id(m)};
+    ps_call_outcome o = {.insert_id = mdb_reported_insert_id(m), .reply = PS_REPLY_NONE};
     if (r == 0)
         o.effects = mdb_state_change_effects(m);
     if (r != 0 || m->field_count == 0 || m->warning_count)
@@ -335,7 +337,8 @@ static my_bool tracked_read_prepare_response(MYSQL_STMT *s)
     PS_NESTED(r = lib()->db_read_prepare_response(s));
     ps_call_detail d = {.stmt_id = r ? 0 : s->stmt_id};
     ps_call_outcome o = {.insert_id = mdb_reported_insert_id(s->mysql),
-                         .detail = ps_qlog_on() ? &d : NULL};
+                         .detail = ps_qlog_on() ? &d : NULL,
+                         .reply = PS_REPLY_NONE};
     up->end(&call, s->mysql, &o);
     return r;
 }

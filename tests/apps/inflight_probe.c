@@ -1,0 +1,113 @@
+/* inflight_probe: a handle with a command's answer still on the wire, as a program that sends
+ * with mysql_send_query and reads later (or never) has.
+ *
+ *   inflight_probe reap|close [--rounds N]
+ *     reap   each round: handle A sends "SELECT 'a<round>'" without reading the answer, handle B
+ *            connects, runs "SELECT 'b<round>'" and closes, then A reads its answer and closes.
+ *            Under the shim with POOLSHIM_MAX_PER_KEY=1 and POOLSHIM_REAP_MIN_IDLE_MS=0, B's
+ *            connect looks for a handle to reap: A is idle, but must not be taken with its
+ *            answer in flight.
+ *     close  each round: A sends "SELECT 'a<round>'" and closes without reading the answer (the
+ *            connection must not be parked with it), then B connects and runs "SELECT 'b<round>'".
+ * Prints rounds, errors, wrong (an answer that was not the statement's own) and first_problem;
+ * the same with and without the shim. */
+#include "app_common.h"
+
+static long errors, wrong;
+static char first_problem[512];
+
+/* Counts a problem (WRONG or an error) and keeps the first one's text. */
+static void problem(bool is_wrong, const char *what, MYSQL *m)
+{
+    if (!errors && !wrong)
+        snprintf(first_problem, sizeof first_problem, "%s: %u %s", what, m ? mysql_errno(m) : 0,
+                 m ? app_error(m) : "");
+    if (is_wrong)
+        wrong++;
+    else
+        errors++;
+}
+
+/* A connected handle, or NULL (counted). */
+static MYSQL *open_handle(void)
+{
+    MYSQL *m = mysql_init(NULL);
+    app_dsn d = app_user_dsn(false);
+    if (app_connect(m, &d))
+        return m;
+    problem(false, "connect", m);
+    mysql_close(m);
+    return NULL;
+}
+
+/* Reads the answer of the SELECT that M sent, expecting WANT. */
+static void read_answer(MYSQL *m, const char *want)
+{
+    if (mysql_read_query_result(m)) {
+        problem(false, "read_query_result", m);
+        return;
+    }
+    MYSQL_RES *r = mysql_store_result(m);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    if (!row || mysql_num_fields(r) != 1 || !row[0] || strcmp(row[0], want))
+        problem(true, want, m);
+    mysql_free_result(r);
+}
+
+/* Sends "SELECT 'TAG'" on M without reading it; false (counted) when it could not be sent. */
+static bool send_select(MYSQL *m, const char *tag)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT '%s'", tag);
+    if (!mysql_send_query(m, sql, (unsigned long)strlen(sql)))
+        return true;
+    problem(false, "send_query", m);
+    return false;
+}
+
+/* B's part of a round: connect, "SELECT 'TAG'" read back, close. */
+static void other_handle(const char *tag)
+{
+    MYSQL *b = open_handle();
+    if (b && send_select(b, tag))
+        read_answer(b, tag);
+    mysql_close(b);
+}
+
+static void round_of(bool reap, long i)
+{
+    char a_tag[32], b_tag[32];
+    snprintf(a_tag, sizeof a_tag, "a%ld", i);
+    snprintf(b_tag, sizeof b_tag, "b%ld", i);
+    MYSQL *a = open_handle();
+    if (!a)
+        return;
+    bool sent = send_select(a, a_tag);
+    if (!reap)
+        mysql_close(a);
+    other_handle(b_tag);
+    if (!reap)
+        return;
+    if (sent)
+        read_answer(a, a_tag);
+    mysql_close(a);
+}
+
+int main(int argc, char **argv)
+{
+    long rounds = 20;
+    if (argc < 2 || (strcmp(argv[1], "reap") && strcmp(argv[1], "close")))
+        app_die(0, "usage: inflight_probe reap|close [--rounds N]");
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = app_long_arg("--rounds", argv[++i]);
+        else
+            app_die(0, "bad argument '%s'", argv[i]);
+    }
+    bool reap = !strcmp(argv[1], "reap");
+    for (long i = 0; i < rounds; i++)
+        round_of(reap, i);
+    printf("rounds=%ld\nerrors=%ld\nwrong=%ld\nfirst_problem=%s\n", rounds, errors, wrong,
+           first_problem);
+    return errors || wrong ? 1 : 0;
+}
