@@ -132,6 +132,13 @@ __attribute__((noinline, cold)) static void describe_command(ps_call_detail *d,
             a[0] | (unsigned long)a[1] << 8 | (unsigned long)a[2] << 16 | (unsigned long)a[3] << 24;
 }
 
+/* True when the server answers command CMD (the library reads that answer in a later call
+ * when it sent the command with skip_check). */
+static inline bool answered(enum enum_server_command cmd)
+{
+    return cmd != COM_STMT_CLOSE && cmd != COM_STMT_SEND_LONG_DATA && cmd != COM_QUIT;
+}
+
 /* Every command: begin (a reaped handle gets its connection back first), then the effects. */
 static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char *arg, size_t len,
                               my_bool skip_check, void *opt_arg)
@@ -155,8 +162,8 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
         rc = 1;
     ps_call_outcome o = {.statement = statement,
                          .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION,
-                         /* skip_check: the library reads the answer in a later call */
-                         .reply = rc == 0 && skip_check ? PS_REPLY_AWAITED : PS_REPLY_NONE};
+                         .reply = rc == 0 && skip_check && answered(cmd) ? PS_REPLY_AWAITED
+                                                                         : PS_REPLY_NONE};
     o.effects = rc ? PS_SQL_RESULTS : fx; /* a failure may leave the server's error */
     o.insert_id = mdb_reported_insert_id(m);
     ps_call_detail d;
