@@ -50,8 +50,12 @@ Test(state, no_session_state_crosses_a_lease_over_the_socket)
     probe_all(NULL);
 }
 
+/* Not under valgrind (pstest_slow): the same client code as over the socket, whose memory the
+ * socket run checks; the plain, ASan and TSan runs cover TCP. */
 Test(state, no_session_state_crosses_a_lease_over_tcp)
 {
+    if (pstest_slow())
+        cr_skip_test("valgrind: the socket run checks the same code's memory");
     probe_all("--tcp");
 }
 
