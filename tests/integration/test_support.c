@@ -73,14 +73,19 @@ Test(support, run_shell)
     pstest_result_free(&r);
 }
 
-/* PSTEST_WRAPPER prefixes C apps only: with "false" as wrapper the app never runs. */
+/* PSTEST_WRAPPER prefixes C apps that load the shim only: with "false" as wrapper such an app
+ * never runs; without the shim it runs unwrapped. */
 Test(support, run_wrapper)
 {
     setenv("PSTEST_WRAPPER", "env false", 1);
     const char *app[] = {"leaky", "--close", "--requests", "1", NULL};
-    pstest_result r = pstest_run(app, NULL, false);
+    pstest_result r = pstest_run(app, NULL, true);
     cr_expect_eq(r.exit_code, 1);
     cr_expect_str_eq(r.out, "");
+    pstest_result_free(&r);
+    r = pstest_run(app, NULL, false);
+    cr_expect_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    cr_expect_eq(pstest_value_ll(&r, "ok"), 1, "%s", r.out);
     pstest_result_free(&r);
     const char *sh[] = {"sh", "-c", "exit 0", NULL};
     r = pstest_run(sh, NULL, false);

@@ -201,10 +201,19 @@ static strvec build_env(const char *const env[], bool preload, char **preload_kv
     return e;
 }
 
-/* Builds the child's argv: the PSTEST_WRAPPER words (C apps only), then the resolved program,
- * then argv[1..]. *APP_PATH and *WRAPPER_COPY hold storage the caller frees. Sets *USE_PATH when
- * the program must be looked up on PATH. */
-static strvec build_argv(const char *const argv[], char **app_path, char **wrapper_copy,
+/* True when a run with ENV (and the shim preloaded when PRELOAD) loads the shim. */
+static bool loads_shim(const char *const env[], bool preload)
+{
+    for (size_t i = 0; !preload && env && env[i]; i++)
+        preload = strncmp(env[i], "LD_PRELOAD=", 11) == 0;
+    return preload;
+}
+
+/* Builds the child's argv: the PSTEST_WRAPPER words (C apps that load the shim: WRAP; a run
+ * without it checks no code of ours, and valgrind would only make it slow), then the resolved
+ * program, then argv[1..]. *APP_PATH and *WRAPPER_COPY hold storage the caller frees. Sets
+ * *USE_PATH when the program must be looked up on PATH. */
+static strvec build_argv(const char *const argv[], bool wrap, char **app_path, char **wrapper_copy,
                          bool *use_path)
 {
     strvec a = {0};
@@ -214,7 +223,7 @@ static strvec build_argv(const char *const argv[], char **app_path, char **wrapp
     if (!strchr(prog, '/')) {
         cr_assert(asprintf(app_path, "%s/%s", PSTEST_APPS_DIR, prog) >= 0);
         if (access(*app_path, X_OK) == 0) {
-            const char *w = getenv("PSTEST_WRAPPER");
+            const char *w = wrap ? getenv("PSTEST_WRAPPER") : NULL;
             if (w && *w) {
                 char *save = NULL;
                 *wrapper_copy = strdup(w);
@@ -274,7 +283,7 @@ pstest_result pstest_run(const char *const argv[], const char *const env[], bool
     cr_assert(argv && argv[0], "pstest_run: empty argv");
     char *app_path, *wrapper_copy, *preload_kv;
     bool use_path;
-    strvec a = build_argv(argv, &app_path, &wrapper_copy, &use_path);
+    strvec a = build_argv(argv, loads_shim(env, preload), &app_path, &wrapper_copy, &use_path);
     strvec e = build_env(env, preload, &preload_kv);
     int out[2], err[2];
     cr_assert(pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0, "pipe: %s",

@@ -50,7 +50,8 @@ typedef struct {
  * - PRELOAD true: LD_PRELOAD=$PSTEST_PRELOAD if set, else POOLSHIM_LIB. PRELOAD false:
  *   LD_PRELOAD is removed (unless ENV sets it explicitly).
  * - PSTEST_WRAPPER (e.g. "valgrind --quiet --error-exitcode=97"), split on spaces, prefixes the
- *   command for C test apps only (not for perl/python).
+ *   command for C test apps that load the shim only (not for perl/python, nor for a run
+ *   without the shim, which checks no code of ours).
  * stdin is /dev/null. Free the result with pstest_result_free(). */
 pstest_result pstest_run(const char *const argv[], const char *const env[], bool preload);
 
