@@ -35,7 +35,6 @@ typedef struct ps_call_detail {
     unsigned long stmt_id;  /* an execute: its statement; a prepare's response: the new one */
 } ps_call_detail;
 
-/* How a call on a tracked handle ended, as the client layer saw it. */
 /* What a call did to the answer a command awaits on the handle's connection (see
  * ps_call_outcome.reply). */
 enum ps_reply {
@@ -44,6 +43,7 @@ enum ps_reply {
     PS_REPLY_NONE,      /* nothing in flight: a read, or a command that read its own answer */
 };
 
+/* How a call on a tracked handle ended, as the client layer saw it. */
 typedef struct ps_call_outcome {
     bool statement;               /* it ran a statement (resets per-statement state) */
     unsigned effects;             /* its ps_sql_effect bits (0 when the command failed) */
