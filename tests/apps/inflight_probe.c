@@ -1,12 +1,16 @@
 /* inflight_probe: a handle with a command's answer still on the wire, as a program that sends
  * with mysql_send_query and reads later (or never) has.
  *
- *   inflight_probe reap|close [--rounds N]
+ *   inflight_probe reap|rows|close [--rounds N]
  *     reap   each round: handle A sends "SELECT 'a<round>'" without reading the answer, handle B
  *            connects, runs "SELECT 'b<round>'" and closes, then A reads its answer and closes.
  *            Under the shim with POOLSHIM_MAX_PER_KEY=1 and POOLSHIM_REAP_MIN_IDLE_MS=0, B's
  *            connect looks for a handle to reap: A is idle, but must not be taken with its
  *            answer in flight.
+ *     rows   as reap, but A's statement is a query whose answer's header was read and whose
+ *            rows were not, with the handle showing ready: what mysql_store_result does before it
+ *            reads the rows (it marks the handle ready, then allocates the result, where a
+ *            thread can sleep on the allocator's lock); A then reads the rows as it would.
  *     close  each round: A sends "SELECT 'a<round>'" and closes without reading the answer (the
  *            connection must not be parked with it), then B connects and runs "SELECT 'b<round>'".
  * Prints rounds, errors, wrong (an answer that was not the statement's own) and first_problem;
@@ -74,7 +78,32 @@ static void other_handle(const char *tag)
     mysql_close(b);
 }
 
-static void round_of(bool reap, long i)
+/* A's part of a rows round: "SELECT 'TAG'" sent and its header read, the handle shown ready
+ * as mysql_store_result shows it before it reads the rows; false (counted) on failure. */
+static bool header_read(MYSQL *a, const char *tag)
+{
+    if (!send_select(a, tag))
+        return false;
+    if (mysql_read_query_result(a)) {
+        problem(false, "read_query_result", a);
+        return false;
+    }
+    a->status = MYSQL_STATUS_READY;
+    return true;
+}
+
+/* The rest of a rows round: A reads its rows, as mysql_store_result goes on to. */
+static void rows_read(MYSQL *a, const char *want)
+{
+    a->status = MYSQL_STATUS_GET_RESULT;
+    MYSQL_RES *r = mysql_store_result(a);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    if (!row || !row[0] || strcmp(row[0], want))
+        problem(true, want, a);
+    mysql_free_result(r);
+}
+
+static void round_of(const char *mode, long i)
 {
     char a_tag[32], b_tag[32];
     snprintf(a_tag, sizeof a_tag, "a%ld", i);
@@ -82,13 +111,17 @@ static void round_of(bool reap, long i)
     MYSQL *a = open_handle();
     if (!a)
         return;
-    bool sent = send_select(a, a_tag);
-    if (!reap)
+    bool rows = !strcmp(mode, "rows");
+    bool sent = rows ? header_read(a, a_tag) : send_select(a, a_tag);
+    if (!strcmp(mode, "close")) {
         mysql_close(a);
-    other_handle(b_tag);
-    if (!reap)
+        other_handle(b_tag);
         return;
-    if (sent)
+    }
+    other_handle(b_tag);
+    if (sent && rows)
+        rows_read(a, a_tag);
+    else if (sent)
         read_answer(a, a_tag);
     mysql_close(a);
 }
@@ -96,17 +129,17 @@ static void round_of(bool reap, long i)
 int main(int argc, char **argv)
 {
     long rounds = 20;
-    if (argc < 2 || (strcmp(argv[1], "reap") && strcmp(argv[1], "close")))
-        app_die(0, "usage: inflight_probe reap|close [--rounds N]");
+    if (argc < 2 ||
+        (strcmp(argv[1], "reap") && strcmp(argv[1], "rows") && strcmp(argv[1], "close")))
+        app_die(0, "usage: inflight_probe reap|rows|close [--rounds N]");
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = app_long_arg("--rounds", argv[++i]);
         else
             app_die(0, "bad argument '%s'", argv[i]);
     }
-    bool reap = !strcmp(argv[1], "reap");
     for (long i = 0; i < rounds; i++)
-        round_of(reap, i);
+        round_of(argv[1], i);
     printf("rounds=%ld\nerrors=%ld\nwrong=%ld\nfirst_problem=%s\n", rounds, errors, wrong,
            first_problem);
     return errors || wrong ? 1 : 0;

@@ -239,20 +239,22 @@ Test(state, unreplayable_state_is_never_reaped_and_is_reported_as_a_leak)
 }
 
 /* inflight_probe: a handle whose command's answer is still on the wire (mysql_send_query, read
- * later or never) is neither reaped (the reap's own query would read that answer, and the
+ * later or never; a result set's rows, which mysql_store_result reads after it has shown the
+ * handle ready) is neither reaped (the reap's own query would read that answer, and the
  * program the reap's) nor parked at its close (the next user would read it). */
 Test(state, an_answer_still_on_the_wire_is_neither_reaped_nor_parked)
 {
     const char *reap[] = {"inflight_probe", "reap", "--rounds", "20", NULL};
+    const char *rows[] = {"inflight_probe", "rows", "--rounds", "20", NULL};
     const char *close[] = {"inflight_probe", "close", "--rounds", "20", NULL};
     /* one connection per key, reaped at once: B's connect would take A's if it could */
     static const char *const tight[] = {"POOLSHIM_MAX_PER_KEY=1", "POOLSHIM_REAP_MIN_IDLE_MS=0",
                                         "POOLSHIM_LOG_LEVEL=info", NULL};
     static const char *const answered[] = {"POOLSHIM_MAX_PER_KEY=1", "POOLSHIM_DEFER_RESET=0",
                                            "POOLSHIM_LOG_LEVEL=info", NULL};
-    const char *const *const envs[] = {tight, tight, answered};
-    const char *const *const argvs[] = {reap, close, close};
-    for (int i = 0; i < 3; i++) {
+    const char *const *const envs[] = {tight, tight, tight, answered};
+    const char *const *const argvs[] = {reap, rows, close, close};
+    for (int i = 0; i < 4; i++) {
         pstest_result without = pstest_run(argvs[i], NULL, false);
         pstest_assert_ok(&without, "without the shim");
         pstest_result_free(&without);
@@ -260,7 +262,7 @@ Test(state, an_answer_still_on_the_wire_is_neither_reaped_nor_parked)
         pstest_assert_ok(&r, argvs[i][1]);
         cr_expect_eq(pstest_value_ll(&r, "wrong"), 0, "%s\n%s", r.out, r.err);
         cr_expect_eq(pstest_value_ll(&r, "errors"), 0, "%s\n%s", r.out, r.err);
-        if (i == 0) { /* A held its connection: B went through as overflow, A was never reaped */
+        if (i < 2) { /* A held its connection: B went through as overflow, A was never reaped */
             cr_expect_eq(pstest_summary_sum(r.err, "reaped"), 0, "%s", r.err);
             cr_expect_eq(pstest_summary_sum(r.err, "overflows"), 20, "%s", r.err);
         } else { /* A's connection closed for real, never parked with the answer */

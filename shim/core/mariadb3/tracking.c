@@ -180,15 +180,18 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
  * packet): only then does server_status describe this response, and a session-state change it
  * flags is reported (commands and failed reads leave the previous response's status there).
  * RESULTS (an expression of r_) is true when the read leaves something a fresh session would
- * not show (PS_SQL_RESULTS: an error, an OK packet's ROW_COUNT() or id, warnings). */
-#define TRACKED_READ(m, expr, parsed, results)                                                     \
+ * not show (PS_SQL_RESULTS: an error, an OK packet's ROW_COUNT() or id, warnings). PENDING (an
+ * expression of r_) is true when more of the response is still on the wire for a later read
+ * (the open prepared statements that a statement's reads need keep its lease anyway). */
+#define TRACKED_READ(m, expr, parsed, results, pending)                                            \
     do {                                                                                           \
         ps_call call;                                                                              \
         const ps_call_hooks *up = hooks();                                                         \
         if (ps_depth > 0 || !up->begin(&call, (m), false))                                         \
             return expr;                                                                           \
         __typeof__(expr) r_ = expr;                                                                \
-        ps_call_outcome o_ = {.insert_id = mdb_reported_insert_id(m), .reply = PS_REPLY_NONE};     \
+        ps_call_outcome o_ = {.insert_id = mdb_reported_insert_id(m),                              \
+                              .reply = (pending) ? PS_REPLY_AWAITED : PS_REPLY_NONE};              \
         if (parsed)                                                                                \
             o_.effects = mdb_state_change_effects(m);                                              \
         if (results)                                                                               \
@@ -286,7 +289,10 @@ static int tracked_read_query_result(MYSQL *m)
         return lib()->db_read_query_result(m);
     int r;
     PS_NESTED(r = lib()->db_read_query_result(m));
-    ps_call_outcome o = {.insert_id = mdb_reported_insert_id(m), .reply = PS_REPLY_NONE};
+    /* a result set's rows are still on the wire: mysql_store_result shows the handle ready
+     * before it reads them (and allocates in between, where the thread can sleep) */
+    ps_call_outcome o = {.insert_id = mdb_reported_insert_id(m),
+                         .reply = r == 0 && m->field_count ? PS_REPLY_AWAITED : PS_REPLY_NONE};
     if (r == 0)
         o.effects = mdb_state_change_effects(m);
     if (r != 0 || m->field_count == 0 || m->warning_count)
@@ -301,34 +307,35 @@ static int tracked_read_query_result(MYSQL *m)
 
 static MYSQL_DATA *tracked_read_rows(MYSQL *m, MYSQL_FIELD *fields, unsigned int n)
 {
-    TRACKED_READ(m, lib()->db_read_rows(m, fields, n), r_ != NULL, !r_ || m->warning_count);
+    TRACKED_READ(m, lib()->db_read_rows(m, fields, n), r_ != NULL, !r_ || m->warning_count, false);
 }
 
 static int tracked_read_one_row(MYSQL *m, unsigned int n, MYSQL_ROW row, unsigned long *lengths)
 {
+    /* 0: a row, and more rows or the EOF still to come */
     TRACKED_READ(m, lib()->db_read_one_row(m, n, row, lengths), r_ == 1, /* 1: the EOF */
-                 r_ < 0 || (r_ == 1 && m->warning_count));
+                 r_ < 0 || (r_ == 1 && m->warning_count), r_ == 0);
 }
 
 static int tracked_read_stmt_result(MYSQL *m)
 {
-    TRACKED_READ(m, lib()->db_read_stmt_result(m), r_ == 0, true);
+    TRACKED_READ(m, lib()->db_read_stmt_result(m), r_ == 0, true, false);
 }
 
 static int tracked_stmt_read_all_rows(MYSQL_STMT *s)
 {
-    TRACKED_READ(s->mysql, lib()->db_stmt_read_all_rows(s), r_ == 0, true);
+    TRACKED_READ(s->mysql, lib()->db_stmt_read_all_rows(s), r_ == 0, true, false);
 }
 
 static int tracked_stmt_fetch(MYSQL_STMT *s, unsigned char **row, unsigned long *len)
 {
     /* The library's unbuffered fetch stops at the EOF without parsing its status. */
-    TRACKED_READ(s->mysql, lib()->db_stmt_fetch(s, row, len), false, true);
+    TRACKED_READ(s->mysql, lib()->db_stmt_fetch(s, row, len), false, true, false);
 }
 
 static int tracked_read_execute_response(MYSQL_STMT *s)
 {
-    TRACKED_READ(s->mysql, lib()->db_read_execute_response(s), r_ == 0, true);
+    TRACKED_READ(s->mysql, lib()->db_read_execute_response(s), r_ == 0, true, false);
 }
 
 /* A prepare's response: reports the statement id the server gave it. Its reads of the metadata
