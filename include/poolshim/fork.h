@@ -14,6 +14,10 @@ void ps_fork_prepare(void);
 void ps_fork_parent(void);
 void ps_fork_child(void);
 
+/* Gives the handlers the client layer CL (its mute for the handles a parent thread was moving
+ * at the fork); called once, before they are registered. */
+void ps_fork_init(const ps_client_ops *cl);
+
 /* In a forked child, lets go of the parent's connection held by inherited lease L (MOVING,
  * the caller's) without sending anything on it: the handle becomes a husk and L holds no
  * connection, so the caller renews it with one of this process's own. When the session held

@@ -275,10 +275,12 @@ ps_lease_session ps_lease_session_get(ps_lease *l);
 int ps_lease_check(void (*report)(const char *what, void *ctx), void *ctx);
 
 /* pthread_atfork handlers. In the child, LIVE leases become INHERITED, calls in progress
- * (the parent's threads) are forgotten, and MOVING leases (a parent thread was moving the
- * connection: the handle is half-moved here) are dropped: the child never tracks them. */
+ * (the parent's threads) are forgotten, and MOVING leases (a parent thread was reaping or
+ * renewing the handle: it is half-moved here, and may hold the parent's connection) become
+ * BROKEN with no connection, their handle passed to MUTE (NULL: none) so that the child
+ * never reads or writes that connection: its commands fail as on a lost connection. */
 void ps_lease_before_fork(void);
 void ps_lease_after_fork_parent(void);
-void ps_lease_after_fork_child(void);
+void ps_lease_after_fork_child(void (*mute)(void *handle));
 
 #endif

@@ -12,6 +12,13 @@
 #include "poolshim/metrics.h"
 #include "poolshim/sql_effects.h"
 
+static const ps_client_ops *client;
+
+void ps_fork_init(const ps_client_ops *cl)
+{
+    client = cl;
+}
+
 void ps_fork_prepare(void)
 {
     ps_keeper_before_fork();
@@ -31,7 +38,7 @@ void ps_fork_parent(void)
 void ps_fork_child(void)
 {
     ps_pool_after_fork_child();
-    ps_lease_after_fork_child();
+    ps_lease_after_fork_child(client ? client->mute : NULL);
     ps_leak_after_fork();
     ps_qlog_after_fork_child();
     ps_metrics_after_fork_child();

@@ -713,7 +713,7 @@ void ps_lease_after_fork_parent(void)
     pthread_mutex_unlock(&lock);
 }
 
-void ps_lease_after_fork_child(void)
+void ps_lease_after_fork_child(void (*mute)(void *handle))
 {
     ps_lease *l, *tmp;
     pthread_cond_init(&moved, NULL);           /* a parent thread may have been waiting on it */
@@ -722,12 +722,11 @@ void ps_lease_after_fork_child(void)
     reindexed(); /* the forking thread's last lookup: the lease is about to be INHERITED */
     DL_FOREACH_SAFE(list[MOVING], l, tmp)
     {
-        set_state(l, CLOSED); /* half-moved by a parent thread: never tracked here */
-        free(l->husk_info);
-        free(l->husk_variables);
-        free(l->told_variables);
-        ps_user_vars_free(l->user_vars);
-        free(l);
+        if (mute && l->handle) /* half-moved by a parent thread: never on the wire here */
+            mute(l->handle);
+        l->conn = NULL;
+        set_transport(l, NULL);
+        set_state(l, BROKEN);
     }
     DL_FOREACH_SAFE(list[LIVE], l, tmp) set_state(l, INHERITED);
     pthread_mutex_unlock(&lock);

@@ -113,6 +113,7 @@ static void init_shim(void)
     ps_metrics_init();
     ps_calls_init(client);
     ps_qlog_open(ps_cfg.query_log);
+    ps_fork_init(client);
     pthread_atfork(ps_fork_prepare, ps_fork_parent, ps_fork_child);
     atexit(at_exit);
     ps_debug(NULL, "pooling with %s, at most %lld connections per key%s", client->name,

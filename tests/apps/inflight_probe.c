@@ -1,7 +1,7 @@
 /* inflight_probe: a handle with a command's answer still on the wire, as a program that sends
  * with mysql_send_query and reads later (or never) has.
  *
- *   inflight_probe reap|rows|close [--rounds N]
+ *   inflight_probe reap|rows|stmt-close|close|use-free [--rounds N]
  *     reap   each round: handle A sends "SELECT 'a<round>'" without reading the answer, handle B
  *            connects, runs "SELECT 'b<round>'" and closes, then A reads its answer and closes.
  *            Under the shim with POOLSHIM_MAX_PER_KEY=1 and POOLSHIM_REAP_MIN_IDLE_MS=0, B's
@@ -11,8 +11,14 @@
  *            rows were not, with the handle showing ready: what mysql_store_result does before it
  *            reads the rows (it marks the handle ready, then allocates the result, where a
  *            thread can sleep on the allocator's lock); A then reads the rows as it would.
+ *     stmt-close  as reap, but after the send A closes a prepared statement (COM_STMT_CLOSE,
+ *            which the server does not answer: A's answer is still the one on the wire).
  *     close  each round: A sends "SELECT 'a<round>'" and closes without reading the answer (the
  *            connection must not be parked with it), then B connects and runs "SELECT 'b<round>'".
+ *     use-free  each round: A reads the first row of a 1,000-row unbuffered result
+ *            (mysql_use_result), frees the result (the library drains the other rows) and
+ *            closes: the connection is parked (not closed for real), which the shim's summary
+ *            shows.
  * Prints rounds, errors, wrong (an answer that was not the statement's own) and first_problem;
  * the same with and without the shim. */
 #include "app_common.h"
@@ -103,8 +109,39 @@ static void rows_read(MYSQL *a, const char *want)
     mysql_free_result(r);
 }
 
+/* A prepared statement of A's, closed after A's send (none when it cannot be prepared:
+ * counted). */
+static MYSQL_STMT *prepared(MYSQL *a)
+{
+    MYSQL_STMT *s = mysql_stmt_init(a);
+    if (s && !mysql_stmt_prepare(s, "SELECT 1", 8))
+        return s;
+    problem(false, "stmt_prepare", a);
+    if (s)
+        mysql_stmt_close(s);
+    return NULL;
+}
+
+/* A use-free round: the first row of an unbuffered result, the result freed early, closed. */
+static void use_free(void)
+{
+    MYSQL *a = open_handle();
+    if (!a)
+        return;
+    MYSQL_RES *r = mysql_query(a, "SELECT seq FROM seq_1_to_1000") ? NULL : mysql_use_result(a);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    if (!row || !row[0] || strcmp(row[0], "1"))
+        problem(r != NULL, "use_result", a);
+    mysql_free_result(r);
+    mysql_close(a);
+}
+
 static void round_of(const char *mode, long i)
 {
+    if (!strcmp(mode, "use-free")) {
+        use_free();
+        return;
+    }
     char a_tag[32], b_tag[32];
     snprintf(a_tag, sizeof a_tag, "a%ld", i);
     snprintf(b_tag, sizeof b_tag, "b%ld", i);
@@ -112,7 +149,10 @@ static void round_of(const char *mode, long i)
     if (!a)
         return;
     bool rows = !strcmp(mode, "rows");
+    MYSQL_STMT *stmt = !strcmp(mode, "stmt-close") ? prepared(a) : NULL;
     bool sent = rows ? header_read(a, a_tag) : send_select(a, a_tag);
+    if (stmt)
+        mysql_stmt_close(stmt);
     if (!strcmp(mode, "close")) {
         mysql_close(a);
         other_handle(b_tag);
@@ -129,9 +169,12 @@ static void round_of(const char *mode, long i)
 int main(int argc, char **argv)
 {
     long rounds = 20;
-    if (argc < 2 ||
-        (strcmp(argv[1], "reap") && strcmp(argv[1], "rows") && strcmp(argv[1], "close")))
-        app_die(0, "usage: inflight_probe reap|rows|close [--rounds N]");
+    static const char *const modes[] = {"reap", "rows", "stmt-close", "close", "use-free"};
+    bool known = false;
+    for (size_t i = 0; argc >= 2 && i < sizeof modes / sizeof *modes; i++)
+        known = known || !strcmp(argv[1], modes[i]);
+    if (!known)
+        app_die(0, "usage: inflight_probe reap|rows|stmt-close|close|use-free [--rounds N]");
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = app_long_arg("--rounds", argv[++i]);

@@ -99,3 +99,30 @@ Test(fork, fork_while_other_threads_use_the_pool_never_deadlocks, .timeout = 300
             pstest_value_ll(&r, "child_sanitizer_hangs"));
     pstest_result_free(&r);
 }
+
+/* fork_reap_probe: the program forks while its other thread reaps (at POOLSHIM_MAX_PER_KEY=1,
+ * once the handle has idled 5 ms: the main thread sleeps 0-10 ms before each fork, outside the
+ * client library) the handle the child then uses: a child whose handle a parent thread was
+ * moving at the fork never reads or writes that connection (its query fails as on a lost
+ * connection, or runs on a connection of its own), and the parent's answers stay its own. Not
+ * under TSan: the reap beside the parent's own reads of its handle (mysql_thread_id) is ordered
+ * only by the idle margin, which TSan does not see. */
+Test(fork, a_fork_while_another_thread_reaps_never_puts_the_child_on_the_parents_connection,
+     .timeout = 600)
+{
+    const char *preload = getenv("PSTEST_PRELOAD");
+    if (preload && strstr(preload, "libtsan"))
+        cr_skip_test("no idle margin: TSan reports the reap beside the parent's own reads");
+    static const char *const env[] = {"POOLSHIM_MAX_PER_KEY=1", "POOLSHIM_REAP_MIN_IDLE_MS=5",
+                                      NULL};
+    const char *rounds = pstest_count(300, 30);
+    const char *argv[] = {"fork_reap_probe", "--rounds", rounds, NULL};
+    pstest_result r = pstest_run(argv, env, true);
+    pstest_assert_ok(&r, "fork_reap_probe");
+    cr_expect_eq(pstest_value_ll(&r, "a_wrong"), 0, "%s", r.out);
+    cr_expect_eq(pstest_value_ll(&r, "r_wrong"), 0, "%s", r.out);
+    cr_expect_eq(pstest_value_ll(&r, "child_on_parents"), 0, "%s", r.out);
+    cr_expect_eq(pstest_value_ll(&r, "child_ok") + pstest_value_ll(&r, "child_failed"),
+                 atoll(rounds), "%s", r.out);
+    pstest_result_free(&r);
+}

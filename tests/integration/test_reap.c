@@ -239,34 +239,48 @@ Test(state, unreplayable_state_is_never_reaped_and_is_reported_as_a_leak)
 }
 
 /* inflight_probe: a handle whose command's answer is still on the wire (mysql_send_query, read
- * later or never; a result set's rows, which mysql_store_result reads after it has shown the
- * handle ready) is neither reaped (the reap's own query would read that answer, and the
- * program the reap's) nor parked at its close (the next user would read it). */
+ * later or never, also across a COM_STMT_CLOSE, which has no answer; a result set's rows,
+ * which mysql_store_result reads after it has shown the handle ready) is neither reaped (the
+ * reap's own query would read that answer, and the program the reap's) nor parked at its close
+ * (the next user would read it); and once the answer is read to its end (also by
+ * mysql_free_result draining an unbuffered result) the connection is parked as usual. */
 Test(state, an_answer_still_on_the_wire_is_neither_reaped_nor_parked)
 {
-    const char *reap[] = {"inflight_probe", "reap", "--rounds", "20", NULL};
-    const char *rows[] = {"inflight_probe", "rows", "--rounds", "20", NULL};
-    const char *close[] = {"inflight_probe", "close", "--rounds", "20", NULL};
     /* one connection per key, reaped at once: B's connect would take A's if it could */
     static const char *const tight[] = {"POOLSHIM_MAX_PER_KEY=1", "POOLSHIM_REAP_MIN_IDLE_MS=0",
                                         "POOLSHIM_LOG_LEVEL=info", NULL};
     static const char *const answered[] = {"POOLSHIM_MAX_PER_KEY=1", "POOLSHIM_DEFER_RESET=0",
                                            "POOLSHIM_LOG_LEVEL=info", NULL};
-    const char *const *const envs[] = {tight, tight, tight, answered};
-    const char *const *const argvs[] = {reap, rows, close, close};
-    for (int i = 0; i < 4; i++) {
-        pstest_result without = pstest_run(argvs[i], NULL, false);
+    enum expect { HELD, CLOSED, PARKED };
+    static const struct {
+        const char *mode;
+        const char *const *env;
+        enum expect expect;
+    } rows[] = {{"reap", tight, HELD},    {"rows", tight, HELD},       {"stmt-close", tight, HELD},
+                {"close", tight, CLOSED}, {"close", answered, CLOSED}, {"use-free", tight, PARKED}};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        const char *argv[] = {"inflight_probe", rows[i].mode, "--rounds", "20", NULL};
+        pstest_result without = pstest_run(argv, NULL, false);
         pstest_assert_ok(&without, "without the shim");
         pstest_result_free(&without);
-        pstest_result r = pstest_run(argvs[i], envs[i], true);
-        pstest_assert_ok(&r, argvs[i][1]);
+        pstest_result r = pstest_run(argv, rows[i].env, true);
+        pstest_assert_ok(&r, rows[i].mode);
         cr_expect_eq(pstest_value_ll(&r, "wrong"), 0, "%s\n%s", r.out, r.err);
         cr_expect_eq(pstest_value_ll(&r, "errors"), 0, "%s\n%s", r.out, r.err);
-        if (i < 2) { /* A held its connection: B went through as overflow, A was never reaped */
-            cr_expect_eq(pstest_summary_sum(r.err, "reaped"), 0, "%s", r.err);
-            cr_expect_eq(pstest_summary_sum(r.err, "overflows"), 20, "%s", r.err);
-        } else { /* A's connection closed for real, never parked with the answer */
-            cr_expect_geq(pstest_summary_sum(r.err, "discards"), 20, "%s", r.err);
+        long long reaped = pstest_summary_sum(r.err, "reaped"),
+                  discards = pstest_summary_sum(r.err, "discards");
+        switch (rows[i].expect) {
+        case HELD: /* A held its connection: B went through as overflow, A was never reaped */
+            cr_expect_eq(reaped, 0, "%s: %s", rows[i].mode, r.err);
+            cr_expect_eq(pstest_summary_sum(r.err, "overflows"), 20, "%s: %s", rows[i].mode, r.err);
+            break;
+        case CLOSED: /* A's connection closed for real, never parked with the answer */
+            cr_expect_geq(discards, 20, "%s: %s", rows[i].mode, r.err);
+            break;
+        case PARKED: /* the drained answer left nothing: parked and reused every time */
+            cr_expect_eq(discards, 0, "%s: %s", rows[i].mode, r.err);
+            cr_expect_eq(pstest_summary_sum(r.err, "reuses"), 19, "%s: %s", rows[i].mode, r.err);
+            break;
         }
         pstest_result_free(&r);
     }

@@ -324,6 +324,29 @@ Test(round_trips, a_deferred_reset_on_a_killed_connection_costs_the_program_noth
     pstest_result_free(&r);
 }
 
+/* A connect whose connection owes its park's reset answers, and whose first command is one
+ * the library reads the answer of inside the command (first_command): the command reads its
+ * own answer, and the next statements theirs, exactly as without the shim. */
+Test(round_trips, a_first_command_the_library_answers_itself_reads_its_own_answer)
+{
+    static const char *const env[] = {"POOLSHIM_MAX_PER_KEY=1", "POOLSHIM_REVERIFY_MS=3600000",
+                                      "POOLSHIM_LOG_LEVEL=info", NULL};
+    const char *commands[] = {"ping", "select_db", "stat", "reset", "kill"};
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        const char *argv[] = {"first_command", commands[i], NULL};
+        pstest_result without = pstest_run(argv, NULL, false);
+        pstest_assert_ok(&without, commands[i]);
+        pstest_result with = pstest_run(argv, env, true);
+        pstest_assert_ok(&with, commands[i]);
+        cr_expect_str_eq(with.out, without.out, "%s: with the shim:\n%s\nwithout:\n%s\n%s",
+                         commands[i], with.out, without.out, with.err);
+        /* the connection came to it with a deferred reset's answers unread */
+        cr_expect_geq(pstest_summary_sum(with.err, "deferred"), 2, "%s", with.err);
+        pstest_result_free(&with);
+        pstest_result_free(&without);
+    }
+}
+
 /* ---- connect-time SETs of real frameworks, leaked ----------------------------------------- */
 
 static long long saved_max_connections;

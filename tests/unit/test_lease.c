@@ -238,7 +238,17 @@ Test(lease, leak_reports_come_in_batches_outside_the_lock_and_once_each)
     cr_assert_eq(n, 20, "each leak is reported once");
 }
 
-Test(lease, fork_child_marks_live_leases_inherited_and_drops_moving_ones)
+/* The handles a fork child's mute was given. */
+static void *muted[4];
+static int nmuted;
+
+static void record_mute(void *handle)
+{
+    if (nmuted < 4)
+        muted[nmuted++] = handle;
+}
+
+Test(lease, fork_child_marks_live_leases_inherited_and_breaks_moving_ones)
 {
     int h1, h2, h3, t1, t2, t3;
     ps_lease *a = live(&h1, &t1), *b = live(&h2, &t2), *c = live(&h3, &t3);
@@ -249,11 +259,18 @@ Test(lease, fork_child_marks_live_leases_inherited_and_drops_moving_ones)
     ps_lease_settle(b, NULL, NULL, NULL);                /* b: REAPED */
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), c); /* c: MOVING at fork time */
     ps_lease_before_fork();
-    ps_lease_after_fork_child(); /* the child side, in-process */
+    nmuted = 0;
+    ps_lease_after_fork_child(record_mute); /* the child side, in-process */
     cr_assert_eq(a->state, PS_LEASE_INHERITED);
     cr_assert_eq(ps_lease_calls(a), 0, "the parent's calls are not the child's");
     cr_assert_eq(b->state, PS_LEASE_REAPED);
-    cr_assert_not(ps_lease_held(&h3, &t3), "a half-moved handle is never tracked");
+    /* a half-moved handle may hold the parent's connection: muted, broken, no connection */
+    cr_assert_eq(nmuted, 1);
+    cr_assert_eq(muted[0], &h3);
+    cr_assert_eq(c->state, PS_LEASE_BROKEN);
+    cr_assert_null(c->conn);
+    cr_assert_null(ps_lease_enter(&h3, NULL, PS_CALL_SENDS, &how));
+    cr_assert_eq(how, PS_ENTER_BROKEN, "its commands fail as on a lost connection");
     cr_assert_null(ps_lease_enter(&h1, &t1, false, &how), "reads pass straight through");
     cr_assert_eq(how, PS_ENTER_UNTRACKED);
     cr_assert_eq(ps_lease_enter(&h1, &t1, true, &how), a);
@@ -326,7 +343,7 @@ Test(lease, a_broken_lease_stays_broken_in_a_forked_child)
     int h, t;
     ps_lease *l = broken(&h, &t);
     ps_lease_before_fork();
-    ps_lease_after_fork_child();
+    ps_lease_after_fork_child(NULL);
     cr_assert_eq(l->state, PS_LEASE_BROKEN);
     enum ps_enter how;
     cr_assert_null(ps_lease_enter(&h, NULL, PS_CALL_SENDS, &how));

@@ -63,7 +63,11 @@ bool mdb_read_values(void *hv, ps_replay_values *v, char **variables)
     if (rc == 0)
         PS_NESTED(res = ps_real_mysql_store_result(h));
     MYSQL_ROW row = res ? ps_real_mysql_fetch_row(res) : NULL;
-    bool ok = row && row[0] && row[1] && row[2];
+    /* the answer must be this query's: its columns, all set (never another's result set) */
+    unsigned want = 3;
+    for (const char *const *n = ps_sql_replayed_variables; variables && *n; n++)
+        want++;
+    bool ok = row && res->field_count == want && row[0] && row[1] && row[2];
     char *set = NULL;
     if (ok && variables)
         ok = (set = variables_set(row + 3)) != NULL;

@@ -146,7 +146,10 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
     if (ps_depth > 0)
         return lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     const ps_call_hooks *up = hooks();
-    ps_call call = {.reads_after_send = true};
+    /* the park's unread reset answers can follow the command only when the library leaves
+     * the command's own answer to a later read (skip_check): else it reads the first answer
+     * itself, inside the call, and catch_up must read them first */
+    ps_call call = {.reads_after_send = skip_check != 0};
     if (!up->begin(&call, m, true))
         return 1;
     int64_t start_ns = ps_qlog_on() ? ps_qlog_now_ns() : 0;
@@ -162,8 +165,11 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
         rc = 1;
     ps_call_outcome o = {.statement = statement,
                          .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION,
-                         .reply = rc == 0 && skip_check && answered(cmd) ? PS_REPLY_AWAITED
-                                                                         : PS_REPLY_NONE};
+                         /* unanswered or not sent (out of sync, a failed write): nothing
+                          * changes on the wire */
+                         .reply = rc != 0 || !answered(cmd) ? PS_REPLY_UNCHANGED
+                                  : skip_check              ? PS_REPLY_AWAITED
+                                                            : PS_REPLY_NONE};
     o.effects = rc ? PS_SQL_RESULTS : fx; /* a failure may leave the server's error */
     o.insert_id = mdb_reported_insert_id(m);
     ps_call_detail d;
@@ -338,6 +344,23 @@ static int tracked_read_execute_response(MYSQL_STMT *s)
     TRACKED_READ(s->mysql, lib()->db_read_execute_response(s), r_ == 0, true, false);
 }
 
+/* The drain of an unbuffered result's unread rows (mysql_free_result before the last row,
+ * mysql_next_result): the end of the response. The EOF's status is not parsed: what it said
+ * (warnings) counts as left behind. */
+static void tracked_skip_result(MYSQL *m)
+{
+    ps_call call;
+    const ps_call_hooks *up = hooks();
+    if (ps_depth > 0 || !up->begin(&call, m, false)) {
+        lib()->db_skip_result(m);
+        return;
+    }
+    lib()->db_skip_result(m);
+    ps_call_outcome o = {
+        .insert_id = mdb_reported_insert_id(m), .effects = PS_SQL_RESULTS, .reply = PS_REPLY_NONE};
+    up->end(&call, m, &o);
+}
+
 /* A prepare's response: reports the statement id the server gave it. Its reads of the metadata
  * (db_read_rows) run nested: this is one read, after which the id is known. Its OK packet
  * carries no server status: nothing parsed for the state-change flag. */
@@ -365,6 +388,8 @@ static void build_tracked_methods(void)
     tracked_methods.db_read_query_result = tracked_read_query_result;
     tracked_methods.db_read_rows = tracked_read_rows;
     tracked_methods.db_read_one_row = tracked_read_one_row;
+    if (tracked_methods.db_skip_result)
+        tracked_methods.db_skip_result = tracked_skip_result;
     tracked_methods.db_read_stmt_result = tracked_read_stmt_result;
     tracked_methods.db_stmt_read_all_rows = tracked_stmt_read_all_rows;
     tracked_methods.db_stmt_fetch = tracked_stmt_fetch;
