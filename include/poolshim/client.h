@@ -39,7 +39,8 @@ typedef struct ps_call_detail {
  * ps_call_outcome.reply). */
 enum ps_reply {
     PS_REPLY_UNCHANGED, /* neither sent nor read (a call answered without the network) */
-    PS_REPLY_AWAITED,   /* a command went out whose answer a later call reads (mysql_send_query) */
+    PS_REPLY_AWAITED,   /* an answer (or the rest of one: a result set's rows) is on the wire for
+                           a later call to read */
     PS_REPLY_NONE,      /* nothing in flight: a read, or a command that read its own answer */
 };
 

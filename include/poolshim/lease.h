@@ -146,8 +146,8 @@ typedef struct ps_lease {
     int64_t last_call_ms;  /* when the last call ended (ps_now_late_ms), or the connect */
     uint64_t last_use;     /* the use sequence at the last call's end: LRU order */
     pthread_t last_thread; /* the thread of the last call (or the connect) */
-    bool awaiting;         /* the connection carries an answer no call has read yet (a command
-                              sent by mysql_send_query): not reapable, not parkable; written by
+    bool awaiting;         /* the connection carries an answer no call has read yet (a command's,
+                              or a result set's rows): not reapable, not parkable; written by
                               the thread in a call, before the gate release */
     ps_lease_pin pin;      /* what first made the session unreclaimable (leak reports), valid while
                               pinned; written by the thread in a call while not pinned. Last: the

@@ -344,8 +344,8 @@ static int tracked_read_execute_response(MYSQL_STMT *s)
     TRACKED_READ(s->mysql, lib()->db_read_execute_response(s), r_ == 0, true, false);
 }
 
-/* The drain of an unbuffered result's unread rows (mysql_free_result before the last row,
- * mysql_next_result): the end of the response. The EOF's status is not parsed: what it said
+/* The drain of an unbuffered result's unread rows (mysql_free_result before the last row):
+ * the end of the response. The EOF's status is not parsed: what it said
  * (warnings) counts as left behind. */
 static void tracked_skip_result(MYSQL *m)
 {
