@@ -24,13 +24,16 @@ bool mdb_variables_replayable(void *hv)
 }
 
 /* "SELECT LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT()", then, when VARIABLES, "@@session.v"
- * for every replayed variable in the list's order; false when it does not fit in SQL (N
- * bytes). */
-static bool values_query(char *sql, size_t n, bool variables)
+ * for every replayed variable in the list's order; *COLUMNS gets its column count. False when
+ * it does not fit in SQL (N bytes). */
+static bool values_query(char *sql, size_t n, bool variables, unsigned *columns)
 {
     size_t len = (size_t)snprintf(sql, n, "SELECT LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT()");
-    for (const char *const *v = ps_sql_replayed_variables; variables && *v && len < n; v++)
+    *columns = 3;
+    for (const char *const *v = ps_sql_replayed_variables; variables && *v && len < n; v++) {
         len += (size_t)snprintf(sql + len, n - len, ", @@session.%s", *v);
+        ++*columns;
+    }
     return len < n;
 }
 
@@ -57,17 +60,15 @@ bool mdb_read_values(void *hv, ps_replay_values *v, char **variables)
     MYSQL *h = hv;
     char sql[1024];
     int rc = 1;
-    if (values_query(sql, sizeof sql, variables != NULL))
+    unsigned columns;
+    if (values_query(sql, sizeof sql, variables != NULL, &columns))
         PS_NESTED(rc = ps_real_mysql_real_query(h, sql, (unsigned long)strlen(sql)));
     MYSQL_RES *res = NULL;
     if (rc == 0)
         PS_NESTED(res = ps_real_mysql_store_result(h));
     MYSQL_ROW row = res ? ps_real_mysql_fetch_row(res) : NULL;
     /* the answer must be this query's: its columns, all set (never another's result set) */
-    unsigned want = 3;
-    for (const char *const *n = ps_sql_replayed_variables; variables && *n; n++)
-        want++;
-    bool ok = row && res->field_count == want && row[0] && row[1] && row[2];
+    bool ok = row && res->field_count == columns && row[0] && row[1] && row[2];
     char *set = NULL;
     if (ok && variables)
         ok = (set = variables_set(row + 3)) != NULL;

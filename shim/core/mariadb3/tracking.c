@@ -134,7 +134,7 @@ __attribute__((noinline, cold)) static void describe_command(ps_call_detail *d,
 
 /* True when the server answers command CMD (the library reads that answer in a later call
  * when it sent the command with skip_check). */
-static inline bool answered(enum enum_server_command cmd)
+static inline bool has_answer(enum enum_server_command cmd)
 {
     return cmd != COM_STMT_CLOSE && cmd != COM_STMT_SEND_LONG_DATA && cmd != COM_QUIT;
 }
@@ -167,9 +167,9 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
                          .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION,
                          /* unanswered or not sent (out of sync, a failed write): nothing
                           * changes on the wire */
-                         .reply = rc != 0 || !answered(cmd) ? PS_REPLY_UNCHANGED
-                                  : skip_check              ? PS_REPLY_AWAITED
-                                                            : PS_REPLY_NONE};
+                         .reply = rc != 0 || !has_answer(cmd) ? PS_REPLY_UNCHANGED
+                                  : skip_check                ? PS_REPLY_AWAITED
+                                                              : PS_REPLY_NONE};
     o.effects = rc ? PS_SQL_RESULTS : fx; /* a failure may leave the server's error */
     o.insert_id = mdb_reported_insert_id(m);
     ps_call_detail d;
