@@ -23,6 +23,7 @@ typedef struct ps_call {
      * it first. Out: that connection, its flag cleared; NULL: nothing to read. */
     bool reads_after_send;
     ps_conn *unread;
+    bool answer; /* the call reads an answer its lease awaits, under that answer's count */
 } ps_call;
 
 /* What a call sent or read, for leak reports and the query log (see ps_call_outcome.detail). */

@@ -142,13 +142,17 @@ typedef struct ps_lease {
     UT_hash_handle hh, th;        /* handle index, transport index */
     struct ps_lease *prev, *next; /* on the state's list */
     /* Written by the fast path without the lock: atomic accesses only (copies skip them). */
-    unsigned gate;         /* calls in progress, | PS_LEASE_SHUT while the fast path is shut */
+    unsigned gate;         /* calls in progress, + 1 while an answer is awaited (the answer holds
+                              its command's count until its last read), | PS_LEASE_SHUT while the
+                              fast path is shut */
     int64_t last_call_ms;  /* when the last call ended (ps_now_late_ms), or the connect */
     uint64_t last_use;     /* the use sequence at the last call's end: LRU order */
     pthread_t last_thread; /* the thread of the last call (or the connect) */
     bool awaiting;         /* the connection carries an answer no call has read yet (a command's,
                               or a result set's rows): not reapable, not parkable; written by
                               the thread in a call, before the gate release */
+    bool reading;          /* a call is reading that answer under its count (see
+                              ps_lease_enter_answer): in use, so not counted as pinned */
     ps_lease_pin pin;      /* what first made the session unreclaimable (leak reports), valid while
                               pinned; written by the thread in a call while not pinned. Last: the
                               fields above are the ones list walks touch */
@@ -211,20 +215,34 @@ ps_lease *ps_lease_enter_fast(void *handle, void *transport, bool sends);
 
 /* Ends a call that entered with L: records its outcome O, the time and the thread. Without the
  * lock when O changes nothing it guards (no effect, reset, insert id or variable) and L's gate
- * is open. */
+ * is open. A call that leaves an answer awaited (O->reply) hands its count in the gate to that
+ * answer, and records nothing else: the read that ends the answer stamps L and takes the count
+ * off (so a statement's command and its reads cost one entry and one exit). */
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
+
+/* The entry of a result read on HANDLE (TRANSPORT) whose lease awaits an answer, without the
+ * lock: when this thread's last lookup still holds, the lease's gate is open and an answer is
+ * awaited, the read runs under that answer's count (nothing is counted; L is marked reading)
+ * and the lease is returned; leave with ps_lease_leave_answer. NULL: enter as usual. */
+ps_lease *ps_lease_enter_answer(void *handle, void *transport);
+
+/* ps_lease_leave for a read entered with ps_lease_enter_answer: when the answer is now read
+ * (O->reply), its count goes with it; while more of it is awaited, and O changes nothing the
+ * lock guards, nothing is recorded. */
+void ps_lease_leave_answer(ps_lease *l, const ps_call_outcome *o);
 
 /* True when L's connection carries an answer no call has read yet (see ps_lease.awaiting):
  * such a lease is never picked for a reap, and its connection is not parked at its close. */
 bool ps_lease_awaiting(const ps_lease *l);
 
-/* The calls in progress on L (tests, reports). */
+/* The calls in progress on L, + 1 while an answer is awaited (tests, reports). */
 unsigned ps_lease_calls(const ps_lease *l);
 
-/* ps_lease_leave for a call that pinned L's session first (L->pinned was false): its thread
- * wrote L->pin, without the lock (nobody reads it while L->pinned is false), and PINNED
- * publishes it (the first one is kept for the whole lease). */
-void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned);
+/* The locked ps_lease_leave (COUNTED: the call entered counted, else with
+ * ps_lease_enter_answer), also for a call that pinned L's session first (L->pinned was false):
+ * its thread wrote L->pin, without the lock (nobody reads it while L->pinned is false), and
+ * PINNED publishes it (the first one is kept for the whole lease). */
+void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool counted, bool pinned);
 
 /* Picks the least recently used LIVE lease of POOL (any pool when NULL) with no call in
  * progress, a clean session and no refused reap, idle at least MIN_IDLE_SELF when its last

@@ -95,12 +95,19 @@ static inline bool caught_up(const ps_client_ops *cl, ps_call *call, void *h)
 bool ps_call_begin(ps_call *call, void *h, bool sends_command)
 {
     const ps_client_ops *cl = client;
+    call->answer = false;
     if (!cl) {
         call->lease = NULL;
         return true;
     }
     void *transport = cl->transport(h);
-    ps_lease *l = ps_lease_enter_fast(h, transport, sends_command);
+    ps_lease *l;
+    if (!sends_command && (l = ps_lease_enter_answer(h, transport))) {
+        call->lease = l; /* reads the awaited answer under its count */
+        call->answer = true;
+        return true;
+    }
+    l = ps_lease_enter_fast(h, transport, sends_command);
     enum ps_enter how = PS_ENTER_CALL; /* the fast path: a LIVE lease, nothing to renew */
     if (!l)
         l = ps_lease_enter(h, transport, call_kind(cl, h, sends_command), &how);
@@ -177,9 +184,10 @@ __attribute__((noinline, cold)) static unsigned keep_user_vars(ps_lease *l,
 }
 
 /* ps_call_end for a call to log, or that pins L's session or touches its user variables (L
- * may be NULL). Out of line: a plain call must not pay for its registers. */
+ * may be NULL; COUNTED: it entered counted, not as a read of an awaited answer). Out of line: a
+ * plain call must not pay for its registers. */
 __attribute__((noinline, cold)) static void end_noted(ps_lease *l, void *h,
-                                                      const ps_call_outcome *o)
+                                                      const ps_call_outcome *o, bool counted)
 {
     ps_call_outcome kept;
     if (touches_user_vars(l, o)) {
@@ -195,8 +203,8 @@ __attribute__((noinline, cold)) static void end_noted(ps_lease *l, void *h,
                 !__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE);
     if (pins) /* the first statement that pins the session, once per lease */
         describe_pin(&l->pin, l, o);
-    if (pins || (o->effects & PS_LEASE_PINNING))
-        ps_lease_leave_pinned(l, o, pins);
+    if (pins || (o->effects & PS_LEASE_PINNING) || !counted)
+        ps_lease_leave_pinned(l, o, counted, pins);
     else
         ps_lease_leave(l, o);
 }
@@ -207,8 +215,11 @@ void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
     bool noted = ps_qlog_on() || (o->effects & (PS_LEASE_PINNING | PS_SQL_USER_VARIABLES)) ||
                  o->app_reset || (o->variables && l && l->user_vars);
     if (__builtin_expect(noted, 0))
-        end_noted(l, h, o);
+        end_noted(l, h, o, !call->answer);
+    else if (call->answer)
+        ps_lease_leave_answer(l, o);
     else if (l)
         ps_lease_leave(l, o);
-    ps_metrics_tick();
+    if (o->reply != PS_REPLY_AWAITED) /* once per statement: at its answer's end */
+        ps_metrics_tick();
 }

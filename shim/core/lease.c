@@ -417,11 +417,28 @@ static void keep_told_variables(ps_lease *l, const char *a)
 }
 
 /* Keeps what the call with outcome O did to the answer L's connection awaits (the thread in
- * the call's own write; published by the gate's release). */
-static inline void note_reply(ps_lease *l, const ps_call_outcome *o)
+ * the call's own write; published by the gate's release). Returns the change of the answer's
+ * count in the gate: -1 when one is now read (its count goes), +1 when one is now awaited (the
+ * call's count stays for it), 0 otherwise. */
+static inline int note_reply(ps_lease *l, const ps_call_outcome *o)
 {
-    if (o->reply != PS_REPLY_UNCHANGED)
-        __atomic_store_n(&l->awaiting, o->reply == PS_REPLY_AWAITED, __ATOMIC_RELAXED);
+    if (o->reply == PS_REPLY_UNCHANGED)
+        return 0;
+    int was = __atomic_load_n(&l->awaiting, __ATOMIC_RELAXED), now = o->reply == PS_REPLY_AWAITED;
+    if (was != now)
+        __atomic_store_n(&l->awaiting, now, __ATOMIC_RELAXED);
+    return now - was;
+}
+
+/* Takes off L's gate what a call leaving it must (its own count when COUNTED, with the
+ * answer's change CHANGE, see note_reply). Release: publishes the call's writes to a reaper. */
+static inline void release_gate(ps_lease *l, bool counted, int change)
+{
+    int take = (int)counted - change;
+    if (take > 0)
+        __atomic_sub_fetch(&l->gate, (unsigned)take, __ATOMIC_RELEASE);
+    else if (take < 0) /* an answer awaited by a read that held no count: a misused handle */
+        __atomic_add_fetch(&l->gate, (unsigned)-take, __ATOMIC_RELEASE);
 }
 
 bool ps_lease_awaiting(const ps_lease *l)
@@ -429,7 +446,7 @@ bool ps_lease_awaiting(const ps_lease *l)
     return __atomic_load_n(&l->awaiting, __ATOMIC_RELAXED);
 }
 
-void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned)
+void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool counted, bool pinned)
 {
     pthread_mutex_lock(&lock);
     if (pinned)
@@ -450,26 +467,63 @@ void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool pinned)
     if (o->variables)
         keep_told_variables(l, o->variables);
     l->unreapable = NULL; /* a new call: judge afresh at the next reap */
-    note_reply(l, o);
+    __atomic_store_n(&l->reading, false, __ATOMIC_RELAXED);
+    int change = note_reply(l, o);
     stamp(l, ps_now_late_ms());
     set_gate(l);
-    __atomic_sub_fetch(&l->gate, 1, __ATOMIC_RELEASE);
+    release_gate(l, counted, change);
     pthread_mutex_unlock(&lock);
+}
+
+/* True when outcome O changes nothing the lock guards (see ps_lease_leave). */
+static inline bool changes_nothing(const ps_lease *l, const ps_call_outcome *o)
+{
+    return !o->effects && !o->app_reset && !o->insert_id && !o->variables &&
+           !(__atomic_load_n(&l->gate, __ATOMIC_RELAXED) & PS_LEASE_SHUT);
+}
+
+/* The lock-free leave (see ps_lease_leave): nothing the lock guards changes (a statement
+ * clears only a pending FOUND_ROWS(), and the gate is shut while one is), and no other thread
+ * shuts the gate while a count of this call's (or of its answer's) is in it. */
+static inline void leave_fast(ps_lease *l, const ps_call_outcome *o, bool counted)
+{
+    int change = note_reply(l, o);
+    if (__atomic_load_n(&l->awaiting, __ATOMIC_RELAXED)) { /* the answer's read will stamp */
+        release_gate(l, counted, change);
+        return;
+    }
+    stamp(l, ps_now_late_ms());
+    release_gate(l, counted, change); /* publishes the stamp to a reaper */
 }
 
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
 {
-    bool nothing = !o->effects && !o->app_reset && !o->insert_id && !o->variables;
-    if (!nothing || (__atomic_load_n(&l->gate, __ATOMIC_RELAXED) & PS_LEASE_SHUT)) {
-        ps_lease_leave_pinned(l, o, false);
+    if (changes_nothing(l, o))
+        leave_fast(l, o, true);
+    else
+        ps_lease_leave_pinned(l, o, true, false);
+}
+
+ps_lease *ps_lease_enter_answer(void *handle, void *transport)
+{
+    ps_lease *l = last_found.lease;
+    if (last_found.handle != handle || last_found.transport != transport || !l ||
+        last_found.gen != __atomic_load_n(&index_gen, __ATOMIC_ACQUIRE) ||
+        (__atomic_load_n(&l->gate, __ATOMIC_ACQUIRE) & PS_LEASE_SHUT) ||
+        !__atomic_load_n(&l->awaiting, __ATOMIC_RELAXED))
+        return NULL;
+    __atomic_store_n(&l->reading, true, __ATOMIC_RELAXED);
+    return l;
+}
+
+void ps_lease_leave_answer(ps_lease *l, const ps_call_outcome *o)
+{
+    if (!changes_nothing(l, o)) {
+        ps_lease_leave_pinned(l, o, false, false);
         return;
     }
-    /* The fast path: nothing the lock guards changes (a statement clears only a pending
-     * FOUND_ROWS(), and the gate is shut while one is). No other thread shuts the gate while
-     * this call is counted in it. */
-    note_reply(l, o);
-    stamp(l, ps_now_late_ms());
-    __atomic_sub_fetch(&l->gate, 1, __ATOMIC_RELEASE); /* publishes both to a reaper */
+    __atomic_store_n(&l->reading, false, __ATOMIC_RELAXED);
+    leave_fast(l, o, false);
 }
 
 /* True when LIVE lease L may be picked by a reaper of POOL (any when NULL) at NOW, its session
@@ -582,7 +636,8 @@ int ps_lease_count_pinned(ps_pool *p, int64_t min_idle_ms)
     ps_lease *l;
     pthread_mutex_lock(&lock);
     DL_FOREACH(list[LIVE], l)
-    n += l->pool == p && calls(l) == 0 && idle_for(l, now, min_idle_ms) &&
+    n += l->pool == p && calls(l) == (unsigned)ps_lease_awaiting(l) &&
+         !__atomic_load_n(&l->reading, __ATOMIC_RELAXED) && idle_for(l, now, min_idle_ms) &&
          (!clean(l) || l->unreapable || ps_lease_awaiting(l));
     pthread_mutex_unlock(&lock);
     return n;
@@ -606,6 +661,7 @@ static void copy_for_report(ps_lease *c, const ps_lease *l)
     c->last_use = last_use(l);
     c->last_thread = __atomic_load_n(&l->last_thread, __ATOMIC_RELAXED);
     c->awaiting = ps_lease_awaiting(l);
+    c->reading = __atomic_load_n(&l->reading, __ATOMIC_RELAXED);
     c->pin.statement[0] = '\0';
     c->pin.trace.len = 0;
     if (__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE)) {
@@ -718,7 +774,11 @@ void ps_lease_after_fork_child(void (*mute)(void *handle))
     ps_lease *l, *tmp;
     pthread_cond_init(&moved, NULL);           /* a parent thread may have been waiting on it */
     for (int s = 0; s < PS_LEASE_NSTATES; s++) /* the calls in progress are the parent's */
-        DL_FOREACH(list[s], l) __atomic_store_n(&l->gate, PS_LEASE_SHUT, __ATOMIC_RELAXED);
+        DL_FOREACH(list[s], l)
+        {
+            __atomic_store_n(&l->gate, PS_LEASE_SHUT | ps_lease_awaiting(l), __ATOMIC_RELAXED);
+            __atomic_store_n(&l->reading, false, __ATOMIC_RELAXED);
+        }
     reindexed(); /* the forking thread's last lookup: the lease is about to be INHERITED */
     DL_FOREACH_SAFE(list[MOVING], l, tmp)
     {

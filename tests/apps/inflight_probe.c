@@ -1,7 +1,7 @@
 /* inflight_probe: a handle with a command's answer still on the wire, as a program that sends
  * with mysql_send_query and reads later (or never) has.
  *
- *   inflight_probe reap|rows|stmt-close|close|use-free [--rounds N]
+ *   inflight_probe reap|rows|stmt-close|close|use-free|multi [--rounds N]
  *     reap   each round: handle A sends "SELECT 'a<round>'" without reading the answer, handle B
  *            connects, runs "SELECT 'b<round>'" and closes, then A reads its answer and closes.
  *            Under the shim with POOLSHIM_MAX_PER_KEY=1 and POOLSHIM_REAP_MIN_IDLE_MS=0, B's
@@ -19,6 +19,9 @@
  *            (mysql_use_result), frees the result (the library drains the other rows) and
  *            closes: the connection is parked (not closed for real), which the shim's summary
  *            shows.
+ *     multi  as reap, but A (connected with CLIENT_MULTI_STATEMENTS) runs "SELECT 'a<round>';
+ *            SELECT 'a<round>x'" and stores its first result only: the second is still on the
+ *            wire, for mysql_next_result. A then reads it.
  * Prints rounds, errors, wrong (an answer that was not the statement's own) and first_problem;
  * the same with and without the shim. */
 #include "app_common.h"
@@ -38,16 +41,22 @@ static void problem(bool is_wrong, const char *what, MYSQL *m)
         errors++;
 }
 
-/* A connected handle, or NULL (counted). */
-static MYSQL *open_handle(void)
+/* A connected handle (with client FLAGS), or NULL (counted). */
+static MYSQL *open_handle_with(unsigned long flags)
 {
     MYSQL *m = mysql_init(NULL);
     app_dsn d = app_user_dsn(false);
-    if (app_connect(m, &d))
+    if (mysql_real_connect(m, d.host, d.user, d.password, d.db, d.port, d.socket, flags))
         return m;
     problem(false, "connect", m);
     mysql_close(m);
     return NULL;
+}
+
+/* A connected handle, or NULL (counted). */
+static MYSQL *open_handle(void)
+{
+    return open_handle_with(0);
 }
 
 /* Reads the answer of the SELECT that M sent, expecting WANT. */
@@ -75,13 +84,19 @@ static bool send_select(MYSQL *m, const char *tag)
     return false;
 }
 
-/* B's part of a round: connect, "SELECT 'TAG'" read back, close. */
-static void other_handle(const char *tag)
+/* B's part of a round: connect (with client FLAGS), "SELECT 'TAG'" read back, close. */
+static void other_handle_with(unsigned long flags, const char *tag)
 {
-    MYSQL *b = open_handle();
+    MYSQL *b = open_handle_with(flags);
     if (b && send_select(b, tag))
         read_answer(b, tag);
     mysql_close(b);
+}
+
+/* other_handle_with, no flags. */
+static void other_handle(const char *tag)
+{
+    other_handle_with(0, tag);
 }
 
 /* A's part of a rows round: "SELECT 'TAG'" sent and its header read, the handle shown ready
@@ -136,6 +151,38 @@ static void use_free(void)
     mysql_close(a);
 }
 
+/* Stores M's current result and checks that its one value is WANT. */
+static void stored_is(MYSQL *m, const char *want)
+{
+    MYSQL_RES *r = mysql_store_result(m);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    if (!row || !row[0] || strcmp(row[0], want))
+        problem(true, want, m);
+    mysql_free_result(r);
+}
+
+/* A multi round (see the header): A's second result read after B's connect and close. */
+static void multi(const char *a_tag, const char *b_tag)
+{
+    MYSQL *a = open_handle_with(CLIENT_MULTI_STATEMENTS);
+    if (!a)
+        return;
+    char sql[96], second[40];
+    snprintf(second, sizeof second, "%sx", a_tag);
+    snprintf(sql, sizeof sql, "SELECT '%s'; SELECT '%s'", a_tag, second);
+    bool sent = !mysql_real_query(a, sql, (unsigned long)strlen(sql));
+    if (sent)
+        stored_is(a, a_tag);
+    else
+        problem(false, "multi-statement", a);
+    other_handle_with(CLIENT_MULTI_STATEMENTS, b_tag); /* A's key: A's connection if it could */
+    if (sent && mysql_next_result(a) != 0)
+        problem(false, "next_result", a);
+    else if (sent)
+        stored_is(a, second);
+    mysql_close(a);
+}
+
 static void round_of(const char *mode, long i)
 {
     if (!strcmp(mode, "use-free")) {
@@ -145,6 +192,10 @@ static void round_of(const char *mode, long i)
     char a_tag[32], b_tag[32];
     snprintf(a_tag, sizeof a_tag, "a%ld", i);
     snprintf(b_tag, sizeof b_tag, "b%ld", i);
+    if (!strcmp(mode, "multi")) {
+        multi(a_tag, b_tag);
+        return;
+    }
     MYSQL *a = open_handle();
     if (!a)
         return;
@@ -169,12 +220,12 @@ static void round_of(const char *mode, long i)
 int main(int argc, char **argv)
 {
     long rounds = 20;
-    static const char *const modes[] = {"reap", "rows", "stmt-close", "close", "use-free"};
+    static const char *const modes[] = {"reap", "rows", "stmt-close", "close", "use-free", "multi"};
     bool known = false;
     for (size_t i = 0; argc >= 2 && i < sizeof modes / sizeof *modes; i++)
         known = known || !strcmp(argv[1], modes[i]);
     if (!known)
-        app_die(0, "usage: inflight_probe reap|rows|stmt-close|close|use-free [--rounds N]");
+        app_die(0, "usage: inflight_probe reap|rows|stmt-close|close|use-free|multi [--rounds N]");
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = app_long_arg("--rounds", argv[++i]);

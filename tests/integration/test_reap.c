@@ -243,7 +243,8 @@ Test(state, unreplayable_state_is_never_reaped_and_is_reported_as_a_leak)
  * which mysql_store_result reads after it has shown the handle ready) is neither reaped (the
  * reap's own query would read that answer, and the program the reap's) nor parked at its close
  * (the next user would read it); and once the answer is read to its end (also by
- * mysql_free_result draining an unbuffered result) the connection is parked as usual. */
+ * mysql_free_result draining an unbuffered result) the connection is parked as usual; the same
+ * for the next result of a multi-statement, still on the wire for mysql_next_result. */
 Test(state, an_answer_still_on_the_wire_is_neither_reaped_nor_parked)
 {
     /* one connection per key, reaped at once: B's connect would take A's if it could */
@@ -257,7 +258,8 @@ Test(state, an_answer_still_on_the_wire_is_neither_reaped_nor_parked)
         const char *const *env;
         enum expect expect;
     } rows[] = {{"reap", tight, HELD},    {"rows", tight, HELD},       {"stmt-close", tight, HELD},
-                {"close", tight, CLOSED}, {"close", answered, CLOSED}, {"use-free", tight, PARKED}};
+                {"close", tight, CLOSED}, {"close", answered, CLOSED}, {"use-free", tight, PARKED},
+                {"multi", tight, HELD}};
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         const char *argv[] = {"inflight_probe", rows[i].mode, "--rounds", "20", NULL};
         pstest_result without = pstest_run(argv, NULL, false);

@@ -598,3 +598,89 @@ Test(lease_fast, a_reaper_never_picks_a_lease_in_a_call_nor_a_call_enters_a_pick
     cr_assert_gt(race.fast, 0, "the fast path was taken");
     cr_assert_eq(ps_lease_calls(l), 0);
 }
+
+static const ps_call_outcome sent_awaiting = {.statement = true, .reply = PS_REPLY_AWAITED};
+static const ps_call_outcome rows_awaiting = {.reply = PS_REPLY_AWAITED};
+static const ps_call_outcome answer_read = {.reply = PS_REPLY_NONE};
+
+/* A statement's command and its reads: one entry and one exit. The send hands its count to the
+ * awaited answer; the reads run under that count (not counted again, marked reading, not
+ * pinned); the last read takes it off: then, and only then, the lease can be reaped. */
+Test(lease_fast, an_awaited_answer_holds_its_commands_count_until_its_last_read)
+{
+    int h, t;
+    ps_lease *l = live(&h, &t);
+    cr_assert_null(ps_lease_enter_answer(&h, &t), "nothing awaited: a read enters as usual");
+    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
+    ps_lease_leave(l, &sent_awaiting);
+    cr_assert(ps_lease_awaiting(l));
+    cr_assert_eq(ps_lease_calls(l), 1, "the answer keeps the command's count");
+    cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0), "an answer on the wire: never reaped");
+    cr_assert_eq(ps_lease_count_pinned(pool, 0), 1, "nobody reads it: it holds the connection");
+    cr_assert_eq(ps_lease_enter_answer(&h, &t), l, "the header's read");
+    cr_assert_eq(ps_lease_calls(l), 1, "not counted again");
+    cr_assert_eq(ps_lease_count_pinned(pool, 0), 0, "being read: in use, not pinned");
+    ps_lease_leave_answer(l, &rows_awaiting);
+    cr_assert(ps_lease_awaiting(l));
+    cr_assert_eq(ps_lease_calls(l), 1, "rows still on the wire");
+    cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0));
+    cr_assert_eq(ps_lease_enter_answer(&h, &t), l, "the rows' read");
+    ps_lease_leave_answer(l, &answer_read);
+    cr_assert_not(ps_lease_awaiting(l));
+    cr_assert_eq(ps_lease_calls(l), 0, "read to its end: the count is gone");
+    cr_assert_null(ps_lease_enter_answer(&h, &t));
+    cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), l, "now it can be reaped");
+    ps_lease_drop_conn(l);
+    ps_lease_settle(l, NULL, NULL, NULL);
+}
+
+/* A read entered counted (another thread's, or by the locked path) that ends the answer takes
+ * off its own count and the answer's; a command that reads its own answer while one was
+ * awaited (mysql_reset_connection after an unread result) the same. */
+Test(lease_fast, a_counted_call_that_ends_the_answer_takes_both_counts)
+{
+    int h, t;
+    ps_lease *l = live(&h, &t);
+    enum ps_enter how;
+    cr_assert_eq(ps_lease_enter(&h, &t, PS_CALL_SENDS, &how), l);
+    ps_lease_leave(l, &sent_awaiting);
+    cr_assert_eq(ps_lease_enter(&h, &t, 0, &how), l, "a read by the locked path");
+    cr_assert_eq(ps_lease_calls(l), 2);
+    ps_lease_leave(l, &answer_read);
+    cr_assert_eq(ps_lease_calls(l), 0);
+    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
+    ps_lease_leave(l, &sent_awaiting);
+    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l, "a command that reads its own answer");
+    ps_lease_leave(l, &answer_read);
+    cr_assert_eq(ps_lease_calls(l), 0);
+    cr_assert_not(ps_lease_awaiting(l));
+    /* an effect: the locked leave keeps the same count */
+    static const ps_call_outcome calc_read = {.effects = PS_SQL_FOUND_ROWS, .reply = PS_REPLY_NONE};
+    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
+    ps_lease_leave(l, &sent_awaiting);
+    cr_assert_eq(ps_lease_enter_answer(&h, &t), l);
+    ps_lease_leave_answer(l, &calc_read);
+    cr_assert_eq(ps_lease_calls(l), 0);
+}
+
+/* In a fork child the parent's calls are gone, but an answer awaited on an inherited
+ * connection keeps its count: the child's own calls end it as in the parent. */
+Test(lease, fork_child_keeps_an_awaited_answers_count)
+{
+    int h, t;
+    ps_lease *l = live(&h, &t);
+    enum ps_enter how;
+    cr_assert_eq(ps_lease_enter(&h, &t, PS_CALL_SENDS, &how), l);
+    ps_lease_leave(l, &sent_awaiting);
+    cr_assert_eq(ps_lease_enter(&h, &t, 0, &how), l); /* a parent thread reading it */
+    ps_lease_before_fork();
+    ps_lease_after_fork_child(NULL);
+    cr_assert_eq(l->state, PS_LEASE_INHERITED);
+    cr_assert_eq(ps_lease_calls(l), 1, "the answer's count, not the parent's read");
+    cr_assert_eq(ps_lease_enter(&h, &t, PS_CALL_SENDS, &how), l);
+    cr_assert_eq(how, PS_ENTER_TAKEOVER);
+    ps_lease_drop_conn(l);
+    ps_lease_settle(l, NULL, NULL, NULL);
+    ps_lease_leave(l, &answer_read);
+    cr_assert_eq(ps_lease_calls(l), 0);
+}

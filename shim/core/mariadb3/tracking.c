@@ -181,6 +181,13 @@ static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char
     return rc;
 }
 
+/* True when the status M's last read parsed says another result follows (a multi-statement's,
+ * a CALL's): the response goes on, for mysql_next_result to read. */
+static inline bool more_results(const MYSQL *m)
+{
+    return (m->server_status & SERVER_MORE_RESULTS_EXIST) != 0;
+}
+
 /* Brackets a result read on M (the handle is busy while rows arrive). PARSED (an expression of
  * the read's result r_) is true when the read parsed a status from the server (an OK or EOF
  * packet): only then does server_status describe this response, and a session-state change it
@@ -295,10 +302,12 @@ static int tracked_read_query_result(MYSQL *m)
         return lib()->db_read_query_result(m);
     int r;
     PS_NESTED(r = lib()->db_read_query_result(m));
-    /* a result set's rows are still on the wire: mysql_store_result shows the handle ready
-     * before it reads them (and allocates in between, where the thread can sleep) */
+    /* a result set's rows are still on the wire (mysql_store_result shows the handle ready
+     * before it reads them, and allocates in between, where the thread can sleep), or the
+     * next result of a multi-statement or a CALL */
     ps_call_outcome o = {.insert_id = mdb_reported_insert_id(m),
-                         .reply = r == 0 && m->field_count ? PS_REPLY_AWAITED : PS_REPLY_NONE};
+                         .reply = r == 0 && (m->field_count || more_results(m)) ? PS_REPLY_AWAITED
+                                                                                : PS_REPLY_NONE};
     if (r == 0)
         o.effects = mdb_state_change_effects(m);
     if (r != 0 || m->field_count == 0 || m->warning_count)
@@ -313,14 +322,15 @@ static int tracked_read_query_result(MYSQL *m)
 
 static MYSQL_DATA *tracked_read_rows(MYSQL *m, MYSQL_FIELD *fields, unsigned int n)
 {
-    TRACKED_READ(m, lib()->db_read_rows(m, fields, n), r_ != NULL, !r_ || m->warning_count, false);
+    TRACKED_READ(m, lib()->db_read_rows(m, fields, n), r_ != NULL, !r_ || m->warning_count,
+                 r_ && more_results(m));
 }
 
 static int tracked_read_one_row(MYSQL *m, unsigned int n, MYSQL_ROW row, unsigned long *lengths)
 {
     /* 0: a row, and more rows or the EOF still to come */
     TRACKED_READ(m, lib()->db_read_one_row(m, n, row, lengths), r_ == 1, /* 1: the EOF */
-                 r_ < 0 || (r_ == 1 && m->warning_count), r_ == 0);
+                 r_ < 0 || (r_ == 1 && m->warning_count), r_ == 0 || (r_ == 1 && more_results(m)));
 }
 
 static int tracked_read_stmt_result(MYSQL *m)
