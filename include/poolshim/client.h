@@ -16,7 +16,8 @@
 
 /* One call on a handle, from the upper layer's begin to its end (opaque to the client layer). */
 typedef struct ps_call {
-    void *lease; /* NULL: the handle holds no lease (untracked) */
+    void *lease;     /* NULL: the handle holds no lease (untracked) */
+    void *transport; /* the handle's transport at the call's begin */
     /* In (set by the caller before begin): the caller sends the command itself and can read,
      * right after, what the connection's park left unread (a deferred reset), before the
      * command's own response: begin then leaves it to the caller (UNREAD) instead of reading
@@ -66,10 +67,11 @@ typedef struct ps_call_outcome {
  * on a tracked handle (see track below); installed once, at selection. Neither is called while
  * ps_depth > 0 (the shim's own and the library's nested calls). */
 typedef struct ps_call_hooks {
-    /* Starts a call on H. SENDS_COMMAND: the call sends a command (a reaped H may need its
-     * connection back first). False: the command must fail without touching the network (H
-     * then carries the error); a result read goes ahead anyway, without an end. */
-    bool (*begin)(ps_call *call, void *h, bool sends_command);
+    /* Starts a call on H, whose transport (see ps_client_ops.transport) is TRANSPORT.
+     * SENDS_COMMAND: the call sends a command (a reaped H may need its connection back first).
+     * False: the command must fail without touching the network (H then carries the error); a
+     * result read goes ahead anyway, without an end. */
+    bool (*begin)(ps_call *call, void *h, void *transport, bool sends_command);
     /* Ends the call begun on H with its outcome O. */
     void (*end)(ps_call *call, void *h, const ps_call_outcome *o);
 } ps_call_hooks;

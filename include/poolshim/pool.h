@@ -41,6 +41,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 
 /* uthash must never exit(): an allocation failure sets ps_hash_oom instead (per thread). */
@@ -393,10 +394,25 @@ void ps_pool_after_fork_child(void);
 /* Monotonic milliseconds. */
 int64_t ps_now_ms(void);
 
+/* What ps_now_late_ms adds to the coarse clock: its resolution in ms, rounded up, + 1 for the
+ * ms ps_now_ms would truncate away (0 until read: ps_clock_late_pad reads it). */
+extern int64_t ps_clock_pad_ms;
+
+/* Reads the coarse clock's resolution into ps_clock_pad_ms and returns it. */
+int64_t ps_clock_late_pad(void);
+
 /* Monotonic milliseconds read cheaply (the coarse clock, no hardware counter): never earlier
  * than ps_now_ms() at the moment of the call, at most the coarse clock's resolution (a few ms,
  * one kernel tick) later. For stamps whose error must only ever make an idle time look
- * shorter. */
-int64_t ps_now_late_ms(void);
+ * shorter. Inline: every statement's end reads it. */
+static inline int64_t ps_now_late_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    int64_t pad = __atomic_load_n(&ps_clock_pad_ms, __ATOMIC_RELAXED);
+    if (__builtin_expect(pad == 0, 0))
+        pad = ps_clock_late_pad();
+    return (int64_t)ts.tv_sec * 1000 + (int64_t)((uint64_t)ts.tv_nsec / 1000000u) + pad;
+}
 
 #endif

@@ -18,7 +18,7 @@
 
 static const ps_client_ops *client;
 
-const ps_call_hooks ps_call_hooks_table = {.begin = ps_call_begin, .end = ps_call_end};
+const ps_call_hooks ps_call_hooks_table = {.begin = ps_call_begin_at, .end = ps_call_end};
 
 void ps_calls_init(const ps_client_ops *cl)
 {
@@ -92,25 +92,17 @@ static inline bool caught_up(const ps_client_ops *cl, ps_call *call, void *h)
     return !(c->replies_pending | c->sync_pending) || catch_up(cl, call, h);
 }
 
-bool ps_call_begin(ps_call *call, void *h, bool sends_command)
+/* ps_call_begin when the lock-free entries did not take the call: an untracked handle, a lease
+ * that is not LIVE with an open gate, or one to renew first. Out of line: rare. */
+__attribute__((noinline)) static bool begin_locked(ps_call *call, void *h, bool sends_command)
 {
     const ps_client_ops *cl = client;
-    call->answer = false;
     if (!cl) {
         call->lease = NULL;
         return true;
     }
-    void *transport = cl->transport(h);
-    ps_lease *l;
-    if (!sends_command && (l = ps_lease_enter_answer(h, transport))) {
-        call->lease = l; /* reads the awaited answer under its count */
-        call->answer = true;
-        return true;
-    }
-    l = ps_lease_enter_fast(h, transport, sends_command);
-    enum ps_enter how = PS_ENTER_CALL; /* the fast path: a LIVE lease, nothing to renew */
-    if (!l)
-        l = ps_lease_enter(h, transport, call_kind(cl, h, sends_command), &how);
+    enum ps_enter how;
+    ps_lease *l = ps_lease_enter(h, call->transport, call_kind(cl, h, sends_command), &how);
     call->lease = l;
     if (how == PS_ENTER_BROKEN) { /* its session is gone, as if the server had dropped it */
         cl->fail(h, PS_FAIL_GONE, NULL);
@@ -126,6 +118,29 @@ bool ps_call_begin(ps_call *call, void *h, bool sends_command)
     renewal_failed(l, h, how, r);
     call->lease = NULL;
     return false;
+}
+
+bool ps_call_begin(ps_call *call, void *h, bool sends_command)
+{
+    const ps_client_ops *cl = client;
+    return ps_call_begin_at(call, h, cl ? cl->transport(h) : NULL, sends_command);
+}
+
+bool ps_call_begin_at(ps_call *call, void *h, void *transport, bool sends_command)
+{
+    ps_lease *l;
+    call->transport = transport;
+    call->answer = false;
+    if (!sends_command && (l = ps_lease_enter_answer(h, call->transport)) != NULL) {
+        call->lease = l; /* reads the awaited answer under its count */
+        call->answer = true;
+        return true;
+    }
+    if ((l = ps_lease_enter_fast(h, call->transport, sends_command)) != NULL) {
+        call->lease = l; /* a LIVE lease, nothing to renew */
+        return !sends_command || caught_up(client, call, h);
+    }
+    return begin_locked(call, h, sends_command);
 }
 
 /* Writes H's call (outcome O, lease L or NULL) to the query log. Out of line: the calls of a

@@ -125,7 +125,7 @@ unsigned ps_lease_calls(const ps_lease *l)
 }
 
 /* The calling thread (pthread_self, kept: a fork's child thread is its parent's). */
-static pthread_t self(void)
+static inline __attribute__((always_inline)) pthread_t self(void)
 {
     static __thread __attribute__((tls_model("initial-exec"))) pthread_t me;
     if (__builtin_expect(!me, 0))
@@ -134,7 +134,7 @@ static pthread_t self(void)
 }
 
 /* Stamps the end of a call on L (or its start, at the connect): time, thread, use sequence. */
-static void stamp(ps_lease *l, int64_t now)
+static inline __attribute__((always_inline)) void stamp(ps_lease *l, int64_t now)
 {
     __atomic_store_n(&l->last_call_ms, now, __ATOMIC_RELAXED);
     __atomic_store_n(&l->last_thread, self(), __ATOMIC_RELAXED);
@@ -523,7 +523,8 @@ void ps_lease_leave_answer(ps_lease *l, const ps_call_outcome *o)
         return;
     }
     __atomic_store_n(&l->reading, false, __ATOMIC_RELAXED);
-    leave_fast(l, o, false);
+    if (o->reply != PS_REPLY_AWAITED) /* else more of it is still awaited: nothing changes */
+        leave_fast(l, o, false);
 }
 
 /* True when LIVE lease L may be picked by a reaper of POOL (any when NULL) at NOW, its session

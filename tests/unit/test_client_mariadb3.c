@@ -28,10 +28,11 @@ static struct {
 } seen;
 static int lease_token;
 
-static bool fake_begin(ps_call *call, void *h, bool sends_command)
+static bool fake_begin(ps_call *call, void *h, void *transport, bool sends_command)
 {
     seen.begins++;
     seen.h = h;
+    cr_expect_eq(transport, ((MYSQL *)h)->net.pvio, "the handle's transport");
     seen.sends_command = sends_command;
     call->lease = &lease_token;
     return !seen.refuse;

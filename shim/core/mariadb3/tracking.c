@@ -140,17 +140,16 @@ static inline bool has_answer(enum enum_server_command cmd)
 }
 
 /* Every command: begin (a reaped handle gets its connection back first), then the effects. */
-static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char *arg, size_t len,
-                              my_bool skip_check, void *opt_arg)
+__attribute__((noinline)) static int db_command_bracketed(MYSQL *m, enum enum_server_command cmd,
+                                                          const char *arg, size_t len,
+                                                          my_bool skip_check, void *opt_arg)
 {
-    if (ps_depth > 0)
-        return lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     const ps_call_hooks *up = hooks();
     /* the park's unread reset answers can follow the command only when the library leaves
      * the command's own answer to a later read (skip_check): else it reads the first answer
      * itself, inside the call, and catch_up must read them first */
     ps_call call = {.reads_after_send = skip_check != 0};
-    if (!up->begin(&call, m, true))
+    if (!up->begin(&call, m, m->net.pvio, true))
         return 1;
     int64_t start_ns = ps_qlog_on() ? ps_qlog_now_ns() : 0;
     bool statement, explains;
@@ -195,12 +194,13 @@ static inline bool more_results(const MYSQL *m)
  * RESULTS (an expression of r_) is true when the read leaves something a fresh session would
  * not show (PS_SQL_RESULTS: an error, an OK packet's ROW_COUNT() or id, warnings). PENDING (an
  * expression of r_) is true when more of the response is still on the wire for a later read
- * (the open prepared statements that a statement's reads need keep its lease anyway). */
+ * (the open prepared statements that a statement's reads need keep its lease anyway). Used in
+ * a function of its own (see TRACKED): the nested reads pass through before its frame. */
 #define TRACKED_READ(m, expr, parsed, results, pending)                                            \
     do {                                                                                           \
         ps_call call;                                                                              \
         const ps_call_hooks *up = hooks();                                                         \
-        if (ps_depth > 0 || !up->begin(&call, (m), false))                                         \
+        if (!up->begin(&call, (m), (m)->net.pvio, false))                                          \
             return expr;                                                                           \
         __typeof__(expr) r_ = expr;                                                                \
         ps_call_outcome o_ = {.insert_id = mdb_reported_insert_id(m),                              \
@@ -212,6 +212,24 @@ static inline bool more_results(const MYSQL *m)
         up->end(&call, (m), &o_);                                                                  \
         return r_;                                                                                 \
     } while (0)
+
+/* The method NAME (returning TYPE, parameters PARAMS, passed as ARGS): the library's own for
+ * the nested calls (ps_depth > 0: the shim's and the library's), else NAME_bracketed, out of
+ * line so that a nested call pays no frame of it. */
+#define TRACKED(type, name, params, args)                                                          \
+    static type name##_bracketed params __attribute__((noinline));                                 \
+    static type tracked_##name params                                                              \
+    {                                                                                              \
+        if (ps_depth > 0)                                                                          \
+            return lib()->name args;                                                               \
+        return name##_bracketed args;                                                              \
+    }
+
+TRACKED(int, db_command,
+        (MYSQL * m, enum enum_server_command cmd, const char *arg, size_t len, my_bool skip_check,
+         void *opt_arg),
+        (m, cmd, arg, len, skip_check, opt_arg))
+TRACKED(int, db_read_query_result, (MYSQL * m), (m))
 
 /* True when VALUE can stand between single quotes under any sql_mode: printable ASCII without a
  * quote or a backslash. */
@@ -294,11 +312,11 @@ static const char *reported_variables(MYSQL *m)
 
 /* A query's response. Its read of the result set's metadata (db_read_rows) runs nested: it is
  * part of this call, whose outcome (the last status parsed, the warnings) covers it. */
-static int tracked_read_query_result(MYSQL *m)
+__attribute__((noinline)) static int db_read_query_result_bracketed(MYSQL *m)
 {
     ps_call call;
     const ps_call_hooks *up = hooks();
-    if (ps_depth > 0 || !up->begin(&call, m, false))
+    if (!up->begin(&call, m, m->net.pvio, false))
         return lib()->db_read_query_result(m);
     int r;
     PS_NESTED(r = lib()->db_read_query_result(m));
@@ -320,36 +338,46 @@ static int tracked_read_query_result(MYSQL *m)
     return r;
 }
 
-static MYSQL_DATA *tracked_read_rows(MYSQL *m, MYSQL_FIELD *fields, unsigned int n)
+TRACKED(MYSQL_DATA *, db_read_rows, (MYSQL * m, MYSQL_FIELD *fields, unsigned int n),
+        (m, fields, n))
+static MYSQL_DATA *db_read_rows_bracketed(MYSQL *m, MYSQL_FIELD *fields, unsigned int n)
 {
     TRACKED_READ(m, lib()->db_read_rows(m, fields, n), r_ != NULL, !r_ || m->warning_count,
                  r_ && more_results(m));
 }
 
-static int tracked_read_one_row(MYSQL *m, unsigned int n, MYSQL_ROW row, unsigned long *lengths)
+TRACKED(int, db_read_one_row, (MYSQL * m, unsigned int n, MYSQL_ROW row, unsigned long *lengths),
+        (m, n, row, lengths))
+static int db_read_one_row_bracketed(MYSQL *m, unsigned int n, MYSQL_ROW row,
+                                     unsigned long *lengths)
 {
     /* 0: a row, and more rows or the EOF still to come */
     TRACKED_READ(m, lib()->db_read_one_row(m, n, row, lengths), r_ == 1, /* 1: the EOF */
                  r_ < 0 || (r_ == 1 && m->warning_count), r_ == 0 || (r_ == 1 && more_results(m)));
 }
 
-static int tracked_read_stmt_result(MYSQL *m)
+TRACKED(int, db_read_stmt_result, (MYSQL * m), (m))
+static int db_read_stmt_result_bracketed(MYSQL *m)
 {
     TRACKED_READ(m, lib()->db_read_stmt_result(m), r_ == 0, true, false);
 }
 
-static int tracked_stmt_read_all_rows(MYSQL_STMT *s)
+TRACKED(int, db_stmt_read_all_rows, (MYSQL_STMT * s), (s))
+static int db_stmt_read_all_rows_bracketed(MYSQL_STMT *s)
 {
     TRACKED_READ(s->mysql, lib()->db_stmt_read_all_rows(s), r_ == 0, true, false);
 }
 
-static int tracked_stmt_fetch(MYSQL_STMT *s, unsigned char **row, unsigned long *len)
+TRACKED(int, db_stmt_fetch, (MYSQL_STMT * s, unsigned char **row, unsigned long *len),
+        (s, row, len))
+static int db_stmt_fetch_bracketed(MYSQL_STMT *s, unsigned char **row, unsigned long *len)
 {
     /* The library's unbuffered fetch stops at the EOF without parsing its status. */
     TRACKED_READ(s->mysql, lib()->db_stmt_fetch(s, row, len), false, true, false);
 }
 
-static int tracked_read_execute_response(MYSQL_STMT *s)
+TRACKED(int, db_read_execute_response, (MYSQL_STMT * s), (s))
+static int db_read_execute_response_bracketed(MYSQL_STMT *s)
 {
     TRACKED_READ(s->mysql, lib()->db_read_execute_response(s), r_ == 0, true, false);
 }
@@ -361,7 +389,7 @@ static void tracked_skip_result(MYSQL *m)
 {
     ps_call call;
     const ps_call_hooks *up = hooks();
-    if (ps_depth > 0 || !up->begin(&call, m, false)) {
+    if (ps_depth > 0 || !up->begin(&call, m, m->net.pvio, false)) {
         lib()->db_skip_result(m);
         return;
     }
@@ -378,7 +406,7 @@ static my_bool tracked_read_prepare_response(MYSQL_STMT *s)
 {
     ps_call call;
     const ps_call_hooks *up = hooks();
-    if (ps_depth > 0 || !up->begin(&call, s->mysql, false))
+    if (ps_depth > 0 || !up->begin(&call, s->mysql, s->mysql->net.pvio, false))
         return lib()->db_read_prepare_response(s);
     my_bool r;
     PS_NESTED(r = lib()->db_read_prepare_response(s));
@@ -395,15 +423,15 @@ static void build_tracked_methods(void)
 {
     tracked_methods = *lib();
     tracked_methods.db_command = tracked_db_command;
-    tracked_methods.db_read_query_result = tracked_read_query_result;
-    tracked_methods.db_read_rows = tracked_read_rows;
-    tracked_methods.db_read_one_row = tracked_read_one_row;
+    tracked_methods.db_read_query_result = tracked_db_read_query_result;
+    tracked_methods.db_read_rows = tracked_db_read_rows;
+    tracked_methods.db_read_one_row = tracked_db_read_one_row;
     if (tracked_methods.db_skip_result)
         tracked_methods.db_skip_result = tracked_skip_result;
-    tracked_methods.db_read_stmt_result = tracked_read_stmt_result;
-    tracked_methods.db_stmt_read_all_rows = tracked_stmt_read_all_rows;
-    tracked_methods.db_stmt_fetch = tracked_stmt_fetch;
-    tracked_methods.db_read_execute_response = tracked_read_execute_response;
+    tracked_methods.db_read_stmt_result = tracked_db_read_stmt_result;
+    tracked_methods.db_stmt_read_all_rows = tracked_db_stmt_read_all_rows;
+    tracked_methods.db_stmt_fetch = tracked_db_stmt_fetch;
+    tracked_methods.db_read_execute_response = tracked_db_read_execute_response;
     if (tracked_methods.db_read_prepare_response)
         tracked_methods.db_read_prepare_response = tracked_read_prepare_response;
 }
