@@ -19,6 +19,16 @@ static void forget_broken(const ps_client_ops *cl, MYSQL *m)
     ps_lease_free(ps_lease_take(m, cl->transport(m), &was));
 }
 
+/* Makes lease L follow M's new session after the library's reconnect. */
+static void follow_new_session(const ps_client_ops *cl, ps_lease *l, MYSQL *m)
+{
+    ps_user_vars_reset(&l->user_vars); /* a new session: its user variables are gone */
+    ps_lease_set_transport(l, cl->transport(m));
+    cl->track(m);
+    if (l->conn) /* a new session: it owes no answers, and shows its own mode */
+        l->conn->replies_pending = l->conn->sync_pending = false;
+}
+
 my_bool ps_hook_mariadb_reconnect(MYSQL *m)
 {
     const ps_client_ops *cl = ps_shim();
@@ -39,18 +49,21 @@ my_bool ps_hook_mariadb_reconnect(MYSQL *m)
         ps_lease_free(l);
         l = NULL;
     }
-    /* Inside, the library runs mysql_init/real_connect on a stack temporary and closes M:
-     * all nested, all passed through. Then the lease follows the new transport, and M's I/O
-     * is tracked again (the struct copy brought the library's methods back). */
+    /* Counted as a call on M's lease: no reap takes M's connection while the library
+     * replaces it. Inside, the library runs mysql_init/real_connect on a stack temporary and
+     * closes M: all nested, all passed through. Then the lease follows the new transport, and
+     * M's I/O is tracked again (the struct copy brought the library's methods back). */
+    ps_call call = {.lease = NULL};
+    if (l && l->state != PS_LEASE_BROKEN && !ps_call_begin(&call, m, false))
+        call.lease = NULL; /* a read's begin goes ahead: never taken */
     PS_NESTED(r = ps_real_mariadb_reconnect(m));
     if (l && r == 0 && l->state == PS_LEASE_BROKEN)
         forget_broken(cl, m);
-    else if (l && r == 0) {
-        ps_user_vars_reset(&l->user_vars); /* a new session: its user variables are gone */
-        ps_lease_set_transport(l, cl->transport(m));
-        cl->track(m);
-        if (l->conn) /* a new session: it owes no answers, and shows its own mode */
-            l->conn->replies_pending = l->conn->sync_pending = false;
+    else if (call.lease && r == 0)
+        follow_new_session(cl, call.lease, m);
+    if (call.lease) { /* the new connection awaits no answer (nor does a failed one) */
+        static const ps_call_outcome renewed = {.reply = PS_REPLY_NONE};
+        ps_call_end(&call, m, &renewed);
     }
     return r;
 }

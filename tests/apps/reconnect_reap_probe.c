@@ -1,0 +1,104 @@
+/* reconnect_reap_probe: a program calls mariadb_reconnect on the handle it keeps while another
+ * of its threads may be reaping that handle (at POOLSHIM_MAX_PER_KEY=1 with a small
+ * POOLSHIM_REAP_MIN_IDLE_MS, every connect of the other thread reaps it once it has idled that
+ * long).
+ *
+ *   reconnect_reap_probe [--rounds N]
+ * The main thread runs "SELECT 'a<i>'" on its handle H, sleeps up to 10 ms, calls
+ * mariadb_reconnect(H), and runs "SELECT 'b<i>'" on H. Meanwhile a second thread loops connect /
+ * "SELECT 'r<i>'" / close. Every reconnect must succeed and every answer be its own statement's,
+ * as without the shim. Prints rounds, a_wrong, a_errors, reconnect_errors, r_wrong, r_errors;
+ * exit 0 when nothing was wrong. */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "app_common.h"
+
+static volatile int stop;
+static long r_wrong, r_errors;
+
+/* A connected handle with the reconnect option set (mariadb_reconnect needs it), or NULL. */
+static MYSQL *open_handle(void)
+{
+    MYSQL *m = mysql_init(NULL);
+    my_bool on = 1;
+    mysql_optionsv(m, MYSQL_OPT_RECONNECT, &on);
+    app_dsn d = app_user_dsn(false);
+    if (app_connect(m, &d))
+        return m;
+    mysql_close(m);
+    return NULL;
+}
+
+/* The first value of SQL on M (malloc'd), or NULL on failure. */
+static char *value(MYSQL *m, const char *sql)
+{
+    MYSQL_RES *r = mysql_query(m, sql) ? NULL : mysql_store_result(m);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    char *v = row && row[0] ? strdup(row[0]) : NULL;
+    mysql_free_result(r);
+    return v;
+}
+
+/* Counts a wrong answer or an error of "SELECT 'WANT'" on M into *WRONG / *ERRORS. */
+static void expect_tag(MYSQL *m, const char *want, long *wrong, long *errors)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT '%s'", want);
+    char *v = m ? value(m, sql) : NULL;
+    if (!v)
+        (*errors)++;
+    else if (strcmp(v, want))
+        (*wrong)++;
+    free(v);
+}
+
+/* The other thread: connect / SELECT / close until stopped (each connect reaps H at the cap). */
+static void *churn(void *arg)
+{
+    (void)arg;
+    char want[32];
+    for (long i = 0; !stop; i++) {
+        MYSQL *m = open_handle();
+        snprintf(want, sizeof want, "r%ld", i);
+        expect_tag(m, want, &r_wrong, &r_errors);
+        if (m)
+            mysql_close(m);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    long rounds = 300, a_wrong = 0, a_errors = 0, reconnect_errors = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = app_long_arg("--rounds", argv[++i]);
+        else
+            app_die(0, "bad argument '%s'", argv[i]);
+    }
+    alarm(300); /* a hang ends in SIGALRM */
+    MYSQL *h = open_handle();
+    if (!h)
+        app_die(0, "connect failed");
+    pthread_t t;
+    pthread_create(&t, NULL, churn, NULL);
+    for (long i = 0; i < rounds; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "a%ld", i);
+        expect_tag(h, want, &a_wrong, &a_errors);
+        struct timespec ts = {0, (long)(i * 7919 % 10000) * 1000L};
+        nanosleep(&ts, NULL);
+        if (mariadb_reconnect(h))
+            reconnect_errors++;
+        snprintf(want, sizeof want, "b%ld", i);
+        expect_tag(h, want, &a_wrong, &a_errors);
+    }
+    stop = 1;
+    pthread_join(t, NULL);
+    mysql_close(h);
+    printf("rounds=%ld\na_wrong=%ld\na_errors=%ld\nreconnect_errors=%ld\nr_wrong=%ld\n"
+           "r_errors=%ld\n",
+           rounds, a_wrong, a_errors, reconnect_errors, r_wrong, r_errors);
+    return a_wrong || a_errors || reconnect_errors || r_wrong || r_errors ? 1 : 0;
+}
