@@ -29,6 +29,12 @@ static inline const ps_call_hooks *hooks(void)
     return __atomic_load_n(&call_hooks, __ATOMIC_ACQUIRE);
 }
 
+/* mdb_reported_insert_id, inline for the wrappers. */
+static inline unsigned long long reported_insert_id(const MYSQL *h)
+{
+    return h->field_count == 0 ? h->insert_id : 0;
+}
+
 void mdb_set_call_hooks(const ps_call_hooks *h)
 {
     __atomic_store_n(&call_hooks, h, __ATOMIC_RELEASE);
@@ -170,7 +176,9 @@ __attribute__((noinline)) static int db_command_bracketed(MYSQL *m, enum enum_se
                                   : skip_check                ? PS_REPLY_AWAITED
                                                               : PS_REPLY_NONE};
     o.effects = rc ? PS_SQL_RESULTS : fx; /* a failure may leave the server's error */
-    o.insert_id = mdb_reported_insert_id(m);
+    /* a command that leaves its answer to a later read has parsed no OK packet yet: the
+     * handle's insert id is still the previous statement's */
+    o.insert_id = o.reply == PS_REPLY_NONE ? reported_insert_id(m) : 0;
     ps_call_detail d;
     if (start_ns || o.effects) {
         describe_command(&d, cmd, arg, len, start_ns);
@@ -203,7 +211,7 @@ static inline bool more_results(const MYSQL *m)
         if (!up->begin(&call, (m), (m)->net.pvio, false))                                          \
             return expr;                                                                           \
         __typeof__(expr) r_ = expr;                                                                \
-        ps_call_outcome o_ = {.insert_id = mdb_reported_insert_id(m),                              \
+        ps_call_outcome o_ = {.insert_id = reported_insert_id(m),                                  \
                               .reply = (pending) ? PS_REPLY_AWAITED : PS_REPLY_NONE};              \
         if (parsed)                                                                                \
             o_.effects = mdb_state_change_effects(m);                                              \
@@ -323,7 +331,7 @@ __attribute__((noinline)) static int db_read_query_result_bracketed(MYSQL *m)
     /* a result set's rows are still on the wire (mysql_store_result shows the handle ready
      * before it reads them, and allocates in between, where the thread can sleep), or the
      * next result of a multi-statement or a CALL */
-    ps_call_outcome o = {.insert_id = mdb_reported_insert_id(m),
+    ps_call_outcome o = {.insert_id = reported_insert_id(m),
                          .reply = r == 0 && (m->field_count || more_results(m)) ? PS_REPLY_AWAITED
                                                                                 : PS_REPLY_NONE};
     if (r == 0)
@@ -395,7 +403,7 @@ static void tracked_skip_result(MYSQL *m)
     }
     lib()->db_skip_result(m);
     ps_call_outcome o = {
-        .insert_id = mdb_reported_insert_id(m), .effects = PS_SQL_RESULTS, .reply = PS_REPLY_NONE};
+        .insert_id = reported_insert_id(m), .effects = PS_SQL_RESULTS, .reply = PS_REPLY_NONE};
     up->end(&call, m, &o);
 }
 
@@ -411,7 +419,7 @@ static my_bool tracked_read_prepare_response(MYSQL_STMT *s)
     my_bool r;
     PS_NESTED(r = lib()->db_read_prepare_response(s));
     ps_call_detail d = {.stmt_id = r ? 0 : s->stmt_id};
-    ps_call_outcome o = {.insert_id = mdb_reported_insert_id(s->mysql),
+    ps_call_outcome o = {.insert_id = reported_insert_id(s->mysql),
                          .detail = ps_qlog_on() ? &d : NULL,
                          .reply = PS_REPLY_NONE};
     up->end(&call, s->mysql, &o);
@@ -460,6 +468,5 @@ void mdb_retrack(MYSQL *h)
 
 unsigned long long mdb_reported_insert_id(void *hv)
 {
-    MYSQL *h = hv;
-    return h->field_count == 0 ? h->insert_id : 0;
+    return reported_insert_id(hv);
 }
