@@ -990,6 +990,25 @@ static bool plain_select(const char *sql, size_t len)
     return true;
 }
 
+/* True when Q[LEN - T..LEN), 1 to 8 bytes with LEN >= 8, are all ASCII digits (false at times
+ * when a byte before them is >= 0x80, and always on a big-endian machine). Eight bytes at once:
+ * each byte xor '0' is 0..9 for a digit, and those alone keep bit 7 clear both as they are and
+ * plus 0x76; only a byte with bit 7 set carries into the next one, and a carry never clears a
+ * bit 7 that should be set. */
+static inline bool plain_digits(const unsigned char *q, size_t len, size_t t)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t x;
+    memcpy(&x, q + len - 8, 8); /* the last byte is the highest */
+    x ^= 0x3030303030303030u;
+    uint64_t high = (x | (x + 0x7676767676767676u)) & 0x8080808080808080u;
+    return (high >> (8 * (8 - t))) == 0;
+#else
+    (void)q, (void)len, (void)t;
+    return false;
+#endif
+}
+
 /* ps_sql_effects_ex when the memory alone did not settle SQL[0..LEN): AT 0, it did not prove
  * the head (a full scan follows); else it proved SQL[0..AT), and SQL[AT..FROM) too, and the scan
  * goes on from FROM. */
@@ -1015,8 +1034,13 @@ unsigned ps_sql_effects_ex(const char *sql, size_t len, bool *only_replayable)
     size_t at = plain_resume(q, len);
     if (__builtin_expect(at == 0, 0))
         return effects_slow(sql, len, 0, 0, only_replayable);
+    size_t t = len - at; /* at >= 7 here ("SELECT "), so t <= 8 gives len >= 8 */
+    if (__builtin_expect(t - 1 < 8, 1) && plain_digits(q, len, t)) {
+        *only_replayable = false; /* one number: the usual tail */
+        return 0;
+    }
     const unsigned char *from = plain_skip(q + at, q + len);
-    if (__builtin_expect(from != q + len || len - at > PLAIN_RESCAN, 0))
+    if (__builtin_expect(from != q + len || t > PLAIN_RESCAN, 0))
         return effects_slow(sql, len, at, (size_t)(from - q), only_replayable);
     *only_replayable = false;
     return 0;
