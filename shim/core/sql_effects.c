@@ -823,18 +823,42 @@ static const char *const plain_stop_words[20][3] = {
     [19] = {"SQL_CALC_FOUND_ROWS"},
 };
 
-/* True when WORD[0..LEN), which begins with a PB_HEAD letter, is one of plain_stop_words. By
- * length, then first letter: most words are compared with nothing. */
-static __attribute__((noinline)) bool plain_stop_word(const unsigned char *word, size_t len)
+/* For each length, a bit (byte & 31) for the first letter of each stop word of that length: a
+ * word whose bit is clear is none of them, and is compared with nothing. Other bytes than
+ * letters may share a letter's bit: they only cost the comparison. */
+#define PB_BIT(c) (1u << ((c)&31))
+static const uint32_t plain_stop_first[20] = {
+    [3] = PB_BIT('F'),
+    [4] = PB_BIT('N') | PB_BIT('I') | PB_BIT('L'),
+    [5] = PB_BIT('V'),
+    [6] = PB_BIT('E') | PB_BIT('S'),
+    [7] = PB_BIT('N') | PB_BIT('L'),
+    [8] = PB_BIT('P') | PB_BIT('G'),
+    [9] = PB_BIT('T'),
+    [14] = PB_BIT('S'),
+    [16] = PB_BIT('S'),
+    [19] = PB_BIT('S'),
+};
+#undef PB_BIT
+
+/* True when WORD[0..LEN) is one of plain_stop_words, whose length and first letter
+ * plain_stop_first admits. */
+static __attribute__((noinline)) bool plain_stop_compare(const unsigned char *word, size_t len)
 {
-    if (len >= 20)
-        return false;
-    char first = (char)(word[0] & ~0x20); /* a letter in upper case */
+    char first = (char)(word[0] & ~0x20); /* a letter in upper case; '_', '$', digits match none */
     for (int i = 0; i < 3 && plain_stop_words[len][i]; i++)
         if (plain_stop_words[len][i][0] == first &&
             strncasecmp((const char *)word, plain_stop_words[len][i], len) == 0)
             return true;
     return false;
+}
+
+/* True when WORD[0..LEN) is one of plain_stop_words. By length, then first letter: most words
+ * of a query are compared with nothing. */
+static inline bool plain_stop_word(const unsigned char *word, size_t len)
+{
+    return len < 20 && (plain_stop_first[len] >> (word[0] & 31) & 1) &&
+           plain_stop_compare(word, len);
 }
 
 /* True when Q[0..6) is SELECT in any case (a byte whose 0x20 bit set reads as a lower-case
@@ -880,10 +904,11 @@ static bool plain_from(const unsigned char *q, const unsigned char *end)
     return true;
 }
 
-/* This thread's memory of a statement plain_select accepted (when it fit): a program that keeps
- * its connection sends the same SELECT with other literals, and only the tokens from where it
- * first differs are scanned. The memory is rewritten only when that scan was long
- * (PLAIN_RESCAN): a short differing tail (a number) costs less scanned again than copied. */
+/* This thread's memory of a statement plain_select accepted (when it fit), kept up to the start
+ * of its last word: a program that keeps its connection sends the same SELECT with other
+ * literals, and only the tokens from where it first differs are scanned. A statement accepted
+ * from the memory replaces it only when that scan was long (PLAIN_RESCAN): a short differing
+ * tail (a number) costs less scanned again than copied. */
 enum { PLAIN_MEMORY = 256, PLAIN_RESCAN = 16 };
 static __thread __attribute__((tls_model("initial-exec"))) struct {
     uint32_t len;  /* 0: none */
@@ -1026,8 +1051,9 @@ static __attribute__((noinline)) unsigned effects_slow(const char *sql, size_t l
 }
 
 /* The fast path first: when this thread's memory proves the head of SQL[0..LEN) and the bytes
- * from there need no closer look (plain_skip, typically a number), the answer is 0 at once.
- * Everything else (effects_slow) is out of line, so that this needs no stack frame. */
+ * from there need no closer look (a number, or no byte plain_skip stops at), the answer is 0
+ * at once. Everything else (effects_slow) is out of line and reached by a tail call, so that
+ * this function calls nothing and saves few registers. */
 unsigned ps_sql_effects_ex(const char *sql, size_t len, bool *only_replayable)
 {
     const unsigned char *q = (const unsigned char *)sql;
