@@ -892,14 +892,19 @@ static inline const unsigned char *plain_skip(const unsigned char *q, const unsi
  * boundary (see plain_skip). */
 static bool plain_from(const unsigned char *q, const unsigned char *end)
 {
-    while ((q = plain_skip(q, end)) < end) {
-        if (plain_class[*q] == PB_STOP)
+    while (q < end) {
+        unsigned k = plain_class[*q];
+        if (k >= PB_WORD) {
+            const unsigned char *word = q;
+            while (++q < end && plain_class[*q] >= PB_WORD)
+                continue;
+            if (plain_stop_word(word, (size_t)(q - word)))
+                return false;
+        } else if (k == PB_STOP) {
             return false;
-        const unsigned char *word = q;
-        while (++q < end && plain_class[*q] >= PB_WORD)
-            continue;
-        if (plain_stop_word(word, (size_t)(q - word)))
-            return false;
+        } else {
+            q++;
+        }
     }
     return true;
 }
@@ -907,12 +912,14 @@ static bool plain_from(const unsigned char *q, const unsigned char *end)
 /* This thread's memory of a statement plain_select accepted (when it fit), kept up to the start
  * of its last word: a program that keeps its connection sends the same SELECT with other
  * literals, and only the tokens from where it first differs are scanned. A statement accepted
- * from the memory replaces it only when that scan was long (PLAIN_RESCAN): a short differing
- * tail (a number) costs less scanned again than copied. */
+ * from the memory replaces it only after a second long scan in a row (PLAIN_RESCAN): a short
+ * differing tail (a number) costs less scanned again than copied, and a program that
+ * alternates two SELECTs keeps one of them. */
 enum { PLAIN_MEMORY = 256, PLAIN_RESCAN = 16 };
 static __thread __attribute__((tls_model("initial-exec"))) struct {
-    uint32_t len;  /* 0: none */
-    uint32_t body; /* where the scan after "SELECT " began */
+    uint32_t len;    /* 0: none */
+    uint32_t body;   /* where the scan after "SELECT " began */
+    uint32_t misses; /* long scans since the memory last served a short one */
     unsigned char text[PLAIN_MEMORY];
 } last_plain;
 
@@ -936,31 +943,53 @@ static inline uint64_t differ8(const unsigned char *a, const unsigned char *b)
     return x ^ y;
 }
 
+/* How many bytes A and B (N < 16 bytes each) have in common from the start. Reads no byte
+ * outside them: the last block overlaps the first instead. */
+static inline size_t common_prefix_short(const unsigned char *a, const unsigned char *b, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n >= 8) {
+        uint64_t x = differ8(a, b);
+        if (x)
+            return (size_t)__builtin_ctzll(x) / 8;
+        x = differ8(a + n - 8, b + n - 8);
+        return x ? n - 8 + (size_t)__builtin_ctzll(x) / 8 : n;
+    }
+    if (n >= 4) { /* "SELECT " */
+        uint32_t u, v;
+        memcpy(&u, a, 4), memcpy(&v, b, 4);
+        if ((u ^= v) != 0)
+            return (size_t)__builtin_ctz(u) / 8;
+        memcpy(&u, a + n - 4, 4), memcpy(&v, b + n - 4, 4);
+        return (u ^= v) ? n - 4 + (size_t)__builtin_ctz(u) / 8 : n;
+    }
+#endif
+    size_t i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
 /* How many bytes A and B (N bytes each) have in common from the start. Reads no byte outside
  * them: the last block overlaps the one before instead. */
 static inline size_t common_prefix(const unsigned char *a, const unsigned char *b, size_t n)
 {
+    size_t i = 0;
 #if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (__builtin_expect(n >= 16, 1)) {
         unsigned d;
-        size_t i = 0;
         for (; i + 16 < n; i += 16)
             if ((d = differ16(a + i, b + i)) != 0)
                 return i + (size_t)__builtin_ctz(d);
         d = differ16(a + n - 16, b + n - 16);
         return d ? n - 16 + (size_t)__builtin_ctz(d) : n;
     }
-#endif
-    size_t i = 0;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t x;
-    for (; i + 8 <= n; i += 8)
+#elif __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (uint64_t x; i + 16 <= n; i += 8)
         if ((x = differ8(a + i, b + i)) != 0)
             return i + (size_t)__builtin_ctzll(x) / 8;
 #endif
-    while (i < n && a[i] == b[i])
-        i++;
-    return i;
+    return i + common_prefix_short(a + i, b + i, n - i);
 }
 
 /* Where the scan of Q[0..LEN) may begin, given this thread's memory: the start of the token
@@ -992,6 +1021,7 @@ static __attribute__((noinline)) void plain_remember(const unsigned char *q, siz
         memcpy(last_plain.text + same, q + same, len - same);
     last_plain.len = (uint32_t)len;
     last_plain.body = (uint32_t)body;
+    last_plain.misses = 0;
 }
 
 /* True when SQL[0..LEN) is one SELECT whose bytes alone prove it leaves nothing, whatever the
@@ -1044,7 +1074,7 @@ static __attribute__((noinline)) unsigned effects_slow(const char *sql, size_t l
     bool plain = at ? plain_from(q + from, q + len) : plain_select(sql, len);
     if (!plain)
         return ps_sql_effects_full(sql, len, only_replayable);
-    if (at && len - at > PLAIN_RESCAN)
+    if (at && len - at > PLAIN_RESCAN && ++last_plain.misses > 1)
         plain_remember(q, len, last_plain.body, at);
     *only_replayable = false;
     return 0;
@@ -1062,12 +1092,14 @@ unsigned ps_sql_effects_ex(const char *sql, size_t len, bool *only_replayable)
         return effects_slow(sql, len, 0, 0, only_replayable);
     size_t t = len - at; /* at >= 7 here ("SELECT "), so t <= 8 gives len >= 8 */
     if (__builtin_expect(t - 1 < 8, 1) && plain_digits(q, len, t)) {
+        last_plain.misses = 0;
         *only_replayable = false; /* one number: the usual tail */
         return 0;
     }
     const unsigned char *from = plain_skip(q + at, q + len);
     if (__builtin_expect(from != q + len || t > PLAIN_RESCAN, 0))
         return effects_slow(sql, len, at, (size_t)(from - q), only_replayable);
+    last_plain.misses = 0;
     *only_replayable = false;
     return 0;
 }

@@ -739,10 +739,19 @@ static void fast_edit(char *s, size_t *len, uint32_t *state)
     }
 }
 
+/* same_answer of SQL[0..LEN) right after a statement whose head differs from it: a plain SELECT
+ * is then scanned whole, and becomes the fast path's memory. */
+static void after_another(const char *sql, size_t len, unsigned counts[2])
+{
+    same_answer("\vSELECT 0", 9, counts);
+    same_answer(sql, len, counts);
+}
+
 /* Each base cut at every byte and completed by each piece (the piece in place of the rest, or
- * inserted before it), right after the base itself, or the base cut there with a number, was
- * sent: the fast path's memory then shares the head of what it is asked. Then random edits,
- * each statement after the one it was made from. Every answer is the full classifier's. */
+ * inserted before it), right after the base itself, or the base cut there with a number, became
+ * the fast path's memory; the inserted one twice (the second long scan rewrites the memory),
+ * then the base. Then random edits, each statement after the one it was made from. Every answer
+ * is the full classifier's. */
 Test(sql_effects, the_fast_path_agrees_with_the_full_classifier_after_any_statement)
 {
     char s[1024], prime[1024];
@@ -751,20 +760,20 @@ Test(sql_effects, the_fast_path_agrees_with_the_full_classifier_after_any_statem
         const char *base = fast_bases[b];
         size_t len = strlen(base);
         for (size_t cut = 0; cut <= len; cut++) {
-            same_answer(base, cut, counts); /* the memory may end inside a word of BASE */
+            after_another(base, cut, counts); /* the memory may end inside a word of BASE */
             same_answer(base, len, counts);
             for (size_t p = 0; p < sizeof fast_pieces / sizeof *fast_pieces; p++) {
                 size_t n = strlen(fast_pieces[p]);
-                same_answer(
-                    prime,
-                    (size_t)snprintf(prime, sizeof prime, "%.*s%u", (int)cut, base, (unsigned)p),
-                    counts);
+                int primed = snprintf(prime, sizeof prime, "%.*s%u", (int)cut, base, (unsigned)p);
+                after_another(prime, (size_t)primed, counts);
                 memcpy(s, base, cut);
                 memcpy(s + cut, fast_pieces[p], n);
                 same_answer(s, cut + n, counts); /* in place of the rest */
-                same_answer(base, len, counts);
+                after_another(base, len, counts);
                 memcpy(s + cut + n, base + cut, len - cut);
                 same_answer(s, len + n, counts); /* inserted */
+                same_answer(s, len + n, counts);
+                same_answer(base, len, counts);
             }
         }
     }
@@ -781,4 +790,26 @@ Test(sql_effects, the_fast_path_agrees_with_the_full_classifier_after_any_statem
     /* the fast path was asked, and said 0, often enough to matter */
     cr_log_info("%u of %u statements were plain", counts[1], counts[0]);
     cr_assert_gt(counts[1], counts[0] / 10, "%u of %u statements were plain", counts[1], counts[0]);
+}
+
+/* The memory holds the statement it was made from, byte for byte, up to its last word: written
+ * whole (the first sequence: the S it ends with overwrites an earlier statement's Q), or
+ * rewritten from where a statement differs from it after a second long scan in a row (the
+ * second: the X overwrites the S). The last statement of each differs from the memory there,
+ * and only there: a stale byte would make it look plain. */
+Test(sql_effects, the_memory_holds_the_statement_it_was_made_from)
+{
+    static const char *const sequences[][5] = {
+        {"SELECT a, SQL_CALC 1", "\vSELECT 0", "SELECT a, S 1",
+         "SELECT a, SQL_CALC_FOUND_ROWS FROM t"},
+        {"\vSELECT 0", "SELECT a, S ", "SELECT a, XQL_CALC_FOUND_ROWS FROM t WHERE id = 1",
+         "SELECT a, XQL_CALC_FOUND_ROWS FROM t WHERE id = 1",
+         "SELECT a, SQL_CALC_FOUND_ROWS FROM t WHERE id = 1"},
+    };
+    for (size_t i = 0; i < sizeof sequences / sizeof *sequences; i++) {
+        unsigned counts[2] = {0, 0};
+        for (size_t j = 0; j < 5 && sequences[i][j]; j++)
+            same_answer(sequences[i][j], strlen(sequences[i][j]), counts);
+        cr_assert_eq(counts[1], counts[0] - 1, "every statement but the last is plain");
+    }
 }
