@@ -778,8 +778,8 @@ static unsigned one_pass(const char *sql, size_t len, unsigned escapes, bool *on
 
 /* What the fast path (plain_select) makes of each byte (ASCII only, no locale: the server's own
  * classes). PB_WORD and PB_HEAD are the word bytes; PB_HEAD the letters a stop word
- * (plain_stop_words) begins with, in either case: a word that begins with any other byte is
- * compared with nothing. */
+ * (plain_stop_words) begins with, in either case: plain_skip passes over a word that begins
+ * with any other byte without looking it up. */
 enum { PB_STOP = 0, PB_OTHER, PB_SPACE, PB_WORD, PB_HEAD };
 /* PB_STOP (0, the default): '@' (variables), '(' (calls), ';' (statements), '{' '}' (ODBC
  * escapes), '[' ']', '?', control bytes other than white space, and every byte >= 0x7f (the
@@ -823,8 +823,8 @@ static const char *const plain_stop_words[20][3] = {
     [19] = {"SQL_CALC_FOUND_ROWS"},
 };
 
-/* For each length, a bit (byte & 31) for the first letter of each stop word of that length: a
- * word whose bit is clear is none of them, and is compared with nothing. Other bytes than
+/* For each length, a bit (byte & 31) for the first letter of each stop word of that length:
+ * a word whose bit is clear is none of them, and is compared with nothing. Other bytes than
  * letters may share a letter's bit: they only cost the comparison. */
 #define PB_BIT(c) (1u << ((c)&31))
 static const uint32_t plain_stop_first[20] = {
