@@ -9,9 +9,10 @@
  *     ps_sql_effects agrees with ps_sql_effects_ex, and with ps_sql_effects_full (the plain-SELECT
  *     fast path never answers differently from the full classifier), whatever the thread's last
  *     statement: each text is also asked right after its head (cut where the control byte
- *     says: the fast path's memory then ends inside the text, maybe inside a word), and texts
- *     that share that head with it right after it (a byte deleted at the cut, the text's last
- *     byte inserted there, a number in place of the rest); "only replayable" means
+ *     says, and asked after a SELECT with another head: the fast path's memory then ends inside
+ *     the text, maybe inside a word), and texts that share that head with it right after it (a
+ *     byte deleted at the cut, the text's last byte inserted there, a number in place of the
+ *     rest); "only replayable" means
  *     PS_SQL_REPLAYABLE and no bit outside PS_SQL_REPLAYED;
  *   - monotonic: A ";" B keeps every pin bit of A (A = the text cut at a point the control byte
  *     picks, B = the rest);
@@ -76,11 +77,14 @@ static unsigned effects(const char *s, size_t n)
     return fx;
 }
 
-/* The fast path after a statement that shares a head with the next one: S[0..CUT), then S;
- * then variants of S that differ from it from CUT on, each right after S (see the header).
- * BUF holds 3 * N + 16 bytes. */
+/* The fast path after a statement that shares a head with the next one: S[0..CUT) (after a
+ * SELECT with another head, so that it becomes the fast path's memory if plain), then S; then
+ * variants of S that differ from it from CUT on, each right after S (see the header; effects
+ * asks each text twice, and a second long scan in a row rewrites the memory). BUF holds
+ * 3 * N + 16 bytes. */
 static void check_memory(const char *s, size_t n, size_t cut, char *buf)
 {
+    effects("\vSELECT 0", 9);
     effects(s, cut);
     effects(s, n);
     if (cut < n) {
