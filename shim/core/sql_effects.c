@@ -13,6 +13,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "poolshim/sql_lex.h"
 #include "poolshim/sql_names.h"
@@ -773,25 +776,40 @@ static unsigned one_pass(const char *sql, size_t len, unsigned escapes, bool *on
     return effects;
 }
 
-/* What plain_select makes of each byte (ASCII only, no locale: the server's own classes). */
-enum { PB_STOP = 0, PB_OTHER, PB_SPACE, PB_WORD };
+/* What the fast path (plain_select) makes of each byte (ASCII only, no locale: the server's own
+ * classes). PB_WORD and PB_HEAD are the word bytes; PB_HEAD the letters a stop word
+ * (plain_stop_words) begins with, in either case: plain_skip passes over a word that begins
+ * with any other byte without looking it up. */
+enum { PB_STOP = 0, PB_OTHER, PB_SPACE, PB_WORD, PB_HEAD };
 /* PB_STOP (0, the default): '@' (variables), '(' (calls), ';' (statements), '{' '}' (ODBC
  * escapes), '[' ']', '?', control bytes other than white space, and every byte >= 0x7f (the
- * character set decides what those are). */
+ * character set decides what those are). The heads: E F G I L N P S T V. */
 static const unsigned char plain_class[256] = {
-    [' '] = PB_SPACE,        ['\t'] = PB_SPACE,       ['\n'] = PB_SPACE,       ['\r'] = PB_SPACE,
-    ['\f'] = PB_SPACE,       ['\v'] = PB_SPACE,       ['!'] = PB_OTHER,        ['"'] = PB_OTHER,
-    ['#'] = PB_OTHER,        ['$'] = PB_WORD,         ['%'] = PB_OTHER,        ['&'] = PB_OTHER,
-    ['\''] = PB_OTHER,       [')'] = PB_OTHER,        ['*'] = PB_OTHER,        ['+'] = PB_OTHER,
-    [','] = PB_OTHER,        ['-'] = PB_OTHER,        ['.'] = PB_OTHER,        ['/'] = PB_OTHER,
-    ['0' ... '9'] = PB_WORD, [':'] = PB_OTHER,        ['<'] = PB_OTHER,        ['='] = PB_OTHER,
-    ['>'] = PB_OTHER,        ['A' ... 'Z'] = PB_WORD, ['\\'] = PB_OTHER,       ['^'] = PB_OTHER,
-    ['_'] = PB_WORD,         ['`'] = PB_OTHER,        ['a' ... 'z'] = PB_WORD, ['|'] = PB_OTHER,
-    ['~'] = PB_OTHER,
+    [' '] = PB_SPACE,        ['\t'] = PB_SPACE,       ['\n'] = PB_SPACE,
+    ['\r'] = PB_SPACE,       ['\f'] = PB_SPACE,       ['\v'] = PB_SPACE,
+    ['!'] = PB_OTHER,        ['"'] = PB_OTHER,        ['#'] = PB_OTHER,
+    ['$'] = PB_WORD,         ['%'] = PB_OTHER,        ['&'] = PB_OTHER,
+    ['\''] = PB_OTHER,       [')'] = PB_OTHER,        ['*'] = PB_OTHER,
+    ['+'] = PB_OTHER,        [','] = PB_OTHER,        ['-'] = PB_OTHER,
+    ['.'] = PB_OTHER,        ['/'] = PB_OTHER,        [':'] = PB_OTHER,
+    ['<'] = PB_OTHER,        ['='] = PB_OTHER,        ['>'] = PB_OTHER,
+    ['\\'] = PB_OTHER,       ['^'] = PB_OTHER,        ['_'] = PB_WORD,
+    ['`'] = PB_OTHER,        ['|'] = PB_OTHER,        ['~'] = PB_OTHER,
+    ['0' ... '9'] = PB_WORD, ['A' ... 'D'] = PB_WORD, ['E' ... 'G'] = PB_HEAD,
+    ['H'] = PB_WORD,         ['I'] = PB_HEAD,         ['J' ... 'K'] = PB_WORD,
+    ['L'] = PB_HEAD,         ['M'] = PB_WORD,         ['N'] = PB_HEAD,
+    ['O'] = PB_WORD,         ['P'] = PB_HEAD,         ['Q' ... 'R'] = PB_WORD,
+    ['S' ... 'T'] = PB_HEAD, ['U'] = PB_WORD,         ['V'] = PB_HEAD,
+    ['W' ... 'Z'] = PB_WORD, ['a' ... 'd'] = PB_WORD, ['e' ... 'g'] = PB_HEAD,
+    ['h'] = PB_WORD,         ['i'] = PB_HEAD,         ['j' ... 'k'] = PB_WORD,
+    ['l'] = PB_HEAD,         ['m'] = PB_WORD,         ['n'] = PB_HEAD,
+    ['o'] = PB_WORD,         ['p'] = PB_HEAD,         ['q' ... 'r'] = PB_WORD,
+    ['s' ... 't'] = PB_HEAD, ['u'] = PB_WORD,         ['v'] = PB_HEAD,
+    ['w' ... 'z'] = PB_WORD,
 };
 
 /* The words that can make a SELECT leave state without an '@', a call or a second statement
- * (see plain_select), by length. */
+ * (see plain_select), by length, in upper case; each begins with a PB_HEAD letter. */
 static const char *const plain_stop_words[20][3] = {
     [3] = {"FOR"},
     [4] = {"NEXT", "INTO", "LOCK"},
@@ -823,18 +841,24 @@ static const uint32_t plain_stop_first[20] = {
 };
 #undef PB_BIT
 
-/* True when WORD[0..LEN) is one of plain_stop_words. By length, then first letter: most words
- * of a query are compared with nothing. */
-static inline bool plain_stop_word(const unsigned char *word, size_t len)
+/* True when WORD[0..LEN) is one of plain_stop_words, whose length and first letter
+ * plain_stop_first admits. */
+static __attribute__((noinline)) bool plain_stop_compare(const unsigned char *word, size_t len)
 {
-    if (len >= 20 || !(plain_stop_first[len] >> (word[0] & 31) & 1))
-        return false;
     char first = (char)(word[0] & ~0x20); /* a letter in upper case; '_', '$', digits match none */
     for (int i = 0; i < 3 && plain_stop_words[len][i]; i++)
         if (plain_stop_words[len][i][0] == first &&
             strncasecmp((const char *)word, plain_stop_words[len][i], len) == 0)
             return true;
     return false;
+}
+
+/* True when WORD[0..LEN) is one of plain_stop_words. By length, then first letter: most words
+ * of a query are compared with nothing. */
+static inline bool plain_stop_word(const unsigned char *word, size_t len)
+{
+    return len < 20 && (plain_stop_first[len] >> (word[0] & 31) & 1) &&
+           plain_stop_compare(word, len);
 }
 
 /* True when Q[0..6) is SELECT in any case (a byte whose 0x20 bit set reads as a lower-case
@@ -845,15 +869,34 @@ static inline bool plain_is_select(const unsigned char *q)
            (q[3] | 0x20) == 'e' && (q[4] | 0x20) == 'c' && (q[5] | 0x20) == 't';
 }
 
+/* The first byte of Q[0..END) that plain_select must look at more closely (a byte it stops at,
+ * or the first letter of a word that may be a stop word), END if none. Q is at a token
+ * boundary: its first byte is not a word byte, or the one before it is not; so is the result. */
+static inline const unsigned char *plain_skip(const unsigned char *q, const unsigned char *end)
+{
+    while (q < end) {
+        unsigned k = plain_class[*q];
+        if (k == PB_WORD) {
+            while (++q < end && plain_class[*q] >= PB_WORD)
+                continue;
+        } else if (k == PB_OTHER || k == PB_SPACE) {
+            q++;
+        } else {
+            break;
+        }
+    }
+    return q;
+}
+
 /* True when Q[0..END) holds no byte plain_select stops at and no stop word. Q is at a token
- * boundary: its first byte is not a word byte, or the one before it is not. */
+ * boundary (see plain_skip). */
 static bool plain_from(const unsigned char *q, const unsigned char *end)
 {
     while (q < end) {
-        unsigned char k = plain_class[*q];
-        if (k == PB_WORD) {
+        unsigned k = plain_class[*q];
+        if (k >= PB_WORD) {
             const unsigned char *word = q;
-            while (++q < end && plain_class[*q] == PB_WORD)
+            while (++q < end && plain_class[*q] >= PB_WORD)
                 continue;
             if (plain_stop_word(word, (size_t)(q - word)))
                 return false;
@@ -866,77 +909,132 @@ static bool plain_from(const unsigned char *q, const unsigned char *end)
     return true;
 }
 
-/* This thread's last statement plain_select accepted, when it fit: a program that keeps its
- * connection sends the same SELECT with other literals, and only what differs is scanned. */
+/* This thread's memory of a statement plain_select accepted (when it fit), kept up to the start
+ * of its last word: a program that keeps its connection sends the same SELECT with other
+ * literals, and only the tokens from where it first differs are scanned. A statement accepted
+ * from the memory replaces it only after a second long scan in a row (PLAIN_RESCAN): a short
+ * differing tail (a number) costs less scanned again than copied, and a program that
+ * alternates two SELECTs keeps one of them. */
+enum { PLAIN_MEMORY = 256, PLAIN_RESCAN = 16 };
 static __thread __attribute__((tls_model("initial-exec"))) struct {
-    size_t len;  /* 0: none */
-    size_t body; /* where the scan after "SELECT " began */
-    unsigned char text[256];
+    uint32_t len;    /* 0: none */
+    uint32_t body;   /* where the scan after "SELECT " began */
+    uint32_t misses; /* long scans since the memory last served a short one */
+    unsigned char text[PLAIN_MEMORY];
 } last_plain;
 
-/* How many bytes A and B (N bytes each) have in common from the start. */
-static size_t common_prefix(const unsigned char *a, const unsigned char *b, size_t n)
+#if defined(__SSE2__)
+/* The bits of the bytes that differ between A[0..16) and B[0..16) (bit i: byte i). */
+static inline unsigned differ16(const unsigned char *a, const unsigned char *b)
 {
-    size_t i = 0;
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)a);
+    __m128i y = _mm_loadu_si128((const __m128i *)(const void *)b);
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) ^ 0xffffu;
+}
+#endif
+
+/* The bits of the bytes that differ between A[0..8) and B[0..8) (as 8-bit groups, the lowest
+ * group the first byte's: little-endian only). */
+static inline uint64_t differ8(const unsigned char *a, const unsigned char *b)
+{
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    return x ^ y;
+}
+
+/* How many bytes A and B (N < 16 bytes each) have in common from the start. Reads no byte
+ * outside them: the last block overlaps the first instead. */
+static inline size_t common_prefix_short(const unsigned char *a, const unsigned char *b, size_t n)
+{
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y) /* the first differing byte is the lowest one set */
-            return i + (size_t)__builtin_ctzll(x ^ y) / 8;
+    if (n >= 8) {
+        uint64_t x = differ8(a, b);
+        if (x)
+            return (size_t)__builtin_ctzll(x) / 8;
+        x = differ8(a + n - 8, b + n - 8);
+        return x ? n - 8 + (size_t)__builtin_ctzll(x) / 8 : n;
+    }
+    if (n >= 4) { /* "SELECT " */
+        uint32_t u, v;
+        memcpy(&u, a, 4), memcpy(&v, b, 4);
+        if ((u ^= v) != 0)
+            return (size_t)__builtin_ctz(u) / 8;
+        memcpy(&u, a + n - 4, 4), memcpy(&v, b + n - 4, 4);
+        return (u ^= v) ? n - 4 + (size_t)__builtin_ctz(u) / 8 : n;
     }
 #endif
+    size_t i = 0;
     while (i < n && a[i] == b[i])
         i++;
     return i;
 }
 
-/* Where the scan of Q[0..LEN) may begin, given this thread's last accepted statement: the start
- * of the token where Q first differs from it (all before was accepted). 0: scan it all. */
-static size_t plain_resume(const unsigned char *q, size_t len)
+/* How many bytes A and B (N bytes each) have in common from the start. Reads no byte outside
+ * them: the last block overlaps the one before instead. */
+static inline size_t common_prefix(const unsigned char *a, const unsigned char *b, size_t n)
 {
-    size_t n = len < last_plain.len ? len : last_plain.len;
-    size_t at = last_plain.len ? common_prefix(q, last_plain.text, n) : 0;
-    if (at < last_plain.body)
+    size_t i = 0;
+#if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (__builtin_expect(n >= 16, 1)) {
+        unsigned d;
+        for (; i + 16 < n; i += 16)
+            if ((d = differ16(a + i, b + i)) != 0)
+                return i + (size_t)__builtin_ctz(d);
+        d = differ16(a + n - 16, b + n - 16);
+        return d ? n - 16 + (size_t)__builtin_ctz(d) : n;
+    }
+#elif __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (uint64_t x; i + 16 <= n; i += 8)
+        if ((x = differ8(a + i, b + i)) != 0)
+            return i + (size_t)__builtin_ctzll(x) / 8;
+#endif
+    return i + common_prefix_short(a + i, b + i, n - i);
+}
+
+/* Where the scan of Q[0..LEN) may begin, given this thread's memory: the start of the token
+ * where Q first differs from it (all before was accepted). 0: scan it all. */
+static inline size_t plain_resume(const unsigned char *q, size_t len)
+{
+    size_t body = last_plain.body, kept = last_plain.len, n = len < kept ? len : kept;
+    size_t at = common_prefix(q, last_plain.text, n);
+    if (__builtin_expect(at == kept, 1))
+        return at; /* the memory ends at a token boundary (0: empty) */
+    if (at < body)
         return 0;
-    while (at > last_plain.body && plain_class[q[at - 1]] == PB_WORD)
+    while (at > body && plain_class[q[at - 1]] >= PB_WORD)
         at--; /* back to the start of the word it falls in */
     return at;
 }
 
-/* Remembers Q[0..LEN), accepted with its scan begun at BODY; its first SAME bytes are the
- * remembered statement's already. */
-static void plain_remember(const unsigned char *q, size_t len, size_t body, size_t same)
+/* Remembers Q[0..LEN), accepted with its scan begun at BODY, up to the start of its last word
+ * (most often the literal that the next statement changes): the memory then ends at a token
+ * boundary. Its first SAME bytes are the memory's already. */
+static __attribute__((noinline)) void plain_remember(const unsigned char *q, size_t len,
+                                                     size_t body, size_t same)
 {
-    if (len > sizeof last_plain.text) {
-        last_plain.len = 0;
-        return;
-    }
-    memcpy(last_plain.text + same, q + same, len - same);
-    last_plain.len = len;
-    last_plain.body = body;
+    if (len > PLAIN_MEMORY)
+        return; /* the memory keeps the statement before, accepted too */
+    while (len > body && plain_class[q[len - 1]] >= PB_WORD)
+        len--;
+    if (len > same)
+        memcpy(last_plain.text + same, q + same, len - same);
+    last_plain.len = (uint32_t)len;
+    last_plain.body = (uint32_t)body;
+    last_plain.misses = 0;
 }
 
-/* The fast path: true when SQL[0..LEN) is one SELECT whose bytes alone prove it leaves nothing,
- * whatever the quoting rules and the character set: it starts with SELECT, holds only ASCII
- * letters, digits, white space and the punctuation of plain expressions (no '@', no '(' so
- * no call, no ';' so one statement, no byte >= 0x7f), and none of the words that make a
- * SELECT leave state without those (SQL_CALC_FOUND_ROWS, NEXT VALUE FOR, INTO, FOR UPDATE,
- * LOCK IN SHARE MODE, the session status tables...), in a string or a comment or not. Most
- * queries of a program that keeps its connection are such SELECTs; the full classifier would
- * say 0 for each (fuzz_sql_effects checks that it does), at several times the cost. Only
- * what differs from this thread's last accepted statement is scanned (plain_resume). */
+/* True when SQL[0..LEN) is one SELECT whose bytes alone prove it leaves nothing, whatever the
+ * quoting rules and the character set: it starts with SELECT, holds only ASCII letters, digits,
+ * white space and the punctuation of plain expressions (no '@', no '(' so no call, no ';' so
+ * one statement, no byte >= 0x7f), and none of the words that make a SELECT leave state
+ * without those (SQL_CALC_FOUND_ROWS, NEXT VALUE FOR, INTO, FOR UPDATE, LOCK IN SHARE MODE,
+ * the session status tables...), in a string or a comment or not. Scans it all and remembers
+ * it; ps_sql_effects_ex first tries the memory (plain_resume). The full classifier says 0 for
+ * each such SELECT (fuzz_sql_effects and test_sql_effects check that it does). */
 static bool plain_select(const char *sql, size_t len)
 {
     const unsigned char *q = (const unsigned char *)sql, *end = q + len;
-    size_t at = plain_resume(q, len);
-    if (at > 0) {
-        if (!plain_from(q + at, end))
-            return false;
-        plain_remember(q, len, last_plain.body, at);
-        return true;
-    }
     while (q < end && plain_class[*q] == PB_SPACE)
         q++;
     if (end - q < 7 || !plain_is_select(q) || plain_class[q[6]] != PB_SPACE ||
@@ -947,13 +1045,63 @@ static bool plain_select(const char *sql, size_t len)
     return true;
 }
 
+/* True when Q[LEN - T..LEN), 1 to 8 bytes with LEN >= 8, are all ASCII digits (false at times
+ * when a byte before them is >= 0x80, and always on a big-endian machine). Eight bytes at once:
+ * each byte xor '0' is 0..9 for a digit, and those alone keep bit 7 clear both as they are and
+ * plus 0x76; only a byte with bit 7 set carries into the next one, and a carry never clears a
+ * bit 7 that should be set. */
+static inline bool plain_digits(const unsigned char *q, size_t len, size_t t)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t x;
+    memcpy(&x, q + len - 8, 8); /* the last byte is the highest */
+    x ^= 0x3030303030303030u;
+    uint64_t high = (x | (x + 0x7676767676767676u)) & 0x8080808080808080u;
+    return (high >> (8 * (8 - t))) == 0;
+#else
+    (void)q, (void)len, (void)t;
+    return false;
+#endif
+}
+
+/* ps_sql_effects_ex when the memory alone did not settle SQL[0..LEN): AT 0, it did not prove
+ * the head (a full scan follows); else it proved SQL[0..AT), and SQL[AT..FROM) too, and the scan
+ * goes on from FROM. */
+static __attribute__((noinline)) unsigned effects_slow(const char *sql, size_t len, size_t at,
+                                                       size_t from, bool *only_replayable)
+{
+    const unsigned char *q = (const unsigned char *)sql;
+    bool plain = at ? plain_from(q + from, q + len) : plain_select(sql, len);
+    if (!plain)
+        return ps_sql_effects_full(sql, len, only_replayable);
+    if (at && len - at > PLAIN_RESCAN && ++last_plain.misses > 1)
+        plain_remember(q, len, last_plain.body, at);
+    *only_replayable = false;
+    return 0;
+}
+
+/* The fast path first: when this thread's memory proves the head of SQL[0..LEN) and the bytes
+ * from there need no closer look (a number, or no byte plain_skip stops at), the answer is 0
+ * at once. Everything else (effects_slow) is out of line and reached by a tail call, so that
+ * this function calls nothing and saves few registers. */
 unsigned ps_sql_effects_ex(const char *sql, size_t len, bool *only_replayable)
 {
-    if (plain_select(sql, len)) {
-        *only_replayable = false;
+    const unsigned char *q = (const unsigned char *)sql;
+    size_t at = plain_resume(q, len);
+    if (__builtin_expect(at == 0, 0))
+        return effects_slow(sql, len, 0, 0, only_replayable);
+    size_t t = len - at; /* at >= 7 here ("SELECT "), so t <= 8 gives len >= 8 */
+    if (__builtin_expect(t - 1 < 8, 1) && plain_digits(q, len, t)) {
+        last_plain.misses = 0;
+        *only_replayable = false; /* one number: the usual tail */
         return 0;
     }
-    return ps_sql_effects_full(sql, len, only_replayable);
+    const unsigned char *from = plain_skip(q + at, q + len);
+    if (__builtin_expect(from != q + len || t > PLAIN_RESCAN, 0))
+        return effects_slow(sql, len, at, (size_t)(from - q), only_replayable);
+    last_plain.misses = 0;
+    *only_replayable = false;
+    return 0;
 }
 
 unsigned ps_sql_effects_full(const char *sql, size_t len, bool *only_replayable)

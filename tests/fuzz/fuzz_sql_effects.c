@@ -7,8 +7,13 @@
  * being reaped, so no change below may remove one. Checked:
  *   - never crashes, never reads past the length; the verdict is deterministic and
  *     ps_sql_effects agrees with ps_sql_effects_ex, and with ps_sql_effects_full (the plain-SELECT
- *     fast path never answers differently from the full classifier); "only replayable" means
- * PS_SQL_REPLAYABLE and no bit outside PS_SQL_REPLAYED;
+ *     fast path never answers differently from the full classifier), whatever the thread's last
+ *     statement: each text is also asked right after its head (cut where the control byte
+ *     says, and asked after a SELECT with another head: the fast path's memory then ends inside
+ *     the text, maybe inside a word), and texts that share that head with it right after it (a
+ *     byte deleted at the cut, the text's last byte inserted there, a number in place of the
+ *     rest); "only replayable" means
+ *     PS_SQL_REPLAYABLE and no bit outside PS_SQL_REPLAYED;
  *   - monotonic: A ";" B keeps every pin bit of A (A = the text cut at a point the control byte
  *     picks, B = the rest);
  *   - spelling: every pin bit survives each of these rewrites of the whole text, which the
@@ -70,6 +75,31 @@ static unsigned effects(const char *s, size_t n)
         fail("only replayable but more", s, n, PS_SQL_REPLAYABLE, fx);
     free(copy);
     return fx;
+}
+
+/* The fast path after a statement that shares a head with the next one: S[0..CUT) (after a
+ * SELECT with another head, so that it becomes the fast path's memory if plain), then S; then
+ * variants of S that differ from it from CUT on, each right after S (see the header; effects
+ * asks each text twice, and a second long scan in a row rewrites the memory). BUF holds
+ * 3 * N + 16 bytes. */
+static void check_memory(const char *s, size_t n, size_t cut, char *buf)
+{
+    effects("\vSELECT 0", 9);
+    effects(s, cut);
+    effects(s, n);
+    if (cut < n) {
+        memcpy(buf, s, cut);
+        memcpy(buf + cut, s + cut + 1, n - cut - 1);
+        effects(buf, n - 1);
+        effects(s, n);
+    }
+    memcpy(buf, s, cut);
+    buf[cut] = n ? s[n - 1] : '1';
+    memcpy(buf + cut + 1, s + cut, n - cut);
+    effects(buf, n + 1);
+    effects(s, n);
+    memcpy(buf + cut, "42", 2);
+    effects(buf, cut + 2);
 }
 
 /* What check_literals collects: the text checked, and the renewal's statement so far. */
@@ -256,6 +286,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!buf)
         abort();
     size_t cut = n ? (size_t)data[0] * n / 255 : 0; /* A = s[0..cut), B = the rest */
+    check_memory(s, n, cut, buf);
     unsigned fa = effects(s, cut);
     memcpy(buf, s, cut);
     buf[cut] = ';';

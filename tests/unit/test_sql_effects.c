@@ -1,6 +1,8 @@
 /* The statement classifier behind reaping: harmless, replayable, and everything else. */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "poolshim/sql_effects.h"
@@ -591,4 +593,223 @@ Test(sql_effects, reading_a_user_variable_leaves_nothing)
                             "UPDATE t SET x = (@a := x + 1)",
                             NULL};
     expect_bits(writes, PS_SQL_SESSION);
+}
+
+/* ---- the fast path against the full classifier, after any last statement (issue 10) ----- */
+
+/* ps_sql_effects_ex of an exact-size heap copy of SQL[0..LEN) (ASan sees any read past it),
+ * asserted equal to ps_sql_effects_full's answer; COUNTS[0] counts the statements, COUNTS[1]
+ * the 0 answers. */
+static void same_answer(const char *sql, size_t len, unsigned counts[2])
+{
+    char *copy = malloc(len ? len : 1);
+    cr_assert_not_null(copy);
+    memcpy(copy, sql, len);
+    bool only, full_only;
+    unsigned got = ps_sql_effects_ex(copy, len, &only);
+    unsigned want = ps_sql_effects_full(copy, len, &full_only);
+    if (got != want || only != full_only)
+        cr_assert_fail("'%.*s' (%zu bytes) reads %#x/%d, the full classifier %#x/%d", (int)len, sql,
+                       len, got, only, want, full_only);
+    counts[0]++;
+    counts[1] += got == 0;
+    free(copy);
+}
+
+/* SELECTs: plain ones (the fast path accepts each alone), one of them around the memory's
+ * size, and ones a stop word, a call, a variable or a second statement keeps from it, so that a
+ * memory cut inside them ends inside those. */
+static const char *const fast_bases[] = {
+    "SELECT v FROM bench_items WHERE id = 1",
+    "  select a, b FROM t1 WHERE c = 'x' AND d = 12",
+    "SELECT\ta\nFROM t WHERE x = 0x1F OR y = 1.5e3",
+    "SELECT * FROM t WHERE name = 'NEXT' ORDER BY id LIMIT 10 OFFSET 20",
+    "SELECT 1",
+    "SELECT c_0, c_1, c_2, c_3, c_4, c_5, c_6, c_7, c_8, c_9, c_10, c_11, c_12, c_13, c_14, "
+    "c_15, c_16, c_17, c_18, c_19, c_20, c_21, c_22, c_23, c_24, c_25, c_26, c_27, c_28, c_29, "
+    "c_30, c_31, c_32, c_33, c_34, c_35 FROM wide_table_name WHERE an_id = 123456789",
+    "SELECT SQL_CALC_FOUND_ROWS a FROM t WHERE id = 1",
+    "SELECT a FROM t WHERE id = 12 LOCK IN SHARE MODE",
+    "SELECT NEXT VALUE FOR s, PREVIOUS VALUE FOR s",
+    "SELECT a FROM t WHERE b = 1 INTO @x",
+    "SELECT v FROM information_schema.SESSION_STATUS WHERE n = 1",
+    "SELECT a FROM t WHERE b = 1; SET @a = 2",
+    "SELECT a FROM t WHERE b = GET_LOCK('x', 1)",
+    "SELECT a FROM t WHERE b = 'caf\xc3\xa9' /* x */ -- y",
+};
+
+/* What replaces or is inserted at a cut: numbers, stop words (whole, cut, glued to other word
+ * bytes), every byte class the fast path stops at, comments, quotes, non-ASCII bytes. */
+static const char *const fast_pieces[] = {
+    "1",
+    "12345",
+    " ",
+    "\t",
+    "\n",
+    "FO",
+    "R UPDATE",
+    "FOR UPDATE",
+    " FOR UPDATE",
+    "LOC",
+    "K IN SHARE MODE",
+    " LOCK IN SHARE MODE",
+    "@a",
+    "@@x",
+    ";",
+    "; SET @a = 1",
+    "(1)",
+    "f(1)",
+    "/* c */",
+    "/*!50000 FOR UPDATE */",
+    "-- x",
+    "# c",
+    "'s'",
+    "'it''s'",
+    "\"d\"",
+    "`x`",
+    "\\",
+    "\xc3\xa9",
+    "\x80",
+    "\x7f",
+    "\x01",
+    "?",
+    "{",
+    "[",
+    "INTO",
+    " INTO OUTFILE 'x'",
+    "NEXT VALUE FOR s",
+    "NEXTVAL",
+    "SQL_CALC_FOUND_ROWS",
+    "SQL_CALC",
+    "_FOUND_ROWS",
+    "_FOR",
+    "$x",
+    "1FOR",
+    "FOR1",
+    "SESSION_STATUS",
+    "STATUS_BY_THREAD",
+    "GET_LOCK",
+    " TEMPORARY",
+    "PREVIOUS VALUE FOR s",
+    "SETVAL",
+    "LASTVAL",
+    "EXPORT",
+    "VALUE",
+    "forx",
+    "for",
+    "Lock",
+};
+
+/* A next pseudo-random number (xorshift: the same sequence on every run). */
+static uint32_t fast_random(uint32_t *state)
+{
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *state = x;
+}
+
+/* One random edit of S[0..*LEN) in place (S holds 1024 bytes): a byte replaced, a piece
+ * inserted, the tail cut, or digits appended. */
+static void fast_edit(char *s, size_t *len, uint32_t *state)
+{
+    static const char alphabet[] = "0123456789 ,.'\"-=()@;#/*`\\_$ForUuPDATElockINSx\xc3\xa9\x80";
+    size_t at = *len ? fast_random(state) % (*len + 1) : 0;
+    const char *piece =
+        fast_pieces[fast_random(state) % (sizeof fast_pieces / sizeof *fast_pieces)];
+    size_t n = strlen(piece);
+    switch (fast_random(state) % 4) {
+    case 0:
+        if (at < *len)
+            s[at] = alphabet[fast_random(state) % (sizeof alphabet - 1)];
+        break;
+    case 1:
+        if (*len + n < 1024) {
+            memmove(s + at + n, s + at, *len - at);
+            memcpy(s + at, piece, n);
+            *len += n;
+        }
+        break;
+    case 2:
+        *len = at;
+        break;
+    default:
+        *len += (size_t)snprintf(s + *len, 1024 - *len, "%u", fast_random(state) % 100000);
+    }
+}
+
+/* same_answer of SQL[0..LEN) right after a statement whose head differs from it: a plain SELECT
+ * is then scanned whole, and becomes the fast path's memory. */
+static void after_another(const char *sql, size_t len, unsigned counts[2])
+{
+    same_answer("\vSELECT 0", 9, counts);
+    same_answer(sql, len, counts);
+}
+
+/* Each base cut at every byte and completed by each piece (the piece in place of the rest, or
+ * inserted before it), right after the base itself, or the base cut there with a number, became
+ * the fast path's memory; the inserted one twice (the second long scan rewrites the memory),
+ * then the base. Then random edits, each statement after the one it was made from. Every answer
+ * is the full classifier's. */
+Test(sql_effects, the_fast_path_agrees_with_the_full_classifier_after_any_statement)
+{
+    char s[1024], prime[1024];
+    unsigned counts[2] = {0, 0};
+    for (size_t b = 0; b < sizeof fast_bases / sizeof *fast_bases; b++) {
+        const char *base = fast_bases[b];
+        size_t len = strlen(base);
+        for (size_t cut = 0; cut <= len; cut++) {
+            after_another(base, cut, counts); /* the memory may end inside a word of BASE */
+            same_answer(base, len, counts);
+            for (size_t p = 0; p < sizeof fast_pieces / sizeof *fast_pieces; p++) {
+                size_t n = strlen(fast_pieces[p]);
+                int primed = snprintf(prime, sizeof prime, "%.*s%u", (int)cut, base, (unsigned)p);
+                after_another(prime, (size_t)primed, counts);
+                memcpy(s, base, cut);
+                memcpy(s + cut, fast_pieces[p], n);
+                same_answer(s, cut + n, counts); /* in place of the rest */
+                after_another(base, len, counts);
+                memcpy(s + cut + n, base + cut, len - cut);
+                same_answer(s, len + n, counts); /* inserted */
+                same_answer(s, len + n, counts);
+                same_answer(base, len, counts);
+            }
+        }
+    }
+    uint32_t state = 2463534242u;
+    for (int walk = 0; walk < 400; walk++) {
+        const char *base = fast_bases[walk % (sizeof fast_bases / sizeof *fast_bases)];
+        size_t len = strlen(base);
+        memcpy(s, base, len);
+        for (int step = 0; step < 50; step++) {
+            fast_edit(s, &len, &state);
+            same_answer(s, len, counts);
+        }
+    }
+    /* the fast path was asked, and said 0, often enough to matter */
+    cr_log_info("%u of %u statements were plain", counts[1], counts[0]);
+    cr_assert_gt(counts[1], counts[0] / 10, "%u of %u statements were plain", counts[1], counts[0]);
+}
+
+/* The memory holds the statement it was made from, byte for byte, up to its last word: written
+ * whole (the first sequence: the S it ends with overwrites an earlier statement's Q), or
+ * rewritten from where a statement differs from it after a second long scan in a row (the
+ * second: the X overwrites the S). The last statement of each differs from the memory there,
+ * and only there: a stale byte would make it look plain. */
+Test(sql_effects, the_memory_holds_the_statement_it_was_made_from)
+{
+    static const char *const sequences[][5] = {
+        {"SELECT a, SQL_CALC 1", "\vSELECT 0", "SELECT a, S 1",
+         "SELECT a, SQL_CALC_FOUND_ROWS FROM t"},
+        {"\vSELECT 0", "SELECT a, S ", "SELECT a, XQL_CALC_FOUND_ROWS FROM t WHERE id = 1",
+         "SELECT a, XQL_CALC_FOUND_ROWS FROM t WHERE id = 1",
+         "SELECT a, SQL_CALC_FOUND_ROWS FROM t WHERE id = 1"},
+    };
+    for (size_t i = 0; i < sizeof sequences / sizeof *sequences; i++) {
+        unsigned counts[2] = {0, 0};
+        for (size_t j = 0; j < 5 && sequences[i][j]; j++)
+            same_answer(sequences[i][j], strlen(sequences[i][j]), counts);
+        cr_assert_eq(counts[1], counts[0] - 1, "every statement but the last is plain");
+    }
 }
