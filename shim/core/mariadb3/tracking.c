@@ -158,8 +158,9 @@ __attribute__((noinline)) static int db_command_bracketed(MYSQL *m, enum enum_se
     if (!up->begin(&call, m, m->net.pvio, true))
         return 1;
     int64_t start_ns = ps_qlog_on() ? ps_qlog_now_ns() : 0;
-    bool statement, explains;
-    unsigned fx = mdb_command_effects(cmd, arg, len, &statement, &explains);
+    bool statement = true, explains;
+    unsigned fx = cmd == COM_QUERY ? ps_sql_effects_ex(arg, len, &explains) /* most commands */
+                                   : mdb_command_effects(cmd, arg, len, &statement, &explains);
     mdb_note_command(m, explains, cmd == COM_QUERY && (fx & PS_SQL_USER_VARIABLES));
     void *transport = m->net.pvio;
     int rc = lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
