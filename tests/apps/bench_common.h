@@ -111,21 +111,27 @@ static inline bench_counters bench_counters_delta(const bench_counters *before,
 }
 
 /* The counters on ADMIN once the server has seen the clients of a run go: the COM_QUIT of a
- * close counts in Questions when the server reads it, after mysql_close has returned. Reads until
- * Threads_connected is at most MAX_THREADS, every millisecond, at most 30 s (then dies: another
+ * close counts in Questions when the server reads it, after mysql_close has returned, and a
+ * gone session's counts join the global ones only after it has left Threads_connected. Reads
+ * until Threads_connected is at most MAX_THREADS and Questions moved by the reading's own
+ * share alone since the reading before, every millisecond, at most 30 s (then dies: another
  * client stayed connected); adds the readings to *READS. */
 static inline bench_counters bench_counters_settled(MYSQL *admin, long long max_threads,
                                                     long long *reads)
 {
+    long long prev = -2;
     for (int i = 0; i < 30000; i++) {
         bench_counters c = bench_counters_read(admin);
         ++*reads;
-        if (c.threads_connected <= max_threads)
+        if (c.threads_connected <= max_threads && c.questions == prev + 1)
             return c;
+        prev = c.questions;
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
     }
-    app_die(0, "Threads_connected stayed above %lld for 30 s: another client is connected",
+    app_die(0,
+            "Threads_connected stayed above %lld, or Questions moved, for 30 s: another "
+            "client is connected",
             max_threads);
 }
 

@@ -148,6 +148,39 @@ long long pstest_status(MYSQL *admin, const char *name)
     return v;
 }
 
+/* Questions and Threads_connected in one reading (itself one Question); false on error. */
+static bool read_questions(MYSQL *c, long long *questions, long long *threads)
+{
+    *questions = *threads = -1;
+    if (mysql_query(c, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', "
+                       "'Threads_connected')") != 0)
+        return false;
+    MYSQL_RES *res = mysql_store_result(c);
+    MYSQL_ROW row;
+    while (res && (row = mysql_fetch_row(res)) != NULL)
+        *(strcmp(row[0], "Questions") ? threads : questions) = strtoll(row[1], NULL, 10);
+    mysql_free_result(res);
+    return *questions >= 0 && *threads >= 0;
+}
+
+long long pstest_questions_settled(MYSQL *admin, long long threads)
+{
+    long long q = -1, t, prev = -2, reads = 0;
+    for (int i = 0; i < 10000; i++) {
+        prev = q;
+        if (!read_questions(admin, &q, &t))
+            cr_assert_fail("SHOW GLOBAL STATUS failed: %u: %s", mysql_errno(admin),
+                           mysql_error(admin));
+        reads++;
+        if (t <= threads && q == prev + 1)
+            return q - reads;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    cr_assert_fail("Threads_connected stayed above %lld, or Questions moved, for 10 s", threads);
+    return -1;
+}
+
 /* ---- running programs ------------------------------------------------------------------ */
 
 /* A growable NULL-terminated array of strings (argv or envp under construction). */

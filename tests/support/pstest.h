@@ -34,6 +34,13 @@ char *pstest_query_str(MYSQL *c, const char *fmt, ...) PSTEST_PRINTF(2, 3);
  * Reading it on an existing connection does not change "Connections". */
 long long pstest_status(MYSQL *admin, const char *name);
 
+/* The server's Questions once every session beyond THREADS (Threads_connected) has gone and its
+ * counts have reached the global ones, less the status reads this took: a close's COM_QUIT
+ * counts in Questions when the server reads it, after the client has returned, and a session's
+ * counts join the global ones only after it has left Threads_connected. Reads until two
+ * readings in a row differ by their own share alone, at most 10 s (then fails the test). */
+long long pstest_questions_settled(MYSQL *admin, long long threads);
+
 /* Outcome of pstest_run(): exit code (128+signal when killed), all of stdout and stderr as
  * NUL-terminated malloc'd strings (never NULL). */
 typedef struct {
