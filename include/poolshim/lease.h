@@ -263,7 +263,8 @@ void ps_lease_settle(ps_lease *l, ps_conn *c, void *transport, const char *why);
  * connection (see the state model above). */
 void ps_lease_break(ps_lease *l);
 
-/* While the caller moves L: L no longer holds a connection (it was reaped or let go). */
+/* While the caller moves L: L no longer holds a connection (it was reaped or let go); an answer
+ * it awaited on that connection is gone with it (its count leaves the gate). */
 void ps_lease_drop_conn(ps_lease *l);
 
 /* Calls FN, outside the lock, with a copy of each LIVE lease held longer than HELD_MS that is

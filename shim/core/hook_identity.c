@@ -11,9 +11,10 @@
 #include "poolshim/user_vars.h"
 #include "poolshim/shim.h"
 
-/* Lets go of M's broken lease after the library's own reconnect gave M a new session (in the
- * husk's database, as without the shim): the program asked for it, and it is not pooled. */
-static void forget_broken(const ps_client_ops *cl, MYSQL *m)
+/* Lets go of M's husk lease (reaped, or broken) after the library's own reconnect gave M a new
+ * session (in the husk's database, as without the shim): the program asked for it, and it is
+ * not pooled (a renewal would put a pooled connection over it, and leak it). */
+static void forget_husk(const ps_client_ops *cl, MYSQL *m)
 {
     enum ps_lease_state was;
     ps_lease_free(ps_lease_take(m, cl->transport(m), &was));
@@ -57,14 +58,18 @@ my_bool ps_hook_mariadb_reconnect(MYSQL *m)
     if (l && l->state != PS_LEASE_BROKEN && !ps_call_begin(&call, m, false))
         call.lease = NULL; /* a read's begin goes ahead: never taken */
     PS_NESTED(r = ps_real_mariadb_reconnect(m));
-    if (l && r == 0 && l->state == PS_LEASE_BROKEN)
-        forget_broken(cl, m);
-    else if (call.lease && r == 0)
+    /* the lease's state is the owner's now (counted, or a husk): no reap moves it */
+    bool husk = l && (l->state == PS_LEASE_BROKEN || l->state == PS_LEASE_REAPED);
+    if (call.lease && r == 0 && !husk)
         follow_new_session(cl, call.lease, m);
-    if (call.lease) { /* the new connection awaits no answer (nor does a failed one) */
-        static const ps_call_outcome renewed = {.reply = PS_REPLY_NONE};
-        ps_call_end(&call, m, &renewed);
+    if (call.lease) {
+        /* a failed reconnect that kept the connection kept its awaited answer too */
+        bool kept = r != 0 && cl->transport(m) == call.transport;
+        ps_call_outcome o = {.reply = kept ? PS_REPLY_UNCHANGED : PS_REPLY_NONE};
+        ps_call_end(&call, m, &o);
     }
+    if (r == 0 && husk)
+        forget_husk(cl, m);
     return r;
 }
 

@@ -627,6 +627,11 @@ void ps_lease_drop_conn(ps_lease *l)
     pthread_mutex_lock(&lock);
     l->conn = NULL;
     set_transport(l, NULL);
+    if (ps_lease_awaiting(l)) { /* an answer on the dropped connection (a fork child's take-over
+                                   of the parent's): gone with it, and its count */
+        __atomic_store_n(&l->awaiting, false, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(&l->gate, 1, __ATOMIC_RELEASE);
+    }
     pthread_mutex_unlock(&lock);
 }
 

@@ -1,7 +1,8 @@
 /* inflight_probe: a handle with a command's answer still on the wire, as a program that sends
  * with mysql_send_query and reads later (or never) has.
  *
- *   inflight_probe reap|rows|stmt-close|close|use-free|multi [--rounds N]
+ *   inflight_probe reap|rows|stmt-close|close|use-free|multi|multi-use|reconnect-fail
+ *                  [--rounds N]
  *     reap   each round: handle A sends "SELECT 'a<round>'" without reading the answer, handle B
  *            connects, runs "SELECT 'b<round>'" and closes, then A reads its answer and closes.
  *            Under the shim with POOLSHIM_MAX_PER_KEY=1 and POOLSHIM_REAP_MIN_IDLE_MS=0, B's
@@ -22,6 +23,12 @@
  *     multi  as reap, but A (connected with CLIENT_MULTI_STATEMENTS) runs "SELECT 'a<round>';
  *            SELECT 'a<round>x'" and stores its first result only: the second is still on the
  *            wire, for mysql_next_result. A then reads it.
+ *     multi-use  as multi, but A reads its first result unbuffered (mysql_use_result), takes
+ *            one of its two rows and frees it early (the library drains the other through
+ *            db_skip_result, whose status still says another result follows).
+ *     reconnect-fail  as reap, but after the send A calls mariadb_reconnect, which fails
+ *            without touching the connection (A has not set MYSQL_OPT_RECONNECT): A's answer is
+ *            still the one on the wire.
  * Prints rounds, errors, wrong (an answer that was not the statement's own) and first_problem;
  * the same with and without the shim. */
 #include "app_common.h"
@@ -161,17 +168,32 @@ static void stored_is(MYSQL *m, const char *want)
     mysql_free_result(r);
 }
 
-/* A multi round (see the header): A's second result read after B's connect and close. */
-static void multi(const char *a_tag, const char *b_tag)
+/* Reads M's current result unbuffered, expecting WANT first, and frees it after that row. */
+static void used_is(MYSQL *m, const char *want)
+{
+    MYSQL_RES *r = mysql_use_result(m);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    if (!row || !row[0] || strcmp(row[0], want))
+        problem(true, want, m);
+    mysql_free_result(r);
+}
+
+/* A multi round (see the header; USE: multi-use): A's second result read after B's connect and
+ * close. */
+static void multi(const char *a_tag, const char *b_tag, bool use)
 {
     MYSQL *a = open_handle_with(CLIENT_MULTI_STATEMENTS);
     if (!a)
         return;
-    char sql[96], second[40];
+    char sql[160], second[40];
     snprintf(second, sizeof second, "%sx", a_tag);
-    snprintf(sql, sizeof sql, "SELECT '%s'; SELECT '%s'", a_tag, second);
+    snprintf(sql, sizeof sql,
+             use ? "SELECT '%s' UNION ALL SELECT 'z'; SELECT '%s'" : "SELECT '%s'; SELECT '%s'",
+             a_tag, second);
     bool sent = !mysql_real_query(a, sql, (unsigned long)strlen(sql));
-    if (sent)
+    if (sent && use)
+        used_is(a, a_tag);
+    else if (sent)
         stored_is(a, a_tag);
     else
         problem(false, "multi-statement", a);
@@ -192,8 +214,8 @@ static void round_of(const char *mode, long i)
     char a_tag[32], b_tag[32];
     snprintf(a_tag, sizeof a_tag, "a%ld", i);
     snprintf(b_tag, sizeof b_tag, "b%ld", i);
-    if (!strcmp(mode, "multi")) {
-        multi(a_tag, b_tag);
+    if (!strncmp(mode, "multi", 5)) {
+        multi(a_tag, b_tag, !strcmp(mode, "multi-use"));
         return;
     }
     MYSQL *a = open_handle();
@@ -204,6 +226,8 @@ static void round_of(const char *mode, long i)
     bool sent = rows ? header_read(a, a_tag) : send_select(a, a_tag);
     if (stmt)
         mysql_stmt_close(stmt);
+    if (sent && !strcmp(mode, "reconnect-fail") && !mariadb_reconnect(a))
+        problem(false, "mariadb_reconnect succeeded without MYSQL_OPT_RECONNECT", a);
     if (!strcmp(mode, "close")) {
         mysql_close(a);
         other_handle(b_tag);
@@ -220,12 +244,14 @@ static void round_of(const char *mode, long i)
 int main(int argc, char **argv)
 {
     long rounds = 20;
-    static const char *const modes[] = {"reap", "rows", "stmt-close", "close", "use-free", "multi"};
+    static const char *const modes[] = {"reap",     "rows",  "stmt-close", "close",
+                                        "use-free", "multi", "multi-use",  "reconnect-fail"};
     bool known = false;
     for (size_t i = 0; argc >= 2 && i < sizeof modes / sizeof *modes; i++)
         known = known || !strcmp(argv[1], modes[i]);
     if (!known)
-        app_die(0, "usage: inflight_probe reap|rows|stmt-close|close|use-free|multi [--rounds N]");
+        app_die(0, "usage: inflight_probe reap|rows|stmt-close|close|use-free|multi|multi-use|"
+                   "reconnect-fail [--rounds N]");
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = app_long_arg("--rounds", argv[++i]);

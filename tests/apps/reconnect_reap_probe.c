@@ -4,11 +4,11 @@
  * long).
  *
  *   reconnect_reap_probe [--rounds N]
- * The main thread runs "SELECT 'a<i>'" on its handle H, sleeps up to 10 ms, calls
- * mariadb_reconnect(H), and runs "SELECT 'b<i>'" on H. Meanwhile a second thread loops connect /
- * "SELECT 'r<i>'" / close. Every reconnect must succeed and every answer be its own statement's,
- * as without the shim. Prints rounds, a_wrong, a_errors, reconnect_errors, r_wrong, r_errors;
- * exit 0 when nothing was wrong. */
+ * Each round the main thread connects a handle H, runs "SELECT 'a<i>'" on it, sleeps up to
+ * 30 ms, calls mariadb_reconnect(H), runs "SELECT 'b<i>'" on H and closes it. Meanwhile a second
+ * thread loops connect / "SELECT 'r<i>'" / close. Every reconnect must succeed and every answer be
+ * its own statement's, as without the shim. Prints rounds, a_wrong, a_errors, reconnect_errors,
+ * r_wrong, r_errors; exit 0 when nothing was wrong. */
 #include <pthread.h>
 #include <unistd.h>
 
@@ -78,25 +78,27 @@ int main(int argc, char **argv)
             app_die(0, "bad argument '%s'", argv[i]);
     }
     alarm(300); /* a hang ends in SIGALRM */
-    MYSQL *h = open_handle();
-    if (!h)
-        app_die(0, "connect failed");
     pthread_t t;
     pthread_create(&t, NULL, churn, NULL);
     for (long i = 0; i < rounds; i++) {
+        MYSQL *h = open_handle();
+        if (!h) {
+            a_errors++;
+            continue;
+        }
         char want[32];
         snprintf(want, sizeof want, "a%ld", i);
         expect_tag(h, want, &a_wrong, &a_errors);
-        struct timespec ts = {0, (long)(i * 7919 % 10000) * 1000L};
+        struct timespec ts = {0, (long)(i * 7919 % 30000) * 1000L};
         nanosleep(&ts, NULL);
         if (mariadb_reconnect(h))
             reconnect_errors++;
         snprintf(want, sizeof want, "b%ld", i);
         expect_tag(h, want, &a_wrong, &a_errors);
+        mysql_close(h);
     }
     stop = 1;
     pthread_join(t, NULL);
-    mysql_close(h);
     printf("rounds=%ld\na_wrong=%ld\na_errors=%ld\nreconnect_errors=%ld\nr_wrong=%ld\n"
            "r_errors=%ld\n",
            rounds, a_wrong, a_errors, reconnect_errors, r_wrong, r_errors);

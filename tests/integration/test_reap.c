@@ -244,7 +244,9 @@ Test(state, unreplayable_state_is_never_reaped_and_is_reported_as_a_leak)
  * reap's own query would read that answer, and the program the reap's) nor parked at its close
  * (the next user would read it); and once the answer is read to its end (also by
  * mysql_free_result draining an unbuffered result) the connection is parked as usual; the same
- * for the next result of a multi-statement, still on the wire for mysql_next_result. */
+ * for the next result of a multi-statement, still on the wire for mysql_next_result (also
+ * after its first result read unbuffered and freed early), and across a mariadb_reconnect that
+ * failed without touching the connection. */
 Test(state, an_answer_still_on_the_wire_is_neither_reaped_nor_parked)
 {
     /* one connection per key, reaped at once: B's connect would take A's if it could */
@@ -257,9 +259,10 @@ Test(state, an_answer_still_on_the_wire_is_neither_reaped_nor_parked)
         const char *mode;
         const char *const *env;
         enum expect expect;
-    } rows[] = {{"reap", tight, HELD},    {"rows", tight, HELD},       {"stmt-close", tight, HELD},
-                {"close", tight, CLOSED}, {"close", answered, CLOSED}, {"use-free", tight, PARKED},
-                {"multi", tight, HELD}};
+    } rows[] = {
+        {"reap", tight, HELD},    {"rows", tight, HELD},       {"stmt-close", tight, HELD},
+        {"close", tight, CLOSED}, {"close", answered, CLOSED}, {"use-free", tight, PARKED},
+        {"multi", tight, HELD},   {"multi-use", tight, HELD},  {"reconnect-fail", tight, HELD}};
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         const char *argv[] = {"inflight_probe", rows[i].mode, "--rounds", "20", NULL};
         pstest_result without = pstest_run(argv, NULL, false);
@@ -293,8 +296,10 @@ Test(state, an_answer_still_on_the_wire_is_neither_reaped_nor_parked)
  * every reconnect succeeds and every answer is its own statement's, as without the shim (the
  * reconnect is counted as a call on the lease, so no reap takes the connection the library is
  * replacing; mutation without the count: 4 runs of 6 failed, with 1-3 failed reconnects, a
- * SIGSEGV or a hang). Not under TSan: the reap beside the library's bookkeeping after its last
- * read is ordered only by the idle margin, which TSan does not see. */
+ * SIGSEGV or a hang), and no connection is left behind (a reconnect of a reaped handle is the
+ * program's own connection, unpooled, as without the shim). Not under TSan: the reap beside the
+ * library's bookkeeping after its last read is ordered only by the idle margin, which TSan does not
+ * see. */
 Test(state, a_reconnect_while_another_thread_reaps_is_the_programs_own, .timeout = 600)
 {
     const char *preload = getenv("PSTEST_PRELOAD");
@@ -307,11 +312,17 @@ Test(state, a_reconnect_while_another_thread_reaps_is_the_programs_own, .timeout
     pstest_result without = pstest_run(argv, NULL, false);
     pstest_assert_ok(&without, "without the shim");
     pstest_result_free(&without);
+    MYSQL *admin = pstest_admin();
+    long long aborted = pstest_status(admin, "Aborted_clients");
     pstest_result r = pstest_run(argv, env, true);
     pstest_assert_ok(&r, "reconnect_reap_probe");
     cr_expect_eq(pstest_value_ll(&r, "reconnect_errors"), 0, "%s", r.out);
     cr_expect_eq(pstest_value_ll(&r, "a_errors") + pstest_value_ll(&r, "a_wrong"), 0, "%s", r.out);
     cr_expect_eq(pstest_value_ll(&r, "r_errors") + pstest_value_ll(&r, "r_wrong"), 0, "%s", r.out);
     cr_expect_gt(pstest_summary_sum(r.err, "reaped"), 0, "the handle was reaped: %s", r.err);
+    /* a reconnect of a reaped handle gives it a connection of its own, as without the shim:
+     * never one that a renewal covers with a pooled one and leaves behind, unclosed */
+    cr_expect_eq(pstest_status(admin, "Aborted_clients"), aborted, "connections left behind");
+    mysql_close(admin);
     pstest_result_free(&r);
 }

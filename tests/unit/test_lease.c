@@ -664,7 +664,8 @@ Test(lease_fast, a_counted_call_that_ends_the_answer_takes_both_counts)
 }
 
 /* In a fork child the parent's calls are gone, but an answer awaited on an inherited
- * connection keeps its count: the child's own calls end it as in the parent. */
+ * connection keeps its count, until the child's take-over drops that connection: the answer
+ * goes with it (a first command that fails, reading nothing, must not leave it awaited). */
 Test(lease, fork_child_keeps_an_awaited_answers_count)
 {
     int h, t;
@@ -680,7 +681,10 @@ Test(lease, fork_child_keeps_an_awaited_answers_count)
     cr_assert_eq(ps_lease_enter(&h, &t, PS_CALL_SENDS, &how), l);
     cr_assert_eq(how, PS_ENTER_TAKEOVER);
     ps_lease_drop_conn(l);
+    cr_assert_not(ps_lease_awaiting(l), "the parent's answer went with its connection");
+    cr_assert_eq(ps_lease_calls(l), 1, "the take-over's own call only");
     ps_lease_settle(l, NULL, NULL, NULL);
-    ps_lease_leave(l, &answer_read);
+    static const ps_call_outcome failed = {.statement = true, .effects = PS_SQL_RESULTS};
+    ps_lease_leave(l, &failed); /* the command failed: nothing read, nothing awaited */
     cr_assert_eq(ps_lease_calls(l), 0);
 }

@@ -403,8 +403,10 @@ static void tracked_skip_result(MYSQL *m)
         return;
     }
     lib()->db_skip_result(m);
-    ps_call_outcome o = {
-        .insert_id = reported_insert_id(m), .effects = PS_SQL_RESULTS, .reply = PS_REPLY_NONE};
+    /* the next result of a multi-statement or a CALL may still follow (the EOF's status says) */
+    ps_call_outcome o = {.insert_id = reported_insert_id(m),
+                         .effects = PS_SQL_RESULTS,
+                         .reply = more_results(m) ? PS_REPLY_AWAITED : PS_REPLY_NONE};
     up->end(&call, m, &o);
 }
 
