@@ -627,11 +627,10 @@ void ps_lease_drop_conn(ps_lease *l)
     pthread_mutex_lock(&lock);
     l->conn = NULL;
     set_transport(l, NULL);
-    if (ps_lease_awaiting(l)) { /* an answer on the dropped connection (a fork child's take-over
-                                   of the parent's): gone with it, and its count */
-        __atomic_store_n(&l->awaiting, false, __ATOMIC_RELAXED);
-        __atomic_sub_fetch(&l->gate, 1, __ATOMIC_RELEASE);
-    }
+    /* an answer awaited on the dropped connection (a fork child's take-over of the parent's)
+     * is gone with it, and its count */
+    static const ps_call_outcome gone = {.reply = PS_REPLY_NONE};
+    release_gate(l, false, note_reply(l, &gone));
     pthread_mutex_unlock(&lock);
 }
 

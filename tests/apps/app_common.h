@@ -129,6 +129,31 @@ static inline char *app_scalar(MYSQL *m, const char *sql)
     return v;
 }
 
+/* First column of the first row of SQL on M as a malloc'd string; NULL when the query failed
+ * or returned no value (for programs that count failures instead of dying). */
+static inline char *app_value(MYSQL *m, const char *sql)
+{
+    MYSQL_RES *r = mysql_query(m, sql) ? NULL : mysql_store_result(m);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    char *v = row && row[0] ? strdup(row[0]) : NULL;
+    mysql_free_result(r);
+    return v;
+}
+
+/* Runs "SELECT 'WANT'" on M (NULL: counts an error) and counts a failure into *ERRORS, an
+ * answer other than WANT into *WRONG. */
+static inline void app_count_tag(MYSQL *m, const char *want, long *wrong, long *errors)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT '%s'", want);
+    char *v = m ? app_value(m, sql) : NULL;
+    if (!v)
+        (*errors)++;
+    else if (strcmp(v, want))
+        (*wrong)++;
+    free(v);
+}
+
 /* Kills server connection ID from a separate admin connection (PSTEST_ADMIN_*); dies on error. */
 static inline void app_kill(unsigned long id)
 {

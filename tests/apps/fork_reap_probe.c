@@ -31,29 +31,6 @@ static MYSQL *open_handle(void)
     return NULL;
 }
 
-/* The first value of SQL on M (malloc'd), or NULL on failure. */
-static char *value(MYSQL *m, const char *sql)
-{
-    MYSQL_RES *r = mysql_query(m, sql) ? NULL : mysql_store_result(m);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-    char *v = row && row[0] ? strdup(row[0]) : NULL;
-    mysql_free_result(r);
-    return v;
-}
-
-/* Counts a wrong answer or an error of "SELECT 'WANT'" on M into *WRONG / *ERRORS. */
-static void expect_tag(MYSQL *m, const char *want, long *wrong, long *errors)
-{
-    char sql[64];
-    snprintf(sql, sizeof sql, "SELECT '%s'", want);
-    char *v = m ? value(m, sql) : NULL;
-    if (!v)
-        (*errors)++;
-    else if (strcmp(v, want))
-        (*wrong)++;
-    free(v);
-}
-
 /* The other thread: connect / SELECT / close until stopped (each connect reaps H at the cap). */
 static void *churn(void *arg)
 {
@@ -62,7 +39,7 @@ static void *churn(void *arg)
     for (long i = 0; !stop; i++) {
         MYSQL *m = open_handle();
         snprintf(want, sizeof want, "r%ld", i);
-        expect_tag(m, want, &r_wrong, &r_errors);
+        app_count_tag(m, want, &r_wrong, &r_errors);
         if (m)
             mysql_close(m);
     }
@@ -78,7 +55,7 @@ static void fork_child(MYSQL *h, char *report, size_t n)
     pid_t pid = fork();
     if (pid == 0) {
         close(p[0]);
-        char *id = value(h, "SELECT CONNECTION_ID()");
+        char *id = app_value(h, "SELECT CONNECTION_ID()");
         dprintf(p[1], "%s %s", id ? "ok" : "failed", id ? id : "-");
         _exit(0);
     }
@@ -107,7 +84,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < rounds; i++) {
         char want[32], report[128];
         snprintf(want, sizeof want, "a%ld", i);
-        expect_tag(h, want, &a_wrong, &a_errors);
+        app_count_tag(h, want, &a_wrong, &a_errors);
         unsigned long parent_id = mysql_thread_id(h);
         struct timespec ts = {0, (long)(i * 7919 % 10000) * 1000L};
         nanosleep(&ts, NULL);

@@ -120,15 +120,22 @@ static bool header_read(MYSQL *a, const char *tag)
     return true;
 }
 
+/* Reads M's current result (unbuffered when USE) and counts it wrong unless its first value is
+ * WANT; frees it after that row (an unbuffered one's other rows drained by the library). */
+static void result_is(MYSQL *m, const char *want, bool use)
+{
+    MYSQL_RES *r = use ? mysql_use_result(m) : mysql_store_result(m);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    if (!row || !row[0] || strcmp(row[0], want))
+        problem(true, want, m);
+    mysql_free_result(r);
+}
+
 /* The rest of a rows round: A reads its rows, as mysql_store_result goes on to. */
 static void rows_read(MYSQL *a, const char *want)
 {
     a->status = MYSQL_STATUS_GET_RESULT;
-    MYSQL_RES *r = mysql_store_result(a);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-    if (!row || !row[0] || strcmp(row[0], want))
-        problem(true, want, a);
-    mysql_free_result(r);
+    result_is(a, want, false);
 }
 
 /* A prepared statement of A's, closed after A's send (none when it cannot be prepared:
@@ -158,26 +165,6 @@ static void use_free(void)
     mysql_close(a);
 }
 
-/* Stores M's current result and checks that its one value is WANT. */
-static void stored_is(MYSQL *m, const char *want)
-{
-    MYSQL_RES *r = mysql_store_result(m);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-    if (!row || !row[0] || strcmp(row[0], want))
-        problem(true, want, m);
-    mysql_free_result(r);
-}
-
-/* Reads M's current result unbuffered, expecting WANT first, and frees it after that row. */
-static void used_is(MYSQL *m, const char *want)
-{
-    MYSQL_RES *r = mysql_use_result(m);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-    if (!row || !row[0] || strcmp(row[0], want))
-        problem(true, want, m);
-    mysql_free_result(r);
-}
-
 /* A multi round (see the header; USE: multi-use): A's second result read after B's connect and
  * close. */
 static void multi(const char *a_tag, const char *b_tag, bool use)
@@ -191,17 +178,15 @@ static void multi(const char *a_tag, const char *b_tag, bool use)
              use ? "SELECT '%s' UNION ALL SELECT 'z'; SELECT '%s'" : "SELECT '%s'; SELECT '%s'",
              a_tag, second);
     bool sent = !mysql_real_query(a, sql, (unsigned long)strlen(sql));
-    if (sent && use)
-        used_is(a, a_tag);
-    else if (sent)
-        stored_is(a, a_tag);
+    if (sent)
+        result_is(a, a_tag, use);
     else
         problem(false, "multi-statement", a);
     other_handle_with(CLIENT_MULTI_STATEMENTS, b_tag); /* A's key: A's connection if it could */
     if (sent && mysql_next_result(a) != 0)
         problem(false, "next_result", a);
     else if (sent)
-        stored_is(a, second);
+        result_is(a, second, false);
     mysql_close(a);
 }
 

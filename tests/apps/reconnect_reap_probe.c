@@ -30,29 +30,6 @@ static MYSQL *open_handle(void)
     return NULL;
 }
 
-/* The first value of SQL on M (malloc'd), or NULL on failure. */
-static char *value(MYSQL *m, const char *sql)
-{
-    MYSQL_RES *r = mysql_query(m, sql) ? NULL : mysql_store_result(m);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-    char *v = row && row[0] ? strdup(row[0]) : NULL;
-    mysql_free_result(r);
-    return v;
-}
-
-/* Counts a wrong answer or an error of "SELECT 'WANT'" on M into *WRONG / *ERRORS. */
-static void expect_tag(MYSQL *m, const char *want, long *wrong, long *errors)
-{
-    char sql[64];
-    snprintf(sql, sizeof sql, "SELECT '%s'", want);
-    char *v = m ? value(m, sql) : NULL;
-    if (!v)
-        (*errors)++;
-    else if (strcmp(v, want))
-        (*wrong)++;
-    free(v);
-}
-
 /* The other thread: connect / SELECT / close until stopped (each connect reaps H at the cap). */
 static void *churn(void *arg)
 {
@@ -61,7 +38,7 @@ static void *churn(void *arg)
     for (long i = 0; !stop; i++) {
         MYSQL *m = open_handle();
         snprintf(want, sizeof want, "r%ld", i);
-        expect_tag(m, want, &r_wrong, &r_errors);
+        app_count_tag(m, want, &r_wrong, &r_errors);
         if (m)
             mysql_close(m);
     }
@@ -88,13 +65,13 @@ int main(int argc, char **argv)
         }
         char want[32];
         snprintf(want, sizeof want, "a%ld", i);
-        expect_tag(h, want, &a_wrong, &a_errors);
+        app_count_tag(h, want, &a_wrong, &a_errors);
         struct timespec ts = {0, (long)(i * 7919 % 30000) * 1000L};
         nanosleep(&ts, NULL);
         if (mariadb_reconnect(h))
             reconnect_errors++;
         snprintf(want, sizeof want, "b%ld", i);
-        expect_tag(h, want, &a_wrong, &a_errors);
+        app_count_tag(h, want, &a_wrong, &a_errors);
         mysql_close(h);
     }
     stop = 1;
