@@ -220,6 +220,11 @@ ps_lease *ps_lease_enter_fast(void *handle, void *transport, bool sends);
  * off (so a statement's command and its reads cost one entry and one exit). */
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
 
+/* ps_lease_leave (COUNTED) or ps_lease_leave_answer (not COUNTED) for an outcome O that changes
+ * nothing but the answer awaited on L's connection: no effect, reset, insert id or variable.
+ * Without the lock while L's gate is open. */
+void ps_lease_leave_plain(ps_lease *l, const ps_call_outcome *o, bool counted);
+
 /* The entry of a result read on HANDLE (TRANSPORT) whose lease awaits an answer, without the
  * lock: when this thread's last lookup still holds, the lease's gate is open and an answer is
  * awaited, the read runs under that answer's count (nothing is counted; L is marked reading)

@@ -224,7 +224,15 @@ __attribute__((noinline, cold)) static void end_noted(ps_lease *l, void *h,
         ps_lease_leave(l, o);
 }
 
-void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
+/* True when outcome O changes nothing but the answer awaited (see ps_lease_leave_plain). */
+static inline bool plain(const ps_call_outcome *o)
+{
+    return !(o->effects | o->app_reset) && !o->insert_id && !o->variables;
+}
+
+/* ps_call_end for a call that is not plain (see plain), or on an untracked handle, or while
+ * the query log is on. */
+__attribute__((noinline)) static void end_other(ps_call *call, void *h, const ps_call_outcome *o)
 {
     ps_lease *l = call->lease;
     bool noted = ps_qlog_on() || (o->effects & (PS_LEASE_PINNING | PS_SQL_USER_VARIABLES)) ||
@@ -235,6 +243,15 @@ void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
         ps_lease_leave_answer(l, o);
     else if (l)
         ps_lease_leave(l, o);
-    if (o->reply != PS_REPLY_AWAITED) /* once per statement: at its answer's end */
+}
+
+void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
+{
+    ps_lease *l = call->lease;
+    if (__builtin_expect(l && plain(o) && !ps_qlog_on(), 1))
+        ps_lease_leave_plain(l, o, !call->answer);
+    else
+        end_other(call, h, o);
+    if (o->reply != PS_REPLY_AWAITED && ps_cfg.metrics_dir[0]) /* once per statement */
         ps_metrics_tick();
 }

@@ -324,7 +324,7 @@ static void count_hold(ps_lease *l, enum ps_hold why)
  * connection may be gone (the server's wait_timeout) or should be given back
  * (POOLSHIM_REAP_IDLE_MS), so its next command renews it first. Caller holds the lock, or is
  * the one call in progress on L (fast path). */
-static bool past_patience(const ps_lease *l, unsigned calls)
+static inline __attribute__((always_inline)) bool past_patience(const ps_lease *l, unsigned calls)
 {
     int64_t server = ps_pool_server_idle_limit(l->pool);
     int64_t cfg = ps_cfg.reap_idle_ms > 0 ? ps_cfg.reap_idle_ms : INT64_MAX;
@@ -416,15 +416,15 @@ static void keep_told_variables(ps_lease *l, const char *a)
     l->told_variables = grown;
 }
 
-/* Keeps what the call with outcome O did to the answer L's connection awaits (the thread in
+/* Keeps what a call did to the answer L's connection awaits (REPLY) (the thread in
  * the call's own write; published by the gate's release). Returns the change of the answer's
  * count in the gate: -1 when one is now read (its count goes), +1 when one is now awaited (the
  * call's count stays for it), 0 otherwise. */
-static inline int note_reply(ps_lease *l, const ps_call_outcome *o)
+static inline int note_reply(ps_lease *l, enum ps_reply reply)
 {
-    if (o->reply == PS_REPLY_UNCHANGED)
+    if (reply == PS_REPLY_UNCHANGED)
         return 0;
-    int was = __atomic_load_n(&l->awaiting, __ATOMIC_RELAXED), now = o->reply == PS_REPLY_AWAITED;
+    int was = __atomic_load_n(&l->awaiting, __ATOMIC_RELAXED), now = reply == PS_REPLY_AWAITED;
     if (was != now)
         __atomic_store_n(&l->awaiting, now, __ATOMIC_RELAXED);
     return now - was;
@@ -468,7 +468,7 @@ void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool counted, 
         keep_told_variables(l, o->variables);
     l->unreapable = NULL; /* a new call: judge afresh at the next reap */
     __atomic_store_n(&l->reading, false, __ATOMIC_RELAXED);
-    int change = note_reply(l, o);
+    int change = note_reply(l, o->reply);
     stamp(l, ps_now_late_ms());
     set_gate(l);
     release_gate(l, counted, change);
@@ -476,18 +476,18 @@ void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool counted, 
 }
 
 /* True when outcome O changes nothing the lock guards (see ps_lease_leave). */
-static inline bool changes_nothing(const ps_lease *l, const ps_call_outcome *o)
+static inline bool changes_nothing(const ps_call_outcome *o)
 {
-    return !o->effects && !o->app_reset && !o->insert_id && !o->variables &&
-           !(__atomic_load_n(&l->gate, __ATOMIC_RELAXED) & PS_LEASE_SHUT);
+    return !(o->effects | o->app_reset) && !o->insert_id && !o->variables;
 }
 
 /* The lock-free leave (see ps_lease_leave): nothing the lock guards changes (a statement
  * clears only a pending FOUND_ROWS(), and the gate is shut while one is), and no other thread
  * shuts the gate while a count of this call's (or of its answer's) is in it. */
-static inline void leave_fast(ps_lease *l, const ps_call_outcome *o, bool counted)
+static inline __attribute__((always_inline)) void leave_fast(ps_lease *l, enum ps_reply reply,
+                                                             bool counted)
 {
-    int change = note_reply(l, o);
+    int change = note_reply(l, reply);
     if (__atomic_load_n(&l->awaiting, __ATOMIC_RELAXED)) { /* the answer's read will stamp */
         release_gate(l, counted, change);
         return;
@@ -496,10 +496,24 @@ static inline void leave_fast(ps_lease *l, const ps_call_outcome *o, bool counte
     release_gate(l, counted, change); /* publishes the stamp to a reaper */
 }
 
+void ps_lease_leave_plain(ps_lease *l, const ps_call_outcome *o, bool counted)
+{
+    if (__builtin_expect(__atomic_load_n(&l->gate, __ATOMIC_RELAXED) & PS_LEASE_SHUT, 0)) {
+        ps_lease_leave_pinned(l, o, counted, false);
+        return;
+    }
+    if (!counted) {
+        __atomic_store_n(&l->reading, false, __ATOMIC_RELAXED);
+        if (o->reply == PS_REPLY_AWAITED) /* more of the answer is still awaited: no change */
+            return;
+    }
+    leave_fast(l, o->reply, counted);
+}
+
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
 {
-    if (changes_nothing(l, o))
-        leave_fast(l, o, true);
+    if (changes_nothing(o))
+        ps_lease_leave_plain(l, o, true);
     else
         ps_lease_leave_pinned(l, o, true, false);
 }
@@ -518,13 +532,10 @@ ps_lease *ps_lease_enter_answer(void *handle, void *transport)
 
 void ps_lease_leave_answer(ps_lease *l, const ps_call_outcome *o)
 {
-    if (!changes_nothing(l, o)) {
+    if (changes_nothing(o))
+        ps_lease_leave_plain(l, o, false);
+    else
         ps_lease_leave_pinned(l, o, false, false);
-        return;
-    }
-    __atomic_store_n(&l->reading, false, __ATOMIC_RELAXED);
-    if (o->reply != PS_REPLY_AWAITED) /* else more of it is still awaited: nothing changes */
-        leave_fast(l, o, false);
 }
 
 /* True when LIVE lease L may be picked by a reaper of POOL (any when NULL) at NOW, its session
@@ -629,8 +640,7 @@ void ps_lease_drop_conn(ps_lease *l)
     set_transport(l, NULL);
     /* an answer awaited on the dropped connection (a fork child's take-over of the parent's)
      * is gone with it, and its count */
-    static const ps_call_outcome gone = {.reply = PS_REPLY_NONE};
-    release_gate(l, false, note_reply(l, &gone));
+    release_gate(l, false, note_reply(l, PS_REPLY_NONE));
     pthread_mutex_unlock(&lock);
 }
 

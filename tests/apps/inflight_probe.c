@@ -1,8 +1,8 @@
 /* inflight_probe: a handle with a command's answer still on the wire, as a program that sends
  * with mysql_send_query and reads later (or never) has.
  *
- *   inflight_probe reap|rows|stmt-close|close|use-free|multi|multi-use|reconnect-fail
- *                  [--rounds N]
+ *   inflight_probe reap|rows|stmt-close|close|use-free|multi|multi-use|reconnect-fail|
+ *                  skip-read|skip-read-close [--rounds N]
  *     reap   each round: handle A sends "SELECT 'a<round>'" without reading the answer, handle B
  *            connects, runs "SELECT 'b<round>'" and closes, then A reads its answer and closes.
  *            Under the shim with POOLSHIM_MAX_PER_KEY=1 and POOLSHIM_REAP_MIN_IDLE_MS=0, B's
@@ -29,6 +29,10 @@
  *     reconnect-fail  as reap, but after the send A calls mariadb_reconnect, which fails
  *            without touching the connection (A has not set MYSQL_OPT_RECONNECT): A's answer is
  *            still the one on the wire.
+ *     skip-read  as reap, but A sends with mysql_real_query while its
+ *            MARIADB_OPT_SKIP_READ_RESPONSE option is set (the library sends and returns
+ *            without reading), then clears the option; A reads its answer after B.
+ *     skip-read-close  as close, but A sends as skip-read does.
  * Prints rounds, errors, wrong (an answer that was not the statement's own) and first_problem;
  * the same with and without the shim. */
 #include "app_common.h"
@@ -89,6 +93,21 @@ static bool send_select(MYSQL *m, const char *tag)
         return true;
     problem(false, "send_query", m);
     return false;
+}
+
+/* Sends "SELECT 'TAG'" on M with mysql_real_query, the responses skipped (see the header);
+ * false (counted) when it could not be sent. */
+static bool send_skipping(MYSQL *m, const char *tag)
+{
+    char sql[64];
+    my_bool on = 1, off = 0;
+    snprintf(sql, sizeof sql, "SELECT '%s'", tag);
+    mysql_optionsv(m, MARIADB_OPT_SKIP_READ_RESPONSE, &on);
+    bool sent = !mysql_real_query(m, sql, (unsigned long)strlen(sql));
+    mysql_optionsv(m, MARIADB_OPT_SKIP_READ_RESPONSE, &off);
+    if (!sent)
+        problem(false, "real_query", m);
+    return sent;
 }
 
 /* B's part of a round: connect (with client FLAGS), "SELECT 'TAG'" read back, close. */
@@ -206,14 +225,16 @@ static void round_of(const char *mode, long i)
     MYSQL *a = open_handle();
     if (!a)
         return;
-    bool rows = !strcmp(mode, "rows");
+    bool rows = !strcmp(mode, "rows"), skipping = !strncmp(mode, "skip-read", 9);
     MYSQL_STMT *stmt = !strcmp(mode, "stmt-close") ? prepared(a) : NULL;
-    bool sent = rows ? header_read(a, a_tag) : send_select(a, a_tag);
+    bool sent = rows       ? header_read(a, a_tag)
+                : skipping ? send_skipping(a, a_tag)
+                           : send_select(a, a_tag);
     if (stmt)
         mysql_stmt_close(stmt);
     if (sent && !strcmp(mode, "reconnect-fail") && !mariadb_reconnect(a))
         problem(false, "mariadb_reconnect succeeded without MYSQL_OPT_RECONNECT", a);
-    if (!strcmp(mode, "close")) {
+    if (!strcmp(mode, "close") || !strcmp(mode, "skip-read-close")) {
         mysql_close(a);
         other_handle(b_tag);
         return;
@@ -229,14 +250,15 @@ static void round_of(const char *mode, long i)
 int main(int argc, char **argv)
 {
     long rounds = 20;
-    static const char *const modes[] = {"reap",     "rows",  "stmt-close", "close",
-                                        "use-free", "multi", "multi-use",  "reconnect-fail"};
+    static const char *const modes[] = {
+        "reap",  "rows",      "stmt-close",     "close",     "use-free",
+        "multi", "multi-use", "reconnect-fail", "skip-read", "skip-read-close"};
     bool known = false;
     for (size_t i = 0; argc >= 2 && i < sizeof modes / sizeof *modes; i++)
         known = known || !strcmp(argv[1], modes[i]);
     if (!known)
         app_die(0, "usage: inflight_probe reap|rows|stmt-close|close|use-free|multi|multi-use|"
-                   "reconnect-fail [--rounds N]");
+                   "reconnect-fail|skip-read|skip-read-close [--rounds N]");
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = app_long_arg("--rounds", argv[++i]);

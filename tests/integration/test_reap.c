@@ -246,7 +246,9 @@ Test(state, unreplayable_state_is_never_reaped_and_is_reported_as_a_leak)
  * mysql_free_result draining an unbuffered result) the connection is parked as usual; the same
  * for the next result of a multi-statement, still on the wire for mysql_next_result (also
  * after its first result read unbuffered and freed early), and across a mariadb_reconnect that
- * failed without touching the connection. */
+ * failed without touching the connection; and for a query that mysql_real_query sent without
+ * reading its answer (MARIADB_OPT_SKIP_READ_RESPONSE: the shim, which ends a query's call at its
+ * answer's read when that function reads it next, must see that it does not). */
 Test(state, an_answer_still_on_the_wire_is_neither_reaped_nor_parked)
 {
     /* one connection per key, reaped at once: B's connect would take A's if it could */
@@ -259,10 +261,17 @@ Test(state, an_answer_still_on_the_wire_is_neither_reaped_nor_parked)
         const char *mode;
         const char *const *env;
         enum expect expect;
-    } rows[] = {
-        {"reap", tight, HELD},    {"rows", tight, HELD},       {"stmt-close", tight, HELD},
-        {"close", tight, CLOSED}, {"close", answered, CLOSED}, {"use-free", tight, PARKED},
-        {"multi", tight, HELD},   {"multi-use", tight, HELD},  {"reconnect-fail", tight, HELD}};
+    } rows[] = {{"reap", tight, HELD},
+                {"rows", tight, HELD},
+                {"stmt-close", tight, HELD},
+                {"close", tight, CLOSED},
+                {"close", answered, CLOSED},
+                {"use-free", tight, PARKED},
+                {"multi", tight, HELD},
+                {"multi-use", tight, HELD},
+                {"reconnect-fail", tight, HELD},
+                {"skip-read", tight, HELD},
+                {"skip-read-close", tight, CLOSED}};
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         const char *argv[] = {"inflight_probe", rows[i].mode, "--rounds", "20", NULL};
         pstest_result without = pstest_run(argv, NULL, false);

@@ -3,6 +3,8 @@
  * at selection, and classify each command by what it can leave in the session: its text (the
  * SQL classifier), and the server's own word after each response it reads (the session-state
  * change flag). This layer never decides anything about leases: it reports, the hooks decide. */
+#include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -145,23 +147,127 @@ static inline bool has_answer(enum enum_server_command cmd)
     return cmd != COM_STMT_CLOSE && cmd != COM_STMT_SEND_LONG_DATA && cmd != COM_QUIT;
 }
 
-/* Every command: begin (a reaped handle gets its connection back first), then the effects. */
+/* Where the library's mysql_real_query lies, [start, end) (0, 0: unknown, see locate_query). */
+static uintptr_t real_query_start, real_query_end;
+
+/* Finds the code of the library's mysql_real_query (its symbol's size), when it lies in the
+ * object the methods table comes from; else none: no command is taken for a query's. */
+static void locate_query(void)
+{
+    Dl_info a, b;
+    const ElfW(Sym) *sym = NULL;
+    void *fn = (void *)ps_real_mysql_real_query;
+    if (!fn || !dladdr((void *)lib()->db_command, &a) ||
+        !dladdr1(fn, &b, (void **)&sym, RTLD_DL_SYMENT) || !sym || a.dli_fbase != b.dli_fbase ||
+        b.dli_saddr != fn || sym->st_size == 0)
+        return;
+    real_query_start = (uintptr_t)fn;
+    real_query_end = real_query_start + sym->st_size;
+}
+
+/* True when the command M just sent with its answer awaited, called from CALLER, is the one
+ * the library's mysql_real_query sends: that function then reads the answer right away (its
+ * db_read_query_result on M, on this thread, nothing in between), unless the program batches
+ * its commands (MARIADB_OPT_MULTI_COMMAND) or skips the responses (skip_read_response), which
+ * it checks after the send (Connector/C 3.3, libmariadb/mariadb_lib.c). */
+static inline bool query_read_follows(MYSQL *m, const void *caller)
+{
+    const mdb_options_extension *x = (const mdb_options_extension *)m->options.extension;
+    return (uintptr_t)caller - real_query_start < real_query_end - real_query_start && x &&
+           !x->multi_command && !x->skip_read_response;
+}
+
+/* A query's call whose end waits for the read of its answer (see query_read_follows), which
+ * then ends both in one: M == NULL when none. */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+    MYSQL *m;
+    ps_call call;
+} deferred;
+
+/* Ends the deferred call (see deferred) as its command's own end would have: its answer
+ * awaited. Only when the library did not read it next (a library that differs from 3.3's). */
+__attribute__((noinline, cold)) static void end_deferred(void)
+{
+    static const ps_call_outcome sent = {.statement = true, .reply = PS_REPLY_AWAITED};
+    MYSQL *m = deferred.m;
+    deferred.m = NULL;
+    hooks()->end(&deferred.call, m, &sent);
+}
+
+/* Before any tracked call but the deferred query's read on M: ends a deferred call. */
+static inline void settle_deferred(const MYSQL *m)
+{
+    if (__builtin_expect(deferred.m != NULL, 0) && deferred.m != m)
+        end_deferred();
+}
+
+/* Takes the call of M's deferred query into CALL when there is one (its answer's read):
+ * true then, and the read ends both. */
+static inline bool take_deferred(MYSQL *m, ps_call *call)
+{
+    if (__builtin_expect(deferred.m != m, 1))
+        return false;
+    *call = deferred.call;
+    deferred.m = NULL;
+    return true;
+}
+
+/* What a command sent (see db_command_bracketed). */
+typedef struct sent_command {
+    enum enum_server_command cmd;
+    const char *arg;
+    size_t len;
+    bool skip_check;  /* its answer left to a later read */
+    bool statement;   /* see ps_call_outcome.statement */
+    unsigned fx;      /* what its text can leave in the session */
+    int64_t start_ns; /* when it was sent (the query log on), else 0 */
+} sent_command;
+
+/* Ends CALL, the command S sent on M, which returned RC. Out of line: a plain query's call
+ * ends with its answer's read (see query_read_follows). */
+__attribute__((noinline)) static void end_command(ps_call *call, MYSQL *m, const sent_command *s,
+                                                  int rc)
+{
+    ps_call_outcome o = {.statement = s->statement,
+                         .app_reset = rc == 0 && s->cmd == COM_RESET_CONNECTION,
+                         /* unanswered or not sent (out of sync, a failed write): nothing
+                          * changes on the wire */
+                         .reply = rc != 0 || !has_answer(s->cmd) ? PS_REPLY_UNCHANGED
+                                  : s->skip_check                ? PS_REPLY_AWAITED
+                                                                 : PS_REPLY_NONE};
+    o.effects = rc ? PS_SQL_RESULTS : s->fx; /* a failure may leave the server's error */
+    /* a command that leaves its answer to a later read has parsed no OK packet yet: the
+     * handle's insert id is still the previous statement's */
+    o.insert_id = o.reply == PS_REPLY_NONE ? reported_insert_id(m) : 0;
+    ps_call_detail d;
+    if (s->start_ns || o.effects) {
+        describe_command(&d, s->cmd, s->arg, s->len, s->start_ns);
+        o.detail = &d;
+    }
+    hooks()->end(call, m, &o);
+}
+
+/* Every command: begin (a reaped handle gets its connection back first), then the effects.
+ * CALLER: where the library called the method from. */
 __attribute__((noinline)) static int db_command_bracketed(MYSQL *m, enum enum_server_command cmd,
                                                           const char *arg, size_t len,
-                                                          my_bool skip_check, void *opt_arg)
+                                                          my_bool skip_check, void *opt_arg,
+                                                          const void *caller)
 {
-    const ps_call_hooks *up = hooks();
+    if (__builtin_expect(deferred.m != NULL, 0))
+        end_deferred();
     /* the park's unread reset answers can follow the command only when the library leaves
      * the command's own answer to a later read (skip_check): else it reads the first answer
      * itself, inside the call, and catch_up must read them first */
     ps_call call = {.reads_after_send = skip_check != 0};
-    if (!up->begin(&call, m, m->net.pvio, true))
+    if (!hooks()->begin(&call, m, m->net.pvio, true))
         return 1;
-    int64_t start_ns = ps_qlog_on() ? ps_qlog_now_ns() : 0;
-    bool statement = true, explains;
-    unsigned fx = cmd == COM_QUERY ? ps_sql_effects_ex(arg, len, &explains) /* most commands */
-                                   : mdb_command_effects(cmd, arg, len, &statement, &explains);
-    mdb_note_command(m, explains, cmd == COM_QUERY && (fx & PS_SQL_USER_VARIABLES));
+    sent_command s = {.cmd = cmd, .statement = true, .skip_check = skip_check != 0};
+    s.start_ns = ps_qlog_on() ? ps_qlog_now_ns() : 0;
+    bool explains;
+    s.fx = cmd == COM_QUERY ? ps_sql_effects_ex(arg, len, &explains) /* most commands */
+                            : mdb_command_effects(cmd, arg, len, &s.statement, &explains);
+    mdb_note_command(m, explains, cmd == COM_QUERY && (s.fx & PS_SQL_USER_VARIABLES));
     void *transport = m->net.pvio;
     int rc = lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     /* the park's reset answers first, in the same round trip (unless the library reconnected:
@@ -169,23 +275,14 @@ __attribute__((noinline)) static int db_command_bracketed(MYSQL *m, enum enum_se
     if (__builtin_expect(call.unread != NULL, 0) && rc == 0 && m->net.pvio == transport &&
         !mdb_settle_behind(m, call.unread))
         rc = 1;
-    ps_call_outcome o = {.statement = statement,
-                         .app_reset = rc == 0 && cmd == COM_RESET_CONNECTION,
-                         /* unanswered or not sent (out of sync, a failed write): nothing
-                          * changes on the wire */
-                         .reply = rc != 0 || !has_answer(cmd) ? PS_REPLY_UNCHANGED
-                                  : skip_check                ? PS_REPLY_AWAITED
-                                                              : PS_REPLY_NONE};
-    o.effects = rc ? PS_SQL_RESULTS : fx; /* a failure may leave the server's error */
-    /* a command that leaves its answer to a later read has parsed no OK packet yet: the
-     * handle's insert id is still the previous statement's */
-    o.insert_id = o.reply == PS_REPLY_NONE ? reported_insert_id(m) : 0;
-    ps_call_detail d;
-    if (start_ns || o.effects) {
-        describe_command(&d, cmd, arg, len, start_ns);
-        o.detail = &d;
+    if (rc == 0 && !(s.fx | s.start_ns) && skip_check && query_read_follows(m, caller)) {
+        deferred.call = call; /* the read that follows ends this call (a plain statement's) */
+        deferred.m = m;
+        return rc;
     }
-    up->end(&call, m, &o);
+    s.arg = arg;
+    s.len = len;
+    end_command(&call, m, &s, rc);
     return rc;
 }
 
@@ -209,6 +306,7 @@ static inline bool more_results(const MYSQL *m)
     do {                                                                                           \
         ps_call call;                                                                              \
         const ps_call_hooks *up = hooks();                                                         \
+        settle_deferred(NULL);                                                                     \
         if (!up->begin(&call, (m), (m)->net.pvio, false))                                          \
             return expr;                                                                           \
         __typeof__(expr) r_ = expr;                                                                \
@@ -234,10 +332,14 @@ static inline bool more_results(const MYSQL *m)
         return name##_bracketed args;                                                              \
     }
 
-TRACKED(int, db_command,
-        (MYSQL * m, enum enum_server_command cmd, const char *arg, size_t len, my_bool skip_check,
-         void *opt_arg),
-        (m, cmd, arg, len, skip_check, opt_arg))
+/* The command method (see TRACKED), which also passes where the library called it from. */
+static int tracked_db_command(MYSQL *m, enum enum_server_command cmd, const char *arg, size_t len,
+                              my_bool skip_check, void *opt_arg)
+{
+    if (ps_depth > 0)
+        return lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
+    return db_command_bracketed(m, cmd, arg, len, skip_check, opt_arg, __builtin_return_address(0));
+}
 TRACKED(int, db_read_query_result, (MYSQL * m), (m))
 
 /* True when VALUE can stand between single quotes under any sql_mode: printable ASCII without a
@@ -325,14 +427,17 @@ __attribute__((noinline)) static int db_read_query_result_bracketed(MYSQL *m)
 {
     ps_call call;
     const ps_call_hooks *up = hooks();
-    if (!up->begin(&call, m, m->net.pvio, false))
+    settle_deferred(m);
+    bool query = take_deferred(m, &call); /* mysql_real_query's read: its command's call */
+    if (!query && !up->begin(&call, m, m->net.pvio, false))
         return lib()->db_read_query_result(m);
     int r;
     PS_NESTED(r = lib()->db_read_query_result(m));
     /* a result set's rows are still on the wire (mysql_store_result shows the handle ready
      * before it reads them, and allocates in between, where the thread can sleep), or the
      * next result of a multi-statement or a CALL */
-    ps_call_outcome o = {.insert_id = reported_insert_id(m),
+    ps_call_outcome o = {.statement = query,
+                         .insert_id = reported_insert_id(m),
                          .reply = r == 0 && (m->field_count || more_results(m)) ? PS_REPLY_AWAITED
                                                                                 : PS_REPLY_NONE};
     if (r == 0)
@@ -398,6 +503,8 @@ static void tracked_skip_result(MYSQL *m)
 {
     ps_call call;
     const ps_call_hooks *up = hooks();
+    if (ps_depth == 0)
+        settle_deferred(NULL);
     if (ps_depth > 0 || !up->begin(&call, m, m->net.pvio, false)) {
         lib()->db_skip_result(m);
         return;
@@ -417,6 +524,8 @@ static my_bool tracked_read_prepare_response(MYSQL_STMT *s)
 {
     ps_call call;
     const ps_call_hooks *up = hooks();
+    if (ps_depth == 0)
+        settle_deferred(NULL);
     if (ps_depth > 0 || !up->begin(&call, s->mysql, s->mysql->net.pvio, false))
         return lib()->db_read_prepare_response(s);
     my_bool r;
@@ -445,6 +554,7 @@ static void build_tracked_methods(void)
     tracked_methods.db_read_execute_response = tracked_db_read_execute_response;
     if (tracked_methods.db_read_prepare_response)
         tracked_methods.db_read_prepare_response = tracked_read_prepare_response;
+    locate_query();
 }
 
 bool mdb_track(void *hv)
