@@ -329,8 +329,9 @@ static inline __attribute__((always_inline)) bool past_patience(const ps_lease *
     int64_t server = ps_pool_server_idle_limit(l->pool);
     int64_t cfg = ps_cfg.reap_idle_ms > 0 ? ps_cfg.reap_idle_ms : INT64_MAX;
     int64_t limit = server < cfg ? server : cfg;
-    return calls == 0 && clean(l) &&
-           ps_now_late_ms() - __atomic_load_n(&l->last_call_ms, __ATOMIC_RELAXED) >= limit;
+    return calls == 0 &&
+           ps_now_late_ms() - __atomic_load_n(&l->last_call_ms, __ATOMIC_RELAXED) >= limit &&
+           clean(l);
 }
 
 /* What a call of kind WHAT (PS_CALL_* bits) entering lease L must do. Caller holds the lock. */
@@ -481,6 +482,14 @@ static inline bool changes_nothing(const ps_call_outcome *o)
     return !(o->effects | o->app_reset) && !o->insert_id && !o->variables;
 }
 
+/* Stamps L and takes off its gate what a call leaving it must (see release_gate). Out of line:
+ * the leave of a call whose answer is still awaited needs no frame for the clock. */
+__attribute__((noinline)) static void stamp_and_release(ps_lease *l, bool counted, int change)
+{
+    stamp(l, ps_now_late_ms());
+    release_gate(l, counted, change); /* publishes the stamp to a reaper */
+}
+
 /* The lock-free leave (see ps_lease_leave): nothing the lock guards changes (a statement
  * clears only a pending FOUND_ROWS(), and the gate is shut while one is), and no other thread
  * shuts the gate while a count of this call's (or of its answer's) is in it. */
@@ -488,12 +497,10 @@ static inline __attribute__((always_inline)) void leave_fast(ps_lease *l, enum p
                                                              bool counted)
 {
     int change = note_reply(l, reply);
-    if (__atomic_load_n(&l->awaiting, __ATOMIC_RELAXED)) { /* the answer's read will stamp */
+    if (__atomic_load_n(&l->awaiting, __ATOMIC_RELAXED)) /* the answer's read will stamp */
         release_gate(l, counted, change);
-        return;
-    }
-    stamp(l, ps_now_late_ms());
-    release_gate(l, counted, change); /* publishes the stamp to a reaper */
+    else
+        stamp_and_release(l, counted, change);
 }
 
 void ps_lease_leave_plain(ps_lease *l, const ps_call_outcome *o, bool counted)
