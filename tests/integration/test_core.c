@@ -122,6 +122,30 @@ Test(loop, threads_and_two_users_never_share_a_connection)
     pstest_result_free(&r);
 }
 
+/* nonblock_probe: a handle switched to the non-blocking API suspends inside its query's read
+ * (mysql_real_query_start) 20 times while the same thread connects, queries and closes
+ * another handle: those connects are the program's own and pooled (1 server connection for
+ * them, 19 reuses), every answer its own, as without the shim. Mutation with the thread's
+ * nesting depth raised across the suspension (before the fix): 20 server connections, 0
+ * reuses (every such connect and close passed through). */
+Test(loop, a_suspended_non_blocking_read_leaves_the_threads_other_handles_pooled)
+{
+    const char *argv[] = {"nonblock_probe", "--rounds", "20", NULL};
+    pstest_result without = run_app(argv, NULL, false);
+    pstest_assert_ok(&without, "nonblock_probe without the shim");
+    cr_expect_eq(pstest_value_ll(&without, "suspended"), 20, "%s", without.out);
+    pstest_result_free(&without);
+    static const char *const env[] = {"POOLSHIM_LOG_LEVEL=info", NULL};
+    pstest_result r;
+    long long delta = connections_during(argv, env, &r);
+    pstest_assert_ok(&r, "nonblock_probe");
+    cr_expect_eq(pstest_value_ll(&r, "suspended"), 20, "%s", r.out);
+    cr_expect_eq(pstest_value_ll(&r, "wrong"), 0, "%s", r.out);
+    cr_expect_eq(pstest_summary_sum(r.err, "reuses"), 19, "%s", r.err);
+    cr_expect_eq(delta, 2, "A's connection and one for B's 20 connects: %lld\n%s", delta, r.err);
+    pstest_result_free(&r);
+}
+
 Test(loop, kill_switch_passes_everything_through)
 {
     const char *argv[] = {"connect_loop", "--n", "50", NULL};

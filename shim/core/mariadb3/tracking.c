@@ -421,6 +421,25 @@ static const char *reported_variables(MYSQL *m)
     return strcmp(set, "SET ") ? set + 4 : NULL;
 }
 
+/* Runs STMT, the library's read on M (which calls M's methods again: its metadata's read), with
+ * those nested calls passing straight to the library: the thread's nesting depth raised
+ * (PS_NESTED). But a handle set up for the non-blocking API (MYSQL_OPT_NONBLOCK: it has an
+ * async context) can suspend inside the read, the program's *_start returning to it with the
+ * depth still raised, and resume later, from a *_cont on this thread or another: for such a
+ * handle M's own methods table is the library's during the read instead, and the thread's
+ * other calls meanwhile are the program's own. */
+#define NESTED_READ(m, stmt)                                                                       \
+    do {                                                                                           \
+        const mdb_options_extension *x_ = (const mdb_options_extension *)(m)->options.extension;   \
+        if (__builtin_expect(x_ && x_->async_context, 0)) {                                        \
+            (m)->methods = lib();                                                                  \
+            stmt;                                                                                  \
+            (m)->methods = &tracked_methods;                                                       \
+        } else {                                                                                   \
+            PS_NESTED(stmt);                                                                       \
+        }                                                                                          \
+    } while (0)
+
 /* A query's response. Its read of the result set's metadata (db_read_rows) runs nested: it is
  * part of this call, whose outcome (the last status parsed, the warnings) covers it. */
 __attribute__((noinline)) static int db_read_query_result_bracketed(MYSQL *m)
@@ -432,7 +451,7 @@ __attribute__((noinline)) static int db_read_query_result_bracketed(MYSQL *m)
     if (!query && !up->begin(&call, m, m->net.pvio, false))
         return lib()->db_read_query_result(m);
     int r;
-    PS_NESTED(r = lib()->db_read_query_result(m));
+    NESTED_READ(m, r = lib()->db_read_query_result(m));
     /* a result set's rows are still on the wire (mysql_store_result shows the handle ready
      * before it reads them, and allocates in between, where the thread can sleep), or the
      * next result of a multi-statement or a CALL */
@@ -529,7 +548,7 @@ static my_bool tracked_read_prepare_response(MYSQL_STMT *s)
     if (ps_depth > 0 || !up->begin(&call, s->mysql, s->mysql->net.pvio, false))
         return lib()->db_read_prepare_response(s);
     my_bool r;
-    PS_NESTED(r = lib()->db_read_prepare_response(s));
+    NESTED_READ(s->mysql, r = lib()->db_read_prepare_response(s));
     ps_call_detail d = {.stmt_id = r ? 0 : s->stmt_id};
     ps_call_outcome o = {.insert_id = reported_insert_id(s->mysql),
                          .detail = ps_qlog_on() ? &d : NULL,
