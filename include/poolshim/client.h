@@ -63,6 +63,13 @@ typedef struct ps_call_outcome {
     enum ps_reply reply;
 } ps_call_outcome;
 
+/* True when outcome O changes nothing a lease records but the answer awaited (O->reply): no
+ * effect, reset, insert id or variable. */
+static inline bool ps_call_outcome_plain(const ps_call_outcome *o)
+{
+    return !(o->effects | o->app_reset) && !o->insert_id && !o->variables;
+}
+
 /* What the client layer's I/O wrappers report upward, for every command and every result read
  * on a tracked handle (see track below); installed once, at selection. Neither is called while
  * ps_depth > 0 (the shim's own and the library's nested calls). */
@@ -267,6 +274,9 @@ typedef struct ps_client_ops {
     /* The server's limits into *L (wait_timeout, max_connections, max_user_connections; 0:
      * unknown), read on freshly connected H (connection C) without disturbing what H shows. */
     void (*server_limits)(void *h, ps_conn *c, ps_server_limits *l);
+    /* Ends, on the calling thread, a call the layer left open for a read that did not come
+     * (see the tracked methods): called at the start of every interposed call. */
+    void (*end_open_call)(void);
 } ps_client_ops;
 
 /* Picks the client layer for the loaded library after ps_real_resolve; NULL (and one log line)

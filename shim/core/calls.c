@@ -224,14 +224,8 @@ __attribute__((noinline, cold)) static void end_noted(ps_lease *l, void *h,
         ps_lease_leave(l, o);
 }
 
-/* True when outcome O changes nothing but the answer awaited (see ps_lease_leave_plain). */
-static inline bool plain(const ps_call_outcome *o)
-{
-    return !(o->effects | o->app_reset) && !o->insert_id && !o->variables;
-}
-
-/* ps_call_end for a call that is not plain (see plain), or on an untracked handle, or while
- * the query log is on. */
+/* ps_call_end for a call that is not plain (see ps_call_outcome_plain), or on an untracked handle,
+ * or while the query log is on. */
 __attribute__((noinline)) static void end_other(ps_call *call, void *h, const ps_call_outcome *o)
 {
     ps_lease *l = call->lease;
@@ -248,7 +242,7 @@ __attribute__((noinline)) static void end_other(ps_call *call, void *h, const ps
 void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
 {
     ps_lease *l = call->lease;
-    if (__builtin_expect(l && plain(o) && !ps_qlog_on(), 1))
+    if (__builtin_expect(l && ps_call_outcome_plain(o) && !ps_qlog_on(), 1))
         ps_lease_leave_plain(l, o, !call->answer);
     else
         end_other(call, h, o);

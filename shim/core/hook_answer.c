@@ -41,7 +41,7 @@ static bool answered(const ps_client_ops *cl, MYSQL *m, enum ask ask, const char
 
 int ps_hook_mysql_select_db(MYSQL *m, const char *db)
 {
-    const ps_client_ops *cl = ps_shim();
+    const ps_client_ops *cl = ps_shim_enter();
     if (!ps_real_mysql_select_db)
         return 1;
     if (cl && m && db && ps_depth == 0 && answered(cl, m, ASK_DATABASE, db, false))
@@ -51,7 +51,7 @@ int ps_hook_mysql_select_db(MYSQL *m, const char *db)
 
 int ps_hook_mysql_set_character_set(MYSQL *m, const char *csname)
 {
-    const ps_client_ops *cl = ps_shim();
+    const ps_client_ops *cl = ps_shim_enter();
     if (!ps_real_mysql_set_character_set)
         return 1;
     if (cl && m && csname && ps_depth == 0 && answered(cl, m, ASK_CHARSET, csname, false))
@@ -61,7 +61,7 @@ int ps_hook_mysql_set_character_set(MYSQL *m, const char *csname)
 
 my_bool ps_hook_mysql_autocommit(MYSQL *m, my_bool mode)
 {
-    const ps_client_ops *cl = ps_shim();
+    const ps_client_ops *cl = ps_shim_enter();
     if (!ps_real_mysql_autocommit)
         return 1;
     if (cl && m && ps_depth == 0 && answered(cl, m, ASK_AUTOCOMMIT, NULL, mode != 0))

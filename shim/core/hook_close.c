@@ -49,7 +49,7 @@ static void release(const ps_client_ops *cl, ps_lease *l, enum ps_lease_state wa
 
 void ps_hook_mysql_close(MYSQL *m)
 {
-    const ps_client_ops *cl = ps_shim();
+    const ps_client_ops *cl = ps_shim_enter();
     if (!ps_real_mysql_close)
         return;
     if (cl && m && ps_depth == 0 && ps_close_guard(cl, m))
@@ -68,7 +68,7 @@ void ps_hook_mysql_close(MYSQL *m)
 
 int ps_hook_mysql_close_start(MYSQL *m)
 {
-    const ps_client_ops *cl = ps_shim();
+    const ps_client_ops *cl = ps_shim_enter();
     int r = 0;
     if (!ps_real_mysql_close_start)
         return 0;
@@ -88,7 +88,7 @@ int ps_hook_mysql_close_start(MYSQL *m)
  * only those the end could break are closed now. */
 void ps_hook_mysql_server_end(void)
 {
-    const ps_client_ops *cl = ps_shim();
+    const ps_client_ops *cl = ps_shim_enter();
     if (cl && ps_depth == 0) {
         int kept = 0, closed = ps_pool_drain_except(cl->outlives_library_end, &kept);
         ps_debug(NULL,

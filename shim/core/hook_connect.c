@@ -81,7 +81,7 @@ MYSQL *ps_hook_mysql_real_connect(MYSQL *m, const char *host, const char *user, 
                                   const char *db, unsigned int port, const char *unix_socket,
                                   unsigned long flags)
 {
-    const ps_client_ops *cl = ps_shim();
+    const ps_client_ops *cl = ps_shim_enter();
     ps_connect_args a = {host, user, passwd, db, unix_socket, port, flags};
     ps_close_guard_forget(m); /* a handle being connected is no longer a closed one */
     if (!ps_real_mysql_real_connect)
@@ -107,7 +107,7 @@ int ps_hook_mysql_real_connect_start(MYSQL **ret, MYSQL *m, const char *host, co
                                      const char *unix_socket, unsigned long flags)
 {
     int r = 0;
-    if (ps_shim() && ps_depth == 0)
+    if (ps_shim_enter() && ps_depth == 0)
         ps_route_connect(&host, &port, &unix_socket);
     if (!ps_real_mysql_real_connect_start)
         return 0;

@@ -32,7 +32,7 @@ static void follow_new_session(const ps_client_ops *cl, ps_lease *l, MYSQL *m)
 
 my_bool ps_hook_mariadb_reconnect(MYSQL *m)
 {
-    const ps_client_ops *cl = ps_shim();
+    const ps_client_ops *cl = ps_shim_enter();
     my_bool r = 1;
     if (!ps_real_mariadb_reconnect)
         return 1;
@@ -103,7 +103,7 @@ static void rekey(const ps_client_ops *cl, ps_lease *l, MYSQL *m, const char *us
 
 my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd, const char *db)
 {
-    const ps_client_ops *cl = ps_shim();
+    const ps_client_ops *cl = ps_shim_enter();
     my_bool r = 1;
     if (!ps_real_mysql_change_user)
         return 1;

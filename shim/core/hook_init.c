@@ -82,7 +82,7 @@ bool ps_close_guard(const ps_client_ops *cl, MYSQL *m)
 MYSQL *ps_hook_mysql_init(MYSQL *m)
 {
     MYSQL *r = NULL;
-    ps_shim();
+    ps_shim_enter();
     if (!ps_real_mysql_init)
         return NULL;
     PS_NESTED(r = ps_real_mysql_init(m));

@@ -476,12 +476,6 @@ void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool counted, 
     pthread_mutex_unlock(&lock);
 }
 
-/* True when outcome O changes nothing the lock guards (see ps_lease_leave). */
-static inline bool changes_nothing(const ps_call_outcome *o)
-{
-    return !(o->effects | o->app_reset) && !o->insert_id && !o->variables;
-}
-
 /* Stamps L and takes off its gate what a call leaving it must (see release_gate). Out of line:
  * the leave of a call whose answer is still awaited needs no frame for the clock. */
 __attribute__((noinline)) static void stamp_and_release(ps_lease *l, bool counted, int change)
@@ -519,7 +513,7 @@ void ps_lease_leave_plain(ps_lease *l, const ps_call_outcome *o, bool counted)
 
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
 {
-    if (changes_nothing(o))
+    if (ps_call_outcome_plain(o))
         ps_lease_leave_plain(l, o, true);
     else
         ps_lease_leave_pinned(l, o, true, false);
@@ -539,7 +533,7 @@ ps_lease *ps_lease_enter_answer(void *handle, void *transport)
 
 void ps_lease_leave_answer(ps_lease *l, const ps_call_outcome *o)
 {
-    if (changes_nothing(o))
+    if (ps_call_outcome_plain(o))
         ps_lease_leave_plain(l, o, false);
     else
         ps_lease_leave_pinned(l, o, false, false);

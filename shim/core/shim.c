@@ -127,6 +127,14 @@ const ps_client_ops *ps_shim(void)
     return client;
 }
 
+const ps_client_ops *ps_shim_enter(void)
+{
+    const ps_client_ops *cl = ps_shim();
+    if (cl && ps_depth == 0)
+        cl->end_open_call();
+    return cl;
+}
+
 /* Logs one summary line for a pool. */
 static void summarise(const ps_pool_snapshot *s, void *ctx)
 {

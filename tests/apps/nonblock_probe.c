@@ -8,6 +8,12 @@
  * closes it; then A's query is driven to its end with mysql_real_query_cont (poll on its
  * socket) and its result read. Under the shim B is pooled like any handle (its connect and
  * close are the program's own, not the library's); A's answers must be its own.
+ *   nonblock_probe --infile [--rounds N]
+ * Each round: A starts a 4 MB query with mysql_real_query_start (its write suspends); B runs
+ * LOAD DATA LOCAL INFILE, whose read callback drives A's query to its end with
+ * mysql_real_query_cont (so A's send returns inside B's read, nested in the shim's view); A is
+ * closed with its result unread, and B runs "SELECT 'b<i>'". Under ASan or valgrind a call of
+ * A's left open past its close shows as a use after free.
  * Prints rounds, suspended (rounds whose query suspended), errors, wrong, first_problem. */
 #include <poll.h>
 
@@ -90,14 +96,118 @@ static void round_of(MYSQL *a, long i)
         result_is(a, 1, a_tag);
 }
 
+/* The --infile round's state: A's handle and its suspended call, driven from B's callback. */
+static MYSQL *infile_a;
+static int infile_status, infile_err;
+
+static int infile_init(void **ptr, const char *name, void *data)
+{
+    (void)name;
+    *ptr = data;
+    return 0;
+}
+
+/* B's LOCAL INFILE read: drives A's query to its end first, then gives one row, then EOF. */
+static int infile_read(void *ptr, char *buf, unsigned int len)
+{
+    bool *given = ptr;
+    if (infile_status)
+        infile_err = finish(infile_a, infile_status);
+    infile_status = 0;
+    if (*given || len < 2)
+        return 0;
+    *given = true;
+    memcpy(buf, "1\n", 2);
+    return 2;
+}
+
+static void infile_end(void *ptr)
+{
+    (void)ptr;
+}
+
+static int infile_error(void *ptr, char *msg, unsigned int len)
+{
+    (void)ptr;
+    snprintf(msg, len, "infile");
+    return 1;
+}
+
+/* An --infile round (see the header); B is connected with LOCAL INFILE on. */
+static void infile_round(MYSQL *b, const char *sql, unsigned long len, long i)
+{
+    MYSQL *a = mysql_init(NULL);
+    app_dsn d = app_user_dsn(false);
+    if (!app_connect(a, &d) || mysql_options(a, MYSQL_OPT_NONBLOCK, 0)) {
+        problem(false, "connect A", a);
+        mysql_close(a);
+        return;
+    }
+    bool given = false;
+    infile_a = a;
+    infile_err = 0;
+    mysql_set_local_infile_handler(b, infile_init, infile_read, infile_end, infile_error, &given);
+    infile_status = mysql_real_query_start(&infile_err, a, sql, len);
+    if (infile_status)
+        suspended++;
+    if (mysql_query(b, "LOAD DATA LOCAL INFILE 'rows' INTO TABLE nonblock_rows"))
+        problem(false, "load data", b);
+    if (infile_status) /* the callback did not run: finish here */
+        infile_err = finish(a, infile_status);
+    if (infile_err)
+        problem(false, "big query", a);
+    mysql_close(a); /* its result unread */
+    char tag[32], q[64];
+    snprintf(tag, sizeof tag, "b%ld", i);
+    snprintf(q, sizeof q, "SELECT '%s'", tag);
+    if (mysql_query(b, q))
+        problem(false, "query B", b);
+    else
+        result_is(b, 0, tag);
+}
+
+/* The --infile rounds. */
+static void infile_rounds(long rounds)
+{
+    MYSQL *b = mysql_init(NULL);
+    app_dsn d = app_user_dsn(false);
+    unsigned int on = 1;
+    mysql_options(b, MYSQL_OPT_LOCAL_INFILE, &on);
+    if (!app_connect(b, &d))
+        app_die(mysql_errno(b), "connect B: %s", app_error(b));
+    if (mysql_query(b, "CREATE TEMPORARY TABLE nonblock_rows (x INT)"))
+        app_die(mysql_errno(b), "create: %s", app_error(b));
+    size_t big = 4u << 20;
+    char *sql = malloc(big + 64);
+    if (!sql)
+        app_die(0, "out of memory");
+    int n = sprintf(sql, "SELECT LENGTH('");
+    memset(sql + n, 'x', big);
+    n += (int)big;
+    n += sprintf(sql + n, "')");
+    for (long i = 0; i < rounds; i++)
+        infile_round(b, sql, (unsigned long)n, i);
+    free(sql);
+    mysql_close(b);
+}
+
 int main(int argc, char **argv)
 {
     long rounds = 20;
+    bool infile = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = app_long_arg("--rounds", argv[++i]);
+        else if (!strcmp(argv[i], "--infile"))
+            infile = true;
         else
-            app_die(0, "usage: nonblock_probe [--rounds N]");
+            app_die(0, "usage: nonblock_probe [--infile] [--rounds N]");
+    }
+    if (infile) {
+        infile_rounds(rounds);
+        printf("rounds=%ld\nsuspended=%ld\nerrors=%ld\nwrong=%ld\nfirst_problem=%s\n", rounds,
+               suspended, errors, wrong, first_problem);
+        return errors || wrong ? 1 : 0;
     }
     MYSQL *a = mysql_init(NULL);
     app_dsn d = app_user_dsn(false);

@@ -146,6 +146,27 @@ Test(loop, a_suspended_non_blocking_read_leaves_the_threads_other_handles_pooled
     pstest_result_free(&r);
 }
 
+/* nonblock_probe --infile: a non-blocking query's send resumed, and its answer read, from
+ * inside another handle's LOAD DATA LOCAL INFILE callback (nested in the shim's view), then
+ * its handle closed with the result unread, then a query on the other handle: every answer
+ * its own, as without the shim. Mutation with the query's call deferred at any depth and
+ * not ended at the close's entry: a use after free of the closed handle's lease under ASan
+ * and valgrind (either fix alone passes). */
+Test(loop, a_non_blocking_query_driven_from_another_handles_read_ends_its_own_call)
+{
+    const char *argv[] = {"nonblock_probe", "--infile", "--rounds", "3", NULL};
+    pstest_result without = run_app(argv, NULL, false);
+    pstest_assert_ok(&without, "nonblock_probe --infile without the shim");
+    cr_expect_eq(pstest_value_ll(&without, "suspended"), 3, "%s", without.out);
+    pstest_result_free(&without);
+    pstest_result r = run_app(argv, NULL, true);
+    pstest_assert_ok(&r, "nonblock_probe --infile");
+    cr_expect_eq(pstest_value_ll(&r, "suspended"), 3, "%s", r.out);
+    cr_expect_eq(pstest_value_ll(&r, "wrong"), 0, "%s", r.out);
+    cr_expect_eq(pstest_value_ll(&r, "errors"), 0, "%s", r.out);
+    pstest_result_free(&r);
+}
+
 Test(loop, kill_switch_passes_everything_through)
 {
     const char *argv[] = {"connect_loop", "--n", "50", NULL};

@@ -316,6 +316,7 @@ MDB_PRIVATE void mdb_server_limits(void *h, ps_conn *c, ps_server_limits *l);
 
 /* Installs the table the wrappers report to (once, at selection; HOOKS has static storage). */
 MDB_PRIVATE void mdb_set_call_hooks(const ps_call_hooks *hooks);
+MDB_PRIVATE void mdb_end_open_call(void);
 
 /* Points H's methods at the tracked table again after a transplant brought the library's back
  * (H was tracked before, so the table exists). */

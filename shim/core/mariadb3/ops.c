@@ -46,6 +46,7 @@ static const ps_client_ops mariadb3_ops = {
     .close_husk = mdb_close_husk,
     .connect_parked = mdb_connect_parked,
     .server_limits = mdb_server_limits,
+    .end_open_call = mdb_end_open_call,
 };
 
 const ps_client_ops *ps_client_mariadb3(const ps_call_hooks *hooks)

@@ -194,6 +194,12 @@ __attribute__((noinline, cold)) static void end_deferred(void)
     hooks()->end(&deferred.call, m, &sent);
 }
 
+void mdb_end_open_call(void)
+{
+    if (__builtin_expect(deferred.m != NULL, 0))
+        end_deferred();
+}
+
 /* Before any tracked call but the deferred query's read on M: ends a deferred call. */
 static inline void settle_deferred(const MYSQL *m)
 {
@@ -275,7 +281,10 @@ __attribute__((noinline)) static int db_command_bracketed(MYSQL *m, enum enum_se
     if (__builtin_expect(call.unread != NULL, 0) && rc == 0 && m->net.pvio == transport &&
         !mdb_settle_behind(m, call.unread))
         rc = 1;
-    if (rc == 0 && !(s.fx | s.start_ns) && skip_check && query_read_follows(m, caller)) {
+    /* the read follows at the depth the send returned at: only a top-level one takes the call
+     * (a non-blocking send resumed from inside another handle's read returns nested) */
+    if (rc == 0 && !(s.fx | s.start_ns) && skip_check && ps_depth == 0 &&
+        query_read_follows(m, caller)) {
         deferred.call = call; /* the read that follows ends this call (a plain statement's) */
         deferred.m = m;
         return rc;
