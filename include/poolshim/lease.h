@@ -302,9 +302,12 @@ int ps_lease_check(void (*report)(const char *what, void *ctx), void *ctx);
  * (the parent's threads) are forgotten, and MOVING leases (a parent thread was reaping or
  * renewing the handle: it is half-moved here, and may hold the parent's connection) become
  * BROKEN with no connection, their handle passed to MUTE (NULL: none) so that the child
- * never reads or writes that connection: its commands fail as on a lost connection. */
+ * never reads or writes that connection: its commands fail as on a lost connection. The
+ * handle of each INHERITED lease is passed to TRACK (NULL: none): a parent thread's read may
+ * have had its calls routed straight to the library (see the client layer's nested reads),
+ * and the child's first command must reach the shim to take the handle over. */
 void ps_lease_before_fork(void);
 void ps_lease_after_fork_parent(void);
-void ps_lease_after_fork_child(void (*mute)(void *handle));
+void ps_lease_after_fork_child(void (*mute)(void *handle), bool (*track)(void *handle));
 
 #endif

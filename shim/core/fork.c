@@ -38,7 +38,7 @@ void ps_fork_parent(void)
 void ps_fork_child(void)
 {
     ps_pool_after_fork_child();
-    ps_lease_after_fork_child(client ? client->mute : NULL);
+    ps_lease_after_fork_child(client ? client->mute : NULL, client ? client->track : NULL);
     ps_leak_after_fork();
     ps_qlog_after_fork_child();
     ps_metrics_after_fork_child();

@@ -785,7 +785,7 @@ void ps_lease_after_fork_parent(void)
     pthread_mutex_unlock(&lock);
 }
 
-void ps_lease_after_fork_child(void (*mute)(void *handle))
+void ps_lease_after_fork_child(void (*mute)(void *handle), bool (*track)(void *handle))
 {
     ps_lease *l, *tmp;
     pthread_cond_init(&moved, NULL);           /* a parent thread may have been waiting on it */
@@ -804,6 +804,11 @@ void ps_lease_after_fork_child(void (*mute)(void *handle))
         set_transport(l, NULL);
         set_state(l, BROKEN);
     }
-    DL_FOREACH_SAFE(list[LIVE], l, tmp) set_state(l, INHERITED);
+    DL_FOREACH_SAFE(list[LIVE], l, tmp)
+    {
+        if (track && l->handle)
+            track(l->handle);
+        set_state(l, INHERITED);
+    }
     pthread_mutex_unlock(&lock);
 }

@@ -167,6 +167,27 @@ Test(loop, a_non_blocking_query_driven_from_another_handles_read_ends_its_own_ca
     pstest_result_free(&r);
 }
 
+/* callback_probe: a statement the program runs on handle C from inside the library's LOAD DATA
+ * LOCAL INFILE callback on handle B ("SET @v = 42") is the program's own: C's session keeps
+ * @v across the reap of C that D's connect makes at POOLSHIM_MAX_PER_KEY=2 (v = 42, as without
+ * the shim). Mutation with the read nested by the thread's depth (as before): the statement
+ * passes untracked, the reap drops @v, v = NULL. */
+Test(loop, a_statement_from_inside_a_library_callback_is_the_programs_own)
+{
+    const char *argv[] = {"callback_probe", NULL};
+    pstest_result without = run_app(argv, NULL, false);
+    pstest_assert_ok(&without, "callback_probe without the shim");
+    cr_expect_str_eq(pstest_line_value(without.out, "v"), "42", "%s", without.out);
+    pstest_result_free(&without);
+    static const char *const env[] = {"POOLSHIM_MAX_PER_KEY=2", "POOLSHIM_REAP_MIN_IDLE_MS=0",
+                                      "POOLSHIM_LOG_LEVEL=info", NULL};
+    pstest_result r = run_app(argv, env, true);
+    pstest_assert_ok(&r, "callback_probe");
+    cr_expect_str_eq(pstest_line_value(r.out, "v"), "42", "%s\n%s", r.out, r.err);
+    cr_expect_geq(pstest_summary_sum(r.err, "reaped"), 1, "C was not reaped: %s", r.err);
+    pstest_result_free(&r);
+}
+
 Test(loop, kill_switch_passes_everything_through)
 {
     const char *argv[] = {"connect_loop", "--n", "50", NULL};

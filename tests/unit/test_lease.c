@@ -248,6 +248,17 @@ static void record_mute(void *handle)
         muted[nmuted++] = handle;
 }
 
+/* The handles a fork child's track was given. */
+static void *tracked[4];
+static int ntracked;
+
+static bool record_track(void *handle)
+{
+    if (ntracked < 4)
+        tracked[ntracked++] = handle;
+    return true;
+}
+
 Test(lease, fork_child_marks_live_leases_inherited_and_breaks_moving_ones)
 {
     int h1, h2, h3, t1, t2, t3;
@@ -259,9 +270,12 @@ Test(lease, fork_child_marks_live_leases_inherited_and_breaks_moving_ones)
     ps_lease_settle(b, NULL, NULL, NULL);                /* b: REAPED */
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), c); /* c: MOVING at fork time */
     ps_lease_before_fork();
-    nmuted = 0;
-    ps_lease_after_fork_child(record_mute); /* the child side, in-process */
+    nmuted = ntracked = 0;
+    ps_lease_after_fork_child(record_mute, record_track); /* the child side, in-process */
     cr_assert_eq(a->state, PS_LEASE_INHERITED);
+    /* a parent thread's read may have routed the handle's calls straight to the library */
+    cr_assert_eq(ntracked, 1, "the INHERITED handles only");
+    cr_assert_eq(tracked[0], &h1);
     cr_assert_eq(ps_lease_calls(a), 0, "the parent's calls are not the child's");
     cr_assert_eq(b->state, PS_LEASE_REAPED);
     /* a half-moved handle may hold the parent's connection: muted, broken, no connection */
@@ -343,7 +357,7 @@ Test(lease, a_broken_lease_stays_broken_in_a_forked_child)
     int h, t;
     ps_lease *l = broken(&h, &t);
     ps_lease_before_fork();
-    ps_lease_after_fork_child(NULL);
+    ps_lease_after_fork_child(NULL, NULL);
     cr_assert_eq(l->state, PS_LEASE_BROKEN);
     enum ps_enter how;
     cr_assert_null(ps_lease_enter(&h, NULL, PS_CALL_SENDS, &how));
@@ -675,7 +689,7 @@ Test(lease, fork_child_keeps_an_awaited_answers_count)
     ps_lease_leave(l, &sent_awaiting);
     cr_assert_eq(ps_lease_enter(&h, &t, 0, &how), l); /* a parent thread reading it */
     ps_lease_before_fork();
-    ps_lease_after_fork_child(NULL);
+    ps_lease_after_fork_child(NULL, NULL);
     cr_assert_eq(l->state, PS_LEASE_INHERITED);
     cr_assert_eq(ps_lease_calls(l), 1, "the answer's count, not the parent's read");
     cr_assert_eq(ps_lease_enter(&h, &t, PS_CALL_SENDS, &how), l);

@@ -430,23 +430,18 @@ static const char *reported_variables(MYSQL *m)
     return strcmp(set, "SET ") ? set + 4 : NULL;
 }
 
-/* Runs STMT, the library's read on M (which calls M's methods again: its metadata's read), with
- * those nested calls passing straight to the library: the thread's nesting depth raised
- * (PS_NESTED). But a handle set up for the non-blocking API (MYSQL_OPT_NONBLOCK: it has an
- * async context) can suspend inside the read, the program's *_start returning to it with the
- * depth still raised, and resume later, from a *_cont on this thread or another: for such a
- * handle M's own methods table is the library's during the read instead, and the thread's
- * other calls meanwhile are the program's own. */
+/* Runs STMT, the library's read on M, with the calls it makes on M's methods again (its
+ * metadata's read) passing straight to the library: M's own methods table is the library's
+ * during the read. Not the thread's nesting depth (PS_NESTED): the library runs the program's
+ * callbacks inside its reads (a LOAD DATA LOCAL INFILE read callback), whose calls on other
+ * handles are the program's own and must be tracked; and a non-blocking read can suspend and
+ * resume later, on this thread or another (its *_start returning meanwhile). A fork while the
+ * table is switched: the child's leases track their handles again. */
 #define NESTED_READ(m, stmt)                                                                       \
     do {                                                                                           \
-        const mdb_options_extension *x_ = (const mdb_options_extension *)(m)->options.extension;   \
-        if (__builtin_expect(x_ && x_->async_context, 0)) {                                        \
-            (m)->methods = lib();                                                                  \
-            stmt;                                                                                  \
-            (m)->methods = &tracked_methods;                                                       \
-        } else {                                                                                   \
-            PS_NESTED(stmt);                                                                       \
-        }                                                                                          \
+        (m)->methods = lib();                                                                      \
+        stmt;                                                                                      \
+        (m)->methods = &tracked_methods;                                                           \
     } while (0)
 
 /* A query's response. Its read of the result set's metadata (db_read_rows) runs nested: it is
