@@ -220,21 +220,18 @@ ps_lease *ps_lease_enter_fast(void *handle, void *transport, bool sends);
  * off (so a statement's command and its reads cost one entry and one exit). */
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
 
-/* ps_lease_leave (COUNTED) or ps_lease_leave_answer (not COUNTED) for an outcome O that changes
- * nothing but the answer awaited on L's connection: no effect, reset, insert id or variable.
- * Without the lock while L's gate is open. */
+/* ps_lease_leave (COUNTED) or the leave of a ps_lease_enter_answer read (not COUNTED) for an
+ * outcome O that changes nothing but the answer awaited on L's connection: no effect, reset,
+ * insert id or variable (ps_call_outcome_plain). Without the lock while L's gate is open; a
+ * read that leaves more of the answer awaited records nothing. */
 void ps_lease_leave_plain(ps_lease *l, const ps_call_outcome *o, bool counted);
 
 /* The entry of a result read on HANDLE (TRANSPORT) whose lease awaits an answer, without the
  * lock: when this thread's last lookup still holds, the lease's gate is open and an answer is
  * awaited, the read runs under that answer's count (nothing is counted; L is marked reading)
- * and the lease is returned; leave with ps_lease_leave_answer. NULL: enter as usual. */
+ * and the lease is returned; leave with ps_lease_leave_plain or ps_lease_leave_pinned, not
+ * counted. NULL: enter as usual. */
 ps_lease *ps_lease_enter_answer(void *handle, void *transport);
-
-/* ps_lease_leave for a read entered with ps_lease_enter_answer: when the answer is now read
- * (O->reply), its count goes with it; while more of it is awaited, and O changes nothing the
- * lock guards, nothing is recorded. */
-void ps_lease_leave_answer(ps_lease *l, const ps_call_outcome *o);
 
 /* True when L's connection carries an answer no call has read yet (see ps_lease.awaiting):
  * such a lease is never picked for a reap, and its connection is not parked at its close. */

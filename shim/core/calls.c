@@ -225,7 +225,8 @@ __attribute__((noinline, cold)) static void end_noted(ps_lease *l, void *h,
 }
 
 /* ps_call_end for a call that is not plain (see ps_call_outcome_plain), or on an untracked handle,
- * or while the query log is on. */
+ * or while the query log is on: past the noted calls, what is left on a lease is not plain
+ * (the log is off), so its leave takes the lock. */
 __attribute__((noinline)) static void end_other(ps_call *call, void *h, const ps_call_outcome *o)
 {
     ps_lease *l = call->lease;
@@ -233,10 +234,8 @@ __attribute__((noinline)) static void end_other(ps_call *call, void *h, const ps
                  o->app_reset || (o->variables && l && l->user_vars);
     if (__builtin_expect(noted, 0))
         end_noted(l, h, o, !call->answer);
-    else if (call->answer)
-        ps_lease_leave_answer(l, o);
     else if (l)
-        ps_lease_leave(l, o);
+        ps_lease_leave_pinned(l, o, !call->answer, false);
 }
 
 void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)

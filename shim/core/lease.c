@@ -531,14 +531,6 @@ ps_lease *ps_lease_enter_answer(void *handle, void *transport)
     return l;
 }
 
-void ps_lease_leave_answer(ps_lease *l, const ps_call_outcome *o)
-{
-    if (ps_call_outcome_plain(o))
-        ps_lease_leave_plain(l, o, false);
-    else
-        ps_lease_leave_pinned(l, o, false, false);
-}
-
 /* True when LIVE lease L may be picked by a reaper of POOL (any when NULL) at NOW, its session
  * aside: no call in progress, a handle, no refused reap, idle long enough (see
  * ps_lease_pick_reapable). Caller holds the lock. */

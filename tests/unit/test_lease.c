@@ -634,12 +634,12 @@ Test(lease_fast, an_awaited_answer_holds_its_commands_count_until_its_last_read)
     cr_assert_eq(ps_lease_enter_answer(&h, &t), l, "the header's read");
     cr_assert_eq(ps_lease_calls(l), 1, "not counted again");
     cr_assert_eq(ps_lease_count_pinned(pool, 0), 0, "being read: in use, not pinned");
-    ps_lease_leave_answer(l, &rows_awaiting);
+    ps_lease_leave_plain(l, &rows_awaiting, false);
     cr_assert(ps_lease_awaiting(l));
     cr_assert_eq(ps_lease_calls(l), 1, "rows still on the wire");
     cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0));
     cr_assert_eq(ps_lease_enter_answer(&h, &t), l, "the rows' read");
-    ps_lease_leave_answer(l, &answer_read);
+    ps_lease_leave_plain(l, &answer_read, false);
     cr_assert_not(ps_lease_awaiting(l));
     cr_assert_eq(ps_lease_calls(l), 0, "read to its end: the count is gone");
     cr_assert_null(ps_lease_enter_answer(&h, &t));
@@ -673,7 +673,7 @@ Test(lease_fast, a_counted_call_that_ends_the_answer_takes_both_counts)
     cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
     ps_lease_leave(l, &sent_awaiting);
     cr_assert_eq(ps_lease_enter_answer(&h, &t), l);
-    ps_lease_leave_answer(l, &calc_read);
+    ps_lease_leave_pinned(l, &calc_read, false, false);
     cr_assert_eq(ps_lease_calls(l), 0);
 }
 

@@ -167,9 +167,10 @@ static void locate_query(void)
 
 /* True when the command M just sent with its answer awaited, called from CALLER, is the one
  * the library's mysql_real_query sends: that function then reads the answer right away (its
- * db_read_query_result on M, on this thread, nothing in between), unless the program batches
- * its commands (MARIADB_OPT_MULTI_COMMAND) or skips the responses (skip_read_response), which
- * it checks after the send (Connector/C 3.3, libmariadb/mariadb_lib.c). */
+ * db_read_query_result on M, on this thread, nothing in between), unless the library batches
+ * commands (its multi_command field, which 3.3's API no longer sets) or the program skips the
+ * responses (MARIADB_OPT_SKIP_READ_RESPONSE), which it checks after the send (Connector/C
+ * 3.3, libmariadb/mariadb_lib.c). */
 static inline bool query_read_follows(MYSQL *m, const void *caller)
 {
     const mdb_options_extension *x = (const mdb_options_extension *)m->options.extension;
@@ -194,16 +195,11 @@ __attribute__((noinline, cold)) static void end_deferred(void)
     hooks()->end(&deferred.call, m, &sent);
 }
 
+/* Before any tracked or interposed call but the deferred query's own read: ends a deferred
+ * call (see ps_client_ops.end_open_call). */
 void mdb_end_open_call(void)
 {
     if (__builtin_expect(deferred.m != NULL, 0))
-        end_deferred();
-}
-
-/* Before any tracked call but the deferred query's read on M: ends a deferred call. */
-static inline void settle_deferred(const MYSQL *m)
-{
-    if (__builtin_expect(deferred.m != NULL, 0) && deferred.m != m)
         end_deferred();
 }
 
@@ -260,8 +256,7 @@ __attribute__((noinline)) static int db_command_bracketed(MYSQL *m, enum enum_se
                                                           my_bool skip_check, void *opt_arg,
                                                           const void *caller)
 {
-    if (__builtin_expect(deferred.m != NULL, 0))
-        end_deferred();
+    mdb_end_open_call();
     /* the park's unread reset answers can follow the command only when the library leaves
      * the command's own answer to a later read (skip_check): else it reads the first answer
      * itself, inside the call, and catch_up must read them first */
@@ -315,7 +310,7 @@ static inline bool more_results(const MYSQL *m)
     do {                                                                                           \
         ps_call call;                                                                              \
         const ps_call_hooks *up = hooks();                                                         \
-        settle_deferred(NULL);                                                                     \
+        mdb_end_open_call();                                                                       \
         if (!up->begin(&call, (m), (m)->net.pvio, false))                                          \
             return expr;                                                                           \
         __typeof__(expr) r_ = expr;                                                                \
@@ -450,8 +445,9 @@ __attribute__((noinline)) static int db_read_query_result_bracketed(MYSQL *m)
 {
     ps_call call;
     const ps_call_hooks *up = hooks();
-    settle_deferred(m);
     bool query = take_deferred(m, &call); /* mysql_real_query's read: its command's call */
+    if (!query)
+        mdb_end_open_call();
     if (!query && !up->begin(&call, m, m->net.pvio, false))
         return lib()->db_read_query_result(m);
     int r;
@@ -527,7 +523,7 @@ static void tracked_skip_result(MYSQL *m)
     ps_call call;
     const ps_call_hooks *up = hooks();
     if (ps_depth == 0)
-        settle_deferred(NULL);
+        mdb_end_open_call();
     if (ps_depth > 0 || !up->begin(&call, m, m->net.pvio, false)) {
         lib()->db_skip_result(m);
         return;
@@ -548,7 +544,7 @@ static my_bool tracked_read_prepare_response(MYSQL_STMT *s)
     ps_call call;
     const ps_call_hooks *up = hooks();
     if (ps_depth == 0)
-        settle_deferred(NULL);
+        mdb_end_open_call();
     if (ps_depth > 0 || !up->begin(&call, s->mysql, s->mysql->net.pvio, false))
         return lib()->db_read_prepare_response(s);
     my_bool r;
