@@ -154,6 +154,116 @@ static inline void app_count_tag(MYSQL *m, const char *want, long *wrong, long *
     free(v);
 }
 
+/* A connected handle (MYSQL_OPT_RECONNECT set when RECONNECT), or NULL. */
+static inline MYSQL *app_open_handle(bool reconnect)
+{
+    MYSQL *m = mysql_init(NULL);
+    my_bool on = 1;
+    if (reconnect)
+        mysql_optionsv(m, MYSQL_OPT_RECONNECT, &on);
+    app_dsn d = app_user_dsn(false);
+    if (app_connect(m, &d))
+        return m;
+    mysql_close(m);
+    return NULL;
+}
+
+/* A thread that connects (app_open_handle(reconnect)), runs "SELECT 'r<i>'" and closes, round
+ * after round until stop is set, counting as app_count_tag does: start it with app_churn_run. */
+typedef struct app_churn {
+    int stop;
+    bool reconnect;
+    long wrong, errors;
+} app_churn;
+
+/* The body of an app_churn thread (ARG: its app_churn). */
+static inline void *app_churn_run(void *arg)
+{
+    app_churn *c = arg;
+    char want[32];
+    for (long i = 0; !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE); i++) {
+        MYSQL *m = app_open_handle(c->reconnect);
+        snprintf(want, sizeof want, "r%ld", i);
+        app_count_tag(m, want, &c->wrong, &c->errors);
+        if (m)
+            mysql_close(m);
+    }
+    return NULL;
+}
+
+/* A probe's problems: errors and wrong answers, and the first one's text. */
+typedef struct app_problems {
+    long errors, wrong;
+    char first[512];
+} app_problems;
+
+/* Counts in P a problem with WHAT on M (NULL: none): a wrong answer when IS_WRONG, else an
+ * error; the first one's text keeps M's error. */
+static inline void app_problem(app_problems *p, bool is_wrong, const char *what, MYSQL *m)
+{
+    if (!p->errors && !p->wrong)
+        snprintf(p->first, sizeof p->first, "%s: %u %s", what, m ? mysql_errno(m) : 0,
+                 m ? app_error(m) : "");
+    if (is_wrong)
+        p->wrong++;
+    else
+        p->errors++;
+}
+
+/* Prints P ("errors=", "wrong=", "first_problem=" lines); returns the exit status: 1 when
+ * there was any problem. */
+static inline int app_report(const app_problems *p)
+{
+    printf("errors=%ld\nwrong=%ld\nfirst_problem=%s\n", p->errors, p->wrong, p->first);
+    return p->errors || p->wrong ? 1 : 0;
+}
+
+/* A LOAD DATA LOCAL INFILE file of one row ("1") whose read runs BEFORE (NULL: nothing) first,
+ * inside the library's read: install it with app_infile_set. */
+typedef struct app_infile {
+    void (*before)(void);
+    bool given;
+} app_infile;
+
+static inline int app_infile_init(void **ptr, const char *name, void *data)
+{
+    (void)name;
+    *ptr = data;
+    return 0;
+}
+
+static inline int app_infile_read(void *ptr, char *buf, unsigned int len)
+{
+    app_infile *f = ptr;
+    if (f->given || len < 2)
+        return 0;
+    if (f->before)
+        f->before();
+    f->given = true;
+    memcpy(buf, "1\n", 2);
+    return 2;
+}
+
+static inline void app_infile_end(void *ptr)
+{
+    (void)ptr;
+}
+
+static inline int app_infile_error(void *ptr, char *msg, unsigned int len)
+{
+    (void)ptr;
+    snprintf(msg, len, "infile");
+    return 1;
+}
+
+/* Makes F (its row not yet given) the LOCAL INFILE file of M's next LOAD DATA. */
+static inline void app_infile_set(MYSQL *m, app_infile *f)
+{
+    f->given = false;
+    mysql_set_local_infile_handler(m, app_infile_init, app_infile_read, app_infile_end,
+                                   app_infile_error, f);
+}
+
 /* Kills server connection ID from a separate admin connection (PSTEST_ADMIN_*); dies on error. */
 static inline void app_kill(unsigned long id)
 {

@@ -10,41 +10,13 @@
  * statements' (a child that wrote on a connection a parent thread was moving would leave an
  * answer on it for the next user); the child's query either runs on a connection of its own
  * or fails as on a lost connection, never on the parent's. Prints rounds, a_wrong, a_errors,
- * r_wrong, r_errors, child_ok, child_failed, child_on_parents; exit 0 when nothing was wrong. */
+ * churn.wrong, churn.errors, child_ok, child_failed, child_on_parents; exit 0 when nothing was
+ * wrong. */
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "app_common.h"
-
-static volatile int stop;
-static long r_wrong, r_errors;
-
-/* A connected handle, or NULL. */
-static MYSQL *open_handle(void)
-{
-    MYSQL *m = mysql_init(NULL);
-    app_dsn d = app_user_dsn(false);
-    if (app_connect(m, &d))
-        return m;
-    mysql_close(m);
-    return NULL;
-}
-
-/* The other thread: connect / SELECT / close until stopped (each connect reaps H at the cap). */
-static void *churn(void *arg)
-{
-    (void)arg;
-    char want[32];
-    for (long i = 0; !stop; i++) {
-        MYSQL *m = open_handle();
-        snprintf(want, sizeof want, "r%ld", i);
-        app_count_tag(m, want, &r_wrong, &r_errors);
-        if (m)
-            mysql_close(m);
-    }
-    return NULL;
-}
 
 /* Forks a child that queries H and reports "ok ID" or "failed"; returns what it reported. */
 static void fork_child(MYSQL *h, char *report, size_t n)
@@ -76,11 +48,13 @@ int main(int argc, char **argv)
             app_die(0, "bad argument '%s'", argv[i]);
     }
     alarm(300); /* a hang (an answer left on a connection, waited for) ends in SIGALRM */
-    MYSQL *h = open_handle();
+    MYSQL *h = app_open_handle(false);
     if (!h)
         app_die(0, "connect failed");
+    /* the other thread: connect / SELECT / close (each connect reaps H at the cap) */
+    app_churn churn = {.reconnect = false};
     pthread_t t;
-    pthread_create(&t, NULL, churn, NULL);
+    pthread_create(&t, NULL, app_churn_run, &churn);
     for (long i = 0; i < rounds; i++) {
         char want[32], report[128];
         snprintf(want, sizeof want, "a%ld", i);
@@ -97,11 +71,12 @@ int main(int argc, char **argv)
         else
             child_ok++;
     }
-    stop = 1;
+    __atomic_store_n(&churn.stop, 1, __ATOMIC_RELEASE);
     pthread_join(t, NULL);
     mysql_close(h);
     printf("rounds=%ld\na_wrong=%ld\na_errors=%ld\nr_wrong=%ld\nr_errors=%ld\nchild_ok=%ld\n"
            "child_failed=%ld\nchild_on_parents=%ld\n",
-           rounds, a_wrong, a_errors, r_wrong, r_errors, child_ok, child_failed, on_parents);
-    return a_wrong || r_wrong || on_parents ? 1 : 0;
+           rounds, a_wrong, a_errors, churn.wrong, churn.errors, child_ok, child_failed,
+           on_parents);
+    return a_wrong || churn.wrong || on_parents ? 1 : 0;
 }

@@ -37,19 +37,12 @@
  * the same with and without the shim. */
 #include "app_common.h"
 
-static long errors, wrong;
-static char first_problem[512];
+static app_problems problems;
 
-/* Counts a problem (WRONG or an error) and keeps the first one's text. */
+/* Counts a problem in problems (see app_problem). */
 static void problem(bool is_wrong, const char *what, MYSQL *m)
 {
-    if (!errors && !wrong)
-        snprintf(first_problem, sizeof first_problem, "%s: %u %s", what, m ? mysql_errno(m) : 0,
-                 m ? app_error(m) : "");
-    if (is_wrong)
-        wrong++;
-    else
-        errors++;
+    app_problem(&problems, is_wrong, what, m);
 }
 
 /* A connected handle (with client FLAGS), or NULL (counted). */
@@ -267,7 +260,6 @@ int main(int argc, char **argv)
     }
     for (long i = 0; i < rounds; i++)
         round_of(argv[1], i);
-    printf("rounds=%ld\nerrors=%ld\nwrong=%ld\nfirst_problem=%s\n", rounds, errors, wrong,
-           first_problem);
-    return errors || wrong ? 1 : 0;
+    printf("rounds=%ld\n", rounds);
+    return app_report(&problems);
 }

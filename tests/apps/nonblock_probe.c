@@ -19,19 +19,13 @@
 
 #include "app_common.h"
 
-static long errors, wrong, suspended;
-static char first_problem[512];
+static app_problems problems;
+static long suspended;
 
-/* Counts a problem (WRONG or an error) and keeps the first one's text. */
+/* Counts a problem in problems (see app_problem). */
 static void problem(bool is_wrong, const char *what, MYSQL *m)
 {
-    if (!errors && !wrong)
-        snprintf(first_problem, sizeof first_problem, "%s: %u %s", what, m ? mysql_errno(m) : 0,
-                 m ? app_error(m) : "");
-    if (is_wrong)
-        wrong++;
-    else
-        errors++;
+    app_problem(&problems, is_wrong, what, m);
 }
 
 /* Counts M's first row wrong unless its column COL is WANT (M's result read and freed). */
@@ -100,37 +94,12 @@ static void round_of(MYSQL *a, long i)
 static MYSQL *infile_a;
 static int infile_status, infile_err;
 
-static int infile_init(void **ptr, const char *name, void *data)
+/* B's LOCAL INFILE read's first step: drives A's query to its end. */
+static void drive_a(void)
 {
-    (void)name;
-    *ptr = data;
-    return 0;
-}
-
-/* B's LOCAL INFILE read: drives A's query to its end first, then gives one row, then EOF. */
-static int infile_read(void *ptr, char *buf, unsigned int len)
-{
-    bool *given = ptr;
     if (infile_status)
         infile_err = finish(infile_a, infile_status);
     infile_status = 0;
-    if (*given || len < 2)
-        return 0;
-    *given = true;
-    memcpy(buf, "1\n", 2);
-    return 2;
-}
-
-static void infile_end(void *ptr)
-{
-    (void)ptr;
-}
-
-static int infile_error(void *ptr, char *msg, unsigned int len)
-{
-    (void)ptr;
-    snprintf(msg, len, "infile");
-    return 1;
 }
 
 /* An --infile round (see the header); B is connected with LOCAL INFILE on. */
@@ -143,10 +112,10 @@ static void infile_round(MYSQL *b, const char *sql, unsigned long len, long i)
         mysql_close(a);
         return;
     }
-    bool given = false;
+    app_infile file = {.before = drive_a};
     infile_a = a;
     infile_err = 0;
-    mysql_set_local_infile_handler(b, infile_init, infile_read, infile_end, infile_error, &given);
+    app_infile_set(b, &file);
     infile_status = mysql_real_query_start(&infile_err, a, sql, len);
     if (infile_status)
         suspended++;
@@ -205,20 +174,17 @@ int main(int argc, char **argv)
     }
     if (infile) {
         infile_rounds(rounds);
-        printf("rounds=%ld\nsuspended=%ld\nerrors=%ld\nwrong=%ld\nfirst_problem=%s\n", rounds,
-               suspended, errors, wrong, first_problem);
-        return errors || wrong ? 1 : 0;
+    } else {
+        MYSQL *a = mysql_init(NULL);
+        app_dsn d = app_user_dsn(false);
+        if (!app_connect(a, &d))
+            app_die(mysql_errno(a), "connect: %s", app_error(a));
+        if (mysql_options(a, MYSQL_OPT_NONBLOCK, 0))
+            app_die(0, "MYSQL_OPT_NONBLOCK refused");
+        for (long i = 0; i < rounds; i++)
+            round_of(a, i);
+        mysql_close(a);
     }
-    MYSQL *a = mysql_init(NULL);
-    app_dsn d = app_user_dsn(false);
-    if (!app_connect(a, &d))
-        app_die(mysql_errno(a), "connect: %s", app_error(a));
-    if (mysql_options(a, MYSQL_OPT_NONBLOCK, 0))
-        app_die(0, "MYSQL_OPT_NONBLOCK refused");
-    for (long i = 0; i < rounds; i++)
-        round_of(a, i);
-    mysql_close(a);
-    printf("rounds=%ld\nsuspended=%ld\nerrors=%ld\nwrong=%ld\nfirst_problem=%s\n", rounds,
-           suspended, errors, wrong, first_problem);
-    return errors || wrong ? 1 : 0;
+    printf("rounds=%ld\nsuspended=%ld\n", rounds, suspended);
+    return app_report(&problems);
 }

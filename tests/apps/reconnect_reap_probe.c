@@ -14,37 +14,6 @@
 
 #include "app_common.h"
 
-static volatile int stop;
-static long r_wrong, r_errors;
-
-/* A connected handle with the reconnect option set (mariadb_reconnect needs it), or NULL. */
-static MYSQL *open_handle(void)
-{
-    MYSQL *m = mysql_init(NULL);
-    my_bool on = 1;
-    mysql_optionsv(m, MYSQL_OPT_RECONNECT, &on);
-    app_dsn d = app_user_dsn(false);
-    if (app_connect(m, &d))
-        return m;
-    mysql_close(m);
-    return NULL;
-}
-
-/* The other thread: connect / SELECT / close until stopped (each connect reaps H at the cap). */
-static void *churn(void *arg)
-{
-    (void)arg;
-    char want[32];
-    for (long i = 0; !stop; i++) {
-        MYSQL *m = open_handle();
-        snprintf(want, sizeof want, "r%ld", i);
-        app_count_tag(m, want, &r_wrong, &r_errors);
-        if (m)
-            mysql_close(m);
-    }
-    return NULL;
-}
-
 int main(int argc, char **argv)
 {
     long rounds = 300, a_wrong = 0, a_errors = 0, reconnect_errors = 0;
@@ -55,10 +24,12 @@ int main(int argc, char **argv)
             app_die(0, "bad argument '%s'", argv[i]);
     }
     alarm(300); /* a hang ends in SIGALRM */
+    /* the other thread: connect / SELECT / close (each connect reaps H at the cap) */
+    app_churn churn = {.reconnect = true};
     pthread_t t;
-    pthread_create(&t, NULL, churn, NULL);
+    pthread_create(&t, NULL, app_churn_run, &churn);
     for (long i = 0; i < rounds; i++) {
-        MYSQL *h = open_handle();
+        MYSQL *h = app_open_handle(true);
         if (!h) {
             a_errors++;
             continue;
@@ -74,10 +45,10 @@ int main(int argc, char **argv)
         app_count_tag(h, want, &a_wrong, &a_errors);
         mysql_close(h);
     }
-    stop = 1;
+    __atomic_store_n(&churn.stop, 1, __ATOMIC_RELEASE);
     pthread_join(t, NULL);
     printf("rounds=%ld\na_wrong=%ld\na_errors=%ld\nreconnect_errors=%ld\nr_wrong=%ld\n"
            "r_errors=%ld\n",
-           rounds, a_wrong, a_errors, reconnect_errors, r_wrong, r_errors);
-    return a_wrong || a_errors || reconnect_errors || r_wrong || r_errors ? 1 : 0;
+           rounds, a_wrong, a_errors, reconnect_errors, churn.wrong, churn.errors);
+    return a_wrong || a_errors || reconnect_errors || churn.wrong || churn.errors ? 1 : 0;
 }
