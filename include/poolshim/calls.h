@@ -12,8 +12,8 @@
 /* Makes CL the client layer the call hooks work with (once, at initialisation). */
 void ps_calls_init(const ps_client_ops *cl);
 
-/* The hooks to install in the client layer. */
-extern const ps_call_hooks ps_call_hooks_table;
+/* The hooks to install in the client layer, for the configuration loaded (once, after it). */
+const ps_call_hooks *ps_calls_hooks(void);
 
 /* Starts a call on H. SENDS_COMMAND: this call sends a command, so a reaped H gets a
  * connection back first (with its session replayed), and an inherited one its own, while a

@@ -10,14 +10,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "poolshim/activity.h"
 #include "poolshim/key.h"
 #include "poolshim/pool.h"
 #include "poolshim/querylog.h"
 
 /* One call on a handle, from the upper layer's begin to its end (opaque to the client layer). */
 typedef struct ps_call {
-    void *lease;     /* NULL: the handle holds no lease (untracked) */
-    void *transport; /* the handle's transport at the call's begin */
+    ps_activity *activity; /* its lease's (see activity.h); NULL: the handle holds no lease */
+    void *transport;       /* the handle's transport at the call's begin */
     /* In (set by the caller before begin): the caller sends the command itself and can read,
      * right after, what the connection's park left unread (a deferred reset), before the
      * command's own response: begin then leaves it to the caller (UNREAD) instead of reading
@@ -36,15 +37,6 @@ typedef struct ps_call_detail {
     enum ps_qlog_kind kind; /* a command: what it sent, for the query log */
     unsigned long stmt_id;  /* an execute: its statement; a prepare's response: the new one */
 } ps_call_detail;
-
-/* What a call did to the answer a command awaits on the handle's connection (see
- * ps_call_outcome.reply). */
-enum ps_reply {
-    PS_REPLY_UNCHANGED, /* neither sent nor read (a call answered without the network) */
-    PS_REPLY_AWAITED,   /* an answer (or the rest of one: a result set's rows) is on the wire for
-                           a later call to read */
-    PS_REPLY_NONE,      /* nothing in flight: a read, or a command that read its own answer */
-};
 
 /* How a call on a tracked handle ended, as the client layer saw it. */
 typedef struct ps_call_outcome {
@@ -81,7 +73,46 @@ typedef struct ps_call_hooks {
     bool (*begin)(ps_call *call, void *h, void *transport, bool sends_command);
     /* Ends the call begun on H with its outcome O. */
     void (*end)(ps_call *call, void *h, const ps_call_outcome *o);
+    /* After each statement's last read that ps_call_end_fast ended (NULL: nothing to do). */
+    void (*tick)(void);
 } ps_call_hooks;
+
+/* The lock-free begin of a call on H, whose transport is TRANSPORT (see activity.h): true when
+ * it took the call (CALL holds its lease's activity: go on with the call), false when nothing
+ * was done and the call must begin through ps_call_hooks.begin. A command is taken only when
+ * its lease's connection owes nothing (the answers its park left unread, an autocommit mode
+ * to catch up). Inline: the client layer's wrappers call it for every command and read. */
+static inline __attribute__((always_inline)) bool ps_call_begin_fast(ps_call *call, void *h,
+                                                                     void *transport, bool sends)
+{
+    ps_activity *a;
+    call->transport = transport;
+    call->answer = false;
+    if (!sends && (a = ps_activity_enter_answer(h, transport)) != NULL) {
+        call->activity = a; /* reads the awaited answer under its count */
+        call->answer = true;
+        return true;
+    }
+    if ((a = ps_activity_enter(h, transport, sends)) == NULL)
+        return false;
+    if (sends && (a->conn->replies_pending | a->conn->sync_pending)) {
+        ps_activity_release(a, true, 0); /* the locked begin catches it up first */
+        return false;
+    }
+    call->activity = a;
+    return true;
+}
+
+/* The lock-free end of CALL with its outcome O: true when it ended the call; false when
+ * nothing was done and the call must end through ps_call_hooks.end (the handle holds no
+ * lease, O is not plain, the query log is on, or the lease's gate is shut). On true, a
+ * statement's last read (O->reply not PS_REPLY_AWAITED) must call ps_call_hooks.tick. */
+static inline __attribute__((always_inline)) bool ps_call_end_fast(ps_call *call,
+                                                                   const ps_call_outcome *o)
+{
+    return call->activity && ps_call_outcome_plain(o) && !ps_qlog_on() &&
+           ps_activity_leave_plain(call->activity, o->reply, !call->answer);
+}
 
 /* What the server's per-session functions said for a handle's session when it was reaped,
  * for its renewal to give back (LAST_INSERT_ID(), and the last statement's FOUND_ROWS() and

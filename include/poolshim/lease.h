@@ -60,6 +60,7 @@
 #define POOLSHIM_LEASE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -116,7 +117,6 @@ typedef struct ps_lease {
     void *handle;              /* the application's handle; NULL once another lease took the
                                   address (found by transport only, never picked for reaping) */
     void *transport;           /* the live connection's transport; NULL without one */
-    ps_conn *conn;             /* the pooled connection held; NULL while reaped */
     ps_pool *pool;             /* the key, kept while reaped */
     int64_t acquired_ms;
     ps_lease_session session;
@@ -141,25 +141,18 @@ typedef struct ps_lease {
     bool pinned;                  /* pin is set (atomic: written under the lock, read anywhere) */
     UT_hash_handle hh, th;        /* handle index, transport index */
     struct ps_lease *prev, *next; /* on the state's list */
-    /* Written by the fast path without the lock: atomic accesses only (copies skip them). */
-    unsigned gate;         /* calls in progress, + 1 while an answer is awaited (the answer holds
-                              its command's count until its last read), | PS_LEASE_SHUT while the
-                              fast path is shut */
-    int64_t last_call_ms;  /* when the last call ended (ps_now_late_ms), or the connect */
-    uint64_t last_use;     /* the use sequence at the last call's end: LRU order */
-    pthread_t last_thread; /* the thread of the last call (or the connect) */
-    bool awaiting;         /* the connection carries an answer no call has read yet (a command's,
-                              or a result set's rows): not reapable, not parkable; written by
-                              the thread in a call, before the gate release */
-    bool reading;          /* a call is reading that answer under its count (see
-                              ps_lease_enter_answer): in use, so not counted as pinned */
-    ps_lease_pin pin;      /* what first made the session unreclaimable (leak reports), valid while
-                              pinned; written by the thread in a call while not pinned. Last: the
-                              fields above are the ones list walks touch */
+    ps_activity activity; /* the fast path's part: the calls in progress, the answer awaited,
+                             the last call's stamp, the connection held (see activity.h) */
+    ps_lease_pin pin;     /* what first made the session unreclaimable (leak reports), valid while
+                             pinned; written by the thread in a call while not pinned. Last: the
+                             fields above are the ones list walks touch */
 } ps_lease;
 
-/* The gate bit that sends every call on a lease through the locked path. */
-#define PS_LEASE_SHUT 0x80000000u
+/* The lease whose activity is A (NULL: none). */
+static inline ps_lease *ps_lease_of(ps_activity *a)
+{
+    return a ? (ps_lease *)(void *)((char *)a - offsetof(ps_lease, activity)) : NULL;
+}
 
 /* Starts a LIVE lease of C for HANDLE (TRANSPORT identifies the connection). TRACE is copied
  * (NULL: none). Returns NULL on OOM (the caller then leaves the connection unpooled). */
@@ -207,12 +200,6 @@ enum {
  * lease, or NULL with PS_ENTER_UNTRACKED or PS_ENTER_BROKEN. Takes the lock. */
 ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_enter *how);
 
-/* The fast path of ps_lease_enter, without the lock: when this thread's last lookup still
- * holds for HANDLE (TRANSPORT), its lease is LIVE with the gate open and (SENDS, a command) not
- * idle past its patience, counts the call in progress and returns the lease (PS_ENTER_CALL:
- * run the call, then ps_lease_leave). NULL: nothing was done, call ps_lease_enter. */
-ps_lease *ps_lease_enter_fast(void *handle, void *transport, bool sends);
-
 /* Ends a call that entered with L: records its outcome O, the time and the thread. Without the
  * lock when O changes nothing it guards (no effect, reset, insert id or variable) and L's gate
  * is open. A call that leaves an answer awaited (O->reply) hands its count in the gate to that
@@ -220,20 +207,13 @@ ps_lease *ps_lease_enter_fast(void *handle, void *transport, bool sends);
  * off (so a statement's command and its reads cost one entry and one exit). */
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
 
-/* ps_lease_leave (COUNTED) or the leave of a ps_lease_enter_answer read (not COUNTED) for an
+/* ps_lease_leave (COUNTED) or the leave of a ps_activity_enter_answer read (not COUNTED) for an
  * outcome O that changes nothing but the answer awaited on L's connection: no effect, reset,
  * insert id or variable (ps_call_outcome_plain). Without the lock while L's gate is open; a
  * read that leaves more of the answer awaited records nothing. */
 void ps_lease_leave_plain(ps_lease *l, const ps_call_outcome *o, bool counted);
 
-/* The entry of a result read on HANDLE (TRANSPORT) whose lease awaits an answer, without the
- * lock: when this thread's last lookup still holds, the lease's gate is open and an answer is
- * awaited, the read runs under that answer's count (nothing is counted; L is marked reading)
- * and the lease is returned; leave with ps_lease_leave_plain or ps_lease_leave_pinned, not
- * counted. NULL: enter as usual. */
-ps_lease *ps_lease_enter_answer(void *handle, void *transport);
-
-/* True when L's connection carries an answer no call has read yet (see ps_lease.awaiting):
+/* True when L's connection carries an answer no call has read yet (see ps_activity.awaiting):
  * such a lease is never picked for a reap, and its connection is not parked at its close. */
 bool ps_lease_awaiting(const ps_lease *l);
 
@@ -241,7 +221,7 @@ bool ps_lease_awaiting(const ps_lease *l);
 unsigned ps_lease_calls(const ps_lease *l);
 
 /* The locked ps_lease_leave (COUNTED: the call entered counted, else with
- * ps_lease_enter_answer), also for a call that pinned L's session first (L->pinned was false):
+ * ps_activity_enter_answer), also for a call that pinned L's session first (L->pinned was false):
  * its thread wrote L->pin, without the lock (nobody reads it while L->pinned is false), and
  * PINNED publishes it (the first one is kept for the whole lease). */
 void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool counted, bool pinned);

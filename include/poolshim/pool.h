@@ -381,9 +381,11 @@ bool ps_pool_server_limits_known(ps_pool *p);
  * (PS_POOL_CAP_BEFORE_AUTO until then). */
 int ps_pool_cap(ps_pool *p);
 
-/* How long a connection of P may sit idle before the server could close it, minus a margin
- * (INT64_MAX when unknown). Lock-free: read on every call of a tracked handle. */
-int64_t ps_pool_server_idle_limit(ps_pool *p);
+/* Where P keeps its leases' patience: how long one may idle before its next command renews it
+ * first, the shorter of the server's wait_timeout (minus a margin; unknown: no limit) and
+ * POOLSHIM_REAP_IDLE_MS (0: none), in ms. Stable for the process's life; read (atomically) by
+ * the fast entry of every command on a tracked handle. */
+const int64_t *ps_pool_patience(ps_pool *p);
 
 /* pthread_atfork handlers. In the child: LEASED and CONNECTING connections become INHERITED,
  * IDLE ones ORPHAN; waiters (threads of the parent) are gone; the lock is released. */

@@ -18,7 +18,12 @@
 
 static const ps_client_ops *client;
 
-const ps_call_hooks ps_call_hooks_table = {.begin = ps_call_begin_at, .end = ps_call_end};
+const ps_call_hooks *ps_calls_hooks(void)
+{
+    static ps_call_hooks table = {.begin = ps_call_begin_at, .end = ps_call_end};
+    table.tick = ps_cfg.metrics_dir[0] ? ps_metrics_tick : NULL;
+    return &table;
+}
 
 void ps_calls_init(const ps_client_ops *cl)
 {
@@ -31,7 +36,7 @@ static enum ps_replay renew(const ps_client_ops *cl, ps_lease *l, enum ps_enter 
 {
     if (how == PS_ENTER_TAKEOVER && !ps_fork_take_over(cl, l))
         return PS_REPLAY_LOST;
-    if (l->conn && !ps_reap(cl, l))
+    if (l->activity.conn && !ps_reap(cl, l))
         return PS_REPLAY_DONE; /* idle past the server's patience, but not reapable: LIVE */
     return ps_acquire_renew(cl, l);
 }
@@ -70,8 +75,8 @@ static void renewal_failed(ps_lease *l, void *h, enum ps_enter how, enum ps_repl
 __attribute__((noinline, cold)) static bool catch_up(const ps_client_ops *cl, ps_call *call,
                                                      void *h)
 {
-    ps_lease *l = call->lease;
-    ps_conn *c = l->conn;
+    ps_lease *l = ps_lease_of(call->activity);
+    ps_conn *c = l->activity.conn;
     if (c->replies_pending && !c->sync_pending && call->reads_after_send) {
         c->replies_pending = false;
         call->unread = c; /* one round trip with the command */
@@ -81,29 +86,30 @@ __attribute__((noinline, cold)) static bool catch_up(const ps_client_ops *cl, ps
         return true;
     static const ps_call_outcome failed = {.statement = false, .effects = PS_SQL_RESULTS};
     ps_lease_leave(l, &failed);
-    call->lease = NULL;
+    call->activity = NULL;
     return false;
 }
 
 /* True when H (CALL's lease, live) may send its command now; see catch_up. */
 static inline bool caught_up(const ps_client_ops *cl, ps_call *call, void *h)
 {
-    const ps_conn *c = ((ps_lease *)call->lease)->conn;
+    const ps_conn *c = call->activity->conn;
     return !(c->replies_pending | c->sync_pending) || catch_up(cl, call, h);
 }
 
-/* ps_call_begin when the lock-free entries did not take the call: an untracked handle, a lease
- * that is not LIVE with an open gate, or one to renew first. Out of line: rare. */
+/* ps_call_begin when the lock-free begin did not take the call: an untracked handle, a lease
+ * that is not LIVE with an open gate, one to renew first, or a connection to catch up. Out of
+ * line: rare. */
 __attribute__((noinline)) static bool begin_locked(ps_call *call, void *h, bool sends_command)
 {
     const ps_client_ops *cl = client;
     if (!cl) {
-        call->lease = NULL;
+        call->activity = NULL;
         return true;
     }
     enum ps_enter how;
     ps_lease *l = ps_lease_enter(h, call->transport, call_kind(cl, h, sends_command), &how);
-    call->lease = l;
+    call->activity = l ? &l->activity : NULL;
     if (how == PS_ENTER_BROKEN) { /* its session is gone, as if the server had dropped it */
         cl->fail(h, PS_FAIL_GONE, NULL);
         return false;
@@ -116,7 +122,7 @@ __attribute__((noinline)) static bool begin_locked(ps_call *call, void *h, bool 
     if (r == PS_REPLAY_DONE)
         return caught_up(cl, call, h);
     renewal_failed(l, h, how, r);
-    call->lease = NULL;
+    call->activity = NULL;
     return false;
 }
 
@@ -128,19 +134,8 @@ bool ps_call_begin(ps_call *call, void *h, bool sends_command)
 
 bool ps_call_begin_at(ps_call *call, void *h, void *transport, bool sends_command)
 {
-    ps_lease *l;
-    call->transport = transport;
-    call->answer = false;
-    if (!sends_command && (l = ps_lease_enter_answer(h, call->transport)) != NULL) {
-        call->lease = l; /* reads the awaited answer under its count */
-        call->answer = true;
-        return true;
-    }
-    if ((l = ps_lease_enter_fast(h, call->transport, sends_command)) != NULL) {
-        call->lease = l; /* a LIVE lease, nothing to renew */
-        return !sends_command || caught_up(client, call, h);
-    }
-    return begin_locked(call, h, sends_command);
+    return ps_call_begin_fast(call, h, transport, sends_command) ||
+           begin_locked(call, h, sends_command);
 }
 
 /* Writes H's call (outcome O, lease L or NULL) to the query log. Out of line: the calls of a
@@ -224,12 +219,12 @@ __attribute__((noinline, cold)) static void end_noted(ps_lease *l, void *h,
         ps_lease_leave(l, o);
 }
 
-/* ps_call_end for a call that is not plain (see ps_call_outcome_plain), or on an untracked handle,
- * or while the query log is on: past the noted calls, what is left on a lease is not plain
- * (the log is off), so its leave takes the lock. */
+/* ps_call_end for a call that ps_call_end_fast did not end: not plain (see
+ * ps_call_outcome_plain), on an untracked handle, while the query log is on, or with its
+ * lease's gate shut: past the noted calls, what is left on a lease takes the lock. */
 __attribute__((noinline)) static void end_other(ps_call *call, void *h, const ps_call_outcome *o)
 {
-    ps_lease *l = call->lease;
+    ps_lease *l = ps_lease_of(call->activity);
     bool noted = ps_qlog_on() || (o->effects & (PS_LEASE_PINNING | PS_SQL_USER_VARIABLES)) ||
                  o->app_reset || (o->variables && l && l->user_vars);
     if (__builtin_expect(noted, 0))
@@ -240,10 +235,7 @@ __attribute__((noinline)) static void end_other(ps_call *call, void *h, const ps
 
 void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
 {
-    ps_lease *l = call->lease;
-    if (__builtin_expect(l && ps_call_outcome_plain(o) && !ps_qlog_on(), 1))
-        ps_lease_leave_plain(l, o, !call->answer);
-    else
+    if (!ps_call_end_fast(call, o))
         end_other(call, h, o);
     if (o->reply != PS_REPLY_AWAITED && ps_cfg.metrics_dir[0]) /* once per statement */
         ps_metrics_tick();

@@ -79,7 +79,7 @@ static bool replay_told_variables(ps_lease *l)
 bool ps_fork_take_over(const ps_client_ops *cl, ps_lease *l)
 {
     void *h = l->handle;
-    ps_conn *c = l->conn;
+    ps_conn *c = l->activity.conn;
     const char *why = unmovable(cl, l);
     if (!why && !replay_told_variables(l))
         why = "out of memory";

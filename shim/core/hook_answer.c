@@ -29,7 +29,7 @@ static bool answered(const ps_client_ops *cl, MYSQL *m, enum ask ask, const char
         return false;
     bool done = false;
     if (how == PS_ENTER_CALL && ask == ASK_AUTOCOMMIT) /* live: not a husk */
-        done = cl->answer_autocommit(m, l->conn, mode);
+        done = cl->answer_autocommit(m, l->activity.conn, mode);
     else if (how == PS_ENTER_CALL && ask == ASK_DATABASE)
         done = cl->answer_select_db(m, arg);
     else if (how == PS_ENTER_CALL && !(l->session.lasting & CHARSET_CHANGES))

@@ -18,7 +18,7 @@ static void real_close(MYSQL *m)
 /* Ends lease L of M: park its connection after a reset, close it for real, or free a husk. */
 static void release(const ps_client_ops *cl, ps_lease *l, enum ps_lease_state was, MYSQL *m)
 {
-    ps_conn *c = l->conn;
+    ps_conn *c = l->activity.conn;
     if (!c) { /* reaped: a husk with no connection */
         cl->close_husk(m);
         return;

@@ -26,8 +26,8 @@ static void follow_new_session(const ps_client_ops *cl, ps_lease *l, MYSQL *m)
     ps_user_vars_reset(&l->user_vars); /* a new session: its user variables are gone */
     ps_lease_set_transport(l, cl->transport(m));
     cl->track(m);
-    if (l->conn) /* a new session: it owes no answers, and shows its own mode */
-        l->conn->replies_pending = l->conn->sync_pending = false;
+    if (l->activity.conn) /* a new session: it owes no answers, and shows its own mode */
+        l->activity.conn->replies_pending = l->activity.conn->sync_pending = false;
 }
 
 my_bool ps_hook_mariadb_reconnect(MYSQL *m)
@@ -43,9 +43,9 @@ my_bool ps_hook_mariadb_reconnect(MYSQL *m)
         enum ps_lease_state was;
         l = ps_lease_take(m, cl->transport(m), &was);
         cl->mute(m);
-        if (l && l->conn) {
-            l->conn->handle = NULL;
-            ps_pool_close(l->conn, PS_CLOSE_ABANDONED);
+        if (l && l->activity.conn) {
+            l->activity.conn->handle = NULL;
+            ps_pool_close(l->activity.conn, PS_CLOSE_ABANDONED);
         }
         ps_lease_free(l);
         l = NULL;
@@ -54,15 +54,15 @@ my_bool ps_hook_mariadb_reconnect(MYSQL *m)
      * replaces it. Inside, the library runs mysql_init/real_connect on a stack temporary and
      * closes M: all nested, all passed through. Then the lease follows the new transport, and
      * M's I/O is tracked again (the struct copy brought the library's methods back). */
-    ps_call call = {.lease = NULL};
+    ps_call call = {.activity = NULL};
     if (l && l->state != PS_LEASE_BROKEN && !ps_call_begin(&call, m, false))
-        call.lease = NULL; /* a read's begin goes ahead: never taken */
+        call.activity = NULL; /* a read's begin goes ahead: never taken */
     PS_NESTED(r = ps_real_mariadb_reconnect(m));
     /* the lease's state is the owner's now (counted, or a husk): no reap moves it */
     bool husk = l && (l->state == PS_LEASE_BROKEN || l->state == PS_LEASE_REAPED);
-    if (call.lease && r == 0 && !husk)
-        follow_new_session(cl, call.lease, m);
-    if (call.lease) {
+    if (call.activity && r == 0 && !husk)
+        follow_new_session(cl, ps_lease_of(call.activity), m);
+    if (call.activity) {
         /* a failed reconnect that kept the connection kept its awaited answer too */
         bool kept = r != 0 && cl->transport(m) == call.transport;
         ps_call_outcome o = {.reply = kept ? PS_REPLY_UNCHANGED : PS_REPLY_NONE};
@@ -78,7 +78,7 @@ static void rekey(const ps_client_ops *cl, ps_lease *l, MYSQL *m, const char *us
                   const char *passwd, const char *db)
 {
     const ps_connect_args *old = ps_pool_args(l->pool);
-    if (!old || !l->conn)
+    if (!old || !l->activity.conn)
         return;
     ps_connect_args a = {old->host, user, passwd, db, old->socket, old->port, old->flags};
     ps_key k;
@@ -95,9 +95,9 @@ static void rekey(const ps_client_ops *cl, ps_lease *l, MYSQL *m, const char *us
     void *facts = cl->record(m);
     if (!facts) /* out of memory: keep the old key; release will reset to it (change_user) */
         return;
-    cl->free_facts(l->conn->facts);
-    l->conn->facts = facts;
-    ps_pool_move(l->conn, to);
+    cl->free_facts(l->activity.conn->facts);
+    l->activity.conn->facts = facts;
+    ps_pool_move(l->activity.conn, to);
     l->pool = to;
 }
 
@@ -107,10 +107,10 @@ my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd
     my_bool r = 1;
     if (!ps_real_mysql_change_user)
         return 1;
-    ps_call call = {.lease = NULL};
+    ps_call call = {.activity = NULL};
     if (cl && m && ps_depth == 0 && !ps_call_begin(&call, m, true))
         return 1; /* a reaped handle could not get a connection back */
-    if (cl && m && ps_depth == 0 && !call.lease && cl->unconnected(m)) {
+    if (cl && m && ps_depth == 0 && !call.activity && cl->unconnected(m)) {
         /* The library would write through the NULL net.read_pos of a handle that was never
          * connected or that the shim closed (the library's own close leaves it dangling, and
          * then fails with 2006). Fail with 2006 without calling it. */
@@ -118,8 +118,8 @@ my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd
         return 1;
     }
     PS_NESTED(r = ps_real_mysql_change_user(m, user, passwd, db));
-    if (call.lease && r == 0)
-        rekey(cl, call.lease, m, user, passwd, db);
+    if (call.activity && r == 0)
+        rekey(cl, ps_lease_of(call.activity), m, user, passwd, db);
     ps_call_outcome o = {.statement = true, .app_reset = r == 0}; /* a new session, if r == 0 */
     ps_call_end(&call, m, &o);
     return r;

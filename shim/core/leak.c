@@ -113,7 +113,8 @@ static void warn_leak(const ps_lease *l, void *ctx)
             "possible connection leak: handle %p connected %.1f s ago, idle %.1f s, "
             "cannot be reclaimed: %s; connected at:",
             l->handle, (double)(now - l->acquired_ms) / 1000,
-            (double)(now - l->last_call_ms) / 1000, *why ? why : "SQL_CALC_FOUND_ROWS pending");
+            (double)(now - l->activity.last_call_ms) / 1000,
+            *why ? why : "SQL_CALC_FOUND_ROWS pending");
     log_frames(label, &l->trace);
     if (l->pinned) {
         ps_warn(label, "  session made unreclaimable by: %s; sent at:", l->pin.statement);

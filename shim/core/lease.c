@@ -20,15 +20,7 @@ static ps_lease *by_handle;                             /* leases whose handle i
 static ps_lease *list[PS_LEASE_NSTATES];                /* LIVE: least recently used first */
 static unsigned illegal_moves;
 static const unsigned dirty_effects = PS_LEASE_DIRT;
-static uint64_t index_gen; /* bumped (under the lock) by every change a lookup could see */
-static uint64_t use_seq;   /* the use sequence: every call's end takes the next number */
-
-/* This thread's last lookup: HANDLE and TRANSPORT found LEASE while the indexes were at GEN. */
-static __thread __attribute__((tls_model("initial-exec"))) struct {
-    void *handle, *transport;
-    ps_lease *lease;
-    uint64_t gen;
-} last_found;
+static const int64_t forever = INT64_MAX; /* the patience of a lease without a pool (tests) */
 
 /* Short names for the states, in this file only. */
 #define NEW       PS_LEASE_NEW
@@ -58,17 +50,15 @@ static bool listed(enum ps_lease_state s)
  * lock (release: a thread that sees the new generation sees the change). */
 static void reindexed(void)
 {
-    __atomic_store_n(&index_gen, index_gen + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&ps_activity_gen, ps_activity_gen + 1, __ATOMIC_RELEASE);
 }
 
 /* Remembers that HANDLE and TRANSPORT found L, for this thread's fast path. Caller holds the
  * lock. */
 static void remember(void *handle, void *transport, ps_lease *l)
 {
-    last_found.handle = handle;
-    last_found.transport = transport;
-    last_found.lease = l;
-    last_found.gen = index_gen;
+    ps_activity_last = (ps_activity_lookup){
+        .handle = handle, .transport = transport, .activity = &l->activity, .gen = ps_activity_gen};
 }
 
 /* Removes L from the handle index (its handle becomes NULL). Caller holds the lock. */
@@ -101,45 +91,27 @@ static bool fast_ok(const ps_lease *l)
 static void set_gate(ps_lease *l)
 {
     if (fast_ok(l))
-        __atomic_and_fetch(&l->gate, ~PS_LEASE_SHUT, __ATOMIC_RELEASE);
+        __atomic_and_fetch(&l->activity.gate, ~PS_LEASE_SHUT, __ATOMIC_RELEASE);
     else
-        __atomic_or_fetch(&l->gate, PS_LEASE_SHUT, __ATOMIC_RELEASE);
+        __atomic_or_fetch(&l->activity.gate, PS_LEASE_SHUT, __ATOMIC_RELEASE);
 }
 
 /* True when L's last call ended at least MIN ms before NOW (ps_now_ms), or MIN <= 0. The stamp
  * is late by up to the coarse clock's resolution: an idle time never looks longer than it is. */
 static bool idle_for(const ps_lease *l, int64_t now, int64_t min)
 {
-    return min <= 0 || now - __atomic_load_n(&l->last_call_ms, __ATOMIC_RELAXED) >= min;
+    return min <= 0 || ps_activity_idle_past(&l->activity, now, min);
 }
 
 /* The calls in progress on L. */
 static unsigned calls(const ps_lease *l)
 {
-    return __atomic_load_n(&l->gate, __ATOMIC_ACQUIRE) & ~PS_LEASE_SHUT;
+    return ps_activity_calls(&l->activity);
 }
 
 unsigned ps_lease_calls(const ps_lease *l)
 {
     return calls(l);
-}
-
-/* The calling thread (pthread_self, kept: a fork's child thread is its parent's). */
-static inline __attribute__((always_inline)) pthread_t self(void)
-{
-    static __thread __attribute__((tls_model("initial-exec"))) pthread_t me;
-    if (__builtin_expect(!me, 0))
-        me = pthread_self();
-    return me;
-}
-
-/* Stamps the end of a call on L (or its start, at the connect): time, thread, use sequence. */
-static inline __attribute__((always_inline)) void stamp(ps_lease *l, int64_t now)
-{
-    __atomic_store_n(&l->last_call_ms, now, __ATOMIC_RELAXED);
-    __atomic_store_n(&l->last_thread, self(), __ATOMIC_RELAXED);
-    __atomic_store_n(&l->last_use, __atomic_add_fetch(&use_seq, 1, __ATOMIC_RELAXED),
-                     __ATOMIC_RELAXED);
 }
 
 /* Indexes L under HANDLE, taking the address from any other lease (the program reused or
@@ -228,11 +200,12 @@ ps_lease *ps_lease_begin(ps_conn *c, void *handle, void *transport, const ps_tra
     static uint64_t last_id;
     l->id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
     l->transport = transport;
-    l->conn = c;
+    l->activity.conn = c;
     l->pool = c->pool;
     l->acquired_ms = ps_now_ms();
-    l->gate = PS_LEASE_SHUT;
-    stamp(l, l->acquired_ms);
+    l->activity.gate = PS_LEASE_SHUT;
+    l->activity.patience_ms = l->pool ? ps_pool_patience(l->pool) : &forever;
+    ps_activity_stamp(&l->activity, l->acquired_ms);
     if (trace)
         l->trace = *trace;
     pthread_mutex_lock(&lock);
@@ -322,15 +295,11 @@ static void count_hold(ps_lease *l, enum ps_hold why)
 
 /* True when lease L, with CALLS calls in progress, has idled past the point where its
  * connection may be gone (the server's wait_timeout) or should be given back
- * (POOLSHIM_REAP_IDLE_MS), so its next command renews it first. Caller holds the lock, or is
- * the one call in progress on L (fast path). */
-static inline __attribute__((always_inline)) bool past_patience(const ps_lease *l, unsigned calls)
+ * (POOLSHIM_REAP_IDLE_MS), so its next command renews it first. Caller holds the lock. */
+static bool past_patience(const ps_lease *l, unsigned calls)
 {
-    int64_t server = ps_pool_server_idle_limit(l->pool);
-    int64_t cfg = ps_cfg.reap_idle_ms > 0 ? ps_cfg.reap_idle_ms : INT64_MAX;
-    int64_t limit = server < cfg ? server : cfg;
     return calls == 0 &&
-           ps_now_late_ms() - __atomic_load_n(&l->last_call_ms, __ATOMIC_RELAXED) >= limit &&
+           ps_activity_idle_past(&l->activity, ps_now_late_ms(), *l->activity.patience_ms) &&
            clean(l);
 }
 
@@ -366,28 +335,11 @@ ps_lease *ps_lease_enter(void *handle, void *transport, unsigned what, enum ps_e
             index_handle(l, handle); /* the program copied its struct: follow it */
         if (*how != PS_ENTER_CALL)
             set_state(l, MOVING);
-        __atomic_add_fetch(&l->gate, 1, __ATOMIC_ACQ_REL);
+        __atomic_add_fetch(&l->activity.gate, 1, __ATOMIC_ACQ_REL);
         if (l->handle == handle)
             remember(handle, transport, l);
     }
     pthread_mutex_unlock(&lock);
-    return l;
-}
-
-ps_lease *ps_lease_enter_fast(void *handle, void *transport, bool sends)
-{
-    ps_lease *l = last_found.lease;
-    if (last_found.handle != handle || last_found.transport != transport || !l ||
-        last_found.gen != __atomic_load_n(&index_gen, __ATOMIC_ACQUIRE))
-        return NULL;
-    unsigned g = __atomic_load_n(&l->gate, __ATOMIC_RELAXED);
-    if ((g & PS_LEASE_SHUT) || !__atomic_compare_exchange_n(&l->gate, &g, g + 1, false,
-                                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return NULL; /* not LIVE, a reaper is at it, or something to clear: the locked path */
-    if (sends && past_patience(l, g)) { /* renew first: the locked path decides */
-        __atomic_sub_fetch(&l->gate, 1, __ATOMIC_RELEASE);
-        return NULL;
-    }
     return l;
 }
 
@@ -417,34 +369,9 @@ static void keep_told_variables(ps_lease *l, const char *a)
     l->told_variables = grown;
 }
 
-/* Keeps what a call did to the answer L's connection awaits (REPLY) (the thread in
- * the call's own write; published by the gate's release). Returns the change of the answer's
- * count in the gate: -1 when one is now read (its count goes), +1 when one is now awaited (the
- * call's count stays for it), 0 otherwise. */
-static inline int note_reply(ps_lease *l, enum ps_reply reply)
-{
-    if (reply == PS_REPLY_UNCHANGED)
-        return 0;
-    int was = __atomic_load_n(&l->awaiting, __ATOMIC_RELAXED), now = reply == PS_REPLY_AWAITED;
-    if (was != now)
-        __atomic_store_n(&l->awaiting, now, __ATOMIC_RELAXED);
-    return now - was;
-}
-
-/* Takes off L's gate what a call leaving it must (its own count when COUNTED, with the
- * answer's change CHANGE, see note_reply). Release: publishes the call's writes to a reaper. */
-static inline void release_gate(ps_lease *l, bool counted, int change)
-{
-    int take = (int)counted - change;
-    if (take > 0)
-        __atomic_sub_fetch(&l->gate, (unsigned)take, __ATOMIC_RELEASE);
-    else if (take < 0) /* an answer awaited by a read that held no count: a misused handle */
-        __atomic_add_fetch(&l->gate, (unsigned)-take, __ATOMIC_RELEASE);
-}
-
 bool ps_lease_awaiting(const ps_lease *l)
 {
-    return __atomic_load_n(&l->awaiting, __ATOMIC_RELAXED);
+    return __atomic_load_n(&l->activity.awaiting, __ATOMIC_RELAXED);
 }
 
 void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool counted, bool pinned)
@@ -468,47 +395,18 @@ void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool counted, 
     if (o->variables)
         keep_told_variables(l, o->variables);
     l->unreapable = NULL; /* a new call: judge afresh at the next reap */
-    __atomic_store_n(&l->reading, false, __ATOMIC_RELAXED);
-    int change = note_reply(l, o->reply);
-    stamp(l, ps_now_late_ms());
+    __atomic_store_n(&l->activity.reading, false, __ATOMIC_RELAXED);
+    int change = ps_activity_note_reply(&l->activity, o->reply);
+    ps_activity_stamp(&l->activity, ps_now_late_ms());
     set_gate(l);
-    release_gate(l, counted, change);
+    ps_activity_release(&l->activity, counted, change);
     pthread_mutex_unlock(&lock);
-}
-
-/* Stamps L and takes off its gate what a call leaving it must (see release_gate). Out of line:
- * the leave of a call whose answer is still awaited needs no frame for the clock. */
-__attribute__((noinline)) static void stamp_and_release(ps_lease *l, bool counted, int change)
-{
-    stamp(l, ps_now_late_ms());
-    release_gate(l, counted, change); /* publishes the stamp to a reaper */
-}
-
-/* The lock-free leave (see ps_lease_leave): nothing the lock guards changes (a statement
- * clears only a pending FOUND_ROWS(), and the gate is shut while one is), and no other thread
- * shuts the gate while a count of this call's (or of its answer's) is in it. */
-static inline __attribute__((always_inline)) void leave_fast(ps_lease *l, enum ps_reply reply,
-                                                             bool counted)
-{
-    int change = note_reply(l, reply);
-    if (__atomic_load_n(&l->awaiting, __ATOMIC_RELAXED)) /* the answer's read will stamp */
-        release_gate(l, counted, change);
-    else
-        stamp_and_release(l, counted, change);
 }
 
 void ps_lease_leave_plain(ps_lease *l, const ps_call_outcome *o, bool counted)
 {
-    if (__builtin_expect(__atomic_load_n(&l->gate, __ATOMIC_RELAXED) & PS_LEASE_SHUT, 0)) {
+    if (!ps_activity_leave_plain(&l->activity, o->reply, counted))
         ps_lease_leave_pinned(l, o, counted, false);
-        return;
-    }
-    if (!counted) {
-        __atomic_store_n(&l->reading, false, __ATOMIC_RELAXED);
-        if (o->reply == PS_REPLY_AWAITED) /* more of the answer is still awaited: no change */
-            return;
-    }
-    leave_fast(l, o->reply, counted);
 }
 
 void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
@@ -519,18 +417,6 @@ void ps_lease_leave(ps_lease *l, const ps_call_outcome *o)
         ps_lease_leave_pinned(l, o, true, false);
 }
 
-ps_lease *ps_lease_enter_answer(void *handle, void *transport)
-{
-    ps_lease *l = last_found.lease;
-    if (last_found.handle != handle || last_found.transport != transport || !l ||
-        last_found.gen != __atomic_load_n(&index_gen, __ATOMIC_ACQUIRE) ||
-        (__atomic_load_n(&l->gate, __ATOMIC_ACQUIRE) & PS_LEASE_SHUT) ||
-        !__atomic_load_n(&l->awaiting, __ATOMIC_RELAXED))
-        return NULL;
-    __atomic_store_n(&l->reading, true, __ATOMIC_RELAXED);
-    return l;
-}
-
 /* True when LIVE lease L may be picked by a reaper of POOL (any when NULL) at NOW, its session
  * aside: no call in progress, a handle, no refused reap, idle long enough (see
  * ps_lease_pick_reapable). Caller holds the lock. */
@@ -539,13 +425,14 @@ static bool pickable(const ps_lease *l, ps_pool *pool, int64_t now, const int64_
     if (calls(l) != 0 || !l->handle || (pool && l->pool != pool) || l->unreapable ||
         ps_lease_awaiting(l))
         return false;
-    bool self = pthread_equal(__atomic_load_n(&l->last_thread, __ATOMIC_RELAXED), pthread_self());
+    bool self =
+        pthread_equal(__atomic_load_n(&l->activity.last_thread, __ATOMIC_RELAXED), pthread_self());
     return idle_for(l, now, min_idle[self ? 0 : 1]);
 }
 
 static uint64_t last_use(const ps_lease *l)
 {
-    return __atomic_load_n(&l->last_use, __ATOMIC_RELAXED);
+    return __atomic_load_n(&l->activity.last_use, __ATOMIC_RELAXED);
 }
 
 /* The least recently used pickable LIVE lease with a clean session, not in SKIP[0..NSKIP);
@@ -576,10 +463,10 @@ static ps_lease *least_recent(ps_pool *pool, int64_t now, const int64_t min_idle
  * when a call is in progress. Caller holds the lock. */
 static bool claim(ps_lease *l)
 {
-    unsigned g = __atomic_load_n(&l->gate, __ATOMIC_RELAXED);
+    unsigned g = __atomic_load_n(&l->activity.gate, __ATOMIC_RELAXED);
     return (g & ~PS_LEASE_SHUT) == 0 &&
-           __atomic_compare_exchange_n(&l->gate, &g, PS_LEASE_SHUT, false, __ATOMIC_ACQ_REL,
-                                       __ATOMIC_RELAXED);
+           __atomic_compare_exchange_n(&l->activity.gate, &g, PS_LEASE_SHUT, false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
 ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t min_idle_other)
@@ -606,7 +493,7 @@ ps_lease *ps_lease_pick_reapable(ps_pool *pool, int64_t min_idle_self, int64_t m
 void ps_lease_settle(ps_lease *l, ps_conn *c, void *transport, const char *why)
 {
     pthread_mutex_lock(&lock);
-    l->conn = c;
+    l->activity.conn = c;
     set_transport(l, c ? transport : NULL);
     if (c)
         l->unreapable = why;
@@ -620,7 +507,7 @@ void ps_lease_break(ps_lease *l)
 {
     pthread_mutex_lock(&lock);
     if (set_state(l, BROKEN)) {
-        l->conn = NULL;
+        l->activity.conn = NULL;
         set_transport(l, NULL);
     }
     pthread_mutex_unlock(&lock);
@@ -629,11 +516,11 @@ void ps_lease_break(ps_lease *l)
 void ps_lease_drop_conn(ps_lease *l)
 {
     pthread_mutex_lock(&lock);
-    l->conn = NULL;
+    l->activity.conn = NULL;
     set_transport(l, NULL);
     /* an answer awaited on the dropped connection (a fork child's take-over of the parent's)
      * is gone with it, and its count */
-    release_gate(l, false, note_reply(l, PS_REPLY_NONE));
+    ps_activity_release(&l->activity, false, ps_activity_note_reply(&l->activity, PS_REPLY_NONE));
     pthread_mutex_unlock(&lock);
 }
 
@@ -645,8 +532,8 @@ int ps_lease_count_pinned(ps_pool *p, int64_t min_idle_ms)
     pthread_mutex_lock(&lock);
     DL_FOREACH(list[LIVE], l)
     n += l->pool == p && calls(l) == (unsigned)ps_lease_awaiting(l) &&
-         !__atomic_load_n(&l->reading, __ATOMIC_RELAXED) && idle_for(l, now, min_idle_ms) &&
-         (!clean(l) || l->unreapable || ps_lease_awaiting(l));
+         !__atomic_load_n(&l->activity.reading, __ATOMIC_RELAXED) &&
+         idle_for(l, now, min_idle_ms) && (!clean(l) || l->unreapable || ps_lease_awaiting(l));
     pthread_mutex_unlock(&lock);
     return n;
 }
@@ -663,13 +550,16 @@ static bool leak_due(const ps_lease *l, int64_t now, int64_t held_ms)
  * holds the lock. */
 static void copy_for_report(ps_lease *c, const ps_lease *l)
 {
-    memcpy(c, l, offsetof(ps_lease, gate));
-    c->gate = __atomic_load_n(&l->gate, __ATOMIC_RELAXED);
-    c->last_call_ms = __atomic_load_n(&l->last_call_ms, __ATOMIC_RELAXED);
-    c->last_use = last_use(l);
-    c->last_thread = __atomic_load_n(&l->last_thread, __ATOMIC_RELAXED);
-    c->awaiting = ps_lease_awaiting(l);
-    c->reading = __atomic_load_n(&l->reading, __ATOMIC_RELAXED);
+    const ps_activity *a = &l->activity;
+    memcpy(c, l, offsetof(ps_lease, activity));
+    c->activity = (ps_activity){.gate = __atomic_load_n(&a->gate, __ATOMIC_RELAXED),
+                                .awaiting = ps_lease_awaiting(l),
+                                .reading = __atomic_load_n(&a->reading, __ATOMIC_RELAXED),
+                                .last_call_ms = __atomic_load_n(&a->last_call_ms, __ATOMIC_RELAXED),
+                                .last_use = last_use(l),
+                                .last_thread = __atomic_load_n(&a->last_thread, __ATOMIC_RELAXED),
+                                .conn = a->conn,
+                                .patience_ms = a->patience_ms};
     c->pin.statement[0] = '\0';
     c->pin.trace.len = 0;
     if (__atomic_load_n(&l->pinned, __ATOMIC_ACQUIRE)) {
@@ -747,11 +637,12 @@ int ps_lease_check(void (*report)(const char *what, void *ctx), void *ctx)
         {
             if (!listed(s) || l->state != (enum ps_lease_state)s)
                 bad += violation(report, ctx, "a lease on the wrong list", s);
-            if ((s == LIVE || s == INHERITED) && (!l->conn || !l->transport))
+            if ((s == LIVE || s == INHERITED) && (!l->activity.conn || !l->transport))
                 bad += violation(report, ctx, "holds no connection", s);
-            if ((s == REAPED || s == BROKEN) && (l->conn || l->transport))
+            if ((s == REAPED || s == BROKEN) && (l->activity.conn || l->transport))
                 bad += violation(report, ctx, "a husk that holds a connection", s);
-            if (!(__atomic_load_n(&l->gate, __ATOMIC_RELAXED) & PS_LEASE_SHUT) && !fast_ok(l))
+            if (!(__atomic_load_n(&l->activity.gate, __ATOMIC_RELAXED) & PS_LEASE_SHUT) &&
+                !fast_ok(l))
                 bad += violation(report, ctx, "the fast path is open", s);
             found = NULL;
             if (l->handle)
@@ -784,15 +675,16 @@ void ps_lease_after_fork_child(void (*mute)(void *handle), bool (*track)(void *h
     for (int s = 0; s < PS_LEASE_NSTATES; s++) /* the calls in progress are the parent's */
         DL_FOREACH(list[s], l)
         {
-            __atomic_store_n(&l->gate, PS_LEASE_SHUT | ps_lease_awaiting(l), __ATOMIC_RELAXED);
-            __atomic_store_n(&l->reading, false, __ATOMIC_RELAXED);
+            __atomic_store_n(&l->activity.gate, PS_LEASE_SHUT | ps_lease_awaiting(l),
+                             __ATOMIC_RELAXED);
+            __atomic_store_n(&l->activity.reading, false, __ATOMIC_RELAXED);
         }
     reindexed(); /* the forking thread's last lookup: the lease is about to be INHERITED */
     DL_FOREACH_SAFE(list[MOVING], l, tmp)
     {
         if (mute && l->handle) /* half-moved by a parent thread: never on the wire here */
             mute(l->handle);
-        l->conn = NULL;
+        l->activity.conn = NULL;
         set_transport(l, NULL);
         set_state(l, BROKEN);
     }

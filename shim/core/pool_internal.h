@@ -25,6 +25,7 @@ struct ps_pool {
     /* Callers waiting for a slot, oldest first (FIFO: served in arrival order). */
     ps_waiter *wait_head;
     int64_t server_idle_limit_ms; /* from the server's wait_timeout; INT64_MAX when unknown */
+    int64_t patience_ms;          /* see ps_pool_patience (atomic) */
     bool limits_known;            /* ps_pool_set_server_limits ran (atomic) */
     int auto_cap;                 /* POOLSHIM_MAX_PER_KEY=auto: the cap derived (0: not yet) */
     ps_connect_args args;         /* the key's connect arguments (owned copies) */
@@ -47,6 +48,10 @@ extern pthread_mutex_t ps_pool_lock;
 
 /* Every pool, a hash by key (pools.c); pools are never freed. */
 extern ps_pool *ps_pools;
+
+/* Sets how long P's connections may sit idle before the server could close them (INT64_MAX:
+ * unknown), and with it P's patience (see ps_pool_patience). */
+void ps_pool_set_patience(ps_pool *p, int64_t server_idle_limit_ms);
 
 /* The cap of P (see ps_pool_cap). Caller holds the lock. */
 static inline int ps_pool_cap_locked(const ps_pool *p)

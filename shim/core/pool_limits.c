@@ -123,7 +123,7 @@ void ps_pool_set_server_limits(ps_pool *p, const ps_server_limits *l)
     pthread_mutex_lock(&ps_pool_lock);
     bool first = !p->limits_known;
     if (first) {
-        __atomic_store_n(&p->server_idle_limit_ms, limit, __ATOMIC_RELAXED);
+        ps_pool_set_patience(p, limit);
         if (limit != INT64_MAX)
             shorten_lifetimes(p, limit);
         p->auto_cap = derived_cap(l);
@@ -151,7 +151,15 @@ int ps_pool_cap(ps_pool *p)
     return cap;
 }
 
-int64_t ps_pool_server_idle_limit(ps_pool *p)
+const int64_t *ps_pool_patience(ps_pool *p)
 {
-    return __atomic_load_n(&p->server_idle_limit_ms, __ATOMIC_RELAXED);
+    return &p->patience_ms;
+}
+
+void ps_pool_set_patience(ps_pool *p, int64_t server_idle_limit_ms)
+{
+    int64_t cfg = ps_cfg.reap_idle_ms > 0 ? ps_cfg.reap_idle_ms : INT64_MAX;
+    int64_t limit = server_idle_limit_ms < cfg ? server_idle_limit_ms : cfg;
+    __atomic_store_n(&p->server_idle_limit_ms, server_idle_limit_ms, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->patience_ms, limit, __ATOMIC_RELAXED);
 }

@@ -44,7 +44,7 @@ ps_pool *ps_pool_get(const char *key, const char *label)
     pthread_mutex_lock(&lock);
     HASH_FIND_STR(pools, key, p);
     if (!p && (p = calloc(1, sizeof *p)) != NULL) {
-        p->server_idle_limit_ms = INT64_MAX;
+        ps_pool_set_patience(p, INT64_MAX);
         p->key = strdup(key);
         p->label = strdup(label);
         ps_hash_oom = 0;

@@ -43,10 +43,10 @@ bool ps_reap(const ps_client_ops *cl, ps_lease *l)
     const char *why = unreapable(cl, l, h);
     bool alive = cl->transport(h) != NULL;
     if (why && alive) {
-        ps_lease_settle(l, l->conn, l->transport, why);
+        ps_lease_settle(l, l->activity.conn, l->transport, why);
         return false;
     }
-    ps_conn *c = l->conn;
+    ps_conn *c = l->activity.conn;
     void *saved = cl->save_results(h);
     /* What the renewal gives back, read before the reset in one query: the diagnostics and,
      * when the program set any, the session variables. Unread (a dead connection): the last
@@ -64,7 +64,7 @@ bool ps_reap(const ps_client_ops *cl, ps_lease *l)
     if (!parked) {
         free(vars);
         l->unreapable_hold = PS_HOLD_OTHER;
-        ps_lease_settle(l, l->conn, l->transport, "out of memory");
+        ps_lease_settle(l, l->activity.conn, l->transport, "out of memory");
         return false;
     }
     l->husk_info = info; /* the lease is MOVING: the caller's alone */

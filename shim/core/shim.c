@@ -105,7 +105,7 @@ static void init_shim(void)
     }
     if (!program_selected())
         return;
-    if (!resolved || !(client = ps_client_select(&ps_call_hooks_table)))
+    if (!resolved || !(client = ps_client_select(ps_calls_hooks())))
         return;
     ps_route_load(ps_cfg.route);
     ps_pool_set_ops(&ops);

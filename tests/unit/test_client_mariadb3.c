@@ -26,7 +26,8 @@ static struct {
     unsigned effects;
     void *lease_at_end; /* what the end saw in the ps_call the begin filled */
 } seen;
-static int lease_token;
+/* What the fake begin hands the call: shut, so that no fast end takes a call from the hooks. */
+static ps_activity lease_token = {.gate = PS_LEASE_SHUT};
 
 static bool fake_begin(ps_call *call, void *h, void *transport, bool sends_command)
 {
@@ -34,7 +35,7 @@ static bool fake_begin(ps_call *call, void *h, void *transport, bool sends_comma
     seen.h = h;
     cr_expect_eq(transport, ((MYSQL *)h)->net.pvio, "the handle's transport");
     seen.sends_command = sends_command;
-    call->lease = &lease_token;
+    call->activity = &lease_token;
     return !seen.refuse;
 }
 
@@ -45,7 +46,7 @@ static void fake_end(ps_call *call, void *h, const ps_call_outcome *o)
     seen.statement = o->statement;
     seen.effects = o->effects;
     seen.app_reset = o->app_reset;
-    seen.lease_at_end = call->lease;
+    seen.lease_at_end = call->activity;
 }
 
 static const ps_call_hooks hooks = {.begin = fake_begin, .end = fake_end};

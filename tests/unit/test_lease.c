@@ -63,14 +63,14 @@ Test(lease, a_call_on_a_live_lease_is_tracked_and_counted)
     cr_assert_eq(ps_lease_calls(l), 0);
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), l);
     cr_assert_eq(l->state, PS_LEASE_MOVING);
-    ps_lease_settle(l, l->conn, l->transport, NULL);
+    ps_lease_settle(l, l->activity.conn, l->transport, NULL);
 }
 
 Test(lease, reap_then_renew_walks_live_moving_reaped_moving_live)
 {
     int h, t, t2;
     ps_lease *l = live(&h, &t);
-    ps_conn *c = l->conn;
+    ps_conn *c = l->activity.conn;
     cr_assert_eq(ps_lease_pick_reapable(pool, 0, 0), l);
     ps_lease_drop_conn(l);
     ps_lease_settle(l, NULL, NULL, NULL);
@@ -93,14 +93,14 @@ Test(lease, a_refused_reap_keeps_the_lease_live_and_out_of_the_next_pick)
     int h, t;
     ps_lease *l = live(&h, &t);
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), l);
-    ps_lease_settle(l, l->conn, &t, "open transaction");
+    ps_lease_settle(l, l->activity.conn, &t, "open transaction");
     cr_assert_eq(l->state, PS_LEASE_LIVE);
     cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0), "refused until its next call");
     enum ps_enter how;
     cr_assert_not_null(ps_lease_enter(&h, &t, true, &how));
     ps_lease_leave(l, &plain_call);
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), l, "a new call: judged afresh");
-    ps_lease_settle(l, l->conn, &t, NULL);
+    ps_lease_settle(l, l->activity.conn, &t, NULL);
 }
 
 Test(lease, dirty_sessions_are_never_picked)
@@ -149,7 +149,7 @@ Test(lease, pick_takes_the_least_recently_used_first)
     ps_lease_enter(&h1, &t1, true, &how);
     ps_lease_leave(a, &plain_call); /* a is now the most recently used */
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), b);
-    ps_lease_settle(b, b->conn, &t2, NULL);
+    ps_lease_settle(b, b->activity.conn, &t2, NULL);
 }
 
 Test(lease, a_copied_struct_is_found_by_transport_and_followed)
@@ -173,7 +173,7 @@ Test(lease, a_reused_address_belongs_to_the_newest_lease)
     cr_assert_eq(ps_lease_find(NULL, &t1), old, "still found by its connection");
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), new,
                  "a lease without a handle is never reaped");
-    ps_lease_settle(new, new->conn, &t2, NULL);
+    ps_lease_settle(new, new->activity.conn, &t2, NULL);
 }
 
 Test(lease, take_closes_and_unindexes)
@@ -282,7 +282,7 @@ Test(lease, fork_child_marks_live_leases_inherited_and_breaks_moving_ones)
     cr_assert_eq(nmuted, 1);
     cr_assert_eq(muted[0], &h3);
     cr_assert_eq(c->state, PS_LEASE_BROKEN);
-    cr_assert_null(c->conn);
+    cr_assert_null(c->activity.conn);
     cr_assert_null(ps_lease_enter(&h3, NULL, PS_CALL_SENDS, &how));
     cr_assert_eq(how, PS_ENTER_BROKEN, "its commands fail as on a lost connection");
     cr_assert_null(ps_lease_enter(&h1, &t1, false, &how), "reads pass straight through");
@@ -308,7 +308,7 @@ static ps_lease *broken(void *handle, void *transport)
     ps_lease_break(l);
     ps_lease_leave(l, &plain_call);
     cr_assert_eq(l->state, PS_LEASE_BROKEN);
-    cr_assert_null(l->conn);
+    cr_assert_null(l->activity.conn);
     return l;
 }
 
@@ -414,7 +414,7 @@ static const ps_call_outcome read_nothing = {.statement = false};
 static ps_lease *enter_any(void *handle, void *transport, bool sends, bool *fast)
 {
     enum ps_enter how;
-    ps_lease *l = ps_lease_enter_fast(handle, transport, sends);
+    ps_lease *l = ps_lease_of(ps_activity_enter(handle, transport, sends));
     *fast = l != NULL;
     return l ? l : ps_lease_enter(handle, transport, sends ? PS_CALL_SENDS : 0, &how);
 }
@@ -423,13 +423,15 @@ Test(lease_fast, the_connecting_thread_enters_its_new_lease_without_the_lock)
 {
     int h, t, other;
     ps_lease *l = live(&h, &t);
-    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l, "begin remembered it");
+    cr_assert_eq(ps_lease_of(ps_activity_enter(&h, &t, true)), l, "begin remembered it");
     cr_assert_eq(ps_lease_calls(l), 1);
     cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0), "a lease in a fast call is never reaped");
     ps_lease_leave(l, &plain_call);
     cr_assert_eq(ps_lease_calls(l), 0);
-    cr_assert_null(ps_lease_enter_fast(&other, &t, true), "another handle: the locked path");
-    cr_assert_null(ps_lease_enter_fast(&h, &other, true), "another transport: the locked path");
+    cr_assert_null(ps_lease_of(ps_activity_enter(&other, &t, true)),
+                   "another handle: the locked path");
+    cr_assert_null(ps_lease_of(ps_activity_enter(&h, &other, true)),
+                   "another transport: the locked path");
 }
 
 Test(lease_fast, any_change_of_the_indexes_sends_the_next_call_to_the_locked_path)
@@ -437,12 +439,13 @@ Test(lease_fast, any_change_of_the_indexes_sends_the_next_call_to_the_locked_pat
     int h1, h2, t1, t2;
     ps_lease *a = live(&h1, &t1);
     live(&h2, &t2); /* another handle's connect: every thread's last lookup is stale */
-    cr_assert_null(ps_lease_enter_fast(&h1, &t1, false));
+    cr_assert_null(ps_lease_of(ps_activity_enter(&h1, &t1, false)));
     bool fast;
     cr_assert_eq(enter_any(&h1, &t1, false, &fast), a);
     cr_assert_not(fast);
     ps_lease_leave(a, &plain_call);
-    cr_assert_eq(ps_lease_enter_fast(&h1, &t1, false), a, "the locked path remembered it");
+    cr_assert_eq(ps_lease_of(ps_activity_enter(&h1, &t1, false)), a,
+                 "the locked path remembered it");
     ps_lease_leave(a, &plain_call);
 }
 
@@ -451,18 +454,18 @@ Test(lease_fast, a_picked_reaped_or_refused_lease_is_shut_to_the_fast_path)
     int h, t;
     ps_lease *l = live(&h, &t);
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), l);
-    cr_assert_null(ps_lease_enter_fast(&h, &t, false), "MOVING: shut");
-    ps_lease_settle(l, l->conn, &t, "open transaction");
-    cr_assert_null(ps_lease_enter_fast(&h, &t, false), "a refused reap to forget: shut");
+    cr_assert_null(ps_lease_of(ps_activity_enter(&h, &t, false)), "MOVING: shut");
+    ps_lease_settle(l, l->activity.conn, &t, "open transaction");
+    cr_assert_null(ps_lease_of(ps_activity_enter(&h, &t, false)), "a refused reap to forget: shut");
     bool fast;
     cr_assert_eq(enter_any(&h, &t, false, &fast), l);
     ps_lease_leave(l, &plain_call); /* forgets it: open again */
-    cr_assert_eq(ps_lease_enter_fast(&h, &t, false), l);
+    cr_assert_eq(ps_lease_of(ps_activity_enter(&h, &t, false)), l);
     ps_lease_leave(l, &plain_call);
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), l);
     ps_lease_drop_conn(l);
     ps_lease_settle(l, NULL, NULL, NULL);
-    cr_assert_null(ps_lease_enter_fast(&h, NULL, false), "REAPED: shut");
+    cr_assert_null(ps_lease_of(ps_activity_enter(&h, NULL, false)), "REAPED: shut");
 }
 
 Test(lease_fast, a_pending_found_rows_shuts_the_gate_until_the_next_statement)
@@ -470,15 +473,16 @@ Test(lease_fast, a_pending_found_rows_shuts_the_gate_until_the_next_statement)
     int h, t;
     ps_lease *l = live(&h, &t);
     ps_call_outcome calc = {.statement = true, .effects = PS_SQL_FOUND_ROWS};
-    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
+    cr_assert_eq(ps_lease_of(ps_activity_enter(&h, &t, true)), l);
     ps_lease_leave(l, &calc); /* an effect: the locked leave */
     cr_assert(ps_lease_session_get(l).found_rows_pending);
-    cr_assert_null(ps_lease_enter_fast(&h, &t, true), "the next statement must clear it");
+    cr_assert_null(ps_lease_of(ps_activity_enter(&h, &t, true)),
+                   "the next statement must clear it");
     bool fast;
     cr_assert_eq(enter_any(&h, &t, true, &fast), l);
     ps_lease_leave(l, &plain_call);
     cr_assert_not(ps_lease_session_get(l).found_rows_pending);
-    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
+    cr_assert_eq(ps_lease_of(ps_activity_enter(&h, &t, true)), l);
     ps_lease_leave(l, &plain_call);
 }
 
@@ -487,7 +491,7 @@ Test(lease_fast, a_fast_call_with_effects_is_recorded_under_the_lock)
     int h, t;
     ps_lease *l = live(&h, &t);
     ps_call_outcome dirty = {.statement = true, .effects = PS_SQL_SESSION, .insert_id = 7};
-    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
+    cr_assert_eq(ps_lease_of(ps_activity_enter(&h, &t, true)), l);
     ps_lease_leave(l, &dirty);
     ps_lease_session s = ps_lease_session_get(l);
     cr_assert_eq(s.effects, PS_SQL_SESSION);
@@ -503,31 +507,32 @@ Test(lease_fast, fast_calls_keep_the_least_recently_used_order)
     bool fast;
     cr_assert_eq(enter_any(&h1, &t1, false, &fast), a);
     ps_lease_leave(a, &read_nothing);
-    cr_assert_eq(ps_lease_enter_fast(&h1, &t1, false), a);
+    cr_assert_eq(ps_lease_of(ps_activity_enter(&h1, &t1, false)), a);
     ps_lease_leave(a, &read_nothing); /* a fast call: a is the most recently used */
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), b);
-    ps_lease_settle(b, b->conn, &t2, NULL);
+    ps_lease_settle(b, b->activity.conn, &t2, NULL);
     cr_assert_eq(enter_any(&h2, &t2, false, &fast), b);
     ps_lease_leave(b, &read_nothing);
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), a);
-    ps_lease_settle(a, a->conn, &t1, NULL);
+    ps_lease_settle(a, a->activity.conn, &t1, NULL);
 }
 
 Test(lease_fast, a_command_idle_past_its_patience_takes_the_locked_path_to_renew)
 {
     int h, t;
     ps_cfg.reap_idle_ms = 1;
+    pool = ps_pool_get("patient", "patient"); /* a pool takes its patience from the config */
     ps_lease *l = live(&h, &t);
-    cr_assert_eq(ps_lease_enter_fast(&h, &t, false), l, "reads never renew");
+    cr_assert_eq(ps_lease_of(ps_activity_enter(&h, &t, false)), l, "reads never renew");
     ps_lease_leave(l, &read_nothing);
-    while (ps_now_late_ms() - __atomic_load_n(&l->last_call_ms, __ATOMIC_RELAXED) < 1)
+    while (ps_now_late_ms() - __atomic_load_n(&l->activity.last_call_ms, __ATOMIC_RELAXED) < 1)
         usleep(1000); /* until the clock has passed the limit: no duration is asserted */
-    cr_assert_null(ps_lease_enter_fast(&h, &t, true));
+    cr_assert_null(ps_lease_of(ps_activity_enter(&h, &t, true)));
     cr_assert_eq(ps_lease_calls(l), 0, "nothing counted");
     enum ps_enter how;
     cr_assert_eq(ps_lease_enter(&h, &t, PS_CALL_SENDS, &how), l);
     cr_assert_eq(how, PS_ENTER_RENEW);
-    ps_lease_settle(l, l->conn, &t, NULL);
+    ps_lease_settle(l, l->activity.conn, &t, NULL);
     ps_lease_leave(l, &plain_call);
 }
 
@@ -591,7 +596,7 @@ static void *race_reaper(void *arg)
             bad = bad || __atomic_load_n(&race.in_call, __ATOMIC_SEQ_CST);
         race.bad_picks += bad;
         race.picks++;
-        ps_lease_settle(l, l->conn, &race.t, NULL); /* kept: LIVE again */
+        ps_lease_settle(l, l->activity.conn, &race.t, NULL); /* kept: LIVE again */
     }
     return NULL;
 }
@@ -624,25 +629,26 @@ Test(lease_fast, an_awaited_answer_holds_its_commands_count_until_its_last_read)
 {
     int h, t;
     ps_lease *l = live(&h, &t);
-    cr_assert_null(ps_lease_enter_answer(&h, &t), "nothing awaited: a read enters as usual");
-    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
+    cr_assert_null(ps_lease_of(ps_activity_enter_answer(&h, &t)),
+                   "nothing awaited: a read enters as usual");
+    cr_assert_eq(ps_lease_of(ps_activity_enter(&h, &t, true)), l);
     ps_lease_leave(l, &sent_awaiting);
     cr_assert(ps_lease_awaiting(l));
     cr_assert_eq(ps_lease_calls(l), 1, "the answer keeps the command's count");
     cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0), "an answer on the wire: never reaped");
     cr_assert_eq(ps_lease_count_pinned(pool, 0), 1, "nobody reads it: it holds the connection");
-    cr_assert_eq(ps_lease_enter_answer(&h, &t), l, "the header's read");
+    cr_assert_eq(ps_lease_of(ps_activity_enter_answer(&h, &t)), l, "the header's read");
     cr_assert_eq(ps_lease_calls(l), 1, "not counted again");
     cr_assert_eq(ps_lease_count_pinned(pool, 0), 0, "being read: in use, not pinned");
     ps_lease_leave_plain(l, &rows_awaiting, false);
     cr_assert(ps_lease_awaiting(l));
     cr_assert_eq(ps_lease_calls(l), 1, "rows still on the wire");
     cr_assert_null(ps_lease_pick_reapable(NULL, 0, 0));
-    cr_assert_eq(ps_lease_enter_answer(&h, &t), l, "the rows' read");
+    cr_assert_eq(ps_lease_of(ps_activity_enter_answer(&h, &t)), l, "the rows' read");
     ps_lease_leave_plain(l, &answer_read, false);
     cr_assert_not(ps_lease_awaiting(l));
     cr_assert_eq(ps_lease_calls(l), 0, "read to its end: the count is gone");
-    cr_assert_null(ps_lease_enter_answer(&h, &t));
+    cr_assert_null(ps_lease_of(ps_activity_enter_answer(&h, &t)));
     cr_assert_eq(ps_lease_pick_reapable(NULL, 0, 0), l, "now it can be reaped");
     ps_lease_drop_conn(l);
     ps_lease_settle(l, NULL, NULL, NULL);
@@ -662,17 +668,18 @@ Test(lease_fast, a_counted_call_that_ends_the_answer_takes_both_counts)
     cr_assert_eq(ps_lease_calls(l), 2);
     ps_lease_leave(l, &answer_read);
     cr_assert_eq(ps_lease_calls(l), 0);
-    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
+    cr_assert_eq(ps_lease_of(ps_activity_enter(&h, &t, true)), l);
     ps_lease_leave(l, &sent_awaiting);
-    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l, "a command that reads its own answer");
+    cr_assert_eq(ps_lease_of(ps_activity_enter(&h, &t, true)), l,
+                 "a command that reads its own answer");
     ps_lease_leave(l, &answer_read);
     cr_assert_eq(ps_lease_calls(l), 0);
     cr_assert_not(ps_lease_awaiting(l));
     /* an effect: the locked leave keeps the same count */
     static const ps_call_outcome calc_read = {.effects = PS_SQL_FOUND_ROWS, .reply = PS_REPLY_NONE};
-    cr_assert_eq(ps_lease_enter_fast(&h, &t, true), l);
+    cr_assert_eq(ps_lease_of(ps_activity_enter(&h, &t, true)), l);
     ps_lease_leave(l, &sent_awaiting);
-    cr_assert_eq(ps_lease_enter_answer(&h, &t), l);
+    cr_assert_eq(ps_lease_of(ps_activity_enter_answer(&h, &t)), l);
     ps_lease_leave_pinned(l, &calc_read, false, false);
     cr_assert_eq(ps_lease_calls(l), 0);
 }

@@ -561,7 +561,7 @@ static void release(fake *f)
     enum ps_lease_state was;
     ps_lease *l = ps_lease_take(f, f->transport, &was);
     cr_assert_not_null(l);
-    ps_conn *c = l->conn;
+    ps_conn *c = l->activity.conn;
     fake *parked = new_fake(f->transport);
     f->transport = NULL;
     ps_pool_park(c, parked);

@@ -37,6 +37,26 @@ static inline unsigned long long reported_insert_id(const MYSQL *h)
     return h->field_count == 0 ? h->insert_id : 0;
 }
 
+/* Begins CALL on M (SENDS: a command): inline when the lock-free begin takes it, else through
+ * the hooks (see ps_call_hooks.begin). */
+static inline __attribute__((always_inline)) bool begin_call(ps_call *call, MYSQL *m, bool sends)
+{
+    void *transport = m->net.pvio;
+    return ps_call_begin_fast(call, m, transport, sends) ||
+           hooks()->begin(call, m, transport, sends);
+}
+
+/* Ends CALL on M with its outcome O: inline when the lock-free end takes it, else through the
+ * hooks (see ps_call_hooks.end). */
+static inline __attribute__((always_inline)) void end_call(ps_call *call, MYSQL *m,
+                                                           const ps_call_outcome *o)
+{
+    if (!ps_call_end_fast(call, o))
+        hooks()->end(call, m, o);
+    else if (o->reply != PS_REPLY_AWAITED && hooks()->tick) /* once per statement */
+        hooks()->tick();
+}
+
 void mdb_set_call_hooks(const ps_call_hooks *h)
 {
     __atomic_store_n(&call_hooks, h, __ATOMIC_RELEASE);
@@ -192,7 +212,7 @@ __attribute__((noinline, cold)) static void end_deferred(void)
     static const ps_call_outcome sent = {.statement = true, .reply = PS_REPLY_AWAITED};
     MYSQL *m = deferred.m;
     deferred.m = NULL;
-    hooks()->end(&deferred.call, m, &sent);
+    end_call(&deferred.call, m, &sent);
 }
 
 /* Before any tracked or interposed call but the deferred query's own read: ends a deferred
@@ -246,7 +266,7 @@ __attribute__((noinline)) static void end_command(ps_call *call, MYSQL *m, const
         describe_command(&d, s->cmd, s->arg, s->len, s->start_ns);
         o.detail = &d;
     }
-    hooks()->end(call, m, &o);
+    end_call(call, m, &o);
 }
 
 /* Every command: begin (a reaped handle gets its connection back first), then the effects.
@@ -261,7 +281,7 @@ __attribute__((noinline)) static int db_command_bracketed(MYSQL *m, enum enum_se
      * the command's own answer to a later read (skip_check): else it reads the first answer
      * itself, inside the call, and catch_up must read them first */
     ps_call call = {.reads_after_send = skip_check != 0};
-    if (!hooks()->begin(&call, m, m->net.pvio, true))
+    if (!begin_call(&call, m, true))
         return 1;
     sent_command s = {.cmd = cmd, .statement = true, .skip_check = skip_check != 0};
     s.start_ns = ps_qlog_on() ? ps_qlog_now_ns() : 0;
@@ -309,9 +329,8 @@ static inline bool more_results(const MYSQL *m)
 #define TRACKED_READ(m, expr, parsed, results, pending)                                            \
     do {                                                                                           \
         ps_call call;                                                                              \
-        const ps_call_hooks *up = hooks();                                                         \
         mdb_end_open_call();                                                                       \
-        if (!up->begin(&call, (m), (m)->net.pvio, false))                                          \
+        if (!begin_call(&call, (m), false))                                                        \
             return expr;                                                                           \
         __typeof__(expr) r_ = expr;                                                                \
         ps_call_outcome o_ = {.insert_id = reported_insert_id(m),                                  \
@@ -320,7 +339,7 @@ static inline bool more_results(const MYSQL *m)
             o_.effects = mdb_state_change_effects(m);                                              \
         if (results)                                                                               \
             o_.effects |= PS_SQL_RESULTS;                                                          \
-        up->end(&call, (m), &o_);                                                                  \
+        end_call(&call, (m), &o_);                                                                 \
         return r_;                                                                                 \
     } while (0)
 
@@ -444,11 +463,10 @@ static const char *reported_variables(MYSQL *m)
 __attribute__((noinline)) static int db_read_query_result_bracketed(MYSQL *m)
 {
     ps_call call;
-    const ps_call_hooks *up = hooks();
     bool query = take_deferred(m, &call); /* mysql_real_query's read: its command's call */
     if (!query)
         mdb_end_open_call();
-    if (!query && !up->begin(&call, m, m->net.pvio, false))
+    if (!query && !begin_call(&call, m, false))
         return lib()->db_read_query_result(m);
     int r;
     NESTED_READ(m, r = lib()->db_read_query_result(m));
@@ -467,7 +485,7 @@ __attribute__((noinline)) static int db_read_query_result_bracketed(MYSQL *m)
         o.effects |= mdb_failed_effects(m);
     if (r == 0 && m->field_count == 0)
         o.variables = reported_variables(m);
-    up->end(&call, m, &o);
+    end_call(&call, m, &o);
     return r;
 }
 
@@ -521,10 +539,9 @@ static int db_read_execute_response_bracketed(MYSQL_STMT *s)
 static void tracked_skip_result(MYSQL *m)
 {
     ps_call call;
-    const ps_call_hooks *up = hooks();
     if (ps_depth == 0)
         mdb_end_open_call();
-    if (ps_depth > 0 || !up->begin(&call, m, m->net.pvio, false)) {
+    if (ps_depth > 0 || !begin_call(&call, m, false)) {
         lib()->db_skip_result(m);
         return;
     }
@@ -533,7 +550,7 @@ static void tracked_skip_result(MYSQL *m)
     ps_call_outcome o = {.insert_id = reported_insert_id(m),
                          .effects = PS_SQL_RESULTS,
                          .reply = more_results(m) ? PS_REPLY_AWAITED : PS_REPLY_NONE};
-    up->end(&call, m, &o);
+    end_call(&call, m, &o);
 }
 
 /* A prepare's response: reports the statement id the server gave it. Its reads of the metadata
@@ -542,10 +559,9 @@ static void tracked_skip_result(MYSQL *m)
 static my_bool tracked_read_prepare_response(MYSQL_STMT *s)
 {
     ps_call call;
-    const ps_call_hooks *up = hooks();
     if (ps_depth == 0)
         mdb_end_open_call();
-    if (ps_depth > 0 || !up->begin(&call, s->mysql, s->mysql->net.pvio, false))
+    if (ps_depth > 0 || !begin_call(&call, s->mysql, false))
         return lib()->db_read_prepare_response(s);
     my_bool r;
     NESTED_READ(s->mysql, r = lib()->db_read_prepare_response(s));
@@ -553,7 +569,7 @@ static my_bool tracked_read_prepare_response(MYSQL_STMT *s)
     ps_call_outcome o = {.insert_id = reported_insert_id(s->mysql),
                          .detail = ps_qlog_on() ? &d : NULL,
                          .reply = PS_REPLY_NONE};
-    up->end(&call, s->mysql, &o);
+    end_call(&call, s->mysql, &o);
     return r;
 }
 
