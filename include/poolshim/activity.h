@@ -136,12 +136,17 @@ static inline int ps_activity_note_reply(ps_activity *a, enum ps_reply reply)
     return now - was;
 }
 
-/* Takes off A's gate what a call leaving it must (its own count when COUNTED, with the
- * answer's change CHANGE, see ps_activity_note_reply). Release: publishes the call's writes to
- * a reaper. */
-static inline void ps_activity_release(ps_activity *a, bool counted, int change)
+/* The counts a call leaving A takes off its gate: its own when COUNTED, less the answer's
+ * change CHANGE (see ps_activity_note_reply). */
+static inline int ps_activity_due(bool counted, int change)
 {
-    int take = (int)counted - change;
+    return (int)counted - change;
+}
+
+/* Takes TAKE counts off A's gate (see ps_activity_due). Release: publishes the call's writes
+ * to a reaper. */
+static inline void ps_activity_take(ps_activity *a, int take)
+{
     if (take > 0)
         __atomic_sub_fetch(&a->gate, (unsigned)take, __ATOMIC_RELEASE);
     else if (take < 0) /* an answer awaited by a read that held no count: a misused handle */
@@ -152,10 +157,15 @@ static inline void ps_activity_release(ps_activity *a, bool counted, int change)
  * sequence. */
 void ps_activity_stamp(ps_activity *a, int64_t now) PS_HIDDEN;
 
-/* Stamps A now and takes off its gate what a call leaving it must (see
- * ps_activity_release). Out of line: the leave of a call whose answer is still awaited needs
- * no frame for the clock. */
-void ps_activity_stamp_and_release(ps_activity *a, bool counted, int change) PS_HIDDEN;
+/* Takes off A's gate what a call leaving it must (see ps_activity_due). */
+static inline void ps_activity_release(ps_activity *a, bool counted, int change)
+{
+    ps_activity_take(a, ps_activity_due(counted, change));
+}
+
+/* Stamps A now and takes TAKE counts off its gate (see ps_activity_take). Out of line: the
+ * leave of a call whose answer is still awaited needs no frame for the clock. */
+void ps_activity_stamp_and_take(ps_activity *a, int take) PS_HIDDEN;
 
 /* The lock-free leave of a call on A (COUNTED: it entered counted, not as a read of an
  * awaited answer) that changes nothing the lease lock guards, only the answer awaited
@@ -176,7 +186,7 @@ ps_activity_leave_plain(ps_activity *a, enum ps_reply reply, bool counted)
     if (__atomic_load_n(&a->awaiting, __ATOMIC_RELAXED)) /* the answer's read will stamp */
         ps_activity_release(a, counted, change);
     else
-        ps_activity_stamp_and_release(a, counted, change);
+        ps_activity_stamp_and_take(a, ps_activity_due(counted, change));
     return true;
 }
 

@@ -18,7 +18,8 @@
 /* One call on a handle, from the upper layer's begin to its end (opaque to the client layer). */
 typedef struct ps_call {
     ps_activity *activity; /* its lease's (see activity.h); NULL: the handle holds no lease */
-    void *transport;       /* the handle's transport at the call's begin */
+    void *transport;       /* the handle's transport at the call's begin (ps_call_hooks.begin
+                              sets it; ps_call_begin_fast does not: the end never reads it) */
     /* In (set by the caller before begin): the caller sends the command itself and can read,
      * right after, what the connection's park left unread (a deferred reset), before the
      * command's own response: begin then leaves it to the caller (UNREAD) instead of reading
@@ -86,7 +87,6 @@ static inline __attribute__((always_inline)) bool ps_call_begin_fast(ps_call *ca
                                                                      void *transport, bool sends)
 {
     ps_activity *a;
-    call->transport = transport;
     call->answer = false;
     if (!sends && (a = ps_activity_enter_answer(h, transport)) != NULL) {
         call->activity = a; /* reads the awaited answer under its count */
@@ -103,6 +103,16 @@ static inline __attribute__((always_inline)) bool ps_call_begin_fast(ps_call *ca
     return true;
 }
 
+/* ps_call_end_fast for a call whose outcome is plain (see ps_call_outcome_plain), with what
+ * it did to the awaited answer REPLY: for a caller that knows it is plain before it builds
+ * the outcome. */
+static inline __attribute__((always_inline)) bool ps_call_end_plain_fast(ps_call *call,
+                                                                         enum ps_reply reply)
+{
+    return call->activity && !ps_qlog_on() &&
+           ps_activity_leave_plain(call->activity, reply, !call->answer);
+}
+
 /* The lock-free end of CALL with its outcome O: true when it ended the call; false when
  * nothing was done and the call must end through ps_call_hooks.end (the handle holds no
  * lease, O is not plain, the query log is on, or the lease's gate is shut). On true, a
@@ -110,8 +120,7 @@ static inline __attribute__((always_inline)) bool ps_call_begin_fast(ps_call *ca
 static inline __attribute__((always_inline)) bool ps_call_end_fast(ps_call *call,
                                                                    const ps_call_outcome *o)
 {
-    return call->activity && ps_call_outcome_plain(o) && !ps_qlog_on() &&
-           ps_activity_leave_plain(call->activity, o->reply, !call->answer);
+    return ps_call_outcome_plain(o) && ps_call_end_plain_fast(call, o->reply);
 }
 
 /* What the server's per-session functions said for a handle's session when it was reaped,

@@ -15,7 +15,8 @@ static inline __attribute__((always_inline)) pthread_t self(void)
     return me;
 }
 
-void ps_activity_stamp(ps_activity *a, int64_t now)
+/* See ps_activity_stamp; inline for the leave of a call. */
+static inline __attribute__((always_inline)) void stamp(ps_activity *a, int64_t now)
 {
     __atomic_store_n(&a->last_call_ms, now, __ATOMIC_RELAXED);
     __atomic_store_n(&a->last_thread, self(), __ATOMIC_RELAXED);
@@ -23,9 +24,13 @@ void ps_activity_stamp(ps_activity *a, int64_t now)
                      __ATOMIC_RELAXED);
 }
 
-__attribute__((noinline)) void ps_activity_stamp_and_release(ps_activity *a, bool counted,
-                                                             int change)
+void ps_activity_stamp(ps_activity *a, int64_t now)
 {
-    ps_activity_stamp(a, ps_now_late_ms());
-    ps_activity_release(a, counted, change); /* publishes the stamp to a reaper */
+    stamp(a, now);
+}
+
+__attribute__((noinline)) void ps_activity_stamp_and_take(ps_activity *a, int take)
+{
+    stamp(a, ps_now_late_ms());
+    ps_activity_take(a, take); /* publishes the stamp to a reaper */
 }

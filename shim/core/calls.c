@@ -134,6 +134,7 @@ bool ps_call_begin(ps_call *call, void *h, bool sends_command)
 
 bool ps_call_begin_at(ps_call *call, void *h, void *transport, bool sends_command)
 {
+    call->transport = transport;
     return ps_call_begin_fast(call, h, transport, sends_command) ||
            begin_locked(call, h, sends_command);
 }

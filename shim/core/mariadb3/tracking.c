@@ -46,15 +46,41 @@ static inline __attribute__((always_inline)) bool begin_call(ps_call *call, MYSQ
            hooks()->begin(call, m, transport, sends);
 }
 
+/* After the lock-free end of a call that did REPLY to the awaited answer (see
+ * ps_call_end_fast). */
+static inline void ended_fast(enum ps_reply reply)
+{
+    if (reply != PS_REPLY_AWAITED && hooks()->tick) /* once per statement */
+        hooks()->tick();
+}
+
 /* Ends CALL on M with its outcome O: inline when the lock-free end takes it, else through the
  * hooks (see ps_call_hooks.end). */
 static inline __attribute__((always_inline)) void end_call(ps_call *call, MYSQL *m,
                                                            const ps_call_outcome *o)
 {
-    if (!ps_call_end_fast(call, o))
+    if (ps_call_end_fast(call, o))
+        ended_fast(o->reply);
+    else
         hooks()->end(call, m, o);
-    else if (o->reply != PS_REPLY_AWAITED && hooks()->tick) /* once per statement */
-        hooks()->tick();
+}
+
+/* end_call for a read on M whose outcome has these fields (the rest zero), built only when
+ * the lock-free end does not take it. */
+static inline __attribute__((always_inline)) void
+end_read(ps_call *call, MYSQL *m, bool statement, unsigned effects, unsigned long long insert_id,
+         const char *variables, enum ps_reply reply)
+{
+    if (!(effects | insert_id) && !variables && ps_call_end_plain_fast(call, reply)) {
+        ended_fast(reply);
+        return;
+    }
+    ps_call_outcome o = {.statement = statement,
+                         .effects = effects,
+                         .insert_id = insert_id,
+                         .variables = variables,
+                         .reply = reply};
+    hooks()->end(call, m, &o);
 }
 
 void mdb_set_call_hooks(const ps_call_hooks *h)
@@ -199,10 +225,11 @@ static inline bool query_read_follows(MYSQL *m, const void *caller)
 }
 
 /* A query's call whose end waits for the read of its answer (see query_read_follows), which
- * then ends both in one: M == NULL when none. */
+ * then ends both in one: M == NULL when none; ACTIVITY: the call's (see ps_call; a command's
+ * call is counted, and its end needs nothing else). */
 static __thread __attribute__((tls_model("initial-exec"))) struct {
     MYSQL *m;
-    ps_call call;
+    ps_activity *activity;
 } deferred;
 
 /* Ends the deferred call (see deferred) as its command's own end would have: its answer
@@ -210,9 +237,10 @@ static __thread __attribute__((tls_model("initial-exec"))) struct {
 __attribute__((noinline, cold)) static void end_deferred(void)
 {
     static const ps_call_outcome sent = {.statement = true, .reply = PS_REPLY_AWAITED};
+    ps_call call = {.activity = deferred.activity};
     MYSQL *m = deferred.m;
     deferred.m = NULL;
-    end_call(&deferred.call, m, &sent);
+    end_call(&call, m, &sent);
 }
 
 /* Before any tracked or interposed call but the deferred query's own read: ends a deferred
@@ -229,7 +257,8 @@ static inline bool take_deferred(MYSQL *m, ps_call *call)
 {
     if (__builtin_expect(deferred.m != m, 1))
         return false;
-    *call = deferred.call;
+    call->activity = deferred.activity;
+    call->answer = false;
     deferred.m = NULL;
     return true;
 }
@@ -280,15 +309,16 @@ __attribute__((noinline)) static int db_command_bracketed(MYSQL *m, enum enum_se
     /* the park's unread reset answers can follow the command only when the library leaves
      * the command's own answer to a later read (skip_check): else it reads the first answer
      * itself, inside the call, and catch_up must read them first */
-    ps_call call = {.reads_after_send = skip_check != 0};
+    ps_call call; /* begin fills the rest */
+    call.reads_after_send = skip_check != 0;
+    call.unread = NULL;
     if (!begin_call(&call, m, true))
         return 1;
-    sent_command s = {.cmd = cmd, .statement = true, .skip_check = skip_check != 0};
-    s.start_ns = ps_qlog_on() ? ps_qlog_now_ns() : 0;
-    bool explains;
-    s.fx = cmd == COM_QUERY ? ps_sql_effects_ex(arg, len, &explains) /* most commands */
-                            : mdb_command_effects(cmd, arg, len, &s.statement, &explains);
-    mdb_note_command(m, explains, cmd == COM_QUERY && (s.fx & PS_SQL_USER_VARIABLES));
+    int64_t start_ns = ps_qlog_on() ? ps_qlog_now_ns() : 0;
+    bool explains, statement = true;
+    unsigned fx = cmd == COM_QUERY ? ps_sql_effects_ex(arg, len, &explains) /* most commands */
+                                   : mdb_command_effects(cmd, arg, len, &statement, &explains);
+    mdb_note_command(m, explains, cmd == COM_QUERY && (fx & PS_SQL_USER_VARIABLES));
     void *transport = m->net.pvio;
     int rc = lib()->db_command(m, cmd, arg, len, skip_check, opt_arg);
     /* the park's reset answers first, in the same round trip (unless the library reconnected:
@@ -298,14 +328,19 @@ __attribute__((noinline)) static int db_command_bracketed(MYSQL *m, enum enum_se
         rc = 1;
     /* the read follows at the depth the send returned at: only a top-level one takes the call
      * (a non-blocking send resumed from inside another handle's read returns nested) */
-    if (rc == 0 && !(s.fx | s.start_ns) && skip_check && ps_depth == 0 &&
+    if (rc == 0 && !(fx | start_ns) && skip_check && ps_depth == 0 &&
         query_read_follows(m, caller)) {
-        deferred.call = call; /* the read that follows ends this call (a plain statement's) */
+        deferred.activity = call.activity; /* the read that follows ends this call */
         deferred.m = m;
         return rc;
     }
-    s.arg = arg;
-    s.len = len;
+    sent_command s = {.cmd = cmd,
+                      .arg = arg,
+                      .len = len,
+                      .skip_check = skip_check != 0,
+                      .statement = statement,
+                      .fx = fx,
+                      .start_ns = start_ns};
     end_command(&call, m, &s, rc);
     return rc;
 }
@@ -333,13 +368,11 @@ static inline bool more_results(const MYSQL *m)
         if (!begin_call(&call, (m), false))                                                        \
             return expr;                                                                           \
         __typeof__(expr) r_ = expr;                                                                \
-        ps_call_outcome o_ = {.insert_id = reported_insert_id(m),                                  \
-                              .reply = (pending) ? PS_REPLY_AWAITED : PS_REPLY_NONE};              \
-        if (parsed)                                                                                \
-            o_.effects = mdb_state_change_effects(m);                                              \
+        unsigned fx_ = (parsed) ? mdb_state_change_effects(m) : 0;                                 \
         if (results)                                                                               \
-            o_.effects |= PS_SQL_RESULTS;                                                          \
-        end_call(&call, (m), &o_);                                                                 \
+            fx_ |= PS_SQL_RESULTS;                                                                 \
+        end_read(&call, (m), false, fx_, reported_insert_id(m), NULL,                              \
+                 (pending) ? PS_REPLY_AWAITED : PS_REPLY_NONE);                                    \
         return r_;                                                                                 \
     } while (0)
 
@@ -473,19 +506,13 @@ __attribute__((noinline)) static int db_read_query_result_bracketed(MYSQL *m)
     /* a result set's rows are still on the wire (mysql_store_result shows the handle ready
      * before it reads them, and allocates in between, where the thread can sleep), or the
      * next result of a multi-statement or a CALL */
-    ps_call_outcome o = {.statement = query,
-                         .insert_id = reported_insert_id(m),
-                         .reply = r == 0 && (m->field_count || more_results(m)) ? PS_REPLY_AWAITED
-                                                                                : PS_REPLY_NONE};
-    if (r == 0)
-        o.effects = mdb_state_change_effects(m);
+    enum ps_reply reply =
+        r == 0 && (m->field_count || more_results(m)) ? PS_REPLY_AWAITED : PS_REPLY_NONE;
+    unsigned fx = r == 0 ? mdb_state_change_effects(m) : mdb_failed_effects(m);
     if (r != 0 || m->field_count == 0 || m->warning_count)
-        o.effects |= PS_SQL_RESULTS;
-    if (r != 0)
-        o.effects |= mdb_failed_effects(m);
-    if (r == 0 && m->field_count == 0)
-        o.variables = reported_variables(m);
-    end_call(&call, m, &o);
+        fx |= PS_SQL_RESULTS;
+    const char *variables = r == 0 && m->field_count == 0 ? reported_variables(m) : NULL;
+    end_read(&call, m, query, fx, reported_insert_id(m), variables, reply);
     return r;
 }
 
