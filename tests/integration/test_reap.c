@@ -152,6 +152,25 @@ Test(leak, idle_gaps_longer_than_wait_timeout_cause_no_errors, .init = impatient
     pstest_result_free(&r);
 }
 
+/* A held handle that idled past its patience (the server's wait_timeout, 2 s, less the margin:
+ * 1.5 s) with no other call in the process meanwhile (no housekeeping ran: nothing was parked
+ * before) is renewed by its next command itself, before it goes out. Counts, not times: the gap
+ * sleeps 2.5 s, so the handle is past its patience however slow the machine; without the check at
+ * the command's entry the query goes out on the old connection (renewed=0, and an error once the
+ * server has closed it). */
+Test(leak, a_held_handle_past_its_patience_is_renewed_by_its_own_next_command,
+     .init = impatient_server, .fini = pstest_sandbox_stop, .timeout = 60)
+{
+    const char *argv[] = {"gap_borrow", "--gaps", "1",      "--gap-ms", "2500",
+                          "--borrows",  "0",      "--held", "1",        NULL};
+    const char *env[] = {"POOLSHIM_LOG_LEVEL=info", NULL};
+    pstest_result r = pstest_run(argv, env, true);
+    pstest_assert_ok(&r, "gap_borrow under the shim");
+    cr_assert_eq(number(r.out, "held_uses"), 2, "%s", r.out);
+    cr_assert_eq(pstest_summary_sum(r.err, "renewed"), 1, "%s", r.err);
+    pstest_result_free(&r);
+}
+
 /* reap_probe environment: reap after 100 ms idle, warn about leaks after 100 ms, log every reap
  * (debug). The probe idles PROBE_IDLE_MS: at least that long, which is more than both thresholds
  * and the shim's 100 ms between two housekeeping runs, so a slower machine only makes the handle
