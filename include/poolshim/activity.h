@@ -67,11 +67,10 @@ extern uint64_t ps_activity_gen PS_HIDDEN;
 static inline __attribute__((always_inline)) ps_activity *ps_activity_remembered(void *handle,
                                                                                  void *transport)
 {
-    const ps_activity_lookup *f = &ps_activity_last;
-    if (f->handle != handle || f->transport != transport ||
-        f->gen != __atomic_load_n(&ps_activity_gen, __ATOMIC_ACQUIRE))
+    if (ps_activity_last.handle != handle || ps_activity_last.transport != transport ||
+        ps_activity_last.gen != __atomic_load_n(&ps_activity_gen, __ATOMIC_ACQUIRE))
         return NULL;
-    return f->activity;
+    return ps_activity_last.activity;
 }
 
 /* The calls in progress on A (+ 1 while an answer is awaited). */
