@@ -371,6 +371,19 @@ Test(validation, a_parked_connection_killed_by_the_server_is_never_handed_out)
     }
 }
 
+/* A handle moved to another key by mysql_change_user idles as that key's handles may: past its
+ * server's wait_timeout (learned by the new key), its next command renews it first. */
+Test(identity, change_user_takes_the_new_keys_patience)
+{
+    const char *argv[] = {"identity_probe", "change_user_patience", NULL};
+    const char *env[] = {"POOLSHIM_REAP_IDLE_MS=0", NULL};
+    pstest_result r = run_app(argv, env, true);
+    cr_expect_eq(pstest_value_ll(&r, "session_wait_timeout"), 3, "the scenario\n%s", r.out);
+    pstest_assert_ok(&r, "identity_probe change_user_patience");
+    cr_assert_eq(pstest_value_ll(&r, "query_ok"), 1, "%s\n%s", r.out, r.err);
+    pstest_result_free(&r);
+}
+
 Test(identity, change_user_moves_the_connection_to_the_new_users_pool)
 {
     const char *argv[] = {"identity_probe", "change_user", NULL};
