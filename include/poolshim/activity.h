@@ -29,7 +29,8 @@ enum ps_reply {
 };
 
 /* Written by the fast path without the lock: atomic accesses only (copies read them one by
- * one). CONN and PATIENCE_MS are written under the lease lock only, while the gate is shut. */
+ * one). CONN is written under the lease lock only, while the gate is shut; PATIENCE_MS under
+ * the lease lock (atomic: the lease's own call may be moving it to another pool's). */
 typedef struct ps_activity {
     unsigned gate;         /* calls in progress, + 1 while an answer is awaited (the answer holds
                               its command's count until its last read), | PS_LEASE_SHUT while the
@@ -85,6 +86,13 @@ static inline bool ps_activity_idle_past(const ps_activity *a, int64_t now, int6
     return now - __atomic_load_n(&a->last_call_ms, __ATOMIC_RELAXED) >= limit;
 }
 
+/* How long A may idle before its next command renews it first (see ps_activity.patience_ms):
+ * an atomic read, the pool's first connection may be storing it. */
+static inline int64_t ps_activity_patience(const ps_activity *a)
+{
+    return __atomic_load_n(__atomic_load_n(&a->patience_ms, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+}
+
 /* The lock-free entry of a call on HANDLE (TRANSPORT): when this thread's last lookup still
  * holds, its gate is open and (SENDS, a command) it has not idled past its patience, counts
  * the call in progress and returns the activity. NULL: nothing was done, enter locked. */
@@ -99,7 +107,7 @@ ps_activity_enter(void *handle, void *transport, bool sends)
                                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return NULL; /* not LIVE, a reaper is at it, or something to clear: the locked path */
     /* idle past its patience (with no call in progress): the locked path decides */
-    if (sends && g == 0 && ps_activity_idle_past(a, ps_now_late_ms(), *a->patience_ms)) {
+    if (sends && g == 0 && ps_activity_idle_past(a, ps_now_late_ms(), ps_activity_patience(a))) {
         __atomic_sub_fetch(&a->gate, 1, __ATOMIC_RELEASE);
         return NULL;
     }

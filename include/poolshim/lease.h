@@ -213,6 +213,10 @@ void ps_lease_leave(ps_lease *l, const ps_call_outcome *o);
  * read that leaves more of the answer awaited records nothing. */
 void ps_lease_leave_plain(ps_lease *l, const ps_call_outcome *o, bool counted);
 
+/* Makes P the pool (key) of L, in a call on L (the program changed its user or database): L's
+ * patience becomes P's (see ps_pool_patience). Takes the lock. */
+void ps_lease_set_pool(ps_lease *l, ps_pool *p);
+
 /* True when L's connection carries an answer no call has read yet (see ps_activity.awaiting):
  * such a lease is never picked for a reap, and its connection is not parked at its close. */
 bool ps_lease_awaiting(const ps_lease *l);

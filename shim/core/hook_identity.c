@@ -98,7 +98,7 @@ static void rekey(const ps_client_ops *cl, ps_lease *l, MYSQL *m, const char *us
     cl->free_facts(l->activity.conn->facts);
     l->activity.conn->facts = facts;
     ps_pool_move(l->activity.conn, to);
-    l->pool = to;
+    ps_lease_set_pool(l, to); /* its key, and with it its patience */
 }
 
 my_bool ps_hook_mysql_change_user(MYSQL *m, const char *user, const char *passwd, const char *db)

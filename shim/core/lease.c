@@ -299,7 +299,8 @@ static void count_hold(ps_lease *l, enum ps_hold why)
 static bool past_patience(const ps_lease *l, unsigned calls)
 {
     return calls == 0 &&
-           ps_activity_idle_past(&l->activity, ps_now_late_ms(), *l->activity.patience_ms) &&
+           ps_activity_idle_past(&l->activity, ps_now_late_ms(),
+                                 ps_activity_patience(&l->activity)) &&
            clean(l);
 }
 
@@ -367,6 +368,15 @@ static void keep_told_variables(ps_lease *l, const char *a)
     }
     strcpy(grown + old, a);
     l->told_variables = grown;
+}
+
+void ps_lease_set_pool(ps_lease *l, ps_pool *p)
+{
+    pthread_mutex_lock(&lock);
+    l->pool = p;
+    __atomic_store_n(&l->activity.patience_ms, p ? ps_pool_patience(p) : &forever,
+                     __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&lock);
 }
 
 bool ps_lease_awaiting(const ps_lease *l)
