@@ -23,7 +23,7 @@
  *   forked child (a parent thread was moving the lease at fork time). BROKEN -> CLOSED also when
  *   the program's own mariadb_reconnect gave the handle a new connection (unpooled).
  *
- *   LIVE      the handle holds lease->conn; on the LRU list (least recently used first);
+ *   LIVE      the handle holds lease->activity.conn; on the LRU list (least recently used first);
  *   MOVING    one thread (a reaper, the handle's own thread renewing or taking over an
  *             inherited connection) owns the lease; every other thread waits (condition
  *             variable) for the move to end;
@@ -180,7 +180,7 @@ enum ps_enter {
     PS_ENTER_UNTRACKED, /* no lease (or an inherited one and no command): pass through */
     PS_ENTER_CALL,      /* a tracked call: run it, then ps_lease_leave */
     PS_ENTER_RENEW,     /* MOVING, the caller's: get a connection back first (reaped, or idle
-                           past the server's patience: l->conn still set, reap it first) */
+                           past the server's patience: l->activity.conn still set, reap it first) */
     PS_ENTER_TAKEOVER,  /* MOVING, the caller's: let go of the parent's connection, then renew */
     PS_ENTER_RECONNECT, /* MOVING, the caller's: a broken handle whose program reconnects: try a
                            renewal again; if it fails, the lease is BROKEN again */

@@ -383,8 +383,9 @@ int ps_pool_cap(ps_pool *p);
 
 /* Where P keeps its leases' patience: how long one may idle before its next command renews it
  * first, the shorter of the server's wait_timeout (minus a margin; unknown: no limit) and
- * POOLSHIM_REAP_IDLE_MS (0: none), in ms. Stable for the process's life; read (atomically) by
- * the fast entry of every command on a tracked handle. */
+ * POOLSHIM_REAP_IDLE_MS (0: none), in ms. The address is P's for the process's life (pools
+ * are never freed); the value is stored and read atomically (ps_activity_patience: the fast
+ * entry of every command on a tracked handle). */
 const int64_t *ps_pool_patience(ps_pool *p);
 
 /* pthread_atfork handlers. In the child: LEASED and CONNECTING connections become INHERITED,
