@@ -264,18 +264,15 @@ static inline void app_infile_set(MYSQL *m, app_infile *f)
                                    app_infile_error, f);
 }
 
-/* Kills server connection ID from a separate admin connection (PSTEST_ADMIN_*); dies on error. */
-static inline void app_kill(unsigned long id)
+/* A new connection as PSTEST_ADMIN_USER over PSTEST_SOCKET (no database); dies on error. */
+static inline MYSQL *app_admin(void)
 {
-    MYSQL *admin = mysql_init(NULL);
-    if (!mysql_real_connect(admin, "localhost", app_env("PSTEST_ADMIN_USER"),
+    MYSQL *a = mysql_init(NULL);
+    if (!a ||
+        !mysql_real_connect(a, "localhost", app_env("PSTEST_ADMIN_USER"),
                             app_env("PSTEST_ADMIN_PASSWORD"), NULL, 0, app_env("PSTEST_SOCKET"), 0))
-        app_die(mysql_errno(admin), "admin connect: %s", app_error(admin));
-    char sql[64];
-    snprintf(sql, sizeof sql, "KILL %lu", id);
-    if (!app_query(admin, sql))
-        app_die(mysql_errno(admin), "%s: %s", sql, app_error(admin));
-    mysql_close(admin);
+        app_die(a ? mysql_errno(a) : 0, "admin connect: %s", app_error(a));
+    return a;
 }
 
 /* Runs SQL on M (results read and freed) or dies. */
@@ -283,6 +280,22 @@ static inline void app_run(MYSQL *m, const char *sql)
 {
     if (!app_query(m, sql))
         app_die(mysql_errno(m), "%s: %s", sql, mysql_error(m));
+}
+
+/* Runs SQL on a connection of its own as the admin (see app_admin); dies on error. */
+static inline void app_admin_run(const char *sql)
+{
+    MYSQL *admin = app_admin();
+    app_run(admin, sql);
+    mysql_close(admin);
+}
+
+/* Kills server connection ID from a separate admin connection (PSTEST_ADMIN_*); dies on error. */
+static inline void app_kill(unsigned long id)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "KILL %lu", id);
+    app_admin_run(sql);
 }
 
 /* NULL when the first value of SQL on M is WANT, else a description in a static buffer. */

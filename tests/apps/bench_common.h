@@ -42,17 +42,6 @@ static inline void bench_per_request(const app_dsn *d, bool point, unsigned long
     mysql_close(m);
 }
 
-/* A new connection as PSTEST_ADMIN_USER over PSTEST_SOCKET (no database); dies on error. */
-static inline MYSQL *bench_admin(void)
-{
-    MYSQL *a = mysql_init(NULL);
-    if (!a ||
-        !mysql_real_connect(a, "localhost", app_env("PSTEST_ADMIN_USER"),
-                            app_env("PSTEST_ADMIN_PASSWORD"), NULL, 0, app_env("PSTEST_SOCKET"), 0))
-        app_die(a ? mysql_errno(a) : 0, "admin connect: %s", app_error(a));
-    return a;
-}
-
 /* The server counters a round-trip count reads (SHOW GLOBAL STATUS). On MariaDB 10.11 every
  * COM_QUERY, COM_INIT_DB, COM_RESET_CONNECTION and COM_CHANGE_USER counts in Questions;
  * COM_RESET_CONNECTION, COM_CHANGE_USER and COM_PING in Com_admin_commands (there is no

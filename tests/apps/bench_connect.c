@@ -134,7 +134,7 @@ static MYSQL *open_conn(const app_dsn *d)
 static void round_trips(const app_dsn *d, bool point, long n)
 {
     enum { WARM = 10 };
-    MYSQL *admin = bench_admin();
+    MYSQL *admin = app_admin();
     bench_counters start = bench_counters_read(admin);
     for (unsigned long i = 0; i < WARM; i++)
         bench_per_request(d, point, i);

@@ -26,10 +26,7 @@ static void fail(MYSQL *m)
 /* Waits until the server has no connection of the app user left (see the header). */
 static void wait_until_gone(void)
 {
-    MYSQL *admin = mysql_init(NULL);
-    if (!mysql_real_connect(admin, "localhost", app_env("PSTEST_ADMIN_USER"),
-                            app_env("PSTEST_ADMIN_PASSWORD"), NULL, 0, app_env("PSTEST_SOCKET"), 0))
-        app_die(mysql_errno(admin), "admin connect: %s", app_error(admin));
+    MYSQL *admin = app_admin();
     char sql[256];
     snprintf(sql, sizeof sql,
              "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '%s'",

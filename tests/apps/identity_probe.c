@@ -65,24 +65,13 @@ static int change_user(bool tcp)
     return 0;
 }
 
-/* Runs SQL as the admin (PSTEST_ADMIN_*); dies on error. */
-static void admin_run(const char *sql)
-{
-    MYSQL *admin = mysql_init(NULL);
-    if (!mysql_real_connect(admin, "localhost", app_env("PSTEST_ADMIN_USER"),
-                            app_env("PSTEST_ADMIN_PASSWORD"), NULL, 0, app_env("PSTEST_SOCKET"), 0))
-        app_die(mysql_errno(admin), "admin connect: %s", app_error(admin));
-    app_run(admin, sql);
-    mysql_close(admin);
-}
-
 static int change_user_patience(bool tcp)
 {
     const char *user2 = app_env("PSTEST_USER2"), *pw2 = app_env("PSTEST_PASSWORD2");
     MYSQL *m = connect_as(tcp, NULL, NULL);
     char *global = app_scalar(m, "SELECT @@global.wait_timeout");
     char sql[96];
-    admin_run("SET GLOBAL wait_timeout = 3");
+    app_admin_run("SET GLOBAL wait_timeout = 3");
     if (mysql_change_user(m, user2, pw2, app_env("PSTEST_DB")))
         app_die(mysql_errno(m), "change_user: %s", mysql_error(m));
     char *session = app_scalar(m, "SELECT @@session.wait_timeout");
@@ -91,7 +80,7 @@ static int change_user_patience(bool tcp)
     app_run(m2, "SELECT 1");
     mysql_close(m2);
     snprintf(sql, sizeof sql, "SET GLOBAL wait_timeout = %s", global);
-    admin_run(sql);
+    app_admin_run(sql);
     sleep(4); /* past the session's wait_timeout: the server closes it */
     bool ok = app_query(m, "SELECT 1");
     printf("session_wait_timeout=%s\nid_before=%s\nquery_ok=%d\n", session, id_before, ok);

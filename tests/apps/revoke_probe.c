@@ -63,12 +63,7 @@ static void take_right_away(void)
         snprintf(sql, sizeof sql, "REVOKE ALL ON %s.* FROM '%s'@'localhost'", db, user);
     else
         app_die(0, "unknown case %s", what);
-    MYSQL *admin = mysql_init(NULL);
-    if (!mysql_real_connect(admin, "localhost", app_env("PSTEST_ADMIN_USER"),
-                            app_env("PSTEST_ADMIN_PASSWORD"), NULL, 0, app_env("PSTEST_SOCKET"), 0))
-        app_die(mysql_errno(admin), "admin connect: %s", app_error(admin));
-    app_run(admin, sql);
-    mysql_close(admin);
+    app_admin_run(sql);
 }
 
 /* One connect/SELECT/close round before the revocation; dies when it fails. */
