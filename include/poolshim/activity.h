@@ -93,6 +93,23 @@ static inline int64_t ps_activity_patience(const ps_activity *a)
     return __atomic_load_n(__atomic_load_n(&a->patience_ms, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
 }
 
+/* The counts a call leaving A takes off its gate: its own when COUNTED, less the answer's
+ * change CHANGE (see ps_activity_note_reply). */
+static inline int ps_activity_due(bool counted, int change)
+{
+    return (int)counted - change;
+}
+
+/* Takes TAKE counts off A's gate (see ps_activity_due). Release: publishes the call's writes
+ * to a reaper. */
+static inline void ps_activity_take(ps_activity *a, int take)
+{
+    if (take > 0)
+        __atomic_sub_fetch(&a->gate, (unsigned)take, __ATOMIC_RELEASE);
+    else if (take < 0) /* an answer awaited by a read that held no count: a misused handle */
+        __atomic_add_fetch(&a->gate, (unsigned)-take, __ATOMIC_RELEASE);
+}
+
 /* The lock-free entry of a call on HANDLE (TRANSPORT): when this thread's last lookup still
  * holds, its gate is open and (SENDS, a command) it has not idled past its patience, counts
  * the call in progress and returns the activity. NULL: nothing was done, enter locked. */
@@ -108,7 +125,7 @@ ps_activity_enter(void *handle, void *transport, bool sends)
         return NULL; /* not LIVE, a reaper is at it, or something to clear: the locked path */
     /* idle past its patience (with no call in progress): the locked path decides */
     if (sends && g == 0 && ps_activity_idle_past(a, ps_now_late_ms(), ps_activity_patience(a))) {
-        __atomic_sub_fetch(&a->gate, 1, __ATOMIC_RELEASE);
+        ps_activity_take(a, 1);
         return NULL;
     }
     return a;
@@ -143,32 +160,9 @@ static inline int ps_activity_note_reply(ps_activity *a, enum ps_reply reply)
     return now - was;
 }
 
-/* The counts a call leaving A takes off its gate: its own when COUNTED, less the answer's
- * change CHANGE (see ps_activity_note_reply). */
-static inline int ps_activity_due(bool counted, int change)
-{
-    return (int)counted - change;
-}
-
-/* Takes TAKE counts off A's gate (see ps_activity_due). Release: publishes the call's writes
- * to a reaper. */
-static inline void ps_activity_take(ps_activity *a, int take)
-{
-    if (take > 0)
-        __atomic_sub_fetch(&a->gate, (unsigned)take, __ATOMIC_RELEASE);
-    else if (take < 0) /* an answer awaited by a read that held no count: a misused handle */
-        __atomic_add_fetch(&a->gate, (unsigned)-take, __ATOMIC_RELEASE);
-}
-
 /* Stamps the end of a call on A (or its start, at the connect) at NOW: time, thread, use
  * sequence. */
 void ps_activity_stamp(ps_activity *a, int64_t now) PS_HIDDEN;
-
-/* Takes off A's gate what a call leaving it must (see ps_activity_due). */
-static inline void ps_activity_release(ps_activity *a, bool counted, int change)
-{
-    ps_activity_take(a, ps_activity_due(counted, change));
-}
 
 /* Stamps A now and takes TAKE counts off its gate (see ps_activity_take). Out of line: the
  * leave of a call whose answer is still awaited needs no frame for the clock. */
@@ -191,7 +185,7 @@ ps_activity_leave_plain(ps_activity *a, enum ps_reply reply, bool counted)
     }
     int change = ps_activity_note_reply(a, reply);
     if (__atomic_load_n(&a->awaiting, __ATOMIC_RELAXED)) /* the answer's read will stamp */
-        ps_activity_release(a, counted, change);
+        ps_activity_take(a, ps_activity_due(counted, change));
     else
         ps_activity_stamp_and_take(a, ps_activity_due(counted, change));
     return true;

@@ -22,10 +22,6 @@ const ps_call_hooks *ps_calls_hooks(void);
  * cannot go on: H then carries the error and the call must fail without touching the network. */
 bool ps_call_begin(ps_call *call, void *h, bool sends_command) __attribute__((warn_unused_result));
 
-/* ps_call_begin for H whose transport the caller read (TRANSPORT): the client layer's. */
-bool ps_call_begin_at(ps_call *call, void *h, void *transport, bool sends_command)
-    __attribute__((warn_unused_result));
-
 /* Ends a call on H with its outcome O. */
 void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o);
 

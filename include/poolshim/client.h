@@ -18,8 +18,9 @@
 /* One call on a handle, from the upper layer's begin to its end (opaque to the client layer). */
 typedef struct ps_call {
     ps_activity *activity; /* its lease's (see activity.h); NULL: the handle holds no lease */
-    void *transport;       /* the handle's transport at the call's begin (ps_call_hooks.begin
-                              sets it; ps_call_begin_fast does not: the end never reads it) */
+    void *transport;       /* the handle's transport at the call's begin (ps_call_begin and
+                              ps_call_hooks.begin set it; ps_call_begin_fast does not: the end
+                              never reads it) */
     /* In (set by the caller before begin): the caller sends the command itself and can read,
      * right after, what the connection's park left unread (a deferred reset), before the
      * command's own response: begin then leaves it to the caller (UNREAD) instead of reading
@@ -64,8 +65,10 @@ static inline bool ps_call_outcome_plain(const ps_call_outcome *o)
 }
 
 /* What the client layer's I/O wrappers report upward, for every command and every result read
- * on a tracked handle (see track below); installed once, at selection. Neither is called while
- * ps_depth > 0 (the shim's own and the library's nested calls). */
+ * on a tracked handle (see track below) that the lock-free begin or end (ps_call_begin_fast,
+ * ps_call_end_fast, below) did not take: they try those first, and call these only when they
+ * decline. Installed once, at selection. Never called while ps_depth > 0 (the shim's own and
+ * the library's nested calls). */
 typedef struct ps_call_hooks {
     /* Starts a call on H, whose transport (see ps_client_ops.transport) is TRANSPORT.
      * SENDS_COMMAND: the call sends a command (a reaped H may need its connection back first).
@@ -96,7 +99,7 @@ static inline __attribute__((always_inline)) bool ps_call_begin_fast(ps_call *ca
     if ((a = ps_activity_enter(h, transport, sends)) == NULL)
         return false;
     if (sends && (a->conn->replies_pending | a->conn->sync_pending)) {
-        ps_activity_release(a, true, 0); /* the locked begin catches it up first */
+        ps_activity_take(a, 1); /* the locked begin catches it up first */
         return false;
     }
     call->activity = a;

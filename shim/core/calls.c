@@ -18,13 +18,6 @@
 
 static const ps_client_ops *client;
 
-const ps_call_hooks *ps_calls_hooks(void)
-{
-    static ps_call_hooks table = {.begin = ps_call_begin_at, .end = ps_call_end};
-    table.tick = ps_cfg.metrics_dir[0] ? ps_metrics_tick : NULL;
-    return &table;
-}
-
 void ps_calls_init(const ps_client_ops *cl)
 {
     client = cl;
@@ -126,17 +119,21 @@ __attribute__((noinline)) static bool begin_locked(ps_call *call, void *h, bool 
     return false;
 }
 
+/* ps_call_begin once ps_call_begin_fast declined the call (the hooks' begin). */
+static bool begin_declined(ps_call *call, void *h, void *transport, bool sends_command)
+{
+    call->transport = transport;
+    call->answer = false;
+    return begin_locked(call, h, sends_command);
+}
+
 bool ps_call_begin(ps_call *call, void *h, bool sends_command)
 {
     const ps_client_ops *cl = client;
-    return ps_call_begin_at(call, h, cl ? cl->transport(h) : NULL, sends_command);
-}
-
-bool ps_call_begin_at(ps_call *call, void *h, void *transport, bool sends_command)
-{
-    call->transport = transport;
+    void *transport = cl ? cl->transport(h) : NULL;
+    call->transport = transport; /* whichever begin takes it (the caller may read it) */
     return ps_call_begin_fast(call, h, transport, sends_command) ||
-           begin_locked(call, h, sends_command);
+           begin_declined(call, h, transport, sends_command);
 }
 
 /* Writes H's call (outcome O, lease L or NULL) to the query log. Out of line: the calls of a
@@ -234,10 +231,31 @@ __attribute__((noinline)) static void end_other(ps_call *call, void *h, const ps
         ps_lease_leave_pinned(l, o, !call->answer, false);
 }
 
+/* After the end of a call with outcome O: the metrics, once per statement. */
+static inline void ended(const ps_call_outcome *o)
+{
+    if (o->reply != PS_REPLY_AWAITED && ps_cfg.metrics_dir[0])
+        ps_metrics_tick();
+}
+
+/* ps_call_end once ps_call_end_fast declined the call (the hooks' end). */
+static void end_declined(ps_call *call, void *h, const ps_call_outcome *o)
+{
+    end_other(call, h, o);
+    ended(o);
+}
+
 void ps_call_end(ps_call *call, void *h, const ps_call_outcome *o)
 {
-    if (!ps_call_end_fast(call, o))
-        end_other(call, h, o);
-    if (o->reply != PS_REPLY_AWAITED && ps_cfg.metrics_dir[0]) /* once per statement */
-        ps_metrics_tick();
+    if (ps_call_end_fast(call, o))
+        ended(o);
+    else
+        end_declined(call, h, o);
+}
+
+const ps_call_hooks *ps_calls_hooks(void)
+{
+    static ps_call_hooks table = {.begin = begin_declined, .end = end_declined};
+    table.tick = ps_cfg.metrics_dir[0] ? ps_metrics_tick : NULL;
+    return &table;
 }

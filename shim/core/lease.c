@@ -22,6 +22,12 @@ static unsigned illegal_moves;
 static const unsigned dirty_effects = PS_LEASE_DIRT;
 static const int64_t forever = INT64_MAX; /* the patience of a lease without a pool (tests) */
 
+/* Where a lease of P finds its patience (see ps_activity.patience_ms). */
+static const int64_t *patience_of(ps_pool *p)
+{
+    return p ? ps_pool_patience(p) : &forever;
+}
+
 /* Short names for the states, in this file only. */
 #define NEW       PS_LEASE_NEW
 #define LIVE      PS_LEASE_LIVE
@@ -204,7 +210,7 @@ ps_lease *ps_lease_begin(ps_conn *c, void *handle, void *transport, const ps_tra
     l->pool = c->pool;
     l->acquired_ms = ps_now_ms();
     l->activity.gate = PS_LEASE_SHUT;
-    l->activity.patience_ms = l->pool ? ps_pool_patience(l->pool) : &forever;
+    l->activity.patience_ms = patience_of(l->pool);
     ps_activity_stamp(&l->activity, l->acquired_ms);
     if (trace)
         l->trace = *trace;
@@ -374,8 +380,7 @@ void ps_lease_set_pool(ps_lease *l, ps_pool *p)
 {
     pthread_mutex_lock(&lock);
     l->pool = p;
-    __atomic_store_n(&l->activity.patience_ms, p ? ps_pool_patience(p) : &forever,
-                     __ATOMIC_RELAXED);
+    __atomic_store_n(&l->activity.patience_ms, patience_of(p), __ATOMIC_RELAXED);
     pthread_mutex_unlock(&lock);
 }
 
@@ -409,7 +414,7 @@ void ps_lease_leave_pinned(ps_lease *l, const ps_call_outcome *o, bool counted, 
     int change = ps_activity_note_reply(&l->activity, o->reply);
     ps_activity_stamp(&l->activity, ps_now_late_ms());
     set_gate(l);
-    ps_activity_release(&l->activity, counted, change);
+    ps_activity_take(&l->activity, ps_activity_due(counted, change));
     pthread_mutex_unlock(&lock);
 }
 
@@ -530,7 +535,8 @@ void ps_lease_drop_conn(ps_lease *l)
     set_transport(l, NULL);
     /* an answer awaited on the dropped connection (a fork child's take-over of the parent's)
      * is gone with it, and its count */
-    ps_activity_release(&l->activity, false, ps_activity_note_reply(&l->activity, PS_REPLY_NONE));
+    int change = ps_activity_note_reply(&l->activity, PS_REPLY_NONE);
+    ps_activity_take(&l->activity, ps_activity_due(false, change));
     pthread_mutex_unlock(&lock);
 }
 
