@@ -9,13 +9,15 @@
  * socket) and its result read. Under the shim B is pooled like any handle (its connect and
  * close are the program's own, not the library's); A's answers must be its own.
  *   nonblock_probe --infile [--rounds N]
- * Each round: A starts a 4 MB query with mysql_real_query_start (its write suspends); B runs
+ * Each round: A starts a 4 MB query with mysql_real_query_start (its write suspends: A's send
+ * buffer is made a few KB); B runs
  * LOAD DATA LOCAL INFILE, whose read callback drives A's query to its end with
  * mysql_real_query_cont (so A's send returns inside B's read, nested in the shim's view); A is
  * closed with its result unread, and B runs "SELECT 'b<i>'". Under ASan or valgrind a call of
  * A's left open past its close shows as a use after free.
  * Prints rounds, suspended (rounds whose query suspended), errors, wrong, first_problem. */
 #include <poll.h>
+#include <sys/socket.h>
 
 #include "app_common.h"
 
@@ -112,6 +114,12 @@ static void infile_round(MYSQL *b, const char *sql, unsigned long len, long i)
         mysql_close(a);
         return;
     }
+    /* a send buffer of a few KB: the 4 MB write fills it and suspends however fast the server
+     * reads (with the default one a slow client, under TSan or valgrind, may never see it
+     * full) */
+    int fd = (int)mysql_get_socket(a), small = 4096;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small))
+        problem(false, "SO_SNDBUF", a);
     app_infile file = {.before = drive_a};
     infile_a = a;
     infile_err = 0;
